@@ -1,0 +1,5 @@
+//! cli — (stub; being written)
+
+pub fn main() -> i32 {
+    0
+}

@@ -1,0 +1,1 @@
+//! commands — (stub; being written)

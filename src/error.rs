@@ -1,0 +1,127 @@
+//! The one user-facing error: `Error { kind, message, hints }`, and the exit codes.
+//!
+//! Every layer has its own typed errors (`api::ApiError`, `config::ConfigError`,
+//! `lang::ParseError`); they convert into this one at the edge, where hints are added. Exit
+//! codes are decided here and nowhere else.
+
+use std::fmt;
+
+/// Process exit codes, documented in `help` and the README.
+pub mod exit {
+    pub const OK: i32 = 0;
+    /// A command failed (API error, task failure, bad target...).
+    pub const FAILED: i32 = 1;
+    /// Usage or parse error: the line or the arguments are wrong.
+    pub const USAGE: i32 = 2;
+    /// A commit partly failed.
+    pub const PARTIAL: i32 = 3;
+    /// Refused by policy (protected guest, quota, VMID range).
+    pub const POLICY: i32 = 4;
+    /// Interrupted by Ctrl-C.
+    pub const INTERRUPTED: i32 = 130;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Bad arguments, unknown command, bad config value.
+    Usage,
+    /// The command line did not parse.
+    Parse,
+    /// The configuration is wrong.
+    Config,
+    /// Could not reach or trust the server.
+    Connection,
+    /// The server refused or failed the request.
+    Api,
+    /// A task ran and failed inside PVE.
+    Task,
+    /// A named guest, node, storage... does not exist.
+    NotFound,
+    /// Refused by the safety policy.
+    Policy,
+    /// Some items of a bulk operation failed.
+    Partial,
+    /// Ctrl-C.
+    Interrupted,
+    /// Anything else that went wrong on our side.
+    Internal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    pub kind: ErrorKind,
+    pub message: String,
+    pub hints: Vec<String>,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error { kind, message: message.into(), hints: Vec::new() }
+    }
+
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Usage, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotFound, message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Internal, message)
+    }
+
+    /// Adds a hint: a sentence that says how to fix it.
+    pub fn hinted(mut self, hint: impl Into<String>) -> Self {
+        self.hints.push(hint.into());
+        self
+    }
+
+    pub fn exit_code(&self) -> i32 {
+        match self.kind {
+            ErrorKind::Usage | ErrorKind::Parse | ErrorKind::Config => exit::USAGE,
+            ErrorKind::Policy => exit::POLICY,
+            ErrorKind::Partial => exit::PARTIAL,
+            ErrorKind::Interrupted => exit::INTERRUPTED,
+            ErrorKind::Connection
+            | ErrorKind::Api
+            | ErrorKind::Task
+            | ErrorKind::NotFound
+            | ErrorKind::Internal => exit::FAILED,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        for hint in &self.hints {
+            write!(f, "\n  hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_per_kind() {
+        assert_eq!(Error::usage("x").exit_code(), 2);
+        assert_eq!(Error::new(ErrorKind::Policy, "x").exit_code(), 4);
+        assert_eq!(Error::new(ErrorKind::Partial, "x").exit_code(), 3);
+        assert_eq!(Error::new(ErrorKind::Api, "x").exit_code(), 1);
+        assert_eq!(Error::new(ErrorKind::Interrupted, "x").exit_code(), 130);
+    }
+
+    #[test]
+    fn display_shows_hints() {
+        let e = Error::not_found("no guest 'webb'").hinted("did you mean web01, web02?");
+        assert_eq!(e.to_string(), "no guest 'webb'\n  hint: did you mean web01, web02?");
+    }
+}

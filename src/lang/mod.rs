@@ -1,0 +1,1 @@
+//! lang — (stub; being written)

@@ -1,0 +1,41 @@
+//! pvesh+ — an interactive shell for Proxmox VE clusters.
+//!
+//! # Codemap
+//!
+//! ```text
+//! main.rs        thin: calls cli::main and exits with its code
+//! cli.rs         argv, runtime, interactive vs -c vs -f, exit codes
+//! config.rs      cluster-config.yaml + environment → Config
+//! error.rs       the one user-facing Error { kind, message, hints } and exit codes
+//! secret.rs      Secret: a string that never prints
+//! lang/          lexer, parser, values, filters — pure: no IO, no async, no terminal
+//! commands/      Command trait + Signature + examples; one registry list
+//! inventory.rs   cached cluster inventory (one GET /cluster/resources)
+//! api/           Client (auth, TLS, envelope, errors, retries), endpoint builders, UPID, tasks
+//! sim/           the embedded PVE API simulator: server, state, routes, scenarios, faults
+//! render/        tables and styles
+//! ```
+//!
+//! # Invariants
+//!
+//! - `lang` depends on nothing else in the crate. `api` never imports `shell`, `render` or
+//!   `commands`. `sim` never imports the client side (`api::client`, `commands`, `cli`): the
+//!   simulator and the client are checked against the official schema separately, so they
+//!   cannot drift together.
+//! - Only `cli`, `shell` and `render` touch the terminal.
+//! - Completion, highlighting and validation never wait on the network: they read `inventory`.
+//! - Secrets live in [`secret::Secret`], whose `Debug` and `Display` print `<redacted>`.
+//! - No `unwrap` on user or remote input (`clippy::unwrap_used` is denied outside tests).
+
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod api;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod inventory;
+pub mod lang;
+pub mod render;
+pub mod secret;
+pub mod sim;

@@ -1,0 +1,1 @@
+//! sim — (stub; being written)
