@@ -1,5 +1,487 @@
-//! cli — (stub; being written)
+//! The command line: argv, the runtime, how the session is connected (the embedded demo
+//! simulator or a configured cluster), and the three ways lines arrive — interactive, `-c LINE`,
+//! and `-f FILE` (or standard input when it is not a terminal). Exit codes are decided by
+//! [`crate::error::Error::exit_code`]; this module only passes them on.
 
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::api::{Auth, Client, ConnectOptions, TfaPrompt, TlsMode};
+use crate::commands::{Ctx, Output, OutputFormat, run_line};
+use crate::config::{AuthSettings, Config, TlsSettings};
+use crate::error::{Error, ErrorKind, Result, exit};
+use crate::lang::Value;
+use crate::render::{Style, render_value};
+use crate::secret::Secret;
+use crate::sim::{self, Scenario, SimHandle, SimOptions};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pvesh-plus",
+    version,
+    about = "pvesh+ — an interactive shell for Proxmox VE clusters",
+    after_help = "Exit codes: 0 ok, 1 a command failed, 2 usage or parse error, 3 a commit partly failed,\n\
+                  4 refused by policy, 130 interrupted.\n\n\
+                  Try it without a cluster: pvesh-plus --demo"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub sub: Option<Sub>,
+    #[command(flatten)]
+    pub session: SessionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SessionArgs {
+    /// Start the embedded simulated cluster and connect to it.
+    #[arg(long)]
+    pub demo: bool,
+    /// Run one line and exit.
+    #[arg(short = 'c', value_name = "LINE", conflicts_with = "file")]
+    pub command: Option<String>,
+    /// Run the lines of a file (`#` comments); stops at the first error.
+    #[arg(short = 'f', value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// With -f or standard input: go on after a failing line.
+    #[arg(long)]
+    pub keep_going: bool,
+    /// The server: https://HOST:PORT, HOST:PORT or HOST (port 8006).
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// The cluster to use from the config file.
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
+    /// The config file (default: ~/.config/pvesh-plus/cluster-config.yaml).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Accept any server certificate (prints a warning).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Pin the server certificate's SHA-256 fingerprint (AA:BB:... as PVE shows it).
+    #[arg(long, value_name = "SHA256")]
+    pub fingerprint: Option<String>,
+    /// Trust this CA (PEM) for the server certificate.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// Print every result as JSON (same as -o json).
+    #[arg(long)]
+    pub json: bool,
+    /// Output format: table, json, yaml, csv, md.
+    #[arg(short = 'o', long = "output", value_name = "FORMAT")]
+    pub output: Option<String>,
+    /// With --demo: generate this many guests instead of the demo cluster.
+    #[arg(long, value_name = "N", requires = "demo")]
+    pub guests: Option<usize>,
+    /// With --demo and --guests: spread them over this many nodes.
+    #[arg(long, value_name = "N", requires = "guests")]
+    pub nodes: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Sub {
+    /// Run the PVE API simulator on its own, for other clients (proxmoxer, curl, ...).
+    Sim(SimArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8006")]
+    pub listen: std::net::SocketAddr,
+    /// A password user (default root@pam).
+    #[arg(long, default_value = "root@pam")]
+    pub user: String,
+    /// That user's password (default: a random one, printed).
+    #[arg(long)]
+    pub password: Option<String>,
+    /// An API token: USER@REALM!NAME=SECRET (repeatable).
+    #[arg(long, value_name = "ID=SECRET")]
+    pub token: Vec<String>,
+    /// Generate this many guests instead of the demo cluster.
+    #[arg(long)]
+    pub guests: Option<usize>,
+    /// Spread generated guests over this many nodes.
+    #[arg(long, default_value_t = 3)]
+    pub nodes: usize,
+    /// Simulated seconds per real second for tasks.
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
+    /// Seed for generated data.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// Parses argv, runs, and returns the process exit code.
 pub fn main() -> i32 {
-    0
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::FAILED;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.sub {
+            Some(Sub::Sim(args)) => run_sim(args).await,
+            None => run_session(cli.session).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            print_error(&e, None);
+            e.exit_code()
+        }
+    }
+}
+
+fn print_error(e: &Error, location: Option<&str>) {
+    let prefix = location.map(|l| format!("{l}: ")).unwrap_or_default();
+    let mut lines = e.message.lines();
+    let first = lines.next().unwrap_or_default();
+    eprintln!("{prefix}error: {first}");
+    for line in lines {
+        eprintln!("{line}");
+    }
+    for hint in &e.hints {
+        eprintln!("  hint: {hint}");
+    }
+}
+
+async fn run_sim(args: SimArgs) -> Result<i32> {
+    let password = Secret::new(args.password.unwrap_or_else(random_password));
+    let mut tokens = Vec::new();
+    for t in &args.token {
+        let (id, secret) = t.rsplit_once('=').ok_or_else(|| {
+            Error::usage(format!("--token needs USER@REALM!NAME=SECRET, got '{}'", redact_token(t)))
+        })?;
+        if !id.contains('!') || !id.contains('@') {
+            return Err(Error::usage(format!("--token id '{id}' must look like root@pam!name")));
+        }
+        tokens.push((id.to_string(), Secret::new(secret)));
+    }
+    let scenario = match args.guests {
+        Some(guests) => Scenario::Generated { guests, nodes: args.nodes },
+        None => Scenario::Demo,
+    };
+    let opts = SimOptions {
+        listen: args.listen,
+        scenario,
+        users: vec![(args.user.clone(), password.clone())],
+        tokens: tokens.clone(),
+        speed: args.speed,
+        seed: args.seed,
+        ..SimOptions::default()
+    };
+    let handle = sim::start(opts).await.map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
+    println!("pvesh+ simulator listening on {}", handle.url());
+    println!("certificate fingerprint (SHA-256): {}", handle.fingerprint());
+    println!("user: {}  password: {}", args.user, password.expose());
+    for (id, secret) in &tokens {
+        println!("token: {id}  secret: {}", secret.expose());
+    }
+    println!("example: curl -k -d username={} -d password=... {}/api2/json/access/ticket", args.user, handle.url());
+    println!("press Ctrl-C to stop");
+    let _ = std::io::stdout().flush();
+    let _ = tokio::signal::ctrl_c().await;
+    handle.shutdown().await;
+    Ok(exit::OK)
+}
+
+fn redact_token(t: &str) -> String {
+    match t.rsplit_once('=') {
+        Some((id, _)) => format!("{id}=<redacted>"),
+        None => t.to_string(),
+    }
+}
+
+fn random_password() -> String {
+    use rand::Rng;
+    const CHARS: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    (0..16).map(|_| CHARS[rng.random_range(0..CHARS.len())] as char).collect()
+}
+
+/// A connected session: the command context and, for `--demo`, the simulator behind it.
+struct Session {
+    ctx: Ctx,
+    _sim: Option<SimHandle>,
+    banner: String,
+}
+
+async fn connect(args: &SessionArgs) -> Result<Session> {
+    if args.demo {
+        return connect_demo(args).await;
+    }
+    let config = Config::load(args.config.as_deref())?;
+    let env = |name: &str| std::env::var(name).ok();
+    let settings = config.connection(args.cluster.as_deref(), &env)?;
+    for warning in &settings.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let url = match &args.url {
+        Some(u) => u.clone(),
+        None => format!("https://{}:{}", settings.host, settings.port),
+    };
+    let tls = if args.insecure {
+        TlsMode::Insecure
+    } else if let Some(fp) = &args.fingerprint {
+        TlsMode::Fingerprint(fp.clone())
+    } else if let Some(ca) = &args.ca {
+        TlsMode::CaFile(ca.clone())
+    } else {
+        match &settings.tls {
+            TlsSettings::System => TlsMode::System,
+            TlsSettings::CaFile(p) => TlsMode::CaFile(p.clone()),
+            TlsSettings::Fingerprint(f) => TlsMode::Fingerprint(f.clone()),
+            TlsSettings::Insecure => TlsMode::Insecure,
+        }
+    };
+    if matches!(tls, TlsMode::Insecure) {
+        eprintln!(
+            "warning: TLS certificate checks are off (--insecure): anyone on the path can read your credentials; \
+             pin the fingerprint instead (--fingerprint, shown by `nodes` or the PVE web UI)"
+        );
+    }
+    let auth = match &settings.auth {
+        AuthSettings::Token { token_id, secret } => Auth::Token { tokenid: token_id.clone(), secret: secret.clone() },
+        AuthSettings::Password { user, password, totp } => Auth::Password {
+            username: user.clone(),
+            password: password.clone(),
+            otp: totp.clone(),
+        },
+        AuthSettings::None => {
+            return Err(Error::new(ErrorKind::Config, "no credentials: nothing says how to log in")
+                .hinted("set PROXMOX_TOKEN_ID and PROXMOX_TOKEN_SECRET (or PROXMOX_USER and PROXMOX_PASSWORD), or add `auth` to the cluster in cluster-config.yaml")
+                .hinted("or try the simulated cluster: pvesh-plus --demo"));
+        }
+    };
+    let tfa: Option<Arc<dyn TfaPrompt>> = Some(Arc::new(TerminalTfa));
+    let client = Client::connect(ConnectOptions { url: url.clone(), auth, tls, timeout: Duration::from_secs(30), tfa }).await?;
+    let banner = format!("pvesh+ connected to {} as {} — type `help`", client.base_url(), client.username());
+    Ok(Session { ctx: Ctx::new(client, settings.cluster.clone()), _sim: None, banner })
+}
+
+/// Asks for a TOTP code on the terminal, without echo into history.
+struct TerminalTfa;
+
+impl TfaPrompt for TerminalTfa {
+    fn totp_code(&self) -> std::result::Result<Secret, crate::api::ApiError> {
+        if !std::io::stdin().is_terminal() {
+            return Err(crate::api::ApiError::Auth {
+                message: "the server asks for a TOTP code; set it with PROXMOX_TOTP... or `totp:` in the config for batch runs"
+                    .into(),
+            });
+        }
+        eprint!("TOTP code: ");
+        let _ = std::io::stderr().flush();
+        let mut code = String::new();
+        std::io::stdin()
+            .read_line(&mut code)
+            .map_err(|e| crate::api::ApiError::Auth { message: format!("cannot read the TOTP code: {e}") })?;
+        Ok(Secret::new(code.trim()))
+    }
+}
+
+async fn connect_demo(args: &SessionArgs) -> Result<Session> {
+    let password = Secret::new(random_password());
+    let scenario = match args.guests {
+        Some(guests) => Scenario::Generated { guests, nodes: args.nodes.unwrap_or(8) },
+        None => Scenario::Demo,
+    };
+    let opts = SimOptions {
+        scenario,
+        users: vec![("root@pam".to_string(), password.clone())],
+        speed: 10.0,
+        ..SimOptions::default()
+    };
+    let handle = sim::start(opts).await.map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
+    let client = Client::connect(ConnectOptions {
+        url: handle.url(),
+        auth: Auth::Password { username: "root@pam".into(), password, otp: None },
+        tls: TlsMode::Fingerprint(handle.fingerprint()),
+        timeout: Duration::from_secs(30),
+        tfa: None,
+    })
+    .await?;
+    let mut ctx = Ctx::new(client, "demo");
+    let inv = ctx.refresh().await?;
+    let banner = format!(
+        "pvesh+ demo ({} nodes, {} guests) — simulated cluster on {}, type `help`",
+        inv.nodes().len(),
+        inv.guests().len(),
+        handle.url()
+    );
+    Ok(Session { ctx, _sim: Some(handle), banner })
+}
+
+async fn run_session(args: SessionArgs) -> Result<i32> {
+    let format = if args.json {
+        OutputFormat::Json
+    } else {
+        match &args.output {
+            None => OutputFormat::Table,
+            Some(name) => OutputFormat::parse(name).ok_or_else(|| {
+                Error::usage(format!("unknown output format '{name}'"))
+                    .hinted(format!("formats: {}", OutputFormat::NAMES.join(", ")))
+            })?,
+        }
+    };
+    let mut session = connect(&args).await?;
+    session.ctx.format = format;
+    let style = Style::detect();
+    if let Some(line) = &args.command {
+        return Ok(run_and_print(&mut session.ctx, line, style, None).await);
+    }
+    if let Some(path) = &args.file {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::usage(format!("cannot read {}: {e}", path.display())).hinted("check the path given to -f")
+        })?;
+        return Ok(run_batch(&mut session.ctx, &text, &path.display().to_string(), args.keep_going, style).await);
+    }
+    if !std::io::stdin().is_terminal() {
+        let mut text = String::new();
+        for line in std::io::stdin().lock().lines() {
+            match line {
+                Ok(l) => {
+                    text.push_str(&l);
+                    text.push('\n');
+                }
+                Err(e) => return Err(Error::usage(format!("cannot read standard input: {e}"))),
+            }
+        }
+        return Ok(run_batch(&mut session.ctx, &text, "<stdin>", args.keep_going, style).await);
+    }
+    println!("{}", session.banner);
+    Ok(interactive(&mut session.ctx, style).await)
+}
+
+/// Runs one line, prints its output or its error, and returns the exit code.
+async fn run_and_print(ctx: &mut Ctx, line: &str, style: Style, location: Option<&str>) -> i32 {
+    match run_line(ctx, line).await {
+        Ok(out) => {
+            let text = format_output(&out, ctx.format, style);
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout.write_all(text.as_bytes());
+            let _ = stdout.flush();
+            exit::OK
+        }
+        Err(e) => {
+            print_error(&e, location);
+            e.exit_code()
+        }
+    }
+}
+
+/// Runs the lines of a script: `#` comments and blank lines are skipped; the first failing line
+/// stops the run (unless `keep_going`) and its exit code is returned.
+async fn run_batch(ctx: &mut Ctx, text: &str, name: &str, keep_going: bool, style: Style) -> i32 {
+    let mut first_failure = exit::OK;
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let location = format!("{name}:{}", i + 1);
+        let code = run_and_print(ctx, line, style, Some(&location)).await;
+        if code != exit::OK {
+            if first_failure == exit::OK {
+                first_failure = code;
+            }
+            if !keep_going {
+                break;
+            }
+        }
+    }
+    first_failure
+}
+
+/// The plain interactive loop (the full line editor replaces it).
+async fn interactive(ctx: &mut Ctx, style: Style) -> i32 {
+    let stdin = std::io::stdin();
+    let mut last = exit::OK;
+    loop {
+        let mark = if last == exit::OK { "" } else { "!" };
+        print!("{}{}> ", ctx.cluster, mark);
+        let _ = std::io::stdout().flush();
+        let mut line = String::new();
+        match stdin.lock().read_line(&mut line) {
+            Ok(0) => {
+                println!();
+                return exit::OK;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("error: cannot read the terminal: {e}");
+                return exit::FAILED;
+            }
+        }
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        if line == "exit" || line == "quit" {
+            return exit::OK;
+        }
+        last = run_and_print(ctx, line, style, None).await;
+    }
+}
+
+/// The text for a line's output in the chosen format.
+pub fn format_output(out: &Output, format: OutputFormat, style: Style) -> String {
+    if out.raw {
+        return out.value.display();
+    }
+    if matches!(out.value, Value::Null) {
+        return String::new();
+    }
+    let as_list = || match &out.value {
+        Value::List(items) => items.clone(),
+        other => vec![other.clone()],
+    };
+    match format {
+        OutputFormat::Json => {
+            let mut s = serde_json::to_string_pretty(&out.value.to_json()).unwrap_or_default();
+            s.push('\n');
+            s
+        }
+        OutputFormat::Yaml => crate::lang::to_yaml(&as_list()).unwrap_or_else(|e| format!("{e}\n")),
+        OutputFormat::Csv => crate::lang::to_csv(&as_list()),
+        OutputFormat::Md => crate::lang::to_md(&as_list()),
+        OutputFormat::Table => {
+            let shown = match (&out.columns, &out.value) {
+                (Some(cols), Value::List(items)) => Value::List(
+                    items
+                        .iter()
+                        .map(|item| match item {
+                            Value::Record(r) => Value::Record(
+                                cols.iter()
+                                    .filter_map(|c| r.get(c).map(|v| (c.clone(), v.clone())))
+                                    .collect(),
+                            ),
+                            other => other.clone(),
+                        })
+                        .collect(),
+                ),
+                _ => out.value.clone(),
+            };
+            render_value(&shown, style, out.empty)
+        }
+    }
 }

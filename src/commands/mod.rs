@@ -1,1 +1,239 @@
-//! commands — (stub; being written)
+//! Commands: one declarative [`Signature`] per command, one registry list, and the pipeline
+//! engine that runs a parsed line stage by stage.
+//!
+//! A signature feeds the runner, `help`, completion and highlighting; its examples are run as
+//! tests. Commands never print: they return an [`Output`] (a value plus a hint for how to show it)
+//! and report progress through [`Ctx::note`]. Which command is destructive is a field of its
+//! signature, not a decision made at the call site.
+//!
+//! Files: `context.rs` (the session a command runs in), `engine.rs` (parse → run stages),
+//! `read.rs` (version, nodes, ls, status, tasks), `records.rs` (where, select, sort-by, ...),
+//! `help.rs`.
+
+mod context;
+mod engine;
+mod help;
+mod read;
+mod records;
+
+use std::future::Future;
+use std::pin::Pin;
+
+pub use context::{Ctx, OutputFormat};
+pub use engine::{Output, run_line};
+
+use crate::error::Result;
+use crate::lang::{Args, Value};
+
+/// What kind of thing an argument is: drives completion and highlighting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgKind {
+    /// A guest: VMID, name, prefix or selector.
+    Vm,
+    Node,
+    Storage,
+    /// A field name of the records flowing in.
+    Field,
+    /// A `where` expression.
+    Filter,
+    /// A number.
+    Count,
+    /// One of a fixed set of words.
+    Choice(&'static [&'static str]),
+    /// Free text.
+    Text,
+}
+
+/// One positional argument or flag of a command.
+#[derive(Debug, Clone, Copy)]
+pub struct Arg {
+    /// `vm`, `field`, or a flag such as `--reverse` / `--limit`.
+    pub name: &'static str,
+    pub kind: ArgKind,
+    /// For flags: whether it takes a value (`--limit 5`).
+    pub takes_value: bool,
+    pub optional: bool,
+    pub help: &'static str,
+}
+
+impl Arg {
+    pub const fn pos(name: &'static str, kind: ArgKind, help: &'static str) -> Arg {
+        Arg { name, kind, takes_value: false, optional: false, help }
+    }
+
+    pub const fn opt(name: &'static str, kind: ArgKind, help: &'static str) -> Arg {
+        Arg { name, kind, takes_value: false, optional: true, help }
+    }
+
+    pub const fn switch(name: &'static str, help: &'static str) -> Arg {
+        Arg { name, kind: ArgKind::Text, takes_value: false, optional: true, help }
+    }
+
+    pub const fn flag(name: &'static str, kind: ArgKind, help: &'static str) -> Arg {
+        Arg { name, kind, takes_value: true, optional: true, help }
+    }
+
+    pub fn is_flag(&self) -> bool {
+        self.name.starts_with('-')
+    }
+
+    /// The flag name without dashes.
+    pub fn flag_name(&self) -> &'static str {
+        self.name.trim_start_matches('-')
+    }
+}
+
+/// An example: a line and what it does. `help` prints them and the tests run them.
+#[derive(Debug, Clone, Copy)]
+pub struct Example {
+    pub line: &'static str,
+    pub about: &'static str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Category {
+    /// Reads from the cluster and produces records.
+    Read,
+    /// Works on the records flowing in.
+    Records,
+    /// The session itself: help, context.
+    Session,
+}
+
+/// The declarative description of a command.
+#[derive(Debug)]
+pub struct Signature {
+    pub name: &'static str,
+    pub category: Category,
+    pub about: &'static str,
+    pub args: &'static [Arg],
+    /// Destructive commands stage instead of running (DESIGN §2).
+    pub destructive: bool,
+    pub examples: &'static [Example],
+}
+
+impl Signature {
+    /// `status [vm]`, `sort-by field [--reverse]`.
+    pub fn usage(&self) -> String {
+        let mut out = self.name.to_string();
+        for a in self.args {
+            let word = if a.is_flag() && a.takes_value {
+                format!("{} {}", a.name, a.flag_name().to_uppercase())
+            } else if a.is_flag() {
+                a.name.to_string()
+            } else {
+                a.name.to_uppercase()
+            };
+            if a.optional {
+                out.push_str(&format!(" [{word}]"));
+            } else {
+                out.push_str(&format!(" {word}"));
+            }
+        }
+        out
+    }
+
+    /// The names of the flags that take a value, for [`crate::lang::split_args`].
+    pub fn value_flags(&self) -> Vec<&'static str> {
+        self.args
+            .iter()
+            .filter(|a| a.is_flag() && a.takes_value)
+            .map(|a| a.flag_name())
+            .collect()
+    }
+}
+
+/// What a stage receives: its parsed arguments and the value from the stage before.
+pub struct Call {
+    pub args: Args,
+    /// The whole line and the span of this stage's arguments (`where` parses its own text).
+    pub line: std::rc::Rc<str>,
+    pub args_span: Option<crate::lang::Span>,
+    /// The output of the previous stage; `Value::Null` for the first.
+    pub input: Value,
+    /// Whether this stage is the first of its pipeline.
+    pub first: bool,
+}
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+pub type RunFn = for<'a> fn(&'a mut Ctx, Call) -> BoxFuture<'a, Result<Output>>;
+
+/// A command: its signature and what runs it.
+pub struct Command {
+    pub sig: Signature,
+    pub run: RunFn,
+}
+
+/// Every command, in the order `help` lists them. No registration macros: add a line here.
+pub static COMMANDS: &[&Command] = &[
+    &read::LS,
+    &read::STATUS,
+    &read::NODES,
+    &read::TASKS,
+    &read::VERSION,
+    &records::WHERE,
+    &records::SELECT,
+    &records::SORT_BY,
+    &records::FIRST,
+    &records::LAST,
+    &records::COUNT,
+    &records::GET,
+    &records::UNIQ,
+    &records::GROUP_BY,
+    &records::TO,
+    &help::HELP,
+];
+
+/// Looks a command up by name.
+pub fn find(name: &str) -> Option<&'static Command> {
+    COMMANDS.iter().copied().find(|c| c.sig.name == name)
+}
+
+/// Command names close to `word`, for "did you mean".
+pub fn suggest(word: &str) -> Vec<&'static str> {
+    let mut scored: Vec<(usize, &'static str)> = COMMANDS
+        .iter()
+        .map(|c| (crate::inventory::edit_distance(word, c.sig.name), c.sig.name))
+        .filter(|(d, name)| *d <= 2 || name.starts_with(word))
+        .collect();
+    scored.sort();
+    scored.into_iter().take(3).map(|(_, n)| n).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_every_command_has_an_example() {
+        let mut names: Vec<&str> = COMMANDS.iter().map(|c| c.sig.name).collect();
+        let total = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), total, "duplicate command names");
+        for c in COMMANDS {
+            assert!(!c.sig.examples.is_empty(), "{} has no example", c.sig.name);
+            assert!(!c.sig.about.is_empty(), "{} has no description", c.sig.name);
+            for e in c.sig.examples {
+                assert!(
+                    e.line.contains(c.sig.name),
+                    "example '{}' of {} does not use it",
+                    e.line,
+                    c.sig.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn usage_lines() {
+        assert_eq!(read::STATUS.sig.usage(), "status [VM]");
+        assert_eq!(records::SORT_BY.sig.usage(), "sort-by FIELD [--reverse]");
+    }
+
+    #[test]
+    fn suggests_close_names() {
+        assert_eq!(suggest("stauts"), vec!["status"]);
+        assert!(suggest("sort").contains(&"sort-by"));
+    }
+}

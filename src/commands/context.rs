@@ -1,0 +1,126 @@
+//! The session a command runs in: the API client, the cached inventory, the current VM and the
+//! output settings.
+//!
+//! Commands reach the cluster only through [`Ctx::get`] and friends, so every API error becomes
+//! the one user-facing error in one place. Progress and notices go through [`Ctx::note`]; the
+//! caller decides where they are shown (stderr in the CLI, a buffer in tests).
+
+use serde_json::Value as Json;
+
+use crate::api::{ApiRequest, Client, endpoints};
+use crate::error::Result;
+use crate::inventory::{Guest, Inventory};
+
+/// How the final value of a line is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutputFormat {
+    #[default]
+    Table,
+    Json,
+    Yaml,
+    Csv,
+    Md,
+}
+
+impl OutputFormat {
+    pub const NAMES: &'static [&'static str] = &["table", "json", "yaml", "csv", "md"];
+
+    pub fn parse(name: &str) -> Option<OutputFormat> {
+        Some(match name {
+            "table" => OutputFormat::Table,
+            "json" => OutputFormat::Json,
+            "yaml" => OutputFormat::Yaml,
+            "csv" => OutputFormat::Csv,
+            "md" | "markdown" => OutputFormat::Md,
+            _ => return None,
+        })
+    }
+}
+
+type NoteSink = Box<dyn FnMut(&str)>;
+
+pub struct Ctx {
+    pub client: Client,
+    /// The cluster's name as the user knows it (`demo`, `homelab`), for the prompt and the audit log.
+    pub cluster: String,
+    /// The current VM (`use NAME`), by VMID.
+    pub current: Option<u32>,
+    pub format: OutputFormat,
+    inventory: Option<Inventory>,
+    notes: NoteSink,
+}
+
+impl Ctx {
+    pub fn new(client: Client, cluster: impl Into<String>) -> Ctx {
+        Ctx {
+            client,
+            cluster: cluster.into(),
+            current: None,
+            format: OutputFormat::Table,
+            inventory: None,
+            notes: Box::new(|msg| eprintln!("{msg}")),
+        }
+    }
+
+    /// Sends notices and progress somewhere else (tests collect them).
+    pub fn set_note_sink(&mut self, sink: impl FnMut(&str) + 'static) {
+        self.notes = Box::new(sink);
+    }
+
+    pub fn note(&mut self, msg: &str) {
+        (self.notes)(msg);
+    }
+
+    /// A GET (or any request) whose `data` is returned.
+    pub async fn get(&self, req: &ApiRequest) -> Result<Json> {
+        Ok(self.client.get(req).await?)
+    }
+
+    /// The inventory, loading it with one `GET /cluster/resources` if there is none yet.
+    pub async fn inventory(&mut self) -> Result<&Inventory> {
+        if self.inventory.is_none() {
+            self.refresh().await?;
+        }
+        self.cached_inventory()
+            .ok_or_else(|| crate::error::Error::internal("inventory missing after refresh"))
+    }
+
+    /// Reloads the inventory from the cluster.
+    pub async fn refresh(&mut self) -> Result<&Inventory> {
+        let data = self.get(&endpoints::cluster_resources(None)).await?;
+        self.inventory = Some(Inventory::from_resources(&data)?);
+        self.cached_inventory()
+            .ok_or_else(|| crate::error::Error::internal("inventory missing after refresh"))
+    }
+
+    /// The inventory as last loaded, without any request (completion reads this).
+    pub fn cached_inventory(&self) -> Option<&Inventory> {
+        self.inventory.as_ref()
+    }
+
+    /// Resolves target words to guests; with no words, the current VM.
+    pub async fn targets(&mut self, words: &[String]) -> Result<Vec<Guest>> {
+        let current = self.current;
+        let inv = self.inventory().await?;
+        if words.is_empty() {
+            let vmid = current.ok_or_else(|| {
+                crate::error::Error::usage("no VM given and no current VM")
+                    .hinted("name one (`status web01`), or set one with `use web01`")
+            })?;
+            return inv
+                .guest(vmid)
+                .cloned()
+                .map(|g| vec![g])
+                .ok_or_else(|| crate::error::Error::not_found(format!("the current VM {vmid} is gone")));
+        }
+        let mut out: Vec<Guest> = Vec::new();
+        for w in words {
+            for g in inv.resolve(w)? {
+                if !out.iter().any(|o| o.vmid == g.vmid) {
+                    out.push(g.clone());
+                }
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,124 @@
+//! The pipeline engine: parse a line, check every stage names a known command with known flags,
+//! then run the stages in order, each receiving the value of the one before.
+//!
+//! Nothing runs until the whole line has been checked, so a typo in the last stage never leaves
+//! the first one half done.
+
+use super::{COMMANDS, Call, Command, Ctx, find, suggest};
+use crate::error::{Error, ErrorKind, Result};
+use crate::lang::{Args, ParseError, Span, Value, parse_pipeline, split_args};
+
+/// What a line produced: a value, and how to show it as a table.
+#[derive(Debug, Clone, Default)]
+pub struct Output {
+    pub value: Value,
+    /// The columns a table shows by default (records keep all their fields for pipes and JSON).
+    pub columns: Option<Vec<String>>,
+    /// What an empty list says: "no guests".
+    pub empty: &'static str,
+    /// The value is text to print exactly as it is (`to json`).
+    pub raw: bool,
+}
+
+impl Output {
+    pub fn value(value: Value) -> Output {
+        Output { value, columns: None, empty: "no results", raw: false }
+    }
+
+    pub fn none() -> Output {
+        Output::value(Value::Null)
+    }
+
+    pub fn with_columns(mut self, columns: &[&str]) -> Output {
+        self.columns = Some(columns.iter().map(|c| c.to_string()).collect());
+        self
+    }
+
+    pub fn raw(mut self) -> Output {
+        self.raw = true;
+        self
+    }
+
+    pub fn with_empty(mut self, empty: &'static str) -> Output {
+        self.empty = empty;
+        self
+    }
+}
+
+/// Turns a language error into the user-facing one, with the caret under the bad spot.
+pub fn parse_error(e: &ParseError, line: &str) -> Error {
+    Error::new(ErrorKind::Parse, e.render(line))
+}
+
+fn caret_error(line: &str, span: Span, message: String) -> Error {
+    parse_error(&ParseError::new(message, span), line)
+}
+
+/// Parses and runs one line.
+pub async fn run_line(ctx: &mut Ctx, line: &str) -> Result<Output> {
+    let pipeline = parse_pipeline(line).map_err(|e| parse_error(&e, line))?;
+    let mut planned: Vec<(&'static Command, Args, Option<Span>)> = Vec::new();
+    let shared_line: std::rc::Rc<str> = line.into();
+    for stage in &pipeline.stages {
+        let name = stage.name();
+        let Some(cmd) = find(name) else {
+            let mut err = caret_error(line, stage.name_span(), format!("unknown command '{name}'"));
+            let close = suggest(name);
+            err.kind = ErrorKind::Usage;
+            err = if close.is_empty() {
+                err.hinted("`help` lists the commands")
+            } else {
+                err.hinted(format!("did you mean {}?", close.join(", ")))
+            };
+            return Err(err);
+        };
+        let args = split_args(stage.args(), &cmd.sig.value_flags()).map_err(|e| {
+            let mut err = parse_error(&e, line);
+            err.kind = ErrorKind::Usage;
+            err
+        })?;
+        for flag in &args.flags {
+            let known = cmd.sig.args.iter().any(|a| a.is_flag() && a.flag_name() == flag.name);
+            if !known {
+                let mut err = caret_error(
+                    line,
+                    flag.span,
+                    format!("{} has no flag '{}'", name, flag_text(&flag.name, flag.long)),
+                )
+                .hinted(format!("usage: {}", cmd.sig.usage()));
+                err.kind = ErrorKind::Usage;
+                return Err(err);
+            }
+        }
+        planned.push((cmd, args, stage.args_span()));
+    }
+    let mut out = Output::none();
+    let mut first = true;
+    for (cmd, args, args_span) in planned {
+        let call = Call {
+            args,
+            line: shared_line.clone(),
+            args_span,
+            input: std::mem::take(&mut out.value),
+            first,
+        };
+        let inherited = out.columns.take();
+        let next = (cmd.run)(ctx, call).await?;
+        let keeps_columns = matches!(cmd.sig.name, "where" | "sort-by" | "first" | "last" | "uniq");
+        out = Output {
+            columns: if keeps_columns { next.columns.or(inherited) } else { next.columns },
+            ..next
+        };
+        first = false;
+    }
+    Ok(out)
+}
+
+fn flag_text(name: &str, long: bool) -> String {
+    if long { format!("--{name}") } else { format!("-{name}") }
+}
+
+/// The names of all commands, for completion.
+pub fn command_names() -> impl Iterator<Item = &'static str> {
+    COMMANDS.iter().map(|c| c.sig.name)
+}

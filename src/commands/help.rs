@@ -1,0 +1,122 @@
+//! `help`: the command list, one command's signature and examples, the filter language, and
+//! the exit codes — all generated from the signatures, so help cannot drift from the commands.
+
+use super::{COMMANDS, Category, Command, Example, Output, Signature, find, suggest};
+use crate::error::Error;
+use crate::lang::Value;
+
+const FILTER_LANGUAGE: &str = "\
+Filter language (`where EXPR`):
+  comparisons   field = value   != < <= > >=     status=running   mem > 4G
+  regex         field =~ 'pattern'   field !~ 'pattern'             name =~ '^web'
+  membership    field has value (a tag or list member)               tags has prod
+                field in [a,b,c]                                      node in [pve1,pve2]
+  logic         and, or, not, ( )  — not binds tightest, then and, then or
+  literals      sizes 512M 4G 1.5T (binary units, as PVE), durations 90s 2h 3d 1w,
+                numbers, true/false, 'quoted strings'
+  A record without the field does not match. Values are compared as the field's type:
+  `mem > 4G` compares bytes, `uptime > 2h` compares seconds.
+";
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    ok
+  1    a command failed (API error, failed task, unknown guest)
+  2    usage or parse error
+  3    a commit partly failed
+  4    refused by policy (protected guest, quota, VMID range)
+  130  interrupted (Ctrl-C)
+";
+
+/// The help text of one command.
+pub fn command_help(sig: &Signature) -> String {
+    let mut out = format!("{}\n\n  {}\n", sig.about, sig.usage());
+    if !sig.args.is_empty() {
+        out.push('\n');
+        let width = sig.args.iter().map(|a| a.name.len()).max().unwrap_or(0);
+        for a in sig.args {
+            out.push_str(&format!("  {:width$}  {}\n", a.name, a.help));
+        }
+    }
+    if sig.destructive {
+        out.push_str("\n  Destructive: staged in the pending buffer; `commit` applies it.\n");
+    }
+    out.push_str("\nExamples:\n");
+    out.push_str(&examples(sig.examples));
+    if sig.name == "where" {
+        out.push('\n');
+        out.push_str(FILTER_LANGUAGE);
+    }
+    out
+}
+
+fn examples(list: &[Example]) -> String {
+    let width = list.iter().map(|e| e.line.len()).max().unwrap_or(0);
+    list.iter()
+        .map(|e| format!("  {:width$}   # {}\n", e.line, e.about))
+        .collect()
+}
+
+/// The overview: every command by category, then the exit codes.
+pub fn overview() -> String {
+    let mut out = String::from(
+        "pvesh+ — a shell for Proxmox VE. A line is a pipeline: `ls | where status=running | count`.\n\
+         Guests are named by VMID, name, unique prefix, or @tag:X @pool:X @node:X @all.\n",
+    );
+    for (cat, title) in [
+        (Category::Read, "Reading the cluster"),
+        (Category::Records, "Working on records"),
+        (Category::Session, "The session"),
+    ] {
+        let cmds: Vec<&Command> = COMMANDS.iter().copied().filter(|c| c.sig.category == cat).collect();
+        if cmds.is_empty() {
+            continue;
+        }
+        out.push_str(&format!("\n{title}:\n"));
+        let width = cmds.iter().map(|c| c.sig.name.len()).max().unwrap_or(0);
+        for c in cmds {
+            out.push_str(&format!("  {:width$}  {}\n", c.sig.name, c.sig.about));
+        }
+    }
+    out.push_str("\n`help COMMAND` shows its usage and examples; `help where` the filter language.\n\n");
+    out.push_str(EXIT_CODES);
+    out
+}
+
+pub static HELP: Command = Command {
+    sig: Signature {
+        name: "help",
+        category: Category::Session,
+        about: "Show the commands, or one command's usage and examples.",
+        args: &[super::Arg::opt("command", super::ArgKind::Text, "a command name, or `where` for the filter language")],
+        destructive: false,
+        examples: &[
+            Example { line: "help", about: "all commands and the exit codes" },
+            Example { line: "help ls", about: "usage and examples of ls" },
+        ],
+    },
+    run: |_ctx, call| {
+        Box::pin(async move {
+            let text = match call.args.positionals.first().map(|w| w.text.as_str()) {
+                None => overview(),
+                Some("exit-codes") => EXIT_CODES.to_string(),
+                Some(name) => match find(name) {
+                    Some(cmd) => command_help(&cmd.sig),
+                    None => return Err(unknown(name)),
+                },
+            };
+            Ok(Output::value(Value::String(text)).raw())
+        })
+    },
+};
+
+fn unknown(name: &str) -> Error {
+    let close = suggest(name);
+    let err = Error::usage(format!("no command '{name}'"));
+    if close.is_empty() {
+        err.hinted("`help` lists the commands")
+    } else {
+        err.hinted(format!("did you mean {}?", close.join(", ")))
+    }
+}
+

@@ -1,0 +1,250 @@
+//! Read commands that produce records: `ls`, `status`, `nodes`, `tasks`, `version`.
+//!
+//! Fields keep PVE's names and get proper types (sizes, durations, times) so that `where`,
+//! `sort-by` and `to json` work on them. `ls` costs exactly one request
+//! (`GET /cluster/resources`), whatever the number of nodes.
+
+use super::{Arg, ArgKind, Call, Category, Command, Ctx, Example, Output, Signature};
+use crate::api::endpoints;
+use crate::error::{Error, Result};
+use crate::inventory::Guest;
+use crate::lang::{Record, Value};
+
+/// The columns `ls` shows in a table; the records carry every field.
+const GUEST_COLUMNS: &[&str] = &["vmid", "name", "node", "type", "status", "cpu", "mem", "maxmem", "uptime", "tags"];
+
+/// A guest as a record with PVE's field names.
+pub fn guest_record(g: &Guest) -> Value {
+    let mut r = Record::new();
+    r.insert("vmid", Value::Int(i64::from(g.vmid)));
+    r.insert("name", Value::String(g.name.clone()));
+    r.insert("node", Value::String(g.node.clone()));
+    r.insert("type", Value::String(g.kind.as_str().to_string()));
+    r.insert("status", Value::String(g.status.clone()));
+    r.insert("cpu", Value::Float(g.cpu));
+    r.insert("maxcpu", Value::Int(g.maxcpu as i64));
+    r.insert("mem", Value::Size(g.mem));
+    r.insert("maxmem", Value::Size(g.maxmem));
+    r.insert("disk", Value::Size(g.disk));
+    r.insert("maxdisk", Value::Size(g.maxdisk));
+    r.insert("uptime", Value::Duration(g.uptime));
+    r.insert("tags", Value::List(g.tags.iter().cloned().map(Value::String).collect()));
+    r.insert("template", Value::Bool(g.template));
+    r.insert("pool", g.pool.clone().map_or(Value::Null, Value::String));
+    r.insert("lock", g.lock.clone().map_or(Value::Null, Value::String));
+    r.insert("hastate", g.hastate.clone().map_or(Value::Null, Value::String));
+    r.insert("netin", Value::Size(g.netin));
+    r.insert("netout", Value::Size(g.netout));
+    Value::Record(r)
+}
+
+/// The VMIDs of guest records piped in (anything with a `vmid` field).
+fn piped_vmids(input: &Value) -> Vec<String> {
+    let items: Vec<&Value> = match input {
+        Value::List(items) => items.iter().collect(),
+        Value::Record(_) => vec![input],
+        _ => Vec::new(),
+    };
+    items
+        .into_iter()
+        .filter_map(|v| v.as_record()?.get("vmid").map(|id| id.display()))
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// The guests a VM command acts on: its arguments, else the records piped in, else the current VM.
+async fn target_guests(ctx: &mut Ctx, call: &Call) -> Result<Vec<Guest>> {
+    let mut words: Vec<String> = call.args.positionals.iter().map(|w| w.text.clone()).collect();
+    if words.is_empty() {
+        words = piped_vmids(&call.input);
+        if words.is_empty() && !matches!(call.input, Value::Null) {
+            return Ok(Vec::new());
+        }
+    }
+    ctx.targets(&words).await
+}
+
+pub static LS: Command = Command {
+    sig: Signature {
+        name: "ls",
+        category: Category::Read,
+        about: "List guests (VMs and containers) across the cluster, from one request.",
+        args: &[
+            Arg::flag("--type", ArgKind::Choice(&["qemu", "lxc"]), "only VMs or only containers"),
+            Arg::switch("--templates", "only templates"),
+        ],
+        destructive: false,
+        examples: &[
+            Example { line: "ls", about: "every guest" },
+            Example { line: "ls --type lxc", about: "containers only" },
+            Example { line: "ls | where status=running | select vmid name node mem", about: "a filtered view" },
+        ],
+    },
+    run: |ctx, call| {
+        Box::pin(async move {
+            if let Some(p) = call.args.positionals.first() {
+                return Err(Error::usage(format!("ls takes no guest argument, got '{}'", p.text))
+                    .hinted("filter with a pipe: ls | where name =~ web"));
+            }
+            let kind = match call.args.flag("type").and_then(|f| f.value.as_ref()) {
+                None => None,
+                Some(w) if w.text == "qemu" || w.text == "lxc" => Some(w.text.clone()),
+                Some(w) => {
+                    return Err(Error::usage(format!("--type must be qemu or lxc, got '{}'", w.text)));
+                }
+            };
+            let templates = call.args.has_flag("templates");
+            let inv = ctx.refresh().await?;
+            let items: Vec<Value> = inv
+                .guests()
+                .iter()
+                .filter(|g| kind.as_deref().is_none_or(|k| g.kind.as_str() == k))
+                .filter(|g| !templates || g.template)
+                .map(guest_record)
+                .collect();
+            Ok(Output::value(Value::List(items)).with_columns(GUEST_COLUMNS).with_empty("no guests"))
+        })
+    },
+};
+
+pub static STATUS: Command = Command {
+    sig: Signature {
+        name: "status",
+        category: Category::Read,
+        about: "The live status of a guest (or of the current VM, or of the guests piped in).",
+        args: &[Arg::opt("vm", ArgKind::Vm, "VMID, name, unique prefix or @selector")],
+        destructive: false,
+        examples: &[
+            Example { line: "status web01", about: "one guest by name" },
+            Example { line: "status 101", about: "by VMID" },
+            Example { line: "ls | where tags has ci | status", about: "the guests piped in" },
+        ],
+    },
+    run: |ctx, call| {
+        Box::pin(async move {
+            let guests = target_guests(ctx, &call).await?;
+            let mut out = Vec::with_capacity(guests.len());
+            for g in &guests {
+                let data = ctx.get(&endpoints::guest_status_current(g.kind.into(), &g.node, g.vmid)).await?;
+                let mut r = Record::new();
+                r.insert("vmid", Value::Int(i64::from(g.vmid)));
+                r.insert("name", Value::String(g.name.clone()));
+                r.insert("node", Value::String(g.node.clone()));
+                r.insert("type", Value::String(g.kind.as_str().to_string()));
+                if let Value::Record(live) = Value::from_pve_json(&data) {
+                    for (k, v) in live.iter() {
+                        if !r.contains(k) {
+                            r.insert(k, v.clone());
+                        }
+                    }
+                }
+                out.push(Value::Record(r));
+            }
+            if out.len() == 1 && call.input.is_null() {
+                return Ok(Output::value(out.remove(0)));
+            }
+            Ok(Output::value(Value::List(out))
+                .with_columns(&["vmid", "name", "node", "status", "qmpstatus", "cpu", "mem", "maxmem", "uptime"])
+                .with_empty("no guests"))
+        })
+    },
+};
+
+pub static NODES: Command = Command {
+    sig: Signature {
+        name: "nodes",
+        category: Category::Read,
+        about: "The cluster's nodes with their load and their TLS fingerprints.",
+        args: &[],
+        destructive: false,
+        examples: &[
+            Example { line: "nodes", about: "all nodes" },
+            Example { line: "nodes | where status=online | get node", about: "names of the online nodes" },
+        ],
+    },
+    run: |ctx, _call| {
+        Box::pin(async move {
+            let data = ctx.get(&endpoints::nodes()).await?;
+            let mut items = match Value::from_pve_json(&data) {
+                Value::List(items) => items,
+                other => vec![other],
+            };
+            items.sort_by(|a, b| {
+                let key = |v: &Value| v.as_record().and_then(|r| r.get("node")).map(Value::display);
+                key(a).cmp(&key(b))
+            });
+            Ok(Output::value(Value::List(items))
+                .with_columns(&["node", "status", "cpu", "maxcpu", "mem", "maxmem", "uptime"])
+                .with_empty("no nodes"))
+        })
+    },
+};
+
+pub static TASKS: Command = Command {
+    sig: Signature {
+        name: "tasks",
+        category: Category::Read,
+        about: "Recent tasks across the cluster, newest first.",
+        args: &[
+            Arg::opt("vm", ArgKind::Vm, "only the tasks of this guest"),
+            Arg::switch("--running", "only tasks still running"),
+            Arg::flag("--limit", ArgKind::Count, "at most this many (default 20)"),
+        ],
+        destructive: false,
+        examples: &[
+            Example { line: "tasks", about: "the last 20 tasks" },
+            Example { line: "tasks web01 --limit 5", about: "a guest's last five tasks" },
+            Example { line: "tasks --running", about: "what is running now" },
+        ],
+    },
+    run: |ctx, call| {
+        Box::pin(async move {
+            let limit = match call.args.flag("limit").and_then(|f| f.value.as_ref()) {
+                None => 20,
+                Some(w) => w.text.parse::<usize>().map_err(|_| {
+                    Error::usage(format!("--limit needs a whole number, got '{}'", w.text))
+                })?,
+            };
+            let vmid = match call.args.positionals.first() {
+                Some(w) => Some(ctx.inventory().await?.resolve_one(&w.text)?.vmid),
+                None => None,
+            };
+            let running = call.args.has_flag("running");
+            let data = ctx.get(&endpoints::cluster_tasks()).await?;
+            let Value::List(mut items) = Value::from_pve_json(&data) else {
+                return Err(Error::internal("/cluster/tasks did not return a list"));
+            };
+            items.retain(|t| {
+                let Some(r) = t.as_record() else { return false };
+                let id_ok = vmid.is_none_or(|v| r.get("id").map(Value::display).as_deref() == Some(&v.to_string()));
+                let run_ok = !running || r.get("endtime").is_none_or(Value::is_null);
+                id_ok && run_ok
+            });
+            items.sort_by(|a, b| {
+                let t = |v: &Value| v.as_record().and_then(|r| r.get("starttime")).cloned().unwrap_or_default();
+                t(b).sort_cmp(&t(a))
+            });
+            items.truncate(limit);
+            Ok(Output::value(Value::List(items))
+                .with_columns(&["starttime", "node", "type", "id", "user", "status", "endtime"])
+                .with_empty("no tasks"))
+        })
+    },
+};
+
+pub static VERSION: Command = Command {
+    sig: Signature {
+        name: "version",
+        category: Category::Read,
+        about: "The Proxmox VE version of the server.",
+        args: &[],
+        destructive: false,
+        examples: &[Example { line: "version", about: "release, version and repository id" }],
+    },
+    run: |ctx, _call| {
+        Box::pin(async move {
+            let data = ctx.get(&endpoints::version()).await?;
+            Ok(Output::value(Value::from_pve_json(&data)))
+        })
+    },
+};

@@ -1,0 +1,11 @@
+//! The integration tests: one binary that drives pvesh+ — the real `pvesh-plus` executable and
+//! the library's client — over real HTTPS against the embedded simulator.
+//!
+//! `common` holds the fixtures (a simulator per test, the binary pointed at it); each other
+//! module is one area of behaviour.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod cli;
+mod common;
+mod interop;
