@@ -369,12 +369,23 @@ async fn run_session(args: SessionArgs) -> Result<i32> {
         return Ok(run_batch(&mut session.ctx, &text, "<stdin>", args.keep_going, style).await);
     }
     println!("{}", session.banner);
-    Ok(interactive(&mut session.ctx, style).await)
+    Ok(crate::shell::run(&mut session.ctx, style).await)
 }
 
-/// Runs one line, prints its output or its error, and returns the exit code.
+/// Runs one line like [`run_and_print`], but Ctrl-C cancels it (its requests and task waits
+/// are dropped) and returns 130.
+pub async fn run_interruptible(ctx: &mut Ctx, line: &str, style: Style) -> i32 {
+    run_and_print(ctx, line, style, None).await
+}
+
+/// Runs one line, prints its output or its error, and returns the exit code. Ctrl-C cancels the
+/// line: its requests and task waits are dropped, and the code is 130.
 async fn run_and_print(ctx: &mut Ctx, line: &str, style: Style, location: Option<&str>) -> i32 {
-    match run_line(ctx, line).await {
+    let result = tokio::select! {
+        r = run_line(ctx, line) => r,
+        _ = tokio::signal::ctrl_c() => Err(Error::new(ErrorKind::Interrupted, "interrupted")),
+    };
+    match result {
         Ok(out) => {
             let text = format_output(&out, ctx.format, style);
             let mut stdout = std::io::stdout().lock();
@@ -410,37 +421,6 @@ async fn run_batch(ctx: &mut Ctx, text: &str, name: &str, keep_going: bool, styl
         }
     }
     first_failure
-}
-
-/// The plain interactive loop (the full line editor replaces it).
-async fn interactive(ctx: &mut Ctx, style: Style) -> i32 {
-    let stdin = std::io::stdin();
-    let mut last = exit::OK;
-    loop {
-        let mark = if last == exit::OK { "" } else { "!" };
-        print!("{}{}> ", ctx.cluster, mark);
-        let _ = std::io::stdout().flush();
-        let mut line = String::new();
-        match stdin.lock().read_line(&mut line) {
-            Ok(0) => {
-                println!();
-                return exit::OK;
-            }
-            Ok(_) => {}
-            Err(e) => {
-                eprintln!("error: cannot read the terminal: {e}");
-                return exit::FAILED;
-            }
-        }
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        if line == "exit" || line == "quit" {
-            return exit::OK;
-        }
-        last = run_and_print(ctx, line, style, None).await;
-    }
 }
 
 /// The text for a line's output in the chosen format.

@@ -6,6 +6,8 @@
 //! a target word (`101`, `web01`, `web`, `@tag:prod`) into guests, with "did you mean"
 //! suggestions on a miss. It does no IO itself.
 
+use std::sync::{Arc, RwLock};
+
 use serde::Deserialize;
 use serde_json::Value as Json;
 
@@ -434,6 +436,30 @@ impl Inventory {
             .take(max)
             .map(|(_, n)| n.to_string())
             .collect()
+    }
+}
+
+/// The inventory shared between the session and its line editor: the session replaces it after a
+/// refresh, the completer and highlighter read the latest snapshot without waiting.
+#[derive(Debug, Clone, Default)]
+pub struct SharedInventory(Arc<RwLock<Option<Arc<Inventory>>>>);
+
+impl SharedInventory {
+    /// The latest snapshot, if any has been loaded.
+    pub fn get(&self) -> Option<Arc<Inventory>> {
+        match self.0.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn set(&self, inventory: Inventory) -> Arc<Inventory> {
+        let snapshot = Arc::new(inventory);
+        match self.0.write() {
+            Ok(mut guard) => *guard = Some(snapshot.clone()),
+            Err(poisoned) => *poisoned.into_inner() = Some(snapshot.clone()),
+        }
+        snapshot
     }
 }
 

@@ -14,6 +14,7 @@
 //! api/           Client (auth, TLS, envelope, errors, retries), endpoint builders, UPID, tasks
 //! sim/           the embedded PVE API simulator: server, state, routes, scenarios, faults
 //! render/        tables and styles
+//! shell/         the interactive line editor: completion, highlighting, prompt, history
 //! ```
 //!
 //! # Invariants
@@ -38,4 +39,5 @@ pub mod inventory;
 pub mod lang;
 pub mod render;
 pub mod secret;
+pub mod shell;
 pub mod sim;

@@ -9,7 +9,9 @@ use serde_json::Value as Json;
 
 use crate::api::{ApiRequest, Client, endpoints};
 use crate::error::Result;
-use crate::inventory::{Guest, Inventory};
+use std::sync::Arc;
+
+use crate::inventory::{Guest, Inventory, SharedInventory};
 
 /// How the final value of a line is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -45,8 +47,12 @@ pub struct Ctx {
     pub cluster: String,
     /// The current VM (`use NAME`), by VMID.
     pub current: Option<u32>,
+    /// The current node (`use node NAME`).
+    pub current_node: Option<String>,
+    /// The current API path for `cd`/`pwd`/`ls PATH`, always absolute.
+    pub cwd: String,
     pub format: OutputFormat,
-    inventory: Option<Inventory>,
+    inventory: SharedInventory,
     notes: NoteSink,
 }
 
@@ -56,8 +62,10 @@ impl Ctx {
             client,
             cluster: cluster.into(),
             current: None,
+            current_node: None,
+            cwd: "/".to_string(),
             format: OutputFormat::Table,
-            inventory: None,
+            inventory: SharedInventory::default(),
             notes: Box::new(|msg| eprintln!("{msg}")),
         }
     }
@@ -77,25 +85,27 @@ impl Ctx {
     }
 
     /// The inventory, loading it with one `GET /cluster/resources` if there is none yet.
-    pub async fn inventory(&mut self) -> Result<&Inventory> {
-        if self.inventory.is_none() {
-            self.refresh().await?;
+    pub async fn inventory(&mut self) -> Result<Arc<Inventory>> {
+        match self.inventory.get() {
+            Some(inv) => Ok(inv),
+            None => self.refresh().await,
         }
-        self.cached_inventory()
-            .ok_or_else(|| crate::error::Error::internal("inventory missing after refresh"))
     }
 
     /// Reloads the inventory from the cluster.
-    pub async fn refresh(&mut self) -> Result<&Inventory> {
+    pub async fn refresh(&mut self) -> Result<Arc<Inventory>> {
         let data = self.get(&endpoints::cluster_resources(None)).await?;
-        self.inventory = Some(Inventory::from_resources(&data)?);
-        self.cached_inventory()
-            .ok_or_else(|| crate::error::Error::internal("inventory missing after refresh"))
+        Ok(self.inventory.set(Inventory::from_resources(&data)?))
     }
 
     /// The inventory as last loaded, without any request (completion reads this).
-    pub fn cached_inventory(&self) -> Option<&Inventory> {
-        self.inventory.as_ref()
+    pub fn cached_inventory(&self) -> Option<Arc<Inventory>> {
+        self.inventory.get()
+    }
+
+    /// A handle on the shared inventory, for the line editor.
+    pub fn shared_inventory(&self) -> SharedInventory {
+        self.inventory.clone()
     }
 
     /// Resolves target words to guests; with no words, the current VM.

@@ -90,6 +90,7 @@ pub static HELP: Command = Command {
         about: "Show the commands, or one command's usage and examples.",
         args: &[super::Arg::opt("command", super::ArgKind::Text, "a command name, or `where` for the filter language")],
         destructive: false,
+        fields: &[],
         examples: &[
             Example { line: "help", about: "all commands and the exit codes" },
             Example { line: "help ls", about: "usage and examples of ls" },

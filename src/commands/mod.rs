@@ -15,12 +15,14 @@ mod engine;
 mod help;
 mod read;
 mod records;
+mod session;
 
 use std::future::Future;
 use std::pin::Pin;
 
 pub use context::{Ctx, OutputFormat};
 pub use engine::{Output, run_line};
+pub use read::GUEST_FIELDS;
 
 use crate::error::Result;
 use crate::lang::{Args, Value};
@@ -109,6 +111,8 @@ pub struct Signature {
     pub args: &'static [Arg],
     /// Destructive commands stage instead of running (DESIGN §2).
     pub destructive: bool,
+    /// The fields of the records it produces (completion offers them after `where`/`select`).
+    pub fields: &'static [&'static str],
     pub examples: &'static [Example],
 }
 
@@ -181,6 +185,12 @@ pub static COMMANDS: &[&Command] = &[
     &records::UNIQ,
     &records::GROUP_BY,
     &records::TO,
+    &session::USE,
+    &session::CONTEXT,
+    &session::WHOAMI,
+    &session::REFRESH,
+    &session::CD,
+    &session::PWD,
     &help::HELP,
 ];
 

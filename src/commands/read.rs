@@ -13,6 +13,15 @@ use crate::lang::{Record, Value};
 /// The columns `ls` shows in a table; the records carry every field.
 const GUEST_COLUMNS: &[&str] = &["vmid", "name", "node", "type", "status", "cpu", "mem", "maxmem", "uptime", "tags"];
 
+/// Every field of a guest record.
+pub const GUEST_FIELDS: &[&str] = &[
+    "vmid", "name", "node", "type", "status", "cpu", "maxcpu", "mem", "maxmem", "disk", "maxdisk", "uptime", "tags",
+    "template", "pool", "lock", "hastate", "netin", "netout",
+];
+const NODE_FIELDS: &[&str] = &["node", "status", "cpu", "maxcpu", "mem", "maxmem", "disk", "maxdisk", "uptime", "level", "ssl_fingerprint"];
+const TASK_FIELDS: &[&str] = &["upid", "node", "type", "id", "user", "status", "starttime", "endtime", "pid", "pstart"];
+const VERSION_FIELDS: &[&str] = &["release", "version", "repoid"];
+
 /// A guest as a record with PVE's field names.
 pub fn guest_record(g: &Guest) -> Value {
     let mut r = Record::new();
@@ -70,21 +79,28 @@ pub static LS: Command = Command {
         category: Category::Read,
         about: "List guests (VMs and containers) across the cluster, from one request.",
         args: &[
+            Arg::opt("path", ArgKind::Text, "an API path to list instead (`ls /nodes`, `ls .`)"),
             Arg::flag("--type", ArgKind::Choice(&["qemu", "lxc"]), "only VMs or only containers"),
             Arg::switch("--templates", "only templates"),
         ],
         destructive: false,
+        fields: GUEST_FIELDS,
         examples: &[
             Example { line: "ls", about: "every guest" },
             Example { line: "ls --type lxc", about: "containers only" },
+            Example { line: "ls /nodes/pve1", about: "an API directory, as pvesh lists it" },
             Example { line: "ls | where status=running | select vmid name node mem", about: "a filtered view" },
         ],
     },
     run: |ctx, call| {
         Box::pin(async move {
             if let Some(p) = call.args.positionals.first() {
-                return Err(Error::usage(format!("ls takes no guest argument, got '{}'", p.text))
-                    .hinted("filter with a pipe: ls | where name =~ web"));
+                if p.text.starts_with('/') || p.text.starts_with('.') {
+                    let value = super::session::get_path(ctx, &p.text, &[]).await?;
+                    return Ok(Output::value(value).with_empty("empty directory"));
+                }
+                return Err(Error::usage(format!("ls takes an API path or nothing, got '{}'", p.text))
+                    .hinted("filter guests with a pipe: ls | where name =~ web; list an API path: ls /nodes"));
             }
             let kind = match call.args.flag("type").and_then(|f| f.value.as_ref()) {
                 None => None,
@@ -114,6 +130,7 @@ pub static STATUS: Command = Command {
         about: "The live status of a guest (or of the current VM, or of the guests piped in).",
         args: &[Arg::opt("vm", ArgKind::Vm, "VMID, name, unique prefix or @selector")],
         destructive: false,
+        fields: GUEST_FIELDS,
         examples: &[
             Example { line: "status web01", about: "one guest by name" },
             Example { line: "status 101", about: "by VMID" },
@@ -157,6 +174,7 @@ pub static NODES: Command = Command {
         about: "The cluster's nodes with their load and their TLS fingerprints.",
         args: &[],
         destructive: false,
+        fields: NODE_FIELDS,
         examples: &[
             Example { line: "nodes", about: "all nodes" },
             Example { line: "nodes | where status=online | get node", about: "names of the online nodes" },
@@ -191,6 +209,7 @@ pub static TASKS: Command = Command {
             Arg::flag("--limit", ArgKind::Count, "at most this many (default 20)"),
         ],
         destructive: false,
+        fields: TASK_FIELDS,
         examples: &[
             Example { line: "tasks", about: "the last 20 tasks" },
             Example { line: "tasks web01 --limit 5", about: "a guest's last five tasks" },
@@ -239,6 +258,7 @@ pub static VERSION: Command = Command {
         about: "The Proxmox VE version of the server.",
         args: &[],
         destructive: false,
+        fields: VERSION_FIELDS,
         examples: &[Example { line: "version", about: "release, version and repository id" }],
     },
     run: |ctx, _call| {

@@ -53,6 +53,7 @@ pub static WHERE: Command = Command {
         about: "Keep the records that match a filter (see `help where` for the language).",
         args: &[Arg::pos("filter", ArgKind::Filter, "e.g. status=running and tags has prod")],
         destructive: false,
+        fields: &[],
         examples: &[
             Example { line: "ls | where status=running", about: "running guests" },
             Example { line: "ls | where mem > 1G and tags has prod", about: "production guests using more than 1 GiB" },
@@ -82,6 +83,7 @@ pub static SELECT: Command = Command {
         about: "Keep only the named fields, in the order given.",
         args: &[Arg::pos("fields", ArgKind::Field, "field names")],
         destructive: false,
+        fields: &[],
         examples: &[Example { line: "ls | select vmid name node mem", about: "four columns" }],
     },
     run: |_ctx, mut call| {
@@ -104,6 +106,7 @@ pub static SORT_BY: Command = Command {
             Arg::switch("--reverse", "largest first"),
         ],
         destructive: false,
+        fields: &[],
         examples: &[Example { line: "ls | sort-by mem --reverse | first 5", about: "the five biggest guests by memory" }],
     },
     run: |_ctx, mut call| {
@@ -123,6 +126,7 @@ pub static FIRST: Command = Command {
         about: "Keep the first N records (default 1).",
         args: &[Arg::opt("n", ArgKind::Count, "how many")],
         destructive: false,
+        fields: &[],
         examples: &[Example { line: "ls | first 3", about: "the first three guests" }],
     },
     run: |_ctx, mut call| {
@@ -141,6 +145,7 @@ pub static LAST: Command = Command {
         about: "Keep the last N records (default 1).",
         args: &[Arg::opt("n", ArgKind::Count, "how many")],
         destructive: false,
+        fields: &[],
         examples: &[Example { line: "ls | last 2", about: "the last two guests" }],
     },
     run: |_ctx, mut call| {
@@ -159,6 +164,7 @@ pub static COUNT: Command = Command {
         about: "Count the records.",
         args: &[],
         destructive: false,
+        fields: &[],
         examples: &[Example { line: "ls | where status=stopped | count", about: "how many guests are stopped" }],
     },
     run: |_ctx, mut call| {
@@ -173,13 +179,30 @@ pub static GET: Command = Command {
     sig: Signature {
         name: "get",
         category: Category::Records,
-        about: "The values of one field, one per line.",
-        args: &[Arg::pos("field", ArgKind::Field, "the field")],
+        about: "In a pipe: the values of one field. First in a line: GET an API path, pvesh style \
+                (relative to `pwd`, with k=v parameters); the answer flows on as records.",
+        args: &[
+            Arg::pos("field", ArgKind::Field, "a field name (in a pipe) or an API path (first)"),
+            Arg::opt("params", ArgKind::Text, "k=v API parameters"),
+        ],
         destructive: false,
-        examples: &[Example { line: "ls | where tags has web | get name", about: "names of the web guests" }],
+        fields: &[],
+        examples: &[
+            Example { line: "ls | where tags has web | get name", about: "names of the web guests" },
+            Example { line: "get /cluster/resources type=node | select node status", about: "raw API access" },
+        ],
     },
-    run: |_ctx, mut call| {
+    run: |ctx, mut call| {
         Box::pin(async move {
+            if call.first {
+                let Some(path) = call.args.positionals.first().map(|w| w.text.clone()) else {
+                    return Err(Error::usage("get needs an API path here, or records from a pipe")
+                        .hinted("for example: get /version, or ls | get name"));
+                };
+                let params: Vec<(String, String)> =
+                    call.args.pairs.iter().map(|p| (p.key.clone(), p.value.text.clone())).collect();
+                return Ok(Output::value(super::session::get_path(ctx, &path, &params).await?));
+            }
             let items = records(&mut call, "get")?;
             let field = one_field(&call, "get")?;
             Ok(Output::value(Value::List(lang::get(&items, &field).map_err(op_err)?)))
@@ -194,6 +217,7 @@ pub static UNIQ: Command = Command {
         about: "Drop repeated records (or values), keeping the first.",
         args: &[],
         destructive: false,
+        fields: &[],
         examples: &[Example { line: "ls | get node | uniq", about: "the nodes that run guests" }],
     },
     run: |_ctx, mut call| {
@@ -211,6 +235,7 @@ pub static GROUP_BY: Command = Command {
         about: "Group records by a field: one record per value, with a count and the items.",
         args: &[Arg::pos("field", ArgKind::Field, "the field to group by")],
         destructive: false,
+        fields: &[],
         examples: &[Example { line: "ls | group-by node | select node count", about: "guests per node" }],
     },
     run: |_ctx, mut call| {
@@ -234,6 +259,7 @@ pub static TO: Command = Command {
             "the output format",
         )],
         destructive: false,
+        fields: &[],
         examples: &[
             Example { line: "ls | select vmid name | to json", about: "JSON for scripts" },
             Example { line: "nodes | to csv", about: "CSV for a spreadsheet" },

@@ -1,0 +1,391 @@
+//! Completion: a line and a cursor in, candidates out — a pure function of the line, the command
+//! signatures and the cached inventory. It never waits on the network.
+//!
+//! What is completed follows the command's signature: command names first, then flags, flag
+//! values, guests (VMIDs by prefix, names by prefix, then fuzzy), nodes, storages, selectors
+//! (`@tag:`, `@pool:`, `@node:`), field names after `where`/`select`/`sort-by`, and values after
+//! `status=` or `node=` inside a filter.
+
+use std::ops::Range;
+
+use crate::commands::{self, ArgKind, Command};
+use crate::inventory::Inventory;
+use crate::lang::{Token, lex_partial};
+
+/// One completion candidate: the text that replaces `span`, and a short description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub value: String,
+    pub description: String,
+    pub span: Range<usize>,
+}
+
+/// The most candidates offered at once; more would only scroll.
+const MAX: usize = 200;
+
+/// Candidates for the word at `pos` in `line`.
+pub fn complete(line: &str, pos: usize, inv: Option<&Inventory>) -> Vec<Candidate> {
+    let pos = floor_char_boundary(line, pos.min(line.len()));
+    let before = &line[..pos];
+    let tokens = lex_partial(before);
+    // The stage the cursor is in: the words after the last pipe.
+    let mut stage: Vec<(String, Range<usize>)> = Vec::new();
+    let mut first_stage_name: Option<String> = None;
+    let mut seen_pipe = false;
+    for t in &tokens {
+        match t {
+            Token::Pipe(_) => {
+                if first_stage_name.is_none() {
+                    first_stage_name = stage.first().map(|(w, _)| w.clone());
+                }
+                seen_pipe = true;
+                stage.clear();
+            }
+            Token::Word(w) => stage.push((w.text.clone(), w.span.start..w.span.end)),
+            Token::Comment(_) => return Vec::new(),
+        }
+    }
+    if !seen_pipe {
+        first_stage_name = None;
+    }
+    // The word under the cursor: the last word if it touches the cursor, else a new empty word.
+    let (partial, span) = match stage.last() {
+        Some((text, range)) if range.end == pos => (text.clone(), range.clone()),
+        _ => (String::new(), pos..pos),
+    };
+    let index = if span.start == pos && partial.is_empty() { stage.len() } else { stage.len() - 1 };
+    if index == 0 {
+        return command_names(&partial, span);
+    }
+    let Some(cmd) = commands::find(&stage[0].0) else {
+        return Vec::new();
+    };
+    let words: Vec<&str> = stage[1..index].iter().map(|(w, _)| w.as_str()).collect();
+    let ctx = Context { inv, cmd, source: first_stage_name.as_deref() };
+    ctx.argument(&words, &partial, span)
+}
+
+struct Context<'a> {
+    inv: Option<&'a Inventory>,
+    cmd: &'static Command,
+    /// The first command of the pipeline, when the cursor is in a later stage (its fields flow in).
+    source: Option<&'a str>,
+}
+
+impl Context<'_> {
+    fn argument(&self, words: &[&str], partial: &str, span: Range<usize>) -> Vec<Candidate> {
+        let sig = &self.cmd.sig;
+        // A value for the flag just before?
+        if let Some(prev) = words.last() {
+            if let Some(flag) = sig.args.iter().find(|a| a.is_flag() && a.takes_value && a.name == *prev) {
+                return self.of_kind(flag.kind, partial, span);
+            }
+        }
+        if partial.starts_with('-') {
+            return sig
+                .args
+                .iter()
+                .filter(|a| a.is_flag() && a.name.starts_with(partial))
+                .filter(|a| !words.contains(&a.name))
+                .map(|a| cand(a.name, a.help, &span))
+                .collect();
+        }
+        // Which positional is this? Count earlier positionals, skipping flags and their values.
+        let mut n = 0;
+        let mut skip_next = false;
+        for w in words {
+            if skip_next {
+                skip_next = false;
+                continue;
+            }
+            if let Some(flag) = sig.args.iter().find(|a| a.is_flag() && a.name == *w) {
+                skip_next = flag.takes_value;
+                continue;
+            }
+            n += 1;
+        }
+        let positionals: Vec<_> = sig.args.iter().filter(|a| !a.is_flag()).collect();
+        let kind = match positionals.get(n).or(positionals.last()) {
+            Some(arg) => arg.kind,
+            None => return Vec::new(),
+        };
+        // Filters and field lists take many words: every word is completed the same way.
+        self.of_kind(kind, partial, span)
+    }
+
+    fn of_kind(&self, kind: ArgKind, partial: &str, span: Range<usize>) -> Vec<Candidate> {
+        match kind {
+            ArgKind::Vm => self.guests(partial, span),
+            ArgKind::Node => self.nodes(partial, span),
+            ArgKind::Storage => self.storages(partial, span),
+            ArgKind::Field => self.fields(partial, span),
+            ArgKind::Filter => self.filter_word(partial, span),
+            ArgKind::Choice(values) => {
+                ranked(values.iter().map(|v| (v.to_string(), String::new())), partial, span)
+            }
+            ArgKind::Count | ArgKind::Text => Vec::new(),
+        }
+    }
+
+    fn guests(&self, partial: &str, span: Range<usize>) -> Vec<Candidate> {
+        let Some(inv) = self.inv else { return Vec::new() };
+        if partial.starts_with('@') {
+            return self.selectors(inv, partial, span);
+        }
+        let describe = |g: &crate::inventory::Guest| {
+            format!("{} {} · {} · {}", g.vmid, g.name, g.node, if g.template { "template" } else { &g.status })
+        };
+        if !partial.is_empty() && partial.bytes().all(|b| b.is_ascii_digit()) {
+            return inv
+                .guests()
+                .iter()
+                .filter(|g| g.vmid.to_string().starts_with(partial))
+                .take(MAX)
+                .map(|g| Candidate { value: g.vmid.to_string(), description: describe(g), span: span.clone() })
+                .collect();
+        }
+        ranked(inv.guests().iter().map(|g| (g.name.clone(), describe(g))), partial, span)
+    }
+
+    fn selectors(&self, inv: &Inventory, partial: &str, span: Range<usize>) -> Vec<Candidate> {
+        let mut options: Vec<(String, String)> = vec![
+            ("@all".into(), "every guest".into()),
+            ("@type:qemu".into(), "all VMs".into()),
+            ("@type:lxc".into(), "all containers".into()),
+        ];
+        options.extend(inv.tags().into_iter().map(|t| (format!("@tag:{t}"), "guests with this tag".into())));
+        options.extend(inv.pools().into_iter().map(|p| (format!("@pool:{p}"), "guests in this pool".into())));
+        options.extend(inv.nodes().iter().map(|n| (format!("@node:{}", n.node), "guests on this node".into())));
+        ranked(options.into_iter(), partial, span)
+    }
+
+    fn nodes(&self, partial: &str, span: Range<usize>) -> Vec<Candidate> {
+        let Some(inv) = self.inv else { return Vec::new() };
+        ranked(inv.nodes().iter().map(|n| (n.node.clone(), n.status.clone())), partial, span)
+    }
+
+    fn storages(&self, partial: &str, span: Range<usize>) -> Vec<Candidate> {
+        let Some(inv) = self.inv else { return Vec::new() };
+        let mut names: Vec<(String, String)> =
+            inv.storages().iter().map(|s| (s.storage.clone(), s.plugintype.clone())).collect();
+        names.sort();
+        names.dedup_by(|a, b| a.0 == b.0);
+        ranked(names.into_iter(), partial, span)
+    }
+
+    /// The fields of the records flowing in: those of the pipeline's first command.
+    fn field_names(&self) -> &'static [&'static str] {
+        self.source
+            .and_then(commands::find)
+            .map(|c| c.sig.fields)
+            .filter(|f| !f.is_empty())
+            .unwrap_or(crate::commands::GUEST_FIELDS)
+    }
+
+    fn fields(&self, partial: &str, span: Range<usize>) -> Vec<Candidate> {
+        ranked(self.field_names().iter().map(|f| (f.to_string(), "field".to_string())), partial, span)
+    }
+
+    /// Inside a filter: `field=value` completes the value; otherwise field names and keywords.
+    fn filter_word(&self, partial: &str, span: Range<usize>) -> Vec<Candidate> {
+        for op in ["!=", "<=", ">=", "=~", "!~", "=", "<", ">"] {
+            if let Some(i) = partial.find(op) {
+                let field = &partial[..i];
+                let value_start = span.start + i + op.len();
+                let typed = &partial[i + op.len()..];
+                return self.field_values(field, typed, value_start..span.end);
+            }
+        }
+        let mut out = self.fields(partial, span.clone());
+        for kw in ["and", "or", "not", "has", "in"] {
+            if kw.starts_with(partial) && !partial.is_empty() {
+                out.push(cand(kw, "keyword", &span));
+            }
+        }
+        out
+    }
+
+    /// Values a field takes in the inventory (for `status=`, `node=`, `tags has`, ...).
+    fn field_values(&self, field: &str, typed: &str, span: Range<usize>) -> Vec<Candidate> {
+        let Some(inv) = self.inv else { return Vec::new() };
+        let mut values: Vec<String> = match field {
+            "status" => inv.guests().iter().map(|g| g.status.clone()).collect(),
+            "node" => inv.nodes().iter().map(|n| n.node.clone()).collect(),
+            "type" => vec!["qemu".into(), "lxc".into()],
+            "name" => inv.guests().iter().map(|g| g.name.clone()).collect(),
+            "pool" => inv.pools(),
+            "tags" => inv.tags(),
+            "template" => vec!["true".into(), "false".into()],
+            _ => Vec::new(),
+        };
+        values.sort();
+        values.dedup();
+        ranked(values.into_iter().map(|v| (v, String::new())), typed, span)
+    }
+}
+
+fn command_names(partial: &str, span: Range<usize>) -> Vec<Candidate> {
+    ranked(
+        commands::COMMANDS.iter().map(|c| (c.sig.name.to_string(), c.sig.about.to_string())),
+        partial,
+        span,
+    )
+}
+
+fn cand(value: &str, description: &str, span: &Range<usize>) -> Candidate {
+    Candidate { value: value.to_string(), description: description.to_string(), span: span.clone() }
+}
+
+/// Ranks options against what was typed: prefix matches first (in their order), then substring
+/// matches, then subsequence ("fuzzy") matches; case-insensitive.
+fn ranked(options: impl Iterator<Item = (String, String)>, partial: &str, span: Range<usize>) -> Vec<Candidate> {
+    let needle = partial.to_lowercase();
+    let mut scored: Vec<(u8, Candidate)> = options
+        .filter_map(|(value, description)| {
+            let hay = value.to_lowercase();
+            let rank = if hay.starts_with(&needle) {
+                0
+            } else if hay.contains(&needle) {
+                1
+            } else if is_subsequence(&needle, &hay) {
+                2
+            } else {
+                return None;
+            };
+            Some((rank, Candidate { value, description, span: span.clone() }))
+        })
+        .collect();
+    scored.sort_by_key(|(rank, _)| *rank);
+    scored.into_iter().take(MAX).map(|(_, c)| c).collect()
+}
+
+fn is_subsequence(needle: &str, hay: &str) -> bool {
+    let mut chars = hay.chars();
+    needle.chars().all(|n| chars.any(|h| h == n))
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn demo() -> Inventory {
+        let mut rows = vec![
+            json!({"type":"node","node":"pve1","status":"online"}),
+            json!({"type":"node","node":"pve2","status":"online"}),
+            json!({"type":"storage","storage":"local-lvm","node":"pve1","plugintype":"lvmthin"}),
+        ];
+        for (vmid, name, status, tags) in [
+            (100, "dns-old", "stopped", ""),
+            (101, "web01", "running", "prod;web"),
+            (102, "web02", "running", "prod;web"),
+            (103, "db01", "running", "prod;db"),
+            (110, "ci-runner-01", "running", "ci"),
+            (9000, "debian-12-cloud", "stopped", ""),
+        ] {
+            rows.push(json!({"type":"qemu","vmid":vmid,"name":name,"node":"pve1","status":status,"tags":tags,"pool":"lab"}));
+        }
+        Inventory::from_resources(&serde_json::Value::Array(rows)).unwrap()
+    }
+
+    /// `|` in `line` marks the cursor.
+    fn check(line: &str, expected: &[&str]) {
+        let pos = line.find('|').expect("cursor mark");
+        let text = format!("{}{}", &line[..pos], &line[pos + 1..]);
+        let inv = demo();
+        let got: Vec<String> = complete(&text, pos, Some(&inv)).into_iter().map(|c| c.value).collect();
+        let got: Vec<&str> = got.iter().map(String::as_str).collect();
+        assert_eq!(got, expected, "completing {line:?}");
+    }
+
+    #[test]
+    fn commands() {
+        check("sta|", &["status"]);
+        check("sort|", &["sort-by"]);
+        check("ls | whe|", &["where"]);
+        check("ls | so|", &["sort-by"]);
+    }
+
+    #[test]
+    fn guests_by_name_prefix_and_fuzzy() {
+        check("status web|", &["web01", "web02"]);
+        check("use db0|", &["db01"]);
+        check("status w01|", &["web01"]);
+        check("status runner|", &["ci-runner-01"]);
+        check("status 10|", &["100", "101", "102", "103"]);
+        check("status 11|", &["110"]);
+        check("status zzz|", &[]);
+    }
+
+    #[test]
+    fn selectors() {
+        check("status @tag:p|", &["@tag:prod"]);
+        check("status @node:|", &["@node:pve1", "@node:pve2"]);
+        check("status @pool|", &["@pool:lab"]);
+    }
+
+    #[test]
+    fn flags_and_their_values() {
+        check("ls --t|", &["--type", "--templates"]);
+        check("ls --type |", &["qemu", "lxc"]);
+        check("sort-by mem --r|", &["--reverse"]);
+        check("to |", &["json", "yaml", "csv", "md", "table"]);
+    }
+
+    #[test]
+    fn fields_and_filter_values() {
+        check("ls | select vm|", &["vmid"]);
+        check("ls | sort-by ma|", &["maxcpu", "maxmem", "maxdisk"]);
+        check("ls | where status=r|", &["running"]);
+        check("ls | where node=|", &["pve1", "pve2"]);
+        check("ls | where tags has prod and na|", &["name"]);
+        check("nodes | where sta|", &["status"]);
+    }
+
+    #[test]
+    fn replacement_span_covers_the_partial_word() {
+        let inv = demo();
+        let c = complete("ls | where status=ru", 20, Some(&inv));
+        assert_eq!(c[0].span, 18..20);
+        let c = complete("status we", 9, Some(&inv));
+        assert_eq!(c[0].span, 7..9);
+    }
+
+    #[test]
+    fn empty_inventory_still_completes_commands() {
+        assert!(complete("status web", 10, None).is_empty());
+        let empty = Inventory::default();
+        assert!(complete("status web", 10, Some(&empty)).is_empty());
+        assert!(!complete("st", 2, None).is_empty());
+    }
+
+    #[test]
+    fn ten_thousand_guests() {
+        let rows: Vec<serde_json::Value> = (0..10_000)
+            .map(|i| json!({"type":"qemu","vmid":1000 + i,"name":format!("gen-{i:05}"),"node":"pve1","status":"running"}))
+            .collect();
+        let inv = Inventory::from_resources(&serde_json::Value::Array(rows)).unwrap();
+        let got = complete("status gen-0999", 15, Some(&inv));
+        assert_eq!(got.len(), 10, "gen-09990..gen-09999");
+        assert_eq!(got[0].value, "gen-09990");
+        let many = complete("status gen", 10, Some(&inv));
+        assert_eq!(many.len(), MAX);
+    }
+
+    #[test]
+    fn never_panics_on_odd_input() {
+        let inv = demo();
+        for line in ["", "|", "| |", "'", "\"web", "status 'we", "ls | where (", "ünï | cödé", "@", "status @"] {
+            for pos in 0..=line.len() {
+                let _ = complete(line, pos, Some(&inv));
+            }
+        }
+    }
+}

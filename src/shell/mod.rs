@@ -1,0 +1,134 @@
+//! The interactive shell: a reedline session with a context prompt, completion, highlighting,
+//! hints from history, multi-line input for open quotes, persistent history without secrets, and
+//! Ctrl-C that cancels the running command.
+//!
+//! Everything the editor shows while typing reads the cached inventory and the parser — never the
+//! network. The logic lives in pure functions (`complete`, `highlight`) with thin reedline
+//! adapters here, so it is tested without a terminal.
+
+pub mod complete;
+pub mod highlight;
+mod history;
+mod prompt;
+
+use std::path::PathBuf;
+
+use reedline::{
+    ColumnarMenu, Completer, DefaultHinter, Emacs, KeyCode, KeyModifiers, MenuBuilder, Reedline, ReedlineEvent,
+    ReedlineMenu, Signal, Span, Suggestion, ValidationResult, Validator, default_emacs_keybindings,
+};
+
+use crate::commands::Ctx;
+use crate::error::exit;
+use crate::inventory::SharedInventory;
+use crate::render::Style;
+
+pub use history::is_secret_line;
+
+/// Where history is kept: `$XDG_STATE_HOME/pvesh-plus/history` (`~/.local/state/...`).
+pub fn history_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| dirs::home_dir().map(|h| h.join(".local/state")))?;
+    Some(base.join("pvesh-plus").join("history"))
+}
+
+struct LineCompleter {
+    inventory: SharedInventory,
+}
+
+impl Completer for LineCompleter {
+    fn complete(&mut self, line: &str, pos: usize) -> reedline::CompletionResult {
+        let inv = self.inventory.get();
+        let suggestions: Vec<Suggestion> = complete::complete(line, pos, inv.as_deref())
+            .into_iter()
+            .map(|c| Suggestion {
+                value: c.value,
+                description: (!c.description.is_empty()).then_some(c.description),
+                span: Span::new(c.span.start, c.span.end),
+                append_whitespace: true,
+                ..Suggestion::default()
+            })
+            .collect();
+        reedline::CompletionResult::fresh(suggestions)
+    }
+}
+
+/// Keeps a line with an open quote going on the next line.
+struct LineValidator;
+
+impl Validator for LineValidator {
+    fn validate(&self, line: &str) -> ValidationResult {
+        match crate::lang::lex(line) {
+            Err(e) if e.incomplete => ValidationResult::Incomplete,
+            _ => ValidationResult::Complete,
+        }
+    }
+}
+
+fn editor(ctx: &Ctx, style: Style) -> Reedline {
+    let menu = ColumnarMenu::default().with_name("completion_menu");
+    let mut keybindings = default_emacs_keybindings();
+    keybindings.add_binding(
+        KeyModifiers::NONE,
+        KeyCode::Tab,
+        ReedlineEvent::UntilFound(vec![ReedlineEvent::Menu("completion_menu".to_string()), ReedlineEvent::MenuNext]),
+    );
+    let mut editor = Reedline::create()
+        .with_completer(Box::new(LineCompleter { inventory: ctx.shared_inventory() }))
+        .with_menu(ReedlineMenu::EngineCompleter(Box::new(menu)))
+        .with_edit_mode(Box::new(Emacs::new(keybindings)))
+        .with_highlighter(Box::new(highlight::LineHighlighter::new(ctx.shared_inventory(), style.color)))
+        .with_validator(Box::new(LineValidator))
+        .with_partial_completions(true)
+        .with_quick_completions(true)
+        .with_ansi_colors(style.color)
+        .with_history_exclusion_prefix(Some(" ".to_string()));
+    if style.color {
+        editor = editor.with_hinter(Box::new(
+            DefaultHinter::default().with_style(nu_ansi_term::Style::new().fg(nu_ansi_term::Color::DarkGray)),
+        ));
+    }
+    if let Some(path) = history_path() {
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        match history::SecretFreeHistory::open(path) {
+            Ok(h) => editor = editor.with_history(Box::new(h)),
+            Err(e) => eprintln!("warning: history is not saved: {e}"),
+        }
+    }
+    editor
+}
+
+/// Runs the interactive session until `exit` or Ctrl-D; returns the exit code.
+pub async fn run(ctx: &mut Ctx, style: Style) -> i32 {
+    let mut editor = editor(ctx, style);
+    let mut last_failed = false;
+    loop {
+        let prompt = prompt::ShellPrompt::new(ctx, last_failed, style.color);
+        let signal = match tokio::task::block_in_place(|| editor.read_line(&prompt)) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: the terminal failed: {e}");
+                return exit::FAILED;
+            }
+        };
+        let line = match signal {
+            Signal::Success(line) => line,
+            Signal::CtrlC => continue,
+            Signal::CtrlD => return exit::OK,
+            _ => continue,
+        };
+        let trimmed = line.trim();
+        if trimmed.is_empty() {
+            continue;
+        }
+        if trimmed == "exit" || trimmed == "quit" {
+            return exit::OK;
+        }
+        let code = crate::cli::run_interruptible(ctx, trimmed, style).await;
+        last_failed = code != exit::OK;
+    }
+}
