@@ -22,7 +22,7 @@ use std::pin::Pin;
 
 pub use context::{Ctx, OutputFormat};
 pub use engine::{Output, run_line};
-pub use read::GUEST_FIELDS;
+pub use read::{GUEST_FIELDS, guest_record};
 
 use crate::error::Result;
 use crate::lang::{Args, Value};

@@ -1,0 +1,237 @@
+//! Benchmarks that print numbers (`cargo bench`); nothing here asserts a time.
+//!
+//! - completion latency (median, p99) with 10 000 guests cached, and the inventory's memory (RSS delta);
+//! - evaluating `where | sort-by | first 10` over 10 000 guest records, without the network;
+//! - the simulator's requests per second for `GET /cluster/resources` (10 000 guests);
+//! - `--demo` cold start to a first answer, and `-c ls` wall time and peak memory against a
+//!   10 000-guest simulator (the release binary, measured with /usr/bin/time).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use pvesh_plus::inventory::Inventory;
+use pvesh_plus::lang::{self, Value};
+use pvesh_plus::secret::Secret;
+use pvesh_plus::sim::{self, Scenario, SimOptions};
+
+/// The process's resident memory in KiB, from /proc (Linux).
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn generated_resources(guests: usize, nodes: usize) -> serde_json::Value {
+    let mut rows = Vec::new();
+    for n in 0..nodes {
+        rows.push(serde_json::json!({"type":"node","node":format!("node{n:02}"),"status":"online","maxmem":137438953472u64}));
+    }
+    for i in 0..guests {
+        rows.push(serde_json::json!({
+            "type": "qemu", "id": format!("qemu/{}", 1000 + i), "vmid": 1000 + i,
+            "name": format!("gen-{i:05}"), "node": format!("node{:02}", i % nodes),
+            "status": if i % 3 == 0 { "stopped" } else { "running" },
+            "tags": if i % 5 == 0 { "prod;web" } else { "dev" },
+            "mem": (i as u64 % 64) * 268435456, "maxmem": 8589934592u64, "cpu": 0.05, "maxcpu": 4,
+            "uptime": i * 60, "disk": 0, "maxdisk": 34359738368u64, "template": 0
+        }));
+    }
+    serde_json::Value::Array(rows)
+}
+
+fn bench_completion() {
+    let data = generated_resources(10_000, 32);
+    let before = rss_kib();
+    let inv = Inventory::from_resources(&data).unwrap();
+    let inventory_kib = rss_kib().saturating_sub(before);
+    drop(data);
+    let lines = ["status gen-0", "status gen-09", "use gen-04", "status 10", "status 1999", "status @tag:p", "ls | where status=r", "ls | sort-by ma", "sta", "status zzz"];
+    let mut samples = Vec::new();
+    for round in 0..200 {
+        for line in lines {
+            let start = Instant::now();
+            let c = pvesh_plus::shell::complete::complete(line, line.len(), Some(&inv));
+            samples.push(start.elapsed());
+            std::hint::black_box((c, round));
+        }
+    }
+    samples.sort();
+    println!(
+        "completion, 10 000 guests cached: median {:?}, p99 {:?}, max {:?} over {} completions",
+        percentile(&samples, 0.5),
+        percentile(&samples, 0.99),
+        samples[samples.len() - 1],
+        samples.len()
+    );
+    println!("inventory of 10 000 guests + 32 nodes: about {:.1} MiB more resident memory", inventory_kib as f64 / 1024.0);
+}
+
+fn bench_pipeline() {
+    let data = generated_resources(10_000, 32);
+    let inv = Inventory::from_resources(&data).unwrap();
+    let records: Vec<Value> = inv.guests().iter().map(pvesh_plus::commands::guest_record).collect();
+    let expr = lang::parse_filter("status=running and tags has prod and mem > 1G").unwrap();
+    let mut samples = Vec::new();
+    for _ in 0..50 {
+        let input = records.clone();
+        let start = Instant::now();
+        let kept = lang::filter(input, &expr);
+        let sorted = lang::sort_by(kept, "mem", true).unwrap();
+        let top = lang::first(sorted, 10);
+        samples.push(start.elapsed());
+        std::hint::black_box(top);
+    }
+    samples.sort();
+    println!(
+        "`where status=running and tags has prod and mem > 1G | sort-by mem --reverse | first 10` over 10 000 guests: median {:?}, p99 {:?}",
+        percentile(&samples, 0.5),
+        percentile(&samples, 0.99)
+    );
+}
+
+fn bench_sim_rps(rt: &tokio::runtime::Runtime) {
+    let handle = rt
+        .block_on(sim::start(SimOptions {
+            scenario: Scenario::Generated { guests: 10_000, nodes: 32 },
+            tokens: vec![("root@pam!bench".into(), Secret::new("bench-secret"))],
+            ..SimOptions::default()
+        }))
+        .unwrap();
+    let client = reqwest::Client::builder().danger_accept_invalid_certs(true).build().unwrap();
+    let url = format!("{}/api2/json/cluster/resources", handle.url());
+    let run = |concurrency: usize, total: usize| {
+        rt.block_on(async {
+            let start = Instant::now();
+            let per = total / concurrency;
+            let mut tasks = Vec::new();
+            for _ in 0..concurrency {
+                let client = client.clone();
+                let url = url.clone();
+                tasks.push(tokio::spawn(async move {
+                    for _ in 0..per {
+                        let r = client
+                            .get(&url)
+                            .header("Authorization", "PVEAPIToken=root@pam!bench=bench-secret")
+                            .send()
+                            .await
+                            .unwrap();
+                        assert!(r.status().is_success());
+                        std::hint::black_box(r.bytes().await.unwrap());
+                    }
+                }));
+            }
+            for t in tasks {
+                t.await.unwrap();
+            }
+            (per * concurrency) as f64 / start.elapsed().as_secs_f64()
+        })
+    };
+    run(2, 20);
+    println!("simulator GET /cluster/resources (10 000 guests, ~4 MB): {:.0} req/s with 4 clients", run(4, 200));
+    let small = format!("{}/api2/json/version", handle.url());
+    let rps = rt.block_on(async {
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..4 {
+            let client = client.clone();
+            let url = small.clone();
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..1000 {
+                    let r = client
+                        .get(&url)
+                        .header("Authorization", "PVEAPIToken=root@pam!bench=bench-secret")
+                        .send()
+                        .await
+                        .unwrap();
+                    std::hint::black_box(r.bytes().await.unwrap());
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        4000.0 / start.elapsed().as_secs_f64()
+    });
+    println!("simulator GET /version: {rps:.0} req/s with 4 clients");
+}
+
+/// Runs the release binary under /usr/bin/time; returns (wall seconds, max RSS KiB, exit ok).
+fn timed(args: &[&str], env: &[(&str, &str)]) -> (f64, u64, bool) {
+    let bin = env!("CARGO_BIN_EXE_pvesh-plus");
+    let mut cmd = Command::new("/usr/bin/time");
+    cmd.arg("-f").arg("%e %M").arg(bin).args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let last = stderr.lines().last().unwrap_or_default();
+    let mut parts = last.split_whitespace();
+    let wall: f64 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(f64::NAN);
+    let rss: u64 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+    (wall, rss, out.status.success())
+}
+
+fn bench_binary(rt: &tokio::runtime::Runtime) {
+    let mut walls = Vec::new();
+    for _ in 0..5 {
+        let start = Instant::now();
+        let out = Command::new(env!("CARGO_BIN_EXE_pvesh-plus")).args(["--demo", "-c", "version"]).output().unwrap();
+        walls.push(start.elapsed());
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    walls.sort();
+    println!("--demo cold start to a first answer (simulator up, login, inventory, `version`): median {:?}", walls[2]);
+
+    let handle = rt
+        .block_on(sim::start(SimOptions {
+            scenario: Scenario::Generated { guests: 10_000, nodes: 32 },
+            users: vec![("root@pam".into(), Secret::new("bench-pw"))],
+            ..SimOptions::default()
+        }))
+        .unwrap();
+    let url = handle.url();
+    let fp = handle.fingerprint();
+    let env = [("PROXMOX_USER", "root@pam"), ("PROXMOX_PASSWORD", "bench-pw"), ("NO_COLOR", "1")];
+    let mut runs = Vec::new();
+    for _ in 0..5 {
+        let (wall, rss, ok) = timed(&["--url", &url, "--fingerprint", &fp, "-c", "ls"], &env);
+        assert!(ok);
+        runs.push((wall, rss));
+    }
+    runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (wall, rss) = runs[2];
+    println!("-c ls against a 10 000-guest simulator: median wall {wall:.2} s, peak RSS {:.1} MiB", rss as f64 / 1024.0);
+    let (wall, rss, _) = timed(&["--url", &url, "--fingerprint", &fp, "-c", "ls | count"], &env);
+    println!("-c 'ls | count' (no table): wall {wall:.2} s, peak RSS {:.1} MiB", rss as f64 / 1024.0);
+}
+
+fn main() {
+    let filter = std::env::args().nth(1).filter(|a| !a.starts_with('-')).unwrap_or_default();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    if "completion".contains(filter.as_str()) {
+        bench_completion();
+    }
+    if "pipeline".contains(filter.as_str()) {
+        bench_pipeline();
+    }
+    if "sim".contains(filter.as_str()) {
+        bench_sim_rps(&rt);
+    }
+    if "binary".contains(filter.as_str()) {
+        bench_binary(&rt);
+    }
+}
