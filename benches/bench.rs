@@ -57,7 +57,18 @@ fn bench_completion() {
     let inv = Inventory::from_resources(&data).unwrap();
     let inventory_kib = rss_kib().saturating_sub(before);
     drop(data);
-    let lines = ["status gen-0", "status gen-09", "use gen-04", "status 10", "status 1999", "status @tag:p", "ls | where status=r", "ls | sort-by ma", "sta", "status zzz"];
+    let lines = [
+        "status gen-0",
+        "status gen-09",
+        "use gen-04",
+        "status 10",
+        "status 1999",
+        "status @tag:p",
+        "ls | where status=r",
+        "ls | sort-by ma",
+        "sta",
+        "status zzz",
+    ];
     let mut samples = Vec::new();
     for round in 0..200 {
         for line in lines {
@@ -75,13 +86,20 @@ fn bench_completion() {
         samples[samples.len() - 1],
         samples.len()
     );
-    println!("inventory of 10 000 guests + 32 nodes: about {:.1} MiB more resident memory", inventory_kib as f64 / 1024.0);
+    println!(
+        "inventory of 10 000 guests + 32 nodes: about {:.1} MiB more resident memory",
+        inventory_kib as f64 / 1024.0
+    );
 }
 
 fn bench_pipeline() {
     let data = generated_resources(10_000, 32);
     let inv = Inventory::from_resources(&data).unwrap();
-    let records: Vec<Value> = inv.guests().iter().map(pvesh_plus::commands::guest_record).collect();
+    let records: Vec<Value> = inv
+        .guests()
+        .iter()
+        .map(pvesh_plus::commands::guest_record)
+        .collect();
     let expr = lang::parse_filter("status=running and tags has prod and mem > 1G").unwrap();
     let mut samples = Vec::new();
     for _ in 0..50 {
@@ -104,12 +122,18 @@ fn bench_pipeline() {
 fn bench_sim_rps(rt: &tokio::runtime::Runtime) {
     let handle = rt
         .block_on(sim::start(SimOptions {
-            scenario: Scenario::Generated { guests: 10_000, nodes: 32 },
+            scenario: Scenario::Generated {
+                guests: 10_000,
+                nodes: 32,
+            },
             tokens: vec![("root@pam!bench".into(), Secret::new("bench-secret"))],
             ..SimOptions::default()
         }))
         .unwrap();
-    let client = reqwest::Client::builder().danger_accept_invalid_certs(true).build().unwrap();
+    let client = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
     let url = format!("{}/api2/json/cluster/resources", handle.url());
     let run = |concurrency: usize, total: usize| {
         rt.block_on(async {
@@ -139,7 +163,10 @@ fn bench_sim_rps(rt: &tokio::runtime::Runtime) {
         })
     };
     run(2, 20);
-    println!("simulator GET /cluster/resources (10 000 guests, ~4 MB): {:.0} req/s with 4 clients", run(4, 200));
+    println!(
+        "simulator GET /cluster/resources (10 000 guests, ~4 MB): {:.0} req/s with 4 clients",
+        run(4, 200)
+    );
     let small = format!("{}/api2/json/version", handle.url());
     let rps = rt.block_on(async {
         let start = Instant::now();
@@ -179,7 +206,10 @@ fn timed(args: &[&str], env: &[(&str, &str)]) -> (f64, u64, bool) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let last = stderr.lines().last().unwrap_or_default();
     let mut parts = last.split_whitespace();
-    let wall: f64 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(f64::NAN);
+    let wall: f64 = parts
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(f64::NAN);
     let rss: u64 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
     (wall, rss, out.status.success())
 }
@@ -188,23 +218,40 @@ fn bench_binary(rt: &tokio::runtime::Runtime) {
     let mut walls = Vec::new();
     for _ in 0..5 {
         let start = Instant::now();
-        let out = Command::new(env!("CARGO_BIN_EXE_pvesh-plus")).args(["--demo", "-c", "version"]).output().unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_pvesh-plus"))
+            .args(["--demo", "-c", "version"])
+            .output()
+            .unwrap();
         walls.push(start.elapsed());
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     walls.sort();
-    println!("--demo cold start to a first answer (simulator up, login, inventory, `version`): median {:?}", walls[2]);
+    println!(
+        "--demo cold start to a first answer (simulator up, login, inventory, `version`): median {:?}",
+        walls[2]
+    );
 
     let handle = rt
         .block_on(sim::start(SimOptions {
-            scenario: Scenario::Generated { guests: 10_000, nodes: 32 },
+            scenario: Scenario::Generated {
+                guests: 10_000,
+                nodes: 32,
+            },
             users: vec![("root@pam".into(), Secret::new("bench-pw"))],
             ..SimOptions::default()
         }))
         .unwrap();
     let url = handle.url();
     let fp = handle.fingerprint();
-    let env = [("PROXMOX_USER", "root@pam"), ("PROXMOX_PASSWORD", "bench-pw"), ("NO_COLOR", "1")];
+    let env = [
+        ("PROXMOX_USER", "root@pam"),
+        ("PROXMOX_PASSWORD", "bench-pw"),
+        ("NO_COLOR", "1"),
+    ];
     let mut runs = Vec::new();
     for _ in 0..5 {
         let (wall, rss, ok) = timed(&["--url", &url, "--fingerprint", &fp, "-c", "ls"], &env);
@@ -213,15 +260,31 @@ fn bench_binary(rt: &tokio::runtime::Runtime) {
     }
     runs.sort_by(|a, b| a.0.total_cmp(&b.0));
     let (wall, rss) = runs[2];
-    println!("-c ls against a 10 000-guest simulator: median wall {wall:.2} s, peak RSS {:.1} MiB", rss as f64 / 1024.0);
-    let (wall, rss, _) = timed(&["--url", &url, "--fingerprint", &fp, "-c", "ls | count"], &env);
-    println!("-c 'ls | count' (no table): wall {wall:.2} s, peak RSS {:.1} MiB", rss as f64 / 1024.0);
+    println!(
+        "-c ls against a 10 000-guest simulator: median wall {wall:.2} s, peak RSS {:.1} MiB",
+        rss as f64 / 1024.0
+    );
+    let (wall, rss, _) = timed(
+        &["--url", &url, "--fingerprint", &fp, "-c", "ls | count"],
+        &env,
+    );
+    println!(
+        "-c 'ls | count' (no table): wall {wall:.2} s, peak RSS {:.1} MiB",
+        rss as f64 / 1024.0
+    );
 }
 
 fn main() {
-    let filter = std::env::args().nth(1).filter(|a| !a.starts_with('-')).unwrap_or_default();
+    let filter = std::env::args()
+        .nth(1)
+        .filter(|a| !a.starts_with('-'))
+        .unwrap_or_default();
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     if "completion".contains(filter.as_str()) {
         bench_completion();
     }

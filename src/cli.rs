@@ -120,7 +120,11 @@ pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
             let _ = e.print();
             return code;
         }
@@ -169,15 +173,23 @@ async fn run_sim(args: SimArgs) -> Result<i32> {
     let mut tokens = Vec::new();
     for t in &args.token {
         let (id, secret) = t.rsplit_once('=').ok_or_else(|| {
-            Error::usage(format!("--token needs USER@REALM!NAME=SECRET, got '{}'", redact_token(t)))
+            Error::usage(format!(
+                "--token needs USER@REALM!NAME=SECRET, got '{}'",
+                redact_token(t)
+            ))
         })?;
         if !id.contains('!') || !id.contains('@') {
-            return Err(Error::usage(format!("--token id '{id}' must look like root@pam!name")));
+            return Err(Error::usage(format!(
+                "--token id '{id}' must look like root@pam!name"
+            )));
         }
         tokens.push((id.to_string(), Secret::new(secret)));
     }
     let scenario = match args.guests {
-        Some(guests) => Scenario::Generated { guests, nodes: args.nodes },
+        Some(guests) => Scenario::Generated {
+            guests,
+            nodes: args.nodes,
+        },
         None => Scenario::Demo,
     };
     let opts = SimOptions {
@@ -189,14 +201,23 @@ async fn run_sim(args: SimArgs) -> Result<i32> {
         seed: args.seed,
         ..SimOptions::default()
     };
-    let handle = sim::start(opts).await.map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
+    let handle = sim::start(opts)
+        .await
+        .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
     println!("pvesh+ simulator listening on {}", handle.url());
-    println!("certificate fingerprint (SHA-256): {}", handle.fingerprint());
+    println!(
+        "certificate fingerprint (SHA-256): {}",
+        handle.fingerprint()
+    );
     println!("user: {}  password: {}", args.user, password.expose());
     for (id, secret) in &tokens {
         println!("token: {id}  secret: {}", secret.expose());
     }
-    println!("example: curl -k -d username={} -d password=... {}/api2/json/access/ticket", args.user, handle.url());
+    println!(
+        "example: curl -k -d username={} -d password=... {}/api2/json/access/ticket",
+        args.user,
+        handle.url()
+    );
     println!("press Ctrl-C to stop");
     let _ = std::io::stdout().flush();
     let _ = tokio::signal::ctrl_c().await;
@@ -215,7 +236,9 @@ fn random_password() -> String {
     use rand::Rng;
     const CHARS: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rng();
-    (0..16).map(|_| CHARS[rng.random_range(0..CHARS.len())] as char).collect()
+    (0..16)
+        .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
+        .collect()
 }
 
 /// A connected session: the command context and, for `--demo`, the simulator behind it.
@@ -260,8 +283,15 @@ async fn connect(args: &SessionArgs) -> Result<Session> {
         );
     }
     let auth = match &settings.auth {
-        AuthSettings::Token { token_id, secret } => Auth::Token { tokenid: token_id.clone(), secret: secret.clone() },
-        AuthSettings::Password { user, password, totp } => Auth::Password {
+        AuthSettings::Token { token_id, secret } => Auth::Token {
+            tokenid: token_id.clone(),
+            secret: secret.clone(),
+        },
+        AuthSettings::Password {
+            user,
+            password,
+            totp,
+        } => Auth::Password {
             username: user.clone(),
             password: password.clone(),
             otp: totp.clone(),
@@ -273,9 +303,24 @@ async fn connect(args: &SessionArgs) -> Result<Session> {
         }
     };
     let tfa: Option<Arc<dyn TfaPrompt>> = Some(Arc::new(TerminalTfa));
-    let client = Client::connect(ConnectOptions { url: url.clone(), auth, tls, timeout: Duration::from_secs(30), tfa }).await?;
-    let banner = format!("pvesh+ connected to {} as {} — type `help`", client.base_url(), client.username());
-    Ok(Session { ctx: Ctx::new(client, settings.cluster.clone()), _sim: None, banner })
+    let client = Client::connect(ConnectOptions {
+        url: url.clone(),
+        auth,
+        tls,
+        timeout: Duration::from_secs(30),
+        tfa,
+    })
+    .await?;
+    let banner = format!(
+        "pvesh+ connected to {} as {} — type `help`",
+        client.base_url(),
+        client.username()
+    );
+    Ok(Session {
+        ctx: Ctx::new(client, settings.cluster.clone()),
+        _sim: None,
+        banner,
+    })
 }
 
 /// Asks for a TOTP code on the terminal, without echo into history.
@@ -294,7 +339,9 @@ impl TfaPrompt for TerminalTfa {
         let mut code = String::new();
         std::io::stdin()
             .read_line(&mut code)
-            .map_err(|e| crate::api::ApiError::Auth { message: format!("cannot read the TOTP code: {e}") })?;
+            .map_err(|e| crate::api::ApiError::Auth {
+                message: format!("cannot read the TOTP code: {e}"),
+            })?;
         Ok(Secret::new(code.trim()))
     }
 }
@@ -302,7 +349,10 @@ impl TfaPrompt for TerminalTfa {
 async fn connect_demo(args: &SessionArgs) -> Result<Session> {
     let password = Secret::new(random_password());
     let scenario = match args.guests {
-        Some(guests) => Scenario::Generated { guests, nodes: args.nodes.unwrap_or(8) },
+        Some(guests) => Scenario::Generated {
+            guests,
+            nodes: args.nodes.unwrap_or(8),
+        },
         None => Scenario::Demo,
     };
     let opts = SimOptions {
@@ -311,10 +361,16 @@ async fn connect_demo(args: &SessionArgs) -> Result<Session> {
         speed: 10.0,
         ..SimOptions::default()
     };
-    let handle = sim::start(opts).await.map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
+    let handle = sim::start(opts)
+        .await
+        .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
     let client = Client::connect(ConnectOptions {
         url: handle.url(),
-        auth: Auth::Password { username: "root@pam".into(), password, otp: None },
+        auth: Auth::Password {
+            username: "root@pam".into(),
+            password,
+            otp: None,
+        },
         tls: TlsMode::Fingerprint(handle.fingerprint()),
         timeout: Duration::from_secs(30),
         tfa: None,
@@ -328,7 +384,11 @@ async fn connect_demo(args: &SessionArgs) -> Result<Session> {
         inv.guests().len(),
         handle.url()
     );
-    Ok(Session { ctx, _sim: Some(handle), banner })
+    Ok(Session {
+        ctx,
+        _sim: Some(handle),
+        banner,
+    })
 }
 
 async fn run_session(args: SessionArgs) -> Result<i32> {
@@ -351,9 +411,17 @@ async fn run_session(args: SessionArgs) -> Result<i32> {
     }
     if let Some(path) = &args.file {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::usage(format!("cannot read {}: {e}", path.display())).hinted("check the path given to -f")
+            Error::usage(format!("cannot read {}: {e}", path.display()))
+                .hinted("check the path given to -f")
         })?;
-        return Ok(run_batch(&mut session.ctx, &text, &path.display().to_string(), args.keep_going, style).await);
+        return Ok(run_batch(
+            &mut session.ctx,
+            &text,
+            &path.display().to_string(),
+            args.keep_going,
+            style,
+        )
+        .await);
     }
     if !std::io::stdin().is_terminal() {
         let mut text = String::new();

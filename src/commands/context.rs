@@ -117,11 +117,9 @@ impl Ctx {
                 crate::error::Error::usage("no VM given and no current VM")
                     .hinted("name one (`status web01`), or set one with `use web01`")
             })?;
-            return inv
-                .guest(vmid)
-                .cloned()
-                .map(|g| vec![g])
-                .ok_or_else(|| crate::error::Error::not_found(format!("the current VM {vmid} is gone")));
+            return inv.guest(vmid).cloned().map(|g| vec![g]).ok_or_else(|| {
+                crate::error::Error::not_found(format!("the current VM {vmid} is gone"))
+            });
         }
         let mut out: Vec<Guest> = Vec::new();
         for w in words {

@@ -22,7 +22,12 @@ pub struct Output {
 
 impl Output {
     pub fn value(value: Value) -> Output {
-        Output { value, columns: None, empty: "no results", raw: false }
+        Output {
+            value,
+            columns: None,
+            empty: "no results",
+            raw: false,
+        }
     }
 
     pub fn none() -> Output {
@@ -78,12 +83,20 @@ pub async fn run_line(ctx: &mut Ctx, line: &str) -> Result<Output> {
             err
         })?;
         for flag in &args.flags {
-            let known = cmd.sig.args.iter().any(|a| a.is_flag() && a.flag_name() == flag.name);
+            let known = cmd
+                .sig
+                .args
+                .iter()
+                .any(|a| a.is_flag() && a.flag_name() == flag.name);
             if !known {
                 let mut err = caret_error(
                     line,
                     flag.span,
-                    format!("{} has no flag '{}'", name, flag_text(&flag.name, flag.long)),
+                    format!(
+                        "{} has no flag '{}'",
+                        name,
+                        flag_text(&flag.name, flag.long)
+                    ),
                 )
                 .hinted(format!("usage: {}", cmd.sig.usage()));
                 err.kind = ErrorKind::Usage;
@@ -104,9 +117,16 @@ pub async fn run_line(ctx: &mut Ctx, line: &str) -> Result<Output> {
         };
         let inherited = out.columns.take();
         let next = (cmd.run)(ctx, call).await?;
-        let keeps_columns = matches!(cmd.sig.name, "where" | "sort-by" | "first" | "last" | "uniq");
+        let keeps_columns = matches!(
+            cmd.sig.name,
+            "where" | "sort-by" | "first" | "last" | "uniq"
+        );
         out = Output {
-            columns: if keeps_columns { next.columns.or(inherited) } else { next.columns },
+            columns: if keeps_columns {
+                next.columns.or(inherited)
+            } else {
+                next.columns
+            },
             ..next
         };
         first = false;
@@ -115,7 +135,11 @@ pub async fn run_line(ctx: &mut Ctx, line: &str) -> Result<Output> {
 }
 
 fn flag_text(name: &str, long: bool) -> String {
-    if long { format!("--{name}") } else { format!("-{name}") }
+    if long {
+        format!("--{name}")
+    } else {
+        format!("-{name}")
+    }
 }
 
 /// The names of all commands, for completion.

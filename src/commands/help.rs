@@ -68,7 +68,11 @@ pub fn overview() -> String {
         (Category::Records, "Working on records"),
         (Category::Session, "The session"),
     ] {
-        let cmds: Vec<&Command> = COMMANDS.iter().copied().filter(|c| c.sig.category == cat).collect();
+        let cmds: Vec<&Command> = COMMANDS
+            .iter()
+            .copied()
+            .filter(|c| c.sig.category == cat)
+            .collect();
         if cmds.is_empty() {
             continue;
         }
@@ -78,7 +82,9 @@ pub fn overview() -> String {
             out.push_str(&format!("  {:width$}  {}\n", c.sig.name, c.sig.about));
         }
     }
-    out.push_str("\n`help COMMAND` shows its usage and examples; `help where` the filter language.\n\n");
+    out.push_str(
+        "\n`help COMMAND` shows its usage and examples; `help where` the filter language.\n\n",
+    );
     out.push_str(EXIT_CODES);
     out
 }
@@ -88,12 +94,22 @@ pub static HELP: Command = Command {
         name: "help",
         category: Category::Session,
         about: "Show the commands, or one command's usage and examples.",
-        args: &[super::Arg::opt("command", super::ArgKind::Text, "a command name, or `where` for the filter language")],
+        args: &[super::Arg::opt(
+            "command",
+            super::ArgKind::Text,
+            "a command name, or `where` for the filter language",
+        )],
         destructive: false,
         fields: &[],
         examples: &[
-            Example { line: "help", about: "all commands and the exit codes" },
-            Example { line: "help ls", about: "usage and examples of ls" },
+            Example {
+                line: "help",
+                about: "all commands and the exit codes",
+            },
+            Example {
+                line: "help ls",
+                about: "usage and examples of ls",
+            },
         ],
     },
     run: |_ctx, call| {
@@ -120,4 +136,3 @@ fn unknown(name: &str) -> Error {
         err.hinted(format!("did you mean {}?", close.join(", ")))
     }
 }
-

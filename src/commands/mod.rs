@@ -60,19 +60,43 @@ pub struct Arg {
 
 impl Arg {
     pub const fn pos(name: &'static str, kind: ArgKind, help: &'static str) -> Arg {
-        Arg { name, kind, takes_value: false, optional: false, help }
+        Arg {
+            name,
+            kind,
+            takes_value: false,
+            optional: false,
+            help,
+        }
     }
 
     pub const fn opt(name: &'static str, kind: ArgKind, help: &'static str) -> Arg {
-        Arg { name, kind, takes_value: false, optional: true, help }
+        Arg {
+            name,
+            kind,
+            takes_value: false,
+            optional: true,
+            help,
+        }
     }
 
     pub const fn switch(name: &'static str, help: &'static str) -> Arg {
-        Arg { name, kind: ArgKind::Text, takes_value: false, optional: true, help }
+        Arg {
+            name,
+            kind: ArgKind::Text,
+            takes_value: false,
+            optional: true,
+            help,
+        }
     }
 
     pub const fn flag(name: &'static str, kind: ArgKind, help: &'static str) -> Arg {
-        Arg { name, kind, takes_value: true, optional: true, help }
+        Arg {
+            name,
+            kind,
+            takes_value: true,
+            optional: true,
+            help,
+        }
     }
 
     pub fn is_flag(&self) -> bool {
@@ -203,7 +227,12 @@ pub fn find(name: &str) -> Option<&'static Command> {
 pub fn suggest(word: &str) -> Vec<&'static str> {
     let mut scored: Vec<(usize, &'static str)> = COMMANDS
         .iter()
-        .map(|c| (crate::inventory::edit_distance(word, c.sig.name), c.sig.name))
+        .map(|c| {
+            (
+                crate::inventory::edit_distance(word, c.sig.name),
+                c.sig.name,
+            )
+        })
         .filter(|(d, name)| *d <= 2 || name.starts_with(word))
         .collect();
     scored.sort();

@@ -11,15 +11,40 @@ use crate::inventory::Guest;
 use crate::lang::{Record, Value};
 
 /// The columns `ls` shows in a table; the records carry every field.
-const GUEST_COLUMNS: &[&str] = &["vmid", "name", "node", "type", "status", "cpu", "mem", "maxmem", "uptime", "tags"];
+const GUEST_COLUMNS: &[&str] = &[
+    "vmid", "name", "node", "type", "status", "cpu", "mem", "maxmem", "uptime", "tags",
+];
 
 /// Every field of a guest record.
 pub const GUEST_FIELDS: &[&str] = &[
-    "vmid", "name", "node", "type", "status", "cpu", "maxcpu", "mem", "maxmem", "disk", "maxdisk", "uptime", "tags",
-    "template", "pool", "lock", "hastate", "netin", "netout",
+    "vmid", "name", "node", "type", "status", "cpu", "maxcpu", "mem", "maxmem", "disk", "maxdisk",
+    "uptime", "tags", "template", "pool", "lock", "hastate", "netin", "netout",
 ];
-const NODE_FIELDS: &[&str] = &["node", "status", "cpu", "maxcpu", "mem", "maxmem", "disk", "maxdisk", "uptime", "level", "ssl_fingerprint"];
-const TASK_FIELDS: &[&str] = &["upid", "node", "type", "id", "user", "status", "starttime", "endtime", "pid", "pstart"];
+const NODE_FIELDS: &[&str] = &[
+    "node",
+    "status",
+    "cpu",
+    "maxcpu",
+    "mem",
+    "maxmem",
+    "disk",
+    "maxdisk",
+    "uptime",
+    "level",
+    "ssl_fingerprint",
+];
+const TASK_FIELDS: &[&str] = &[
+    "upid",
+    "node",
+    "type",
+    "id",
+    "user",
+    "status",
+    "starttime",
+    "endtime",
+    "pid",
+    "pstart",
+];
 const VERSION_FIELDS: &[&str] = &["release", "version", "repoid"];
 
 /// A guest as a record with PVE's field names.
@@ -37,11 +62,17 @@ pub fn guest_record(g: &Guest) -> Value {
     r.insert("disk", Value::Size(g.disk));
     r.insert("maxdisk", Value::Size(g.maxdisk));
     r.insert("uptime", Value::Duration(g.uptime));
-    r.insert("tags", Value::List(g.tags.iter().cloned().map(Value::String).collect()));
+    r.insert(
+        "tags",
+        Value::List(g.tags.iter().cloned().map(Value::String).collect()),
+    );
     r.insert("template", Value::Bool(g.template));
     r.insert("pool", g.pool.clone().map_or(Value::Null, Value::String));
     r.insert("lock", g.lock.clone().map_or(Value::Null, Value::String));
-    r.insert("hastate", g.hastate.clone().map_or(Value::Null, Value::String));
+    r.insert(
+        "hastate",
+        g.hastate.clone().map_or(Value::Null, Value::String),
+    );
     r.insert("netin", Value::Size(g.netin));
     r.insert("netout", Value::Size(g.netout));
     Value::Record(r)
@@ -63,7 +94,12 @@ fn piped_vmids(input: &Value) -> Vec<String> {
 
 /// The guests a VM command acts on: its arguments, else the records piped in, else the current VM.
 async fn target_guests(ctx: &mut Ctx, call: &Call) -> Result<Vec<Guest>> {
-    let mut words: Vec<String> = call.args.positionals.iter().map(|w| w.text.clone()).collect();
+    let mut words: Vec<String> = call
+        .args
+        .positionals
+        .iter()
+        .map(|w| w.text.clone())
+        .collect();
     if words.is_empty() {
         words = piped_vmids(&call.input);
         if words.is_empty() && !matches!(call.input, Value::Null) {
@@ -79,17 +115,37 @@ pub static LS: Command = Command {
         category: Category::Read,
         about: "List guests (VMs and containers) across the cluster, from one request.",
         args: &[
-            Arg::opt("path", ArgKind::Text, "an API path to list instead (`ls /nodes`, `ls .`)"),
-            Arg::flag("--type", ArgKind::Choice(&["qemu", "lxc"]), "only VMs or only containers"),
+            Arg::opt(
+                "path",
+                ArgKind::Text,
+                "an API path to list instead (`ls /nodes`, `ls .`)",
+            ),
+            Arg::flag(
+                "--type",
+                ArgKind::Choice(&["qemu", "lxc"]),
+                "only VMs or only containers",
+            ),
             Arg::switch("--templates", "only templates"),
         ],
         destructive: false,
         fields: GUEST_FIELDS,
         examples: &[
-            Example { line: "ls", about: "every guest" },
-            Example { line: "ls --type lxc", about: "containers only" },
-            Example { line: "ls /nodes/pve1", about: "an API directory, as pvesh lists it" },
-            Example { line: "ls | where status=running | select vmid name node mem", about: "a filtered view" },
+            Example {
+                line: "ls",
+                about: "every guest",
+            },
+            Example {
+                line: "ls --type lxc",
+                about: "containers only",
+            },
+            Example {
+                line: "ls /nodes/pve1",
+                about: "an API directory, as pvesh lists it",
+            },
+            Example {
+                line: "ls | where status=running | select vmid name node mem",
+                about: "a filtered view",
+            },
         ],
     },
     run: |ctx, call| {
@@ -106,7 +162,10 @@ pub static LS: Command = Command {
                 None => None,
                 Some(w) if w.text == "qemu" || w.text == "lxc" => Some(w.text.clone()),
                 Some(w) => {
-                    return Err(Error::usage(format!("--type must be qemu or lxc, got '{}'", w.text)));
+                    return Err(Error::usage(format!(
+                        "--type must be qemu or lxc, got '{}'",
+                        w.text
+                    )));
                 }
             };
             let templates = call.args.has_flag("templates");
@@ -118,7 +177,9 @@ pub static LS: Command = Command {
                 .filter(|g| !templates || g.template)
                 .map(guest_record)
                 .collect();
-            Ok(Output::value(Value::List(items)).with_columns(GUEST_COLUMNS).with_empty("no guests"))
+            Ok(Output::value(Value::List(items))
+                .with_columns(GUEST_COLUMNS)
+                .with_empty("no guests"))
         })
     },
 };
@@ -128,13 +189,26 @@ pub static STATUS: Command = Command {
         name: "status",
         category: Category::Read,
         about: "The live status of a guest (or of the current VM, or of the guests piped in).",
-        args: &[Arg::opt("vm", ArgKind::Vm, "VMID, name, unique prefix or @selector")],
+        args: &[Arg::opt(
+            "vm",
+            ArgKind::Vm,
+            "VMID, name, unique prefix or @selector",
+        )],
         destructive: false,
         fields: GUEST_FIELDS,
         examples: &[
-            Example { line: "status web01", about: "one guest by name" },
-            Example { line: "status 101", about: "by VMID" },
-            Example { line: "ls | where tags has ci | status", about: "the guests piped in" },
+            Example {
+                line: "status web01",
+                about: "one guest by name",
+            },
+            Example {
+                line: "status 101",
+                about: "by VMID",
+            },
+            Example {
+                line: "ls | where tags has ci | status",
+                about: "the guests piped in",
+            },
         ],
     },
     run: |ctx, call| {
@@ -142,7 +216,13 @@ pub static STATUS: Command = Command {
             let guests = target_guests(ctx, &call).await?;
             let mut out = Vec::with_capacity(guests.len());
             for g in &guests {
-                let data = ctx.get(&endpoints::guest_status_current(g.kind.into(), &g.node, g.vmid)).await?;
+                let data = ctx
+                    .get(&endpoints::guest_status_current(
+                        g.kind.into(),
+                        &g.node,
+                        g.vmid,
+                    ))
+                    .await?;
                 let mut r = Record::new();
                 r.insert("vmid", Value::Int(i64::from(g.vmid)));
                 r.insert("name", Value::String(g.name.clone()));
@@ -161,7 +241,17 @@ pub static STATUS: Command = Command {
                 return Ok(Output::value(out.remove(0)));
             }
             Ok(Output::value(Value::List(out))
-                .with_columns(&["vmid", "name", "node", "status", "qmpstatus", "cpu", "mem", "maxmem", "uptime"])
+                .with_columns(&[
+                    "vmid",
+                    "name",
+                    "node",
+                    "status",
+                    "qmpstatus",
+                    "cpu",
+                    "mem",
+                    "maxmem",
+                    "uptime",
+                ])
                 .with_empty("no guests"))
         })
     },
@@ -176,8 +266,14 @@ pub static NODES: Command = Command {
         destructive: false,
         fields: NODE_FIELDS,
         examples: &[
-            Example { line: "nodes", about: "all nodes" },
-            Example { line: "nodes | where status=online | get node", about: "names of the online nodes" },
+            Example {
+                line: "nodes",
+                about: "all nodes",
+            },
+            Example {
+                line: "nodes | where status=online | get node",
+                about: "names of the online nodes",
+            },
         ],
     },
     run: |ctx, _call| {
@@ -188,7 +284,11 @@ pub static NODES: Command = Command {
                 other => vec![other],
             };
             items.sort_by(|a, b| {
-                let key = |v: &Value| v.as_record().and_then(|r| r.get("node")).map(Value::display);
+                let key = |v: &Value| {
+                    v.as_record()
+                        .and_then(|r| r.get("node"))
+                        .map(Value::display)
+                };
                 key(a).cmp(&key(b))
             });
             Ok(Output::value(Value::List(items))
@@ -211,9 +311,18 @@ pub static TASKS: Command = Command {
         destructive: false,
         fields: TASK_FIELDS,
         examples: &[
-            Example { line: "tasks", about: "the last 20 tasks" },
-            Example { line: "tasks web01 --limit 5", about: "a guest's last five tasks" },
-            Example { line: "tasks --running", about: "what is running now" },
+            Example {
+                line: "tasks",
+                about: "the last 20 tasks",
+            },
+            Example {
+                line: "tasks web01 --limit 5",
+                about: "a guest's last five tasks",
+            },
+            Example {
+                line: "tasks --running",
+                about: "what is running now",
+            },
         ],
     },
     run: |ctx, call| {
@@ -235,17 +344,32 @@ pub static TASKS: Command = Command {
             };
             items.retain(|t| {
                 let Some(r) = t.as_record() else { return false };
-                let id_ok = vmid.is_none_or(|v| r.get("id").map(Value::display).as_deref() == Some(&v.to_string()));
+                let id_ok = vmid.is_none_or(|v| {
+                    r.get("id").map(Value::display).as_deref() == Some(&v.to_string())
+                });
                 let run_ok = !running || r.get("endtime").is_none_or(Value::is_null);
                 id_ok && run_ok
             });
             items.sort_by(|a, b| {
-                let t = |v: &Value| v.as_record().and_then(|r| r.get("starttime")).cloned().unwrap_or_default();
+                let t = |v: &Value| {
+                    v.as_record()
+                        .and_then(|r| r.get("starttime"))
+                        .cloned()
+                        .unwrap_or_default()
+                };
                 t(b).sort_cmp(&t(a))
             });
             items.truncate(limit);
             Ok(Output::value(Value::List(items))
-                .with_columns(&["starttime", "node", "type", "id", "user", "status", "endtime"])
+                .with_columns(&[
+                    "starttime",
+                    "node",
+                    "type",
+                    "id",
+                    "user",
+                    "status",
+                    "endtime",
+                ])
                 .with_empty("no tasks"))
         })
     },
@@ -259,7 +383,10 @@ pub static VERSION: Command = Command {
         args: &[],
         destructive: false,
         fields: VERSION_FIELDS,
-        examples: &[Example { line: "version", about: "release, version and repository id" }],
+        examples: &[Example {
+            line: "version",
+            about: "release, version and repository id",
+        }],
     },
     run: |ctx, _call| {
         Box::pin(async move {

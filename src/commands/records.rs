@@ -11,8 +11,10 @@ use crate::lang::{self, Value};
 fn records(call: &mut Call, name: &str) -> Result<Vec<Value>> {
     match std::mem::take(&mut call.input) {
         Value::List(items) => Ok(items),
-        Value::Null if call.first => Err(Error::usage(format!("{name} works on records from a pipe"))
-            .hinted(format!("for example: ls | {name} ..."))),
+        Value::Null if call.first => {
+            Err(Error::usage(format!("{name} works on records from a pipe"))
+                .hinted(format!("for example: ls | {name} ...")))
+        }
         Value::Null => Ok(Vec::new()),
         other => Ok(vec![other]),
     }
@@ -23,15 +25,23 @@ fn op_err(e: lang::OpError) -> Error {
 }
 
 fn positional_texts(call: &Call) -> Vec<String> {
-    call.args.positionals.iter().map(|w| w.text.clone()).collect()
+    call.args
+        .positionals
+        .iter()
+        .map(|w| w.text.clone())
+        .collect()
 }
 
 fn one_field(call: &Call, name: &str) -> Result<String> {
     let fields = positional_texts(call);
     match fields.as_slice() {
         [f] => Ok(f.clone()),
-        [] => Err(Error::usage(format!("{name} needs a field name")).hinted(format!("for example: ls | {name} node"))),
-        _ => Err(Error::usage(format!("{name} takes one field name, got {}", fields.len()))),
+        [] => Err(Error::usage(format!("{name} needs a field name"))
+            .hinted(format!("for example: ls | {name} node"))),
+        _ => Err(Error::usage(format!(
+            "{name} takes one field name, got {}",
+            fields.len()
+        ))),
     }
 }
 
@@ -40,7 +50,8 @@ fn count_arg(call: &Call, name: &str) -> Result<usize> {
     match words.as_slice() {
         [] => Ok(1),
         [n] => n.parse().map_err(|_| {
-            Error::usage(format!("{name} needs a whole number, got '{n}'")).hinted(format!("for example: ls | {name} 5"))
+            Error::usage(format!("{name} needs a whole number, got '{n}'"))
+                .hinted(format!("for example: ls | {name} 5"))
         }),
         _ => Err(Error::usage(format!("{name} takes one number"))),
     }
@@ -51,27 +62,42 @@ pub static WHERE: Command = Command {
         name: "where",
         category: Category::Records,
         about: "Keep the records that match a filter (see `help where` for the language).",
-        args: &[Arg::pos("filter", ArgKind::Filter, "e.g. status=running and tags has prod")],
+        args: &[Arg::pos(
+            "filter",
+            ArgKind::Filter,
+            "e.g. status=running and tags has prod",
+        )],
         destructive: false,
         fields: &[],
         examples: &[
-            Example { line: "ls | where status=running", about: "running guests" },
-            Example { line: "ls | where mem > 1G and tags has prod", about: "production guests using more than 1 GiB" },
-            Example { line: "ls | where name =~ '^web' or node in [pve2,pve3]", about: "regex and set membership" },
+            Example {
+                line: "ls | where status=running",
+                about: "running guests",
+            },
+            Example {
+                line: "ls | where mem > 1G and tags has prod",
+                about: "production guests using more than 1 GiB",
+            },
+            Example {
+                line: "ls | where name =~ '^web' or node in [pve2,pve3]",
+                about: "regex and set membership",
+            },
         ],
     },
     run: |_ctx, mut call| {
         Box::pin(async move {
             let items = records(&mut call, "where")?;
             let Some(span) = call.args_span else {
-                return Err(Error::usage("where needs a filter").hinted("for example: ls | where status=running"));
+                return Err(Error::usage("where needs a filter")
+                    .hinted("for example: ls | where status=running"));
             };
             let expr = lang::parse_filter_in(&call.line, span).map_err(|e| {
                 let mut err = super::engine::parse_error(&e, &call.line);
                 err.kind = ErrorKind::Parse;
                 err.hinted("`help where` describes the filter language")
             })?;
-            Ok(Output::value(Value::List(lang::filter(items, &expr))).with_empty("no records match"))
+            Ok(Output::value(Value::List(lang::filter(items, &expr)))
+                .with_empty("no records match"))
         })
     },
 };
@@ -84,14 +110,19 @@ pub static SELECT: Command = Command {
         args: &[Arg::pos("fields", ArgKind::Field, "field names")],
         destructive: false,
         fields: &[],
-        examples: &[Example { line: "ls | select vmid name node mem", about: "four columns" }],
+        examples: &[Example {
+            line: "ls | select vmid name node mem",
+            about: "four columns",
+        }],
     },
     run: |_ctx, mut call| {
         Box::pin(async move {
             let items = records(&mut call, "select")?;
             let fields = positional_texts(&call);
             let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
-            Ok(Output::value(Value::List(lang::select(items, &refs).map_err(op_err)?)))
+            Ok(Output::value(Value::List(
+                lang::select(items, &refs).map_err(op_err)?,
+            )))
         })
     },
 };
@@ -107,14 +138,19 @@ pub static SORT_BY: Command = Command {
         ],
         destructive: false,
         fields: &[],
-        examples: &[Example { line: "ls | sort-by mem --reverse | first 5", about: "the five biggest guests by memory" }],
+        examples: &[Example {
+            line: "ls | sort-by mem --reverse | first 5",
+            about: "the five biggest guests by memory",
+        }],
     },
     run: |_ctx, mut call| {
         Box::pin(async move {
             let items = records(&mut call, "sort-by")?;
             let field = one_field(&call, "sort-by")?;
             let reverse = call.args.has_flag("reverse");
-            Ok(Output::value(Value::List(lang::sort_by(items, &field, reverse).map_err(op_err)?)))
+            Ok(Output::value(Value::List(
+                lang::sort_by(items, &field, reverse).map_err(op_err)?,
+            )))
         })
     },
 };
@@ -127,7 +163,10 @@ pub static FIRST: Command = Command {
         args: &[Arg::opt("n", ArgKind::Count, "how many")],
         destructive: false,
         fields: &[],
-        examples: &[Example { line: "ls | first 3", about: "the first three guests" }],
+        examples: &[Example {
+            line: "ls | first 3",
+            about: "the first three guests",
+        }],
     },
     run: |_ctx, mut call| {
         Box::pin(async move {
@@ -146,7 +185,10 @@ pub static LAST: Command = Command {
         args: &[Arg::opt("n", ArgKind::Count, "how many")],
         destructive: false,
         fields: &[],
-        examples: &[Example { line: "ls | last 2", about: "the last two guests" }],
+        examples: &[Example {
+            line: "ls | last 2",
+            about: "the last two guests",
+        }],
     },
     run: |_ctx, mut call| {
         Box::pin(async move {
@@ -165,7 +207,10 @@ pub static COUNT: Command = Command {
         args: &[],
         destructive: false,
         fields: &[],
-        examples: &[Example { line: "ls | where status=stopped | count", about: "how many guests are stopped" }],
+        examples: &[Example {
+            line: "ls | where status=stopped | count",
+            about: "how many guests are stopped",
+        }],
     },
     run: |_ctx, mut call| {
         Box::pin(async move {
@@ -182,30 +227,50 @@ pub static GET: Command = Command {
         about: "In a pipe: the values of one field. First in a line: GET an API path, pvesh style \
                 (relative to `pwd`, with k=v parameters); the answer flows on as records.",
         args: &[
-            Arg::pos("field", ArgKind::Field, "a field name (in a pipe) or an API path (first)"),
+            Arg::pos(
+                "field",
+                ArgKind::Field,
+                "a field name (in a pipe) or an API path (first)",
+            ),
             Arg::opt("params", ArgKind::Text, "k=v API parameters"),
         ],
         destructive: false,
         fields: &[],
         examples: &[
-            Example { line: "ls | where tags has web | get name", about: "names of the web guests" },
-            Example { line: "get /cluster/resources type=node | select node status", about: "raw API access" },
+            Example {
+                line: "ls | where tags has web | get name",
+                about: "names of the web guests",
+            },
+            Example {
+                line: "get /cluster/resources type=node | select node status",
+                about: "raw API access",
+            },
         ],
     },
     run: |ctx, mut call| {
         Box::pin(async move {
             if call.first {
                 let Some(path) = call.args.positionals.first().map(|w| w.text.clone()) else {
-                    return Err(Error::usage("get needs an API path here, or records from a pipe")
-                        .hinted("for example: get /version, or ls | get name"));
+                    return Err(
+                        Error::usage("get needs an API path here, or records from a pipe")
+                            .hinted("for example: get /version, or ls | get name"),
+                    );
                 };
-                let params: Vec<(String, String)> =
-                    call.args.pairs.iter().map(|p| (p.key.clone(), p.value.text.clone())).collect();
-                return Ok(Output::value(super::session::get_path(ctx, &path, &params).await?));
+                let params: Vec<(String, String)> = call
+                    .args
+                    .pairs
+                    .iter()
+                    .map(|p| (p.key.clone(), p.value.text.clone()))
+                    .collect();
+                return Ok(Output::value(
+                    super::session::get_path(ctx, &path, &params).await?,
+                ));
             }
             let items = records(&mut call, "get")?;
             let field = one_field(&call, "get")?;
-            Ok(Output::value(Value::List(lang::get(&items, &field).map_err(op_err)?)))
+            Ok(Output::value(Value::List(
+                lang::get(&items, &field).map_err(op_err)?,
+            )))
         })
     },
 };
@@ -218,7 +283,10 @@ pub static UNIQ: Command = Command {
         args: &[],
         destructive: false,
         fields: &[],
-        examples: &[Example { line: "ls | get node | uniq", about: "the nodes that run guests" }],
+        examples: &[Example {
+            line: "ls | get node | uniq",
+            about: "the nodes that run guests",
+        }],
     },
     run: |_ctx, mut call| {
         Box::pin(async move {
@@ -236,7 +304,10 @@ pub static GROUP_BY: Command = Command {
         args: &[Arg::pos("field", ArgKind::Field, "the field to group by")],
         destructive: false,
         fields: &[],
-        examples: &[Example { line: "ls | group-by node | select node count", about: "guests per node" }],
+        examples: &[Example {
+            line: "ls | group-by node | select node count",
+            about: "guests per node",
+        }],
     },
     run: |_ctx, mut call| {
         Box::pin(async move {
@@ -261,8 +332,14 @@ pub static TO: Command = Command {
         destructive: false,
         fields: &[],
         examples: &[
-            Example { line: "ls | select vmid name | to json", about: "JSON for scripts" },
-            Example { line: "nodes | to csv", about: "CSV for a spreadsheet" },
+            Example {
+                line: "ls | select vmid name | to json",
+                about: "JSON for scripts",
+            },
+            Example {
+                line: "nodes | to csv",
+                about: "CSV for a spreadsheet",
+            },
         ],
     },
     run: |_ctx, mut call| {
@@ -274,7 +351,11 @@ pub static TO: Command = Command {
                 "yaml" => lang::to_yaml(&items).map_err(|e| Error::internal(e.to_string()))?,
                 "csv" => lang::to_csv(&items),
                 "md" | "markdown" => lang::to_md(&items),
-                "table" => crate::render::render_value(&Value::List(items), crate::render::Style::default(), "no results"),
+                "table" => crate::render::render_value(
+                    &Value::List(items),
+                    crate::render::Style::default(),
+                    "no results",
+                ),
                 other => {
                     return Err(Error::usage(format!("unknown format '{other}'"))
                         .hinted("formats: json, yaml, csv, md, table"));

@@ -11,18 +11,36 @@ pub static USE: Command = Command {
         name: "use",
         category: Category::Session,
         about: "Set the current VM (`use web01`), the current node (`use node pve2`), or clear them (`use ..`).",
-        args: &[Arg::pos("vm", ArgKind::Vm, "VMID, name or unique prefix; `node NAME`; or `..`")],
+        args: &[Arg::pos(
+            "vm",
+            ArgKind::Vm,
+            "VMID, name or unique prefix; `node NAME`; or `..`",
+        )],
         destructive: false,
         fields: &[],
         examples: &[
-            Example { line: "use web01", about: "VM commands without a target now act on web01" },
-            Example { line: "use node pve2", about: "the current node" },
-            Example { line: "use ..", about: "no current VM or node" },
+            Example {
+                line: "use web01",
+                about: "VM commands without a target now act on web01",
+            },
+            Example {
+                line: "use node pve2",
+                about: "the current node",
+            },
+            Example {
+                line: "use ..",
+                about: "no current VM or node",
+            },
         ],
     },
     run: |ctx, call| {
         Box::pin(async move {
-            let words: Vec<&str> = call.args.positionals.iter().map(|w| w.text.as_str()).collect();
+            let words: Vec<&str> = call
+                .args
+                .positionals
+                .iter()
+                .map(|w| w.text.as_str())
+                .collect();
             match words.as_slice() {
                 [".."] => {
                     if ctx.current.take().is_none() {
@@ -32,7 +50,8 @@ pub static USE: Command = Command {
                 ["node", name] => {
                     let inv = ctx.inventory().await?;
                     if !inv.has_node(name) {
-                        let nodes: Vec<String> = inv.nodes().iter().map(|n| n.node.clone()).collect();
+                        let nodes: Vec<String> =
+                            inv.nodes().iter().map(|n| n.node.clone()).collect();
                         return Err(Error::not_found(format!("no node '{name}'"))
                             .hinted(format!("nodes: {}", nodes.join(", "))));
                     }
@@ -44,8 +63,13 @@ pub static USE: Command = Command {
                     ctx.current = Some(guest.vmid);
                     ctx.current_node = Some(guest.node.clone());
                 }
-                [] => return Err(Error::usage("use needs a guest, `node NAME` or `..`").hinted("for example: use web01")),
-                _ => return Err(Error::usage("use takes one guest").hinted("for example: use web01")),
+                [] => {
+                    return Err(Error::usage("use needs a guest, `node NAME` or `..`")
+                        .hinted("for example: use web01"));
+                }
+                _ => {
+                    return Err(Error::usage("use takes one guest").hinted("for example: use web01"));
+                }
             }
             Ok(Output::none())
         })
@@ -60,7 +84,10 @@ pub static CONTEXT: Command = Command {
         args: &[],
         destructive: false,
         fields: &["cluster", "server", "user", "vm", "node", "path"],
-        examples: &[Example { line: "context", about: "the session's context" }],
+        examples: &[Example {
+            line: "context",
+            about: "the session's context",
+        }],
     },
     run: |ctx, _call| Box::pin(async move { Ok(Output::value(context_record(ctx))) }),
 };
@@ -73,7 +100,10 @@ pub static WHOAMI: Command = Command {
         args: &[],
         destructive: false,
         fields: &["cluster", "server", "user", "vm", "node", "path"],
-        examples: &[Example { line: "whoami", about: "the session's user and context" }],
+        examples: &[Example {
+            line: "whoami",
+            about: "the session's user and context",
+        }],
     },
     run: |ctx, _call| Box::pin(async move { Ok(Output::value(context_record(ctx))) }),
 };
@@ -91,7 +121,10 @@ fn context_record(ctx: &Ctx) -> Value {
         ("server", Value::String(ctx.client.base_url().to_string())),
         ("user", Value::String(ctx.client.username().to_string())),
         ("vm", vm),
-        ("node", ctx.current_node.clone().map_or(Value::Null, Value::String)),
+        (
+            "node",
+            ctx.current_node.clone().map_or(Value::Null, Value::String),
+        ),
         ("path", Value::String(ctx.cwd.clone())),
     ]))
 }
@@ -104,12 +137,19 @@ pub static REFRESH: Command = Command {
         args: &[],
         destructive: false,
         fields: &[],
-        examples: &[Example { line: "refresh", about: "reload now" }],
+        examples: &[Example {
+            line: "refresh",
+            about: "reload now",
+        }],
     },
     run: |ctx, _call| {
         Box::pin(async move {
             let inv = ctx.refresh().await?;
-            let msg = format!("inventory: {} guests on {} nodes", inv.guests().len(), inv.nodes().len());
+            let msg = format!(
+                "inventory: {} guests on {} nodes",
+                inv.guests().len(),
+                inv.nodes().len()
+            );
             ctx.note(&msg);
             Ok(Output::none())
         })
@@ -118,7 +158,11 @@ pub static REFRESH: Command = Command {
 
 /// Joins `path` onto `cwd`, resolving `.` and `..`; the result is absolute, without a trailing `/`.
 pub fn join_path(cwd: &str, path: &str) -> String {
-    let mut parts: Vec<&str> = if path.starts_with('/') { Vec::new() } else { cwd.split('/').collect() };
+    let mut parts: Vec<&str> = if path.starts_with('/') {
+        Vec::new()
+    } else {
+        cwd.split('/').collect()
+    };
     for seg in path.split('/') {
         match seg {
             "" | "." => {}
@@ -137,19 +181,31 @@ pub static CD: Command = Command {
         name: "cd",
         category: Category::Session,
         about: "Change the current API path (`cd /nodes/pve1`, `cd ..`); `cd VM` goes to that guest's path.",
-        args: &[Arg::opt("path", ArgKind::Text, "an API path, relative or absolute, or a guest")],
+        args: &[Arg::opt(
+            "path",
+            ArgKind::Text,
+            "an API path, relative or absolute, or a guest",
+        )],
         destructive: false,
         fields: &[],
         examples: &[
-            Example { line: "cd /nodes", about: "into the nodes directory" },
-            Example { line: "cd web01", about: "into /nodes/pve1/qemu/101" },
+            Example {
+                line: "cd /nodes",
+                about: "into the nodes directory",
+            },
+            Example {
+                line: "cd web01",
+                about: "into /nodes/pve1/qemu/101",
+            },
         ],
     },
     run: |ctx, call| {
         Box::pin(async move {
             let target = match call.args.positionals.first() {
                 None => "/".to_string(),
-                Some(w) if w.text.starts_with('/') || w.text.starts_with('.') => join_path(&ctx.cwd, &w.text),
+                Some(w) if w.text.starts_with('/') || w.text.starts_with('.') => {
+                    join_path(&ctx.cwd, &w.text)
+                }
                 Some(w) => {
                     // A guest name wins over a relative path segment when it resolves.
                     let inv = ctx.inventory().await?;
@@ -160,9 +216,12 @@ pub static CD: Command = Command {
                 }
             };
             if target != "/" {
-                ctx.get(&ApiRequest::get(target.clone())).await.map_err(|e| {
-                    Error::not_found(format!("cannot cd to {target}: {}", e.message)).hinted("`ls .` lists where you are")
-                })?;
+                ctx.get(&ApiRequest::get(target.clone()))
+                    .await
+                    .map_err(|e| {
+                        Error::not_found(format!("cannot cd to {target}: {}", e.message))
+                            .hinted("`ls .` lists where you are")
+                    })?;
             }
             ctx.cwd = target;
             Ok(Output::none())
@@ -178,7 +237,10 @@ pub static PWD: Command = Command {
         args: &[],
         destructive: false,
         fields: &[],
-        examples: &[Example { line: "pwd", about: "where `cd` took you" }],
+        examples: &[Example {
+            line: "pwd",
+            about: "where `cd` took you",
+        }],
     },
     run: |ctx, _call| Box::pin(async move { Ok(Output::value(Value::String(ctx.cwd.clone()))) }),
 };

@@ -17,7 +17,10 @@ pub struct Style {
 
 impl Default for Style {
     fn default() -> Self {
-        Style { width: 120, color: false }
+        Style {
+            width: 120,
+            color: false,
+        }
     }
 }
 
@@ -29,7 +32,10 @@ impl Style {
         let tty = std::io::stdout().is_terminal();
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         let width = terminal_width().unwrap_or(120).max(40);
-        Style { width, color: tty && !no_color }
+        Style {
+            width,
+            color: tty && !no_color,
+        }
     }
 }
 
@@ -45,7 +51,9 @@ fn crossterm_size() -> Option<(usize, usize)> {
     if !std::io::stdout().is_terminal() {
         return None;
     }
-    crossterm::terminal::size().ok().map(|(w, h)| (w as usize, h as usize))
+    crossterm::terminal::size()
+        .ok()
+        .map(|(w, h)| (w as usize, h as usize))
 }
 
 /// Paints a status word: running green, stopped/offline red, paused/suspended yellow.
@@ -55,7 +63,9 @@ pub fn paint_status(text: &str, style: Style) -> String {
     }
     use nu_ansi_term::Color;
     match text {
-        "running" | "online" | "available" | "OK" | "active" => Color::Green.paint(text).to_string(),
+        "running" | "online" | "available" | "OK" | "active" => {
+            Color::Green.paint(text).to_string()
+        }
         "stopped" | "offline" | "error" | "unknown" => Color::Red.paint(text).to_string(),
         "paused" | "suspended" | "prelaunch" => Color::Yellow.paint(text).to_string(),
         _ => text.to_string(),

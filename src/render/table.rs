@@ -32,11 +32,19 @@ pub fn render_value(value: &Value, style: Style, empty: &str) -> String {
 
 /// A single record as aligned `key: value` lines.
 fn render_record(record: &Record, style: Style) -> String {
-    let key_w = record.fields().map(UnicodeWidthStr::width).max().unwrap_or(0);
+    let key_w = record
+        .fields()
+        .map(UnicodeWidthStr::width)
+        .max()
+        .unwrap_or(0);
     let mut out = String::new();
     for (k, v) in record.iter() {
         let text = cell_text(v);
-        let shown = if k == "status" { paint_status(&text, style) } else { text };
+        let shown = if k == "status" {
+            paint_status(&text, style)
+        } else {
+            text
+        };
         let pad = key_w - k.width();
         out.push_str(&format!("{k}:{} {shown}\n", " ".repeat(pad)));
     }
@@ -52,7 +60,10 @@ fn cell_text(v: &Value) -> String {
 }
 
 fn right_aligned(v: &Value) -> bool {
-    matches!(v, Value::Int(_) | Value::Float(_) | Value::Size(_) | Value::Duration(_))
+    matches!(
+        v,
+        Value::Int(_) | Value::Float(_) | Value::Size(_) | Value::Duration(_)
+    )
 }
 
 /// Records as a table that fits `style.width`.
@@ -162,7 +173,11 @@ fn pad(text: &str, width: usize, right: bool) -> String {
         return text.to_string();
     }
     let fill = " ".repeat(width - w);
-    if right { format!("{fill}{text}") } else { format!("{text}{fill}") }
+    if right {
+        format!("{fill}{text}")
+    } else {
+        format!("{text}{fill}")
+    }
 }
 
 fn truncate(text: &str, width: usize) -> String {
@@ -210,7 +225,13 @@ mod tests {
 
     #[test]
     fn table_aligns_and_right_aligns_numbers() {
-        let out = render_records(&guests(), Style { width: 80, color: false });
+        let out = render_records(
+            &guests(),
+            Style {
+                width: 80,
+                color: false,
+            },
+        );
         insta::assert_snapshot!(out, @r"
         vmid  name             status       mem
          101  web01            running  2.0 GiB
@@ -220,7 +241,13 @@ mod tests {
 
     #[test]
     fn narrow_terminal_truncates_then_drops_columns() {
-        let out = render_records(&guests(), Style { width: 30, color: false });
+        let out = render_records(
+            &guests(),
+            Style {
+                width: 30,
+                color: false,
+            },
+        );
         for line in out.lines().take(3) {
             assert!(line.width() <= 30, "{line:?} is wider than 30");
         }
@@ -236,14 +263,29 @@ mod tests {
     #[test]
     fn record_as_key_value_lines() {
         let out = render_value(&guests()[0], Style::default(), "");
-        assert_eq!(out, "vmid:   101\nname:   web01\nstatus: running\nmem:    2.0 GiB\n");
+        assert_eq!(
+            out,
+            "vmid:   101\nname:   web01\nstatus: running\nmem:    2.0 GiB\n"
+        );
     }
 
     #[test]
     fn colours_only_when_asked() {
-        let plain = render_records(&guests(), Style { width: 80, color: false });
+        let plain = render_records(
+            &guests(),
+            Style {
+                width: 80,
+                color: false,
+            },
+        );
         assert!(!plain.contains('\u{1b}'));
-        let coloured = render_records(&guests(), Style { width: 80, color: true });
+        let coloured = render_records(
+            &guests(),
+            Style {
+                width: 80,
+                color: true,
+            },
+        );
         assert!(coloured.contains('\u{1b}'));
     }
 }

@@ -53,7 +53,11 @@ pub fn complete(line: &str, pos: usize, inv: Option<&Inventory>) -> Vec<Candidat
         Some((text, range)) if range.end == pos => (text.clone(), range.clone()),
         _ => (String::new(), pos..pos),
     };
-    let index = if span.start == pos && partial.is_empty() { stage.len() } else { stage.len() - 1 };
+    let index = if span.start == pos && partial.is_empty() {
+        stage.len()
+    } else {
+        stage.len() - 1
+    };
     if index == 0 {
         return command_names(&partial, span);
     }
@@ -61,7 +65,11 @@ pub fn complete(line: &str, pos: usize, inv: Option<&Inventory>) -> Vec<Candidat
         return Vec::new();
     };
     let words: Vec<&str> = stage[1..index].iter().map(|(w, _)| w.as_str()).collect();
-    let ctx = Context { inv, cmd, source: first_stage_name.as_deref() };
+    let ctx = Context {
+        inv,
+        cmd,
+        source: first_stage_name.as_deref(),
+    };
     ctx.argument(&words, &partial, span)
 }
 
@@ -77,7 +85,11 @@ impl Context<'_> {
         let sig = &self.cmd.sig;
         // A value for the flag just before?
         if let Some(prev) = words.last() {
-            if let Some(flag) = sig.args.iter().find(|a| a.is_flag() && a.takes_value && a.name == *prev) {
+            if let Some(flag) = sig
+                .args
+                .iter()
+                .find(|a| a.is_flag() && a.takes_value && a.name == *prev)
+            {
                 return self.of_kind(flag.kind, partial, span);
             }
         }
@@ -120,20 +132,30 @@ impl Context<'_> {
             ArgKind::Storage => self.storages(partial, span),
             ArgKind::Field => self.fields(partial, span),
             ArgKind::Filter => self.filter_word(partial, span),
-            ArgKind::Choice(values) => {
-                ranked(values.iter().map(|v| (v.to_string(), String::new())), partial, span)
-            }
+            ArgKind::Choice(values) => ranked(
+                values.iter().map(|v| (v.to_string(), String::new())),
+                partial,
+                span,
+            ),
             ArgKind::Count | ArgKind::Text => Vec::new(),
         }
     }
 
     fn guests(&self, partial: &str, span: Range<usize>) -> Vec<Candidate> {
-        let Some(inv) = self.inv else { return Vec::new() };
+        let Some(inv) = self.inv else {
+            return Vec::new();
+        };
         if partial.starts_with('@') {
             return self.selectors(inv, partial, span);
         }
         let describe = |g: &crate::inventory::Guest| {
-            format!("{} {} · {} · {}", g.vmid, g.name, g.node, if g.template { "template" } else { &g.status })
+            format!(
+                "{} {} · {} · {}",
+                g.vmid,
+                g.name,
+                g.node,
+                if g.template { "template" } else { &g.status }
+            )
         };
         if !partial.is_empty() && partial.bytes().all(|b| b.is_ascii_digit()) {
             return inv
@@ -141,10 +163,18 @@ impl Context<'_> {
                 .iter()
                 .filter(|g| g.vmid.to_string().starts_with(partial))
                 .take(MAX)
-                .map(|g| Candidate { value: g.vmid.to_string(), description: describe(g), span: span.clone() })
+                .map(|g| Candidate {
+                    value: g.vmid.to_string(),
+                    description: describe(g),
+                    span: span.clone(),
+                })
                 .collect();
         }
-        ranked(inv.guests().iter().map(|g| (g.name.clone(), describe(g))), partial, span)
+        ranked(
+            inv.guests().iter().map(|g| (g.name.clone(), describe(g))),
+            partial,
+            span,
+        )
     }
 
     fn selectors(&self, inv: &Inventory, partial: &str, span: Range<usize>) -> Vec<Candidate> {
@@ -153,21 +183,46 @@ impl Context<'_> {
             ("@type:qemu".into(), "all VMs".into()),
             ("@type:lxc".into(), "all containers".into()),
         ];
-        options.extend(inv.tags().into_iter().map(|t| (format!("@tag:{t}"), "guests with this tag".into())));
-        options.extend(inv.pools().into_iter().map(|p| (format!("@pool:{p}"), "guests in this pool".into())));
-        options.extend(inv.nodes().iter().map(|n| (format!("@node:{}", n.node), "guests on this node".into())));
+        options.extend(
+            inv.tags()
+                .into_iter()
+                .map(|t| (format!("@tag:{t}"), "guests with this tag".into())),
+        );
+        options.extend(
+            inv.pools()
+                .into_iter()
+                .map(|p| (format!("@pool:{p}"), "guests in this pool".into())),
+        );
+        options.extend(
+            inv.nodes()
+                .iter()
+                .map(|n| (format!("@node:{}", n.node), "guests on this node".into())),
+        );
         ranked(options.into_iter(), partial, span)
     }
 
     fn nodes(&self, partial: &str, span: Range<usize>) -> Vec<Candidate> {
-        let Some(inv) = self.inv else { return Vec::new() };
-        ranked(inv.nodes().iter().map(|n| (n.node.clone(), n.status.clone())), partial, span)
+        let Some(inv) = self.inv else {
+            return Vec::new();
+        };
+        ranked(
+            inv.nodes()
+                .iter()
+                .map(|n| (n.node.clone(), n.status.clone())),
+            partial,
+            span,
+        )
     }
 
     fn storages(&self, partial: &str, span: Range<usize>) -> Vec<Candidate> {
-        let Some(inv) = self.inv else { return Vec::new() };
-        let mut names: Vec<(String, String)> =
-            inv.storages().iter().map(|s| (s.storage.clone(), s.plugintype.clone())).collect();
+        let Some(inv) = self.inv else {
+            return Vec::new();
+        };
+        let mut names: Vec<(String, String)> = inv
+            .storages()
+            .iter()
+            .map(|s| (s.storage.clone(), s.plugintype.clone()))
+            .collect();
         names.sort();
         names.dedup_by(|a, b| a.0 == b.0);
         ranked(names.into_iter(), partial, span)
@@ -183,7 +238,13 @@ impl Context<'_> {
     }
 
     fn fields(&self, partial: &str, span: Range<usize>) -> Vec<Candidate> {
-        ranked(self.field_names().iter().map(|f| (f.to_string(), "field".to_string())), partial, span)
+        ranked(
+            self.field_names()
+                .iter()
+                .map(|f| (f.to_string(), "field".to_string())),
+            partial,
+            span,
+        )
     }
 
     /// Inside a filter: `field=value` completes the value; otherwise field names and keywords.
@@ -207,7 +268,9 @@ impl Context<'_> {
 
     /// Values a field takes in the inventory (for `status=`, `node=`, `tags has`, ...).
     fn field_values(&self, field: &str, typed: &str, span: Range<usize>) -> Vec<Candidate> {
-        let Some(inv) = self.inv else { return Vec::new() };
+        let Some(inv) = self.inv else {
+            return Vec::new();
+        };
         let mut values: Vec<String> = match field {
             "status" => inv.guests().iter().map(|g| g.status.clone()).collect(),
             "node" => inv.nodes().iter().map(|n| n.node.clone()).collect(),
@@ -226,19 +289,29 @@ impl Context<'_> {
 
 fn command_names(partial: &str, span: Range<usize>) -> Vec<Candidate> {
     ranked(
-        commands::COMMANDS.iter().map(|c| (c.sig.name.to_string(), c.sig.about.to_string())),
+        commands::COMMANDS
+            .iter()
+            .map(|c| (c.sig.name.to_string(), c.sig.about.to_string())),
         partial,
         span,
     )
 }
 
 fn cand(value: &str, description: &str, span: &Range<usize>) -> Candidate {
-    Candidate { value: value.to_string(), description: description.to_string(), span: span.clone() }
+    Candidate {
+        value: value.to_string(),
+        description: description.to_string(),
+        span: span.clone(),
+    }
 }
 
 /// Ranks options against what was typed: prefix matches first (in their order), then substring
 /// matches, then subsequence ("fuzzy") matches; case-insensitive.
-fn ranked(options: impl Iterator<Item = (String, String)>, partial: &str, span: Range<usize>) -> Vec<Candidate> {
+fn ranked(
+    options: impl Iterator<Item = (String, String)>,
+    partial: &str,
+    span: Range<usize>,
+) -> Vec<Candidate> {
     let needle = partial.to_lowercase();
     let mut scored: Vec<(u8, Candidate)> = options
         .filter_map(|(value, description)| {
@@ -252,7 +325,14 @@ fn ranked(options: impl Iterator<Item = (String, String)>, partial: &str, span: 
             } else {
                 return None;
             };
-            Some((rank, Candidate { value, description, span: span.clone() }))
+            Some((
+                rank,
+                Candidate {
+                    value,
+                    description,
+                    span: span.clone(),
+                },
+            ))
         })
         .collect();
     scored.sort_by_key(|(rank, _)| *rank);
@@ -300,7 +380,10 @@ mod tests {
         let pos = line.find('|').expect("cursor mark");
         let text = format!("{}{}", &line[..pos], &line[pos + 1..]);
         let inv = demo();
-        let got: Vec<String> = complete(&text, pos, Some(&inv)).into_iter().map(|c| c.value).collect();
+        let got: Vec<String> = complete(&text, pos, Some(&inv))
+            .into_iter()
+            .map(|c| c.value)
+            .collect();
         let got: Vec<&str> = got.iter().map(String::as_str).collect();
         assert_eq!(got, expected, "completing {line:?}");
     }
@@ -382,7 +465,18 @@ mod tests {
     #[test]
     fn never_panics_on_odd_input() {
         let inv = demo();
-        for line in ["", "|", "| |", "'", "\"web", "status 'we", "ls | where (", "ünï | cödé", "@", "status @"] {
+        for line in [
+            "",
+            "|",
+            "| |",
+            "'",
+            "\"web",
+            "status 'we",
+            "ls | where (",
+            "ünï | cödé",
+            "@",
+            "status @",
+        ] {
             for pos in 0..=line.len() {
                 let _ = complete(line, pos, Some(&inv));
             }

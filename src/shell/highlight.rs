@@ -25,7 +25,9 @@ pub enum Class {
     Plain,
 }
 
-const OPERATORS: &[&str] = &["=", "!=", "<", "<=", ">", ">=", "=~", "!~", "has", "in", "and", "or", "not"];
+const OPERATORS: &[&str] = &[
+    "=", "!=", "<", "<=", ">", ">=", "=~", "!~", "has", "in", "and", "or", "not",
+];
 
 /// Classifies every token of the line: `(start, end, class)` with byte offsets, in order.
 pub fn classify(line: &str, inv: Option<&Inventory>) -> Vec<(usize, usize, Class)> {
@@ -43,7 +45,11 @@ pub fn classify(line: &str, inv: Option<&Inventory>) -> Vec<(usize, usize, Class
             Token::Word(w) => {
                 let class = if position == 0 {
                     cmd = commands::find(&w.text);
-                    if cmd.is_some() { Class::Command } else { Class::UnknownCommand }
+                    if cmd.is_some() {
+                        Class::Command
+                    } else {
+                        Class::UnknownCommand
+                    }
                 } else if !w.quoted && w.text.starts_with('-') && w.text.len() > 1 {
                     Class::Flag
                 } else if w.quoted {
@@ -68,7 +74,12 @@ pub fn classify(line: &str, inv: Option<&Inventory>) -> Vec<(usize, usize, Class
 }
 
 fn takes_guest(cmd: Option<&'static commands::Command>) -> bool {
-    cmd.is_some_and(|c| c.sig.args.iter().any(|a| !a.is_flag() && a.kind == ArgKind::Vm))
+    cmd.is_some_and(|c| {
+        c.sig
+            .args
+            .iter()
+            .any(|a| !a.is_flag() && a.kind == ArgKind::Vm)
+    })
 }
 
 fn style_of(class: Class) -> Style {
@@ -130,8 +141,10 @@ mod tests {
             {"type":"qemu","vmid":101,"name":"web01","node":"pve1","status":"running"},
         ]))
         .unwrap();
-        let got: Vec<(&str, Class)> =
-            classify(line, Some(&inv)).into_iter().map(|(s, e, c)| (&line[s..e], c)).collect();
+        let got: Vec<(&str, Class)> = classify(line, Some(&inv))
+            .into_iter()
+            .map(|(s, e, c)| (&line[s..e], c))
+            .collect();
         assert_eq!(got, expected, "{line}");
     }
 
@@ -139,8 +152,14 @@ mod tests {
     fn classes() {
         use Class::*;
         check("status web01", &[("status", Command), ("web01", Guest)]);
-        check("status webx", &[("status", Command), ("webx", UnknownGuest)]);
-        check("stauts web01", &[("stauts", UnknownCommand), ("web01", Plain)]);
+        check(
+            "status webx",
+            &[("status", Command), ("webx", UnknownGuest)],
+        );
+        check(
+            "stauts web01",
+            &[("stauts", UnknownCommand), ("web01", Plain)],
+        );
         check(
             "ls --type qemu | where name = 'web 01'",
             &[
@@ -154,6 +173,9 @@ mod tests {
                 ("'web 01'", String),
             ],
         );
-        check("status 101 # note", &[("status", Command), ("101", Guest), ("# note", Comment)]);
+        check(
+            "status 101 # note",
+            &[("status", Command), ("101", Guest), ("# note", Comment)],
+        );
     }
 }

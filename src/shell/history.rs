@@ -6,18 +6,30 @@
 
 use std::path::PathBuf;
 
-use reedline::{FileBackedHistory, History, HistoryItem, HistoryItemId, HistorySessionId, SearchQuery};
+use reedline::{
+    FileBackedHistory, History, HistoryItem, HistoryItemId, HistorySessionId, SearchQuery,
+};
 
 const HISTORY_SIZE: usize = 10_000;
 
 /// Parameter names whose values are secrets.
-const SECRET_KEYS: &[&str] = &["password", "cipassword", "secret", "token_secret", "tokensecret", "otp", "totp"];
+const SECRET_KEYS: &[&str] = &[
+    "password",
+    "cipassword",
+    "secret",
+    "token_secret",
+    "tokensecret",
+    "otp",
+    "totp",
+];
 
 /// Whether a line carries a secret value, e.g. `set cipassword=...` or `--password x`.
 pub fn is_secret_line(line: &str) -> bool {
     let lower = line.to_lowercase();
     SECRET_KEYS.iter().any(|k| {
-        lower.contains(&format!("{k}=")) || lower.contains(&format!("--{k} ")) || lower.contains(&format!("{k}:"))
+        lower.contains(&format!("{k}="))
+            || lower.contains(&format!("--{k} "))
+            || lower.contains(&format!("{k}:"))
     }) || lower.contains("pveapitoken=")
 }
 
@@ -27,7 +39,9 @@ pub struct SecretFreeHistory {
 
 impl SecretFreeHistory {
     pub fn open(path: PathBuf) -> reedline::Result<SecretFreeHistory> {
-        Ok(SecretFreeHistory { inner: FileBackedHistory::with_file(HISTORY_SIZE, path)? })
+        Ok(SecretFreeHistory {
+            inner: FileBackedHistory::with_file(HISTORY_SIZE, path)?,
+        })
     }
 }
 
@@ -76,7 +90,6 @@ impl History for SecretFreeHistory {
         self.inner.session()
     }
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -14,8 +14,9 @@ mod prompt;
 use std::path::PathBuf;
 
 use reedline::{
-    ColumnarMenu, Completer, DefaultHinter, Emacs, KeyCode, KeyModifiers, MenuBuilder, Reedline, ReedlineEvent,
-    ReedlineMenu, Signal, Span, Suggestion, ValidationResult, Validator, default_emacs_keybindings,
+    ColumnarMenu, Completer, DefaultHinter, Emacs, KeyCode, KeyModifiers, MenuBuilder, Reedline,
+    ReedlineEvent, ReedlineMenu, Signal, Span, Suggestion, ValidationResult, Validator,
+    default_emacs_keybindings,
 };
 
 use crate::commands::Ctx;
@@ -73,22 +74,31 @@ fn editor(ctx: &Ctx, style: Style) -> Reedline {
     keybindings.add_binding(
         KeyModifiers::NONE,
         KeyCode::Tab,
-        ReedlineEvent::UntilFound(vec![ReedlineEvent::Menu("completion_menu".to_string()), ReedlineEvent::MenuNext]),
+        ReedlineEvent::UntilFound(vec![
+            ReedlineEvent::Menu("completion_menu".to_string()),
+            ReedlineEvent::MenuNext,
+        ]),
     );
     let mut editor = Reedline::create()
-        .with_completer(Box::new(LineCompleter { inventory: ctx.shared_inventory() }))
+        .with_completer(Box::new(LineCompleter {
+            inventory: ctx.shared_inventory(),
+        }))
         .with_menu(ReedlineMenu::EngineCompleter(Box::new(menu)))
         .with_edit_mode(Box::new(Emacs::new(keybindings)))
-        .with_highlighter(Box::new(highlight::LineHighlighter::new(ctx.shared_inventory(), style.color)))
+        .with_highlighter(Box::new(highlight::LineHighlighter::new(
+            ctx.shared_inventory(),
+            style.color,
+        )))
         .with_validator(Box::new(LineValidator))
         .with_partial_completions(true)
         .with_quick_completions(true)
         .with_ansi_colors(style.color)
         .with_history_exclusion_prefix(Some(" ".to_string()));
     if style.color {
-        editor = editor.with_hinter(Box::new(
-            DefaultHinter::default().with_style(nu_ansi_term::Style::new().fg(nu_ansi_term::Color::DarkGray)),
-        ));
+        editor = editor
+            .with_hinter(Box::new(DefaultHinter::default().with_style(
+                nu_ansi_term::Style::new().fg(nu_ansi_term::Color::DarkGray),
+            )));
     }
     if let Some(path) = history_path() {
         if let Some(dir) = path.parent() {

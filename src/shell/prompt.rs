@@ -17,7 +17,11 @@ pub struct ShellPrompt {
 
 impl ShellPrompt {
     pub fn new(ctx: &Ctx, failed: bool, color: bool) -> ShellPrompt {
-        ShellPrompt { left: prompt_text(ctx), failed, color }
+        ShellPrompt {
+            left: prompt_text(ctx),
+            failed,
+            color,
+        }
     }
 }
 

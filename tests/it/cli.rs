@@ -10,7 +10,10 @@ fn demo_ls_lists_the_demo_guests() {
         assert!(out.contains(name), "ls output lacks {name}:\n{out}");
     }
     let header = out.lines().next().unwrap();
-    assert!(header.starts_with("vmid") && header.contains("status"), "{header}");
+    assert!(
+        header.starts_with("vmid") && header.contains("status"),
+        "{header}"
+    );
 }
 
 #[test]
@@ -30,7 +33,10 @@ fn status_by_name_and_vmid_agree() {
     let (code, by_name, err) = sim.run("status web01");
     assert_eq!(code, 0, "{err}");
     let (_, by_id, _) = sim.run("status 101");
-    assert!(by_name.contains("vmid:") && by_name.contains("101"), "{by_name}");
+    assert!(
+        by_name.contains("vmid:") && by_name.contains("101"),
+        "{by_name}"
+    );
     assert!(by_name.contains("running"), "{by_name}");
     assert_eq!(by_name.lines().next(), by_id.lines().next());
 }
@@ -38,12 +44,20 @@ fn status_by_name_and_vmid_agree() {
 #[test]
 fn json_output_is_machine_readable() {
     let sim = TestSim::demo();
-    let (code, out, err) = split(sim.cmd().args(["--json", "-c", "ls | where name = web01"]).output().unwrap());
+    let (code, out, err) = split(
+        sim.cmd()
+            .args(["--json", "-c", "ls | where name = web01"])
+            .output()
+            .unwrap(),
+    );
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v[0]["name"], "web01");
     assert_eq!(v[0]["vmid"], 101);
-    assert!(v[0]["maxmem"].as_u64().unwrap() > 0, "sizes are plain numbers in JSON: {v}");
+    assert!(
+        v[0]["maxmem"].as_u64().unwrap() > 0,
+        "sizes are plain numbers in JSON: {v}"
+    );
 }
 
 #[test]
@@ -64,7 +78,10 @@ fn unknown_guest_suggests_names() {
     let sim = TestSim::demo();
     let (code, _, err) = sim.run("status webb");
     assert_eq!(code, 1);
-    assert!(err.contains("no guest 'webb'") && err.contains("did you mean web01, web02"), "{err}");
+    assert!(
+        err.contains("no guest 'webb'") && err.contains("did you mean web01, web02"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -75,7 +92,10 @@ fn parse_error_exits_2_with_a_caret() {
     assert!(err.contains('^'), "no caret in: {err}");
     let (code, _, err) = sim.run("lss");
     assert_eq!(code, 2);
-    assert!(err.contains("unknown command 'lss'") && err.contains("did you mean ls"), "{err}");
+    assert!(
+        err.contains("unknown command 'lss'") && err.contains("did you mean ls"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -86,13 +106,25 @@ fn batch_file_stops_at_the_first_error_and_names_the_line() {
     std::fs::write(&script, "# a comment\nversion\n\nstatus nosuchvm\nnodes\n").unwrap();
     let (code, out, err) = split(sim.cmd().arg("-f").arg(&script).output().unwrap());
     assert_eq!(code, 1);
-    assert!(err.contains("script.pve:4: error: no guest 'nosuchvm'"), "{err}");
+    assert!(
+        err.contains("script.pve:4: error: no guest 'nosuchvm'"),
+        "{err}"
+    );
     assert!(!out.contains("pve1"), "the line after the error ran: {out}");
 
-    let (code, out, err) =
-        split(sim.cmd().arg("-f").arg(&script).arg("--keep-going").output().unwrap());
+    let (code, out, err) = split(
+        sim.cmd()
+            .arg("-f")
+            .arg(&script)
+            .arg("--keep-going")
+            .output()
+            .unwrap(),
+    );
     assert_eq!(code, 1, "{err}");
-    assert!(out.contains("pve1"), "--keep-going did not run the rest: {out}");
+    assert!(
+        out.contains("pve1"),
+        "--keep-going did not run the rest: {out}"
+    );
 }
 
 #[test]
@@ -109,7 +141,12 @@ fn batch_parse_error_exits_2() {
 #[test]
 fn lines_from_standard_input() {
     let sim = TestSim::demo();
-    let (code, out, err) = split(sim.cmd().write_stdin("ls | where name = db01 | get vmid\n").output().unwrap());
+    let (code, out, err) = split(
+        sim.cmd()
+            .write_stdin("ls | where name = db01 | get vmid\n")
+            .output()
+            .unwrap(),
+    );
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.trim(), "103");
 }
@@ -120,7 +157,14 @@ fn wrong_fingerprint_is_refused_with_both_fingerprints() {
     let wrong = "AA:".repeat(31) + "AA";
     let (code, _, err) = split(
         bin()
-            .args(["--url", &sim.handle.url(), "--fingerprint", &wrong, "-c", "version"])
+            .args([
+                "--url",
+                &sim.handle.url(),
+                "--fingerprint",
+                &wrong,
+                "-c",
+                "version",
+            ])
             .env("PROXMOX_USER", "root@pam")
             .env("PROXMOX_PASSWORD", crate::common::PASSWORD)
             .output()
@@ -128,7 +172,10 @@ fn wrong_fingerprint_is_refused_with_both_fingerprints() {
     );
     assert_eq!(code, 1, "{err}");
     assert!(err.contains(&wrong), "expected fingerprint missing: {err}");
-    assert!(err.contains(&sim.handle.fingerprint()), "presented fingerprint missing: {err}");
+    assert!(
+        err.contains(&sim.handle.fingerprint()),
+        "presented fingerprint missing: {err}"
+    );
 }
 
 #[test]
@@ -136,7 +183,14 @@ fn bad_password_is_an_auth_error_without_the_secret() {
     let sim = TestSim::demo();
     let (code, _, err) = split(
         bin()
-            .args(["--url", &sim.handle.url(), "--fingerprint", &sim.handle.fingerprint(), "-c", "version"])
+            .args([
+                "--url",
+                &sim.handle.url(),
+                "--fingerprint",
+                &sim.handle.fingerprint(),
+                "-c",
+                "version",
+            ])
             .env("PROXMOX_USER", "root@pam")
             .env("PROXMOX_PASSWORD", "wrong-secret-xyz")
             .output()
@@ -144,13 +198,19 @@ fn bad_password_is_an_auth_error_without_the_secret() {
     );
     assert_eq!(code, 1);
     assert!(err.contains("authentication failure"), "{err}");
-    assert!(!err.contains("wrong-secret-xyz"), "the password leaked: {err}");
+    assert!(
+        !err.contains("wrong-secret-xyz"),
+        "the password leaked: {err}"
+    );
 }
 
 #[test]
 fn ls_is_one_request_whatever_the_node_count() {
     let sim = TestSim::start(pvesh_plus::sim::SimOptions {
-        scenario: pvesh_plus::sim::Scenario::Generated { guests: 2000, nodes: 32 },
+        scenario: pvesh_plus::sim::Scenario::Generated {
+            guests: 2000,
+            nodes: 32,
+        },
         ..Default::default()
     });
     let before = sim.handle.count("GET", "/cluster/resources");
@@ -162,16 +222,30 @@ fn ls_is_one_request_whatever_the_node_count() {
         .handle
         .request_log()
         .iter()
-        .filter(|r| r.template.starts_with("/nodes/{node}/qemu") || r.template.starts_with("/nodes/{node}/lxc"))
+        .filter(|r| {
+            r.template.starts_with("/nodes/{node}/qemu")
+                || r.template.starts_with("/nodes/{node}/lxc")
+        })
         .count();
     assert_eq!(per_node, 0, "ls asked nodes one by one");
 }
 
 #[test]
 fn help_lists_commands_and_examples() {
-    let (code, out, _) = split(bin().args(["--demo", "-c", "help status"]).output().unwrap());
+    let (code, out, _) = split(
+        bin()
+            .args(["--demo", "-c", "help status"])
+            .output()
+            .unwrap(),
+    );
     assert_eq!(code, 0);
-    assert!(out.contains("status [VM]") && out.contains("status web01"), "{out}");
+    assert!(
+        out.contains("status [VM]") && out.contains("status web01"),
+        "{out}"
+    );
     let (_, out, _) = split(bin().args(["--demo", "-c", "help"]).output().unwrap());
-    assert!(out.contains("Exit codes") && out.contains("sort-by"), "{out}");
+    assert!(
+        out.contains("Exit codes") && out.contains("sort-by"),
+        "{out}"
+    );
 }

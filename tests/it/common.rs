@@ -28,15 +28,23 @@ impl TestSim {
     }
 
     pub fn demo() -> TestSim {
-        TestSim::start(SimOptions { speed: 50.0, ..SimOptions::default() })
+        TestSim::start(SimOptions {
+            speed: 50.0,
+            ..SimOptions::default()
+        })
     }
 
     /// `pvesh-plus` connected to this simulator with a password login and a pinned certificate.
     pub fn cmd(&self) -> Command {
         let mut cmd = bin();
-        cmd.args(["--url", &self.handle.url(), "--fingerprint", &self.handle.fingerprint()])
-            .env("PROXMOX_USER", "root@pam")
-            .env("PROXMOX_PASSWORD", PASSWORD);
+        cmd.args([
+            "--url",
+            &self.handle.url(),
+            "--fingerprint",
+            &self.handle.fingerprint(),
+        ])
+        .env("PROXMOX_USER", "root@pam")
+        .env("PROXMOX_PASSWORD", PASSWORD);
         cmd
     }
 

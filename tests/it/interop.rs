@@ -53,7 +53,10 @@ fn start() -> FakePve {
     let mut lines = BufReader::new(stdout).lines();
     let mut ca = String::new();
     let url = loop {
-        let line = lines.next().expect("fakepve exited before printing its URL").unwrap();
+        let line = lines
+            .next()
+            .expect("fakepve exited before printing its URL")
+            .unwrap();
         if let Some(path) = line.strip_prefix("CA ") {
             ca = path.to_string();
         }
@@ -68,9 +71,11 @@ fn run(fake: &FakePve, token: bool, line: &str) -> (i32, String, String) {
     let mut cmd = bin();
     cmd.args(["--url", &fake.url, "--ca", &fake.ca, "-c", line]);
     if token {
-        cmd.env("PROXMOX_TOKEN_ID", "root@pam!ci").env("PROXMOX_TOKEN_SECRET", "interop-token-secret");
+        cmd.env("PROXMOX_TOKEN_ID", "root@pam!ci")
+            .env("PROXMOX_TOKEN_SECRET", "interop-token-secret");
     } else {
-        cmd.env("PROXMOX_USER", "root@pam").env("PROXMOX_PASSWORD", "interop-pw");
+        cmd.env("PROXMOX_USER", "root@pam")
+            .env("PROXMOX_PASSWORD", "interop-pw");
     }
     split(cmd.output().unwrap())
 }
