@@ -158,7 +158,8 @@ fn describe(key_path: &str, err: &serde_saphyr::Error) -> (String, String, Optio
                 message.push_str(&format!(" (did you mean `{best}`?)"));
             }
             let hint = format!("valid keys here: {}", expected.join(", "));
-            (parent, message, Some(hint))
+            // The message already names the mapping, so no key prefix.
+            (String::new(), message, Some(hint))
         }
         serde_saphyr::Error::SerdeUnknownVariant {
             variant, expected, ..

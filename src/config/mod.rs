@@ -156,6 +156,23 @@ impl Config {
         Ok(())
     }
 
+    /// A profile by name; a miss suggests the closest name.
+    pub fn profile(&self, name: &str) -> Result<&Profile, ConfigError> {
+        self.profiles.get(name).ok_or_else(|| {
+            let mut message = format!("no profile named `{name}`");
+            if let Some(best) = error::did_you_mean(name, self.profiles.keys().map(String::as_str)) {
+                message.push_str(&format!(" (did you mean `{best}`?)"));
+            }
+            let known: Vec<&str> = self.profiles.keys().map(String::as_str).collect();
+            let hint = if known.is_empty() {
+                "no profiles are configured; add them under `profiles` (see the sample cluster-config.yaml)".to_string()
+            } else {
+                format!("configured profiles: {}", known.join(", "))
+            };
+            ConfigError::Cluster { message, hint: Some(hint) }
+        })
+    }
+
     /// The name of the cluster to use when `--cluster` is not given: `default_cluster`, else the
     /// only cluster. `None` when there are none, or several and no default.
     pub fn default_cluster_name(&self) -> Option<&str> {
