@@ -155,8 +155,9 @@ impl Config {
         let tls = resolve_tls(file_tls, env)?;
         if tls == TlsSettings::Insecure {
             warnings.push(format!(
-                "TLS certificate verification is off for cluster `{name}`: anyone on the network path can read \
-                 your credentials; pin the certificate instead (tls.fingerprint, shown as ssl_fingerprint in GET /nodes)"
+                "TLS certificate verification is off for cluster `{name}`: anyone on the network path can pose as \
+                 the server and capture your credentials; pin its certificate instead (tls.fingerprint, shown as \
+                 ssl_fingerprint in GET /nodes)"
             ));
         }
 
