@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer};
 
-use super::expand_tilde;
 use super::secret_source::SecretSource;
+use super::{expand_tilde, or_default};
 
 /// PVE's API port.
 pub const DEFAULT_PORT: u16 = 8006;
@@ -20,9 +20,9 @@ pub struct ClusterConfig {
     /// API endpoints in order of preference; the first reachable one is used.
     #[serde(deserialize_with = "non_empty_nodes")]
     pub nodes: Vec<NodeEndpoint>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub auth: AuthConfig,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub tls: TlsConfig,
 }
 
@@ -30,7 +30,7 @@ pub struct ClusterConfig {
 #[serde(deny_unknown_fields)]
 pub struct NodeEndpoint {
     /// The PVE node name, when known (it may differ from the host name).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub name: Option<String>,
     #[serde(deserialize_with = "host")]
     pub host: String,
@@ -202,7 +202,7 @@ pub enum TlsConfig {
 struct RawTls {
     fingerprint: Option<String>,
     ca_file: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     insecure: bool,
 }
 

@@ -45,25 +45,25 @@ pub const FILE_NAME: &str = "cluster-config.yaml";
 pub struct Config {
     /// The cluster used when none is named on the command line.
     pub default_cluster: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub clusters: IndexMap<String, ClusterConfig>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub defaults: Defaults,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub vmid_ranges: VmidRanges,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub tags: TagsConfig,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub cloudinit: CloudInit,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub protected: Protected,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub quotas: Quotas,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub profiles: IndexMap<String, Profile>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub staging: Staging,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub audit: Audit,
     /// The file this was read from; `None` for the empty default.
     #[serde(skip)]
@@ -195,6 +195,15 @@ pub fn default_path(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
         None => dirs::home_dir()?.join(".config"),
     };
     Some(base.join("pvesh-plus").join(FILE_NAME))
+}
+
+/// Reads an empty value (`tls:` with every line below commented out) as the default.
+pub(crate) fn or_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 /// Expands a leading `~` or `~/` to the home directory; other paths are returned unchanged.

@@ -13,8 +13,8 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Deserializer};
 
 use super::error::ConfigError;
-use super::expand_tilde;
 use super::size::Size;
+use super::{expand_tilde, or_default};
 
 /// Creation defaults used by `create` and the wizards when a value is not given.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -187,9 +187,9 @@ impl fmt::Display for VmidRange {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TagsConfig {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub known: Vec<Tag>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub colors: IndexMap<Tag, Color>,
 }
 
@@ -255,7 +255,7 @@ impl TryFrom<String> for Color {
 #[serde(deny_unknown_fields)]
 pub struct CloudInit {
     pub user: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub ssh_keys: Vec<SshKey>,
     pub nameserver: Option<String>,
     pub searchdomain: Option<String>,
@@ -316,11 +316,11 @@ impl CloudInit {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Protected {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub vmids: Vec<u32>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub names: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub tags: Vec<Tag>,
 }
 
@@ -367,7 +367,7 @@ pub struct Profile {
     pub sockets: Option<u32>,
     pub memory: Option<Size>,
     pub disk: Option<Size>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub tags: Vec<Tag>,
     /// Clone from this template (name or VMID) instead of creating an empty VM.
     pub template: Option<String>,
@@ -393,7 +393,7 @@ pub enum StagingPolicy {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Staging {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub policy: StagingPolicy,
 }
 

@@ -149,3 +149,35 @@ fn tilde_expansion() {
     assert_eq!(expand_tilde(Path::new("/abs/~x")), Path::new("/abs/~x"));
     assert_eq!(expand_tilde(Path::new("~other/x")), Path::new("~other/x"));
 }
+
+#[test]
+fn empty_sections_are_defaults() {
+    let texts = [
+        "clusters:\n",
+        "defaults:\n",
+        "profiles:\n",
+        "defaults: {}\nquotas: {}\n",
+        "tags:\n  known:\n  colors:\nprotected:\n  vmids:\nstaging:\n  policy:\n",
+    ];
+    for text in texts {
+        let config = parse(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        assert!(
+            config.clusters.is_empty() && config.profiles.is_empty(),
+            "{text:?}"
+        );
+        assert_eq!(config.defaults, Defaults::default(), "{text:?}");
+    }
+    // A cluster whose `tls:` has every line commented out trusts the system store.
+    let config = parse(
+        "clusters:\n  c:\n    nodes: [{ host: h }]\n    auth:\n    tls:\n      # insecure: true\n",
+    )
+    .unwrap();
+    assert_eq!(config.clusters["c"].tls, TlsConfig::System);
+    assert_eq!(config.clusters["c"].auth, AuthConfig::None);
+    let config = parse("audit:\n  path: ~/audit.jsonl\n").unwrap();
+    assert_eq!(
+        config.audit.path,
+        dirs::home_dir().unwrap().join("audit.jsonl")
+    );
+    assert!(config.audit.enabled);
+}
