@@ -1,0 +1,680 @@
+//! The `where` filter language: parse an expression once, evaluate it against many records.
+//!
+//! Owns the grammar (`or` < `and` < `not` < comparison; parentheses), the operators
+//! `= != < <= > >= =~ !~ has in`, literal pre-typing and evaluation. Literals are typed when
+//! parsed and regexes compiled then, so [`Expr::eval`] does not allocate for the common
+//! comparisons. It must not know about particular commands or fields: any field name is
+//! accepted and a field a record lacks makes the comparison false.
+//!
+//! Evaluation rules, field value against literal:
+//! - the literal is coerced to the field's type: `mem > 4G` compares bytes, `uptime > 2h`
+//!   seconds, `starttime > 2026-11-01` unix time, `template = 1` a flag;
+//! - a missing or null field makes every comparison false (`not` still inverts the result);
+//! - on a list field an operator holds if it holds for any element; the negated operators
+//!   `!=` and `!~` hold if no element matches;
+//! - `has` tests membership in a list or in PVE's `;`-separated tag strings (`,` and spaces also
+//!   separate), and a key in a record;
+//! - `=~` and `!~` match the field's human text against the regex;
+//! - a bare field (`where template`) tests truthiness.
+
+use std::cmp::Ordering;
+
+use regex::Regex;
+
+use super::error::{ParseError, Span};
+use super::lexer::{Word, scan_word};
+use super::units;
+use super::value::{Record, Value};
+
+/// A comparison operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Match,
+    NotMatch,
+    Has,
+    In,
+}
+
+impl CmpOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CmpOp::Eq => "=",
+            CmpOp::Ne => "!=",
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+            CmpOp::Match => "=~",
+            CmpOp::NotMatch => "!~",
+            CmpOp::Has => "has",
+            CmpOp::In => "in",
+        }
+    }
+}
+
+/// A parsed filter expression.
+#[derive(Clone, Debug)]
+pub enum Expr {
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Not(Box<Expr>),
+    Compare(Comparison),
+    /// A bare field name: true when the field is present and truthy.
+    Truthy {
+        field: String,
+        span: Span,
+    },
+}
+
+/// `field op value`.
+#[derive(Clone, Debug)]
+pub struct Comparison {
+    pub field: String,
+    pub field_span: Span,
+    pub op: CmpOp,
+    /// From the field to the end of the value.
+    pub span: Span,
+    rhs: Rhs,
+}
+
+#[derive(Clone, Debug)]
+enum Rhs {
+    Literal(Literal),
+    List(Vec<Literal>),
+    Regex(Regex),
+}
+
+/// A literal with every reading of it worked out at parse time.
+#[derive(Clone, Debug)]
+struct Literal {
+    text: String,
+    int: Option<i64>,
+    float: Option<f64>,
+    size: Option<u64>,
+    duration: Option<u64>,
+    time: Option<i64>,
+    boolean: Option<bool>,
+}
+
+impl Literal {
+    fn new(text: String) -> Self {
+        let int = text.parse::<i64>().ok();
+        let float = int.map(|i| i as f64).or_else(|| {
+            let numeric = text.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '.');
+            numeric
+                .then(|| text.parse::<f64>().ok())
+                .flatten()
+                .filter(|f| f.is_finite())
+        });
+        let boolean = units::parse_bool(&text).or(match int {
+            Some(0) => Some(false),
+            Some(1) => Some(true),
+            _ => None,
+        });
+        Literal {
+            int,
+            float,
+            size: units::parse_size(&text),
+            duration: units::parse_duration(&text),
+            time: units::parse_time(&text),
+            boolean,
+            text,
+        }
+    }
+
+    /// Compares a scalar field value with this literal read as the field's type.
+    fn compare(&self, value: &Value) -> Option<Ordering> {
+        match value {
+            Value::Null | Value::List(_) | Value::Record(_) => None,
+            Value::Bool(b) => Some(b.cmp(&self.boolean?)),
+            Value::Int(i) => {
+                if let Some(n) = self.int {
+                    Some(i.cmp(&n))
+                } else if let Some(f) = self.float {
+                    (*i as f64).partial_cmp(&f)
+                } else {
+                    let n = self.size.or(self.duration)?;
+                    Some(i128::from(*i).cmp(&i128::from(n)))
+                }
+            }
+            Value::Float(x) => {
+                let f = self
+                    .float
+                    .or_else(|| self.size.or(self.duration).map(|n| n as f64))?;
+                x.partial_cmp(&f)
+            }
+            Value::Size(n) => Some(n.cmp(&self.size?)),
+            Value::Duration(n) => Some(n.cmp(&self.duration?)),
+            Value::Time(t) => Some(t.cmp(&self.time?)),
+            Value::String(s) => Some(s.as_str().cmp(self.text.as_str())),
+        }
+    }
+
+    fn equals(&self, value: &Value) -> bool {
+        self.compare(value) == Some(Ordering::Equal)
+    }
+}
+
+/// Parses a whole filter text, e.g. `status=running and tags has prod`.
+pub fn parse_filter(text: &str) -> Result<Expr, ParseError> {
+    parse_from(text, 0)
+}
+
+/// Parses the part `span` of `line` as a filter, with every span (in errors and in the
+/// expression) relative to the whole line: pass a `where` stage's [`super::Stage::args_span`].
+pub fn parse_filter_in(line: &str, span: Span) -> Result<Expr, ParseError> {
+    match line.get(..span.end) {
+        Some(src) if src.is_char_boundary(span.start) && span.start <= span.end => {
+            parse_from(src, span.start)
+        }
+        _ => Err(ParseError::new(
+            "the filter's span does not fit the line",
+            span,
+        )),
+    }
+}
+
+/// Parses `src[start..]`; spans index `src`.
+fn parse_from(src: &str, start: usize) -> Result<Expr, ParseError> {
+    let tokens = tokenize(src, start)?;
+    let mut parser = Parser {
+        tokens: &tokens,
+        pos: 0,
+        depth: 0,
+        end: src.len(),
+    };
+    if tokens.is_empty() {
+        return Err(
+            ParseError::new("expected a filter, e.g. status=running", Span::at(start))
+                .expected("a field name"),
+        );
+    }
+    let expr = parser.or()?;
+    match parser.peek() {
+        None => Ok(expr),
+        Some(tok) => Err(ParseError::new(
+            format!(
+                "unexpected {}: expected 'and', 'or' or the end of the filter",
+                tok.describe()
+            ),
+            tok.span,
+        )
+        .expected("and, or")),
+    }
+}
+
+impl Expr {
+    /// Whether the record passes the filter.
+    pub fn eval(&self, record: &Record) -> bool {
+        match self {
+            Expr::And(a, b) => a.eval(record) && b.eval(record),
+            Expr::Or(a, b) => a.eval(record) || b.eval(record),
+            Expr::Not(e) => !e.eval(record),
+            Expr::Truthy { field, .. } => record.get_path(field).is_some_and(truthy),
+            Expr::Compare(c) => match record.get_path(&c.field) {
+                None | Some(Value::Null) => false,
+                Some(value) => c.holds(value),
+            },
+        }
+    }
+
+    /// Every field the expression reads, with its span, in order (for completion and checks).
+    pub fn fields(&self) -> Vec<(&str, Span)> {
+        let mut out = Vec::new();
+        self.collect_fields(&mut out);
+        out
+    }
+
+    fn collect_fields<'a>(&'a self, out: &mut Vec<(&'a str, Span)>) {
+        match self {
+            Expr::And(a, b) | Expr::Or(a, b) => {
+                a.collect_fields(out);
+                b.collect_fields(out);
+            }
+            Expr::Not(e) => e.collect_fields(out),
+            Expr::Truthy { field, span } => out.push((field, *span)),
+            Expr::Compare(c) => out.push((&c.field, c.field_span)),
+        }
+    }
+}
+
+fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Int(i) => *i != 0,
+        Value::Float(f) => *f != 0.0,
+        Value::Size(n) | Value::Duration(n) => *n != 0,
+        Value::Time(t) => *t != 0,
+        Value::String(s) => !s.is_empty() && s != "0",
+        Value::List(items) => !items.is_empty(),
+        Value::Record(_) => true,
+    }
+}
+
+impl Comparison {
+    fn holds(&self, value: &Value) -> bool {
+        match (self.op, value) {
+            (CmpOp::Ne | CmpOp::NotMatch, Value::List(items)) => {
+                let positive = if self.op == CmpOp::Ne {
+                    CmpOp::Eq
+                } else {
+                    CmpOp::Match
+                };
+                !items.iter().any(|item| self.scalar(positive, item))
+            }
+            (CmpOp::Ne, v) => !self.scalar(CmpOp::Eq, v),
+            (CmpOp::NotMatch, v) => !self.scalar(CmpOp::Match, v),
+            (CmpOp::Has, Value::Record(r)) => match &self.rhs {
+                Rhs::Literal(lit) => r.contains(&lit.text),
+                _ => false,
+            },
+            (op, Value::List(items)) => items.iter().any(|item| self.scalar(op, item)),
+            (op, v) => self.scalar(op, v),
+        }
+    }
+
+    /// A positive operator applied to one non-list value.
+    fn scalar(&self, op: CmpOp, value: &Value) -> bool {
+        match (&self.rhs, op) {
+            (Rhs::Regex(re), _) => match value {
+                Value::String(s) => re.is_match(s),
+                Value::Null => false,
+                other => re.is_match(&other.display()),
+            },
+            (Rhs::List(items), _) => items.iter().any(|lit| lit.equals(value)),
+            (Rhs::Literal(lit), CmpOp::Has) => match value {
+                Value::String(s) => s
+                    .split(|c: char| c == ';' || c == ',' || c.is_whitespace())
+                    .any(|tag| tag == lit.text),
+                other => lit.equals(other),
+            },
+            (Rhs::Literal(lit), op) => {
+                let Some(ord) = lit.compare(value) else {
+                    return false;
+                };
+                match op {
+                    CmpOp::Lt => ord == Ordering::Less,
+                    CmpOp::Le => ord != Ordering::Greater,
+                    CmpOp::Gt => ord == Ordering::Greater,
+                    CmpOp::Ge => ord != Ordering::Less,
+                    _ => ord == Ordering::Equal,
+                }
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Kind {
+    Word(Word),
+    Op(CmpOp),
+    And,
+    Or,
+    Not,
+    LParen,
+    RParen,
+    LBracket,
+    RBracket,
+    Comma,
+}
+
+#[derive(Clone, Debug)]
+struct Tok {
+    kind: Kind,
+    span: Span,
+}
+
+impl Tok {
+    fn describe(&self) -> String {
+        match &self.kind {
+            Kind::Word(w) => format!("'{}'", w.text),
+            Kind::Op(op) => format!("'{}'", op.as_str()),
+            Kind::And => "'and'".into(),
+            Kind::Or => "'or'".into(),
+            Kind::Not => "'not'".into(),
+            Kind::LParen => "'('".into(),
+            Kind::RParen => "')'".into(),
+            Kind::LBracket => "'['".into(),
+            Kind::RBracket => "']'".into(),
+            Kind::Comma => "','".into(),
+        }
+    }
+}
+
+const OPERATORS: [(&str, CmpOp); 9] = [
+    ("==", CmpOp::Eq),
+    ("=~", CmpOp::Match),
+    ("!=", CmpOp::Ne),
+    ("!~", CmpOp::NotMatch),
+    ("<=", CmpOp::Le),
+    (">=", CmpOp::Ge),
+    ("=", CmpOp::Eq),
+    ("<", CmpOp::Lt),
+    (">", CmpOp::Gt),
+];
+
+fn is_delim(rest: &str) -> bool {
+    rest.starts_with(|c: char| c.is_whitespace() || "()[],=<>".contains(c))
+        || rest.starts_with("!=")
+        || rest.starts_with("!~")
+}
+
+fn tokenize(text: &str, start: usize) -> Result<Vec<Tok>, ParseError> {
+    let mut tokens = Vec::new();
+    let mut pos = start;
+    while let Some(c) = text[pos..].chars().next() {
+        if c.is_whitespace() {
+            pos += c.len_utf8();
+            continue;
+        }
+        let punct = match c {
+            '(' => Some(Kind::LParen),
+            ')' => Some(Kind::RParen),
+            '[' => Some(Kind::LBracket),
+            ']' => Some(Kind::RBracket),
+            ',' => Some(Kind::Comma),
+            _ => None,
+        };
+        if let Some(kind) = punct {
+            tokens.push(Tok {
+                kind,
+                span: Span::new(pos, pos + 1),
+            });
+            pos += 1;
+            continue;
+        }
+        if let Some((sym, op)) = OPERATORS
+            .iter()
+            .find(|(sym, _)| text[pos..].starts_with(sym))
+        {
+            tokens.push(Tok {
+                kind: Kind::Op(*op),
+                span: Span::new(pos, pos + sym.len()),
+            });
+            pos += sym.len();
+            continue;
+        }
+        let word = scan_word(text, pos, is_delim, false)?;
+        pos = word.span.end;
+        let keyword = if word.quoted {
+            None
+        } else {
+            keyword(&word.text)
+        };
+        let span = word.span;
+        tokens.push(Tok {
+            kind: keyword.unwrap_or(Kind::Word(word)),
+            span,
+        });
+    }
+    Ok(tokens)
+}
+
+fn keyword(text: &str) -> Option<Kind> {
+    let is = |k: &str| text.eq_ignore_ascii_case(k);
+    if is("and") {
+        Some(Kind::And)
+    } else if is("or") {
+        Some(Kind::Or)
+    } else if is("not") {
+        Some(Kind::Not)
+    } else if is("has") {
+        Some(Kind::Op(CmpOp::Has))
+    } else if is("in") {
+        Some(Kind::Op(CmpOp::In))
+    } else {
+        None
+    }
+}
+
+/// Nesting deeper than this (parentheses and `not`) is refused rather than risking the stack.
+const MAX_DEPTH: usize = 64;
+
+struct Parser<'a> {
+    tokens: &'a [Tok],
+    pos: usize,
+    depth: usize,
+    end: usize,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<&Tok> {
+        self.tokens.get(self.pos)
+    }
+
+    fn next(&mut self) -> Option<&Tok> {
+        let tok = self.tokens.get(self.pos);
+        self.pos += 1;
+        tok
+    }
+
+    fn end_span(&self) -> Span {
+        Span::at(self.end)
+    }
+
+    fn or(&mut self) -> Result<Expr, ParseError> {
+        let mut left = self.and()?;
+        while matches!(self.peek(), Some(Tok { kind: Kind::Or, .. })) {
+            self.pos += 1;
+            let right = self.and()?;
+            left = Expr::Or(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn and(&mut self) -> Result<Expr, ParseError> {
+        let mut left = self.unary()?;
+        while matches!(
+            self.peek(),
+            Some(Tok {
+                kind: Kind::And,
+                ..
+            })
+        ) {
+            self.pos += 1;
+            let right = self.unary()?;
+            left = Expr::And(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn unary(&mut self) -> Result<Expr, ParseError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            let span = self.peek().map_or(self.end_span(), |t| t.span);
+            return Err(ParseError::new(
+                format!("the filter nests deeper than {MAX_DEPTH} levels"),
+                span,
+            ));
+        }
+        let result = self.unary_inner();
+        self.depth -= 1;
+        result
+    }
+
+    fn unary_inner(&mut self) -> Result<Expr, ParseError> {
+        let end = self.end_span();
+        let Some(tok) = self.next().cloned() else {
+            return Err(
+                ParseError::new("expected a condition, e.g. status=running", end)
+                    .expected("a field name"),
+            );
+        };
+        match tok.kind {
+            Kind::Not => Ok(Expr::Not(Box::new(self.unary()?))),
+            Kind::LParen => {
+                let inner = self.or()?;
+                match self.next() {
+                    Some(Tok {
+                        kind: Kind::RParen, ..
+                    }) => Ok(inner),
+                    Some(other) => Err(ParseError::new(
+                        format!(
+                            "expected ')' to close the '(' but found {}",
+                            other.describe()
+                        ),
+                        other.span,
+                    )
+                    .expected("')'")),
+                    None => {
+                        Err(ParseError::new("unclosed '(': add a ')'", tok.span).expected("')'"))
+                    }
+                }
+            }
+            Kind::Word(field) => self.comparison(field),
+            _ => Err(ParseError::new(
+                format!("expected a field name but found {}", tok.describe()),
+                tok.span,
+            )
+            .expected("a field name")),
+        }
+    }
+
+    fn comparison(&mut self, field: Word) -> Result<Expr, ParseError> {
+        let op = match self.peek() {
+            Some(Tok {
+                kind: Kind::Op(op),
+                span,
+            }) => (*op, *span),
+            None
+            | Some(Tok {
+                kind: Kind::And | Kind::Or | Kind::RParen,
+                ..
+            }) => {
+                return Ok(Expr::Truthy {
+                    field: field.text,
+                    span: field.span,
+                });
+            }
+            Some(other) => {
+                return Err(ParseError::new(
+                    format!(
+                        "expected an operator after '{}' (= != < <= > >= =~ !~ has in) but found {}",
+                        field.text,
+                        other.describe()
+                    ),
+                    other.span,
+                )
+                .expected("an operator"));
+            }
+        };
+        self.pos += 1;
+        let (op, op_span) = op;
+        let (rhs, rhs_span) = if op == CmpOp::In {
+            self.list(op_span)?
+        } else {
+            let value = self.value(op, op_span)?;
+            let span = value.span;
+            let rhs = if matches!(op, CmpOp::Match | CmpOp::NotMatch) {
+                Rhs::Regex(compile_regex(&value)?)
+            } else {
+                Rhs::Literal(Literal::new(value.text))
+            };
+            (rhs, span)
+        };
+        Ok(Expr::Compare(Comparison {
+            field: field.text,
+            field_span: field.span,
+            op,
+            span: field.span.to(rhs_span),
+            rhs,
+        }))
+    }
+
+    fn value(&mut self, op: CmpOp, op_span: Span) -> Result<Word, ParseError> {
+        match self.peek() {
+            Some(Tok {
+                kind: Kind::Word(w),
+                ..
+            }) => {
+                let w = w.clone();
+                self.pos += 1;
+                Ok(w)
+            }
+            _ => Err(
+                ParseError::new(format!("expected a value after '{}'", op.as_str()), op_span)
+                    .expected("a value"),
+            ),
+        }
+    }
+
+    /// `[a, b, c]` (commas optional) after `in`.
+    fn list(&mut self, op_span: Span) -> Result<(Rhs, Span), ParseError> {
+        let open = match self.next() {
+            Some(Tok {
+                kind: Kind::LBracket,
+                span,
+            }) => *span,
+            _ => {
+                return Err(ParseError::new(
+                    "expected a list after 'in', e.g. node in [pve1,pve2]",
+                    op_span,
+                )
+                .expected("'['"));
+            }
+        };
+        let mut items = Vec::new();
+        loop {
+            match self.next().cloned() {
+                Some(Tok {
+                    kind: Kind::RBracket,
+                    span,
+                }) => {
+                    return Ok((Rhs::List(items), open.to(span)));
+                }
+                Some(Tok {
+                    kind: Kind::Comma, ..
+                }) => {}
+                Some(Tok {
+                    kind: Kind::Word(w),
+                    ..
+                }) => items.push(Literal::new(w.text)),
+                Some(other) => {
+                    return Err(ParseError::new(
+                        format!("expected a list item or ']' but found {}", other.describe()),
+                        other.span,
+                    )
+                    .expected("']'"));
+                }
+                None => {
+                    return Err(ParseError::new("unclosed '[': add a ']'", open).expected("']'"));
+                }
+            }
+        }
+    }
+}
+
+/// Regexes are limited in size so a pasted monster cannot eat memory.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+fn compile_regex(word: &Word) -> Result<Regex, ParseError> {
+    regex::RegexBuilder::new(&word.text)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+        .map_err(|e| {
+            let detail = match &e {
+                regex::Error::Syntax(text) => text
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("syntax error")
+                    .trim()
+                    .trim_start_matches("error: ")
+                    .to_string(),
+                regex::Error::CompiledTooBig(_) => "the regex is too large".to_string(),
+                other => other.to_string(),
+            };
+            ParseError::new(format!("invalid regex: {detail}"), word.span).expected("a regex")
+        })
+}
+
+#[cfg(test)]
+#[path = "filter_tests.rs"]
+mod tests;
