@@ -182,10 +182,22 @@ mod tests {
 
     #[test]
     fn yaml_is_a_sequence_of_mappings() {
-        let out = to_yaml(&rows()[..1]).unwrap();
-        assert!(out.contains("vmid: 100"), "{out}");
-        assert!(out.contains("mem: 4294967296"), "{out}");
-        assert!(out.starts_with("- "), "{out}");
+        insta::assert_snapshot!(to_yaml(&rows()).unwrap(), @r#"
+        - vmid: 100
+          name: web01
+          mem: 4294967296
+          uptime: 273600
+          tags:
+          - a
+          - b
+        - vmid: 101
+          name: say "hi", ok
+          mem: null
+          note: |-
+            x|y
+            z
+          cpu: 0.5
+        "#);
     }
 
     #[test]
