@@ -15,6 +15,8 @@
 //! - `has` tests membership in a list or in PVE's `;`-separated tag strings (`,` and spaces also
 //!   separate), and a key in a record;
 //! - `=~` and `!~` match the field's human text against the regex;
+//! - a string field holding a plain number compares numerically with a numeric literal
+//!   (`memory > 1024` on a config value `"2048"`), otherwise strings compare as text;
 //! - a bare field (`where template`) tests truthiness.
 
 use std::cmp::Ordering;
@@ -155,7 +157,10 @@ impl Literal {
             Value::Size(n) => Some(n.cmp(&self.size?)),
             Value::Duration(n) => Some(n.cmp(&self.duration?)),
             Value::Time(t) => Some(t.cmp(&self.time?)),
-            Value::String(s) => Some(s.as_str().cmp(self.text.as_str())),
+            Value::String(s) => match (self.float, numeric_text(s)) {
+                (Some(lit), Some(field)) => field.partial_cmp(&lit),
+                _ => Some(s.as_str().cmp(self.text.as_str())),
+            },
         }
     }
 
@@ -197,6 +202,16 @@ impl Expr {
             Expr::Compare(c) => out.push((&c.field, c.field_span)),
         }
     }
+}
+
+/// A string field holding a plain decimal number (PVE sends some numbers as strings, e.g. config
+/// values), so `memory > 1024` compares numbers rather than text.
+fn numeric_text(s: &str) -> Option<f64> {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return None;
+    }
+    s.parse().ok()
 }
 
 fn truthy(value: &Value) -> bool {

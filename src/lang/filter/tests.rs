@@ -8,7 +8,7 @@ fn guest() -> Record {
         "vmid": 101, "name": "web01", "node": "pve1", "status": "running", "type": "qemu",
         "mem": 4294967296u64 + 1, "maxmem": 8589934592u64, "cpu": 0.25, "uptime": 10800,
         "tags": "prod;web", "template": 0, "starttime": 1795255200, "lock": null,
-        "ips": ["10.0.0.5", "10.0.0.6"], "config": {"cores": 2}, "label": "a b",
+        "ips": ["10.0.0.5", "10.0.0.6"], "memory": "2048", "version": "8.2-1", "config": {"cores": 2}, "label": "a b",
     });
     match Value::from_pve_json(&json) {
         Value::Record(r) => r,
@@ -47,6 +47,14 @@ fn comparisons() {
     check("cpu > 0.2", true);
     check("cpu < 0.2", false);
     check("cpu = 0.25", true);
+    check("memory > 512", true);
+    check("memory = 2048", true);
+    check("memory = 2048.0", true);
+    check("memory < 10000", true);
+    check("memory = '2048'", true);
+    check("memory > abc", false);
+    check("version > 8", true);
+    check("version = 8.2-1", true);
 }
 
 #[test]
