@@ -10,7 +10,7 @@
 //! parser.rs  tokens → Pipeline { stages }, and the flag / key=value / positional split
 //! units.rs   size, duration, time and boolean literals and their human display
 //! value.rs   Value, Record, cross-type comparison, JSON in and out
-//! filter.rs  the `where` expression language: parse once, evaluate per record
+//! filter/    the `where` expression language: parse once (parse.rs), evaluate per record
 //! ops.rs     select, sort-by, first, last, count, get, uniq, group-by
 //! format.rs  to json | yaml | csv | md
 //! ```
@@ -54,7 +54,7 @@ mod units;
 mod value;
 
 pub use error::{ParseError, Span};
-pub use filter::{CmpOp, Expr, parse_filter, parse_filter_in};
+pub use filter::{CmpOp, Comparison, Expr, parse_filter, parse_filter_in};
 pub use format::{FormatError, to_csv, to_json, to_md, to_yaml};
 pub use lexer::{Token, Word, lex, lex_partial};
 pub use ops::{OpError, count, filter, first, get, group_by, last, select, sort_by, uniq};

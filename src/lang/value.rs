@@ -299,8 +299,9 @@ impl Value {
         }
     }
 
-    /// A total order for sorting: numbers, then strings, then booleans... with nulls last; values
-    /// of kinds that do not compare are ordered by kind so that sorting is always stable.
+    /// A total order for sorting: numbers (booleans, sizes, durations and times among them), then
+    /// strings in natural order (`web2` before `web10`), then lists, then records, nulls last.
+    /// Values that do not compare (NaN) still get a fixed place, so sorting is deterministic.
     pub fn sort_cmp(&self, other: &Value) -> Ordering {
         let rank = |v: &Value| match v {
             Value::Bool(_)
@@ -315,6 +316,10 @@ impl Value {
             Value::Null => 4,
         };
         match rank(self).cmp(&rank(other)) {
+            Ordering::Equal if rank(self) == 1 => match (self, other) {
+                (Value::String(a), Value::String(b)) => natural_cmp(a, b),
+                _ => Ordering::Equal,
+            },
             Ordering::Equal => {
                 self.compare(other)
                     .unwrap_or_else(|| match (self.as_f64(), other.as_f64()) {
@@ -331,6 +336,48 @@ impl Value {
     pub fn display(&self) -> String {
         self.to_string()
     }
+}
+
+/// Compares strings with runs of ASCII digits taken as numbers, so `web2` sorts before `web10`;
+/// ties (such as `a01` and `a1`) fall back to byte order.
+fn natural_cmp(a: &str, b: &str) -> Ordering {
+    let (mut x, mut y) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (x.first(), y.first()) {
+            (None, None) => return a.cmp(b),
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(c), Some(d)) if c.is_ascii_digit() && d.is_ascii_digit() => {
+                let (m, rest_x) = split_digits(x);
+                let (n, rest_y) = split_digits(y);
+                let (m, n) = (trim_zeros(m), trim_zeros(n));
+                match m.len().cmp(&n.len()).then_with(|| m.cmp(n)) {
+                    Ordering::Equal => (x, y) = (rest_x, rest_y),
+                    unequal => return unequal,
+                }
+            }
+            (Some(c), Some(d)) => match c.cmp(d) {
+                Ordering::Equal => (x, y) = (&x[1..], &y[1..]),
+                unequal => return unequal,
+            },
+        }
+    }
+}
+
+fn split_digits(s: &[u8]) -> (&[u8], &[u8]) {
+    let end = s
+        .iter()
+        .position(|c| !c.is_ascii_digit())
+        .unwrap_or(s.len());
+    s.split_at(end)
+}
+
+fn trim_zeros(digits: &[u8]) -> &[u8] {
+    let start = digits
+        .iter()
+        .position(|c| *c != b'0')
+        .unwrap_or(digits.len());
+    &digits[start..]
 }
 
 fn looks_numeric(text: &str) -> bool {

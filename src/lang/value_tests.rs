@@ -147,3 +147,17 @@ fn record_editing_keeps_order() {
     assert_eq!(r.fields().collect::<Vec<_>>(), ["a", "c"]);
     assert_eq!(r.len(), 2);
 }
+
+#[test]
+fn strings_sort_in_natural_order() {
+    let mut names = [
+        "web10", "web2", "db", "web02", "web1", "Web3", "web", "a10b2", "a10b10", "",
+    ];
+    names.sort_by(|a, b| Value::from(*a).sort_cmp(&Value::from(*b)));
+    assert_eq!(
+        names,
+        [
+            "", "Web3", "a10b2", "a10b10", "db", "web", "web1", "web02", "web2", "web10"
+        ]
+    );
+}

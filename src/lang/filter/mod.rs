@@ -1,9 +1,9 @@
 //! The `where` filter language: parse an expression once, evaluate it against many records.
 //!
-//! Owns the grammar (`or` < `and` < `not` < comparison; parentheses), the operators
-//! `= != < <= > >= =~ !~ has in`, literal pre-typing and evaluation. Literals are typed when
-//! parsed and regexes compiled then, so [`Expr::eval`] does not allocate for the common
-//! comparisons. It must not know about particular commands or fields: any field name is
+//! Owns the expression tree ([`Expr`]), the operators `= != < <= > >= =~ !~ has in` and their
+//! evaluation; `parse.rs` owns the grammar (`not` binds tighter than `and`, `and` tighter than
+//! `or`; parentheses). Literals are typed when parsed and regexes compiled then, so
+//! [`Expr::eval`] does not allocate for the common comparisons. It must not know about particular commands or fields: any field name is
 //! accepted and a field a record lacks makes the comparison false.
 //!
 //! Evaluation rules, field value against literal:
