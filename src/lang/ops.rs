@@ -60,9 +60,8 @@ pub fn select(items: Vec<Value>, fields: &[&str]) -> Result<Vec<Value>, OpError>
         .collect())
 }
 
-/// Sorts by a field: stable, typed (numbers as numbers, sizes as bytes, strings in natural
-/// order so `web2` precedes `web10`), nulls and missing
-/// fields last in both directions.
+/// Sorts by a field: stable, typed (numbers as numbers, sizes as bytes, strings in natural order
+/// so `web2` precedes `web10`), nulls and missing fields last in both directions.
 pub fn sort_by(mut items: Vec<Value>, field: &str, reverse: bool) -> Result<Vec<Value>, OpError> {
     check_field(&items, field)?;
     let null = Value::Null;

@@ -143,7 +143,8 @@ impl Args {
 ///
 /// `takes_value` names the flags (without dashes, long or short) that consume a value: for those,
 /// `--limit 5` and `--limit=5` both give the value `5`, and a missing value is an error. Other
-/// flags are switches; `--switch=x` is then an error. Only plain (unquoted) dashes make a flag,
+/// flags are switches; `--switch=x` is then an error, and so is a value-taking flag followed by
+/// another flag (`--limit --reverse`). Only plain (unquoted) dashes make a flag,
 /// and `--` ends flag parsing. A word is a pair when its plain prefix is `key=` with a key of
 /// letters, digits, `_`, `-` or `.` starting with a letter or `_`. A negative number such as
 /// `-5` is a positional.
@@ -189,7 +190,17 @@ pub fn split_args(words: &[Word], takes_value: &[&str]) -> Result<Args, ParseErr
                     ));
                 }
                 (None, true) => match iter.next() {
-                    Some(v) => Some(v.clone()),
+                    Some(v) if !is_flag(v.plain_text()) => Some(v.clone()),
+                    Some(v) => {
+                        return Err(ParseError::new(
+                            format!(
+                                "flag '{}' needs a value, not the flag '{}'",
+                                word.text, v.text
+                            ),
+                            v.span,
+                        )
+                        .expected("a value"));
+                    }
                     None => {
                         return Err(ParseError::new(
                             format!("flag '{}' needs a value", word.text),

@@ -114,6 +114,9 @@ fn argument_splitting() {
     );
     check_args("x net0=virtio,bridge=vmbr0", "net0:=virtio,bridge=vmbr0");
     check_args("x --limit '5 6'", "--limit=5 6");
+    check_args("x --limit -5", "--limit=-5");
+    check_args("x --limit '-r'", "--limit=-r");
+    check_args("x -o=json", "-o=json");
 }
 
 #[test]
