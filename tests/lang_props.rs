@@ -7,8 +7,8 @@
 
 use proptest::prelude::*;
 use pvesh_plus::lang::{
-    Record, Span, Token, Value, lex, lex_partial, parse_filter, parse_filter_in, parse_pipeline,
-    split_args,
+    Record, Span, Token, Value, classify_filter, lex, lex_partial, parse_filter, parse_filter_in,
+    parse_pipeline, split_args,
 };
 
 const CASES: u32 = 10_000;
@@ -173,6 +173,9 @@ fn exercise(line: &str) {
             assert_span_ok(line, e.span);
             let _ = e.render(line);
         }
+    }
+    for (span, _) in classify_filter(line, Span::new(0, line.len())) {
+        assert_span_ok(line, span);
     }
     let _ = Value::parse_literal(line).display();
 }

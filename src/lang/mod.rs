@@ -54,7 +54,9 @@ mod units;
 mod value;
 
 pub use error::{ParseError, Span};
-pub use filter::{CmpOp, Comparison, Expr, parse_filter, parse_filter_in};
+pub use filter::{
+    CmpOp, Comparison, Expr, FilterPart, classify_filter, parse_filter, parse_filter_in,
+};
 pub use format::{FormatError, to_csv, to_json, to_md, to_yaml};
 pub use lexer::{Token, Word, lex, lex_partial};
 pub use ops::{OpError, count, filter, first, get, group_by, last, select, sort_by, uniq};

@@ -29,7 +29,7 @@ use super::value::{Record, Value};
 
 mod parse;
 
-pub use parse::{parse_filter, parse_filter_in};
+pub use parse::{FilterPart, classify_filter, parse_filter, parse_filter_in};
 
 /// A comparison operator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -32,7 +32,7 @@ pub fn parse_filter_in(line: &str, span: Span) -> Result<Expr, ParseError> {
 
 /// Parses `src[start..]`; spans index `src`.
 fn parse_from(src: &str, start: usize) -> Result<Expr, ParseError> {
-    let tokens = tokenize(src, start)?;
+    let tokens = tokenize(src, start, false)?;
     let mut parser = Parser {
         tokens: &tokens,
         pos: 0,
@@ -57,6 +57,64 @@ fn parse_from(src: &str, start: usize) -> Result<Expr, ParseError> {
         )
         .expected("and, or")),
     }
+}
+
+/// What a part of a filter is, for highlighting and completion.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FilterPart {
+    /// A field name (the left side of a comparison, or a bare field).
+    Field,
+    /// `= != < <= > >= =~ !~ has in`.
+    Operator,
+    /// `and or not`.
+    Keyword,
+    /// A literal on the right of an operator or inside `[...]`.
+    Value,
+    /// `( ) [ ] ,`.
+    Punct,
+}
+
+/// Classifies the parts of the filter in `line[span]`, for a highlighter or a completer working
+/// on a half-typed line. Never fails: unterminated quotes run to the end of the span, and a span
+/// that does not fit the line gives nothing. Spans are relative to `line`.
+pub fn classify_filter(line: &str, span: Span) -> Vec<(Span, FilterPart)> {
+    let tokens = match line.get(..span.end) {
+        Some(src) if src.is_char_boundary(span.start) && span.start <= span.end => {
+            tokenize(src, span.start, true).unwrap_or_default()
+        }
+        _ => Vec::new(),
+    };
+    let mut expect_value = false;
+    let mut in_list = false;
+    let mut parts = Vec::with_capacity(tokens.len());
+    for tok in tokens {
+        let part = match tok.kind {
+            Kind::Word(_) if expect_value || in_list => {
+                expect_value = false;
+                FilterPart::Value
+            }
+            Kind::Word(_) => FilterPart::Field,
+            Kind::Op(op) => {
+                expect_value = op != CmpOp::In;
+                FilterPart::Operator
+            }
+            Kind::And | Kind::Or | Kind::Not => {
+                expect_value = false;
+                FilterPart::Keyword
+            }
+            Kind::LBracket => {
+                in_list = true;
+                FilterPart::Punct
+            }
+            Kind::RBracket => {
+                in_list = false;
+                FilterPart::Punct
+            }
+            Kind::LParen | Kind::RParen | Kind::Comma => FilterPart::Punct,
+        };
+        parts.push((tok.span, part));
+    }
+    parts
 }
 
 #[derive(Clone, Debug)]
@@ -114,7 +172,9 @@ fn is_delim(rest: &str) -> bool {
         || rest.starts_with("!~")
 }
 
-fn tokenize(text: &str, start: usize) -> Result<Vec<Tok>, ParseError> {
+/// Splits `text[start..]` into filter tokens. In tolerant mode an unterminated quote runs to the
+/// end instead of failing.
+fn tokenize(text: &str, start: usize, tolerant: bool) -> Result<Vec<Tok>, ParseError> {
     let mut tokens = Vec::new();
     let mut pos = start;
     while let Some(c) = text[pos..].chars().next() {
@@ -149,7 +209,7 @@ fn tokenize(text: &str, start: usize) -> Result<Vec<Tok>, ParseError> {
             pos += sym.len();
             continue;
         }
-        let word = scan_word(text, pos, is_delim, false)?;
+        let word = scan_word(text, pos, is_delim, tolerant)?;
         pos = word.span.end;
         let keyword = if word.quoted {
             None

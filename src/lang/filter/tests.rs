@@ -231,3 +231,43 @@ fn fields_are_listed_with_spans() {
         .collect();
     assert_eq!(fields, [("status", 0), ("mem", 20), ("tags", 36)]);
 }
+
+/// Renders the classification as `text:kind` pairs.
+fn classified(line: &str, span: Span) -> String {
+    let parts: Vec<String> = classify_filter(line, span)
+        .into_iter()
+        .map(|(s, part)| format!("{}:{part:?}", &line[s.start..s.end]))
+        .collect();
+    parts.join(" ")
+}
+
+#[test]
+fn classification_for_highlighting() {
+    let check = |filter: &str, expected: &str| {
+        assert_eq!(
+            classified(filter, Span::new(0, filter.len())),
+            expected,
+            "{filter:?}"
+        );
+    };
+    check("", "");
+    check("status=running", "status:Field =:Operator running:Value");
+    check(
+        "not (mem > 4G or tags has prod)",
+        "not:Keyword (:Punct mem:Field >:Operator 4G:Value or:Keyword tags:Field \
+         has:Operator prod:Value ):Punct",
+    );
+    check(
+        "node in [a, 'b c'] and template",
+        "node:Field in:Operator [:Punct a:Value ,:Punct 'b c':Value ]:Punct and:Keyword \
+         template:Field",
+    );
+    check("name =~ '^we", "name:Field =~:Operator '^we:Value");
+    check("mem >", "mem:Field >:Operator");
+    let line = "ls | where vmid > 100";
+    assert_eq!(
+        classified(line, Span::new(11, line.len())),
+        "vmid:Field >:Operator 100:Value"
+    );
+    assert_eq!(classified(line, Span::new(11, 99)), "");
+}
