@@ -156,86 +156,94 @@ pub fn split_args(words: &[Word], takes_value: &[&str]) -> Result<Args, ParseErr
         let plain = word.plain_text();
         if !flags_done && plain == "--" && word.text == "--" {
             flags_done = true;
-            continue;
-        }
-        if !flags_done && is_flag(plain) {
-            let long = plain.starts_with("--");
-            let body = &word.text[if long { 2 } else { 1 }..];
-            let (name, inline) = match body.split_once('=') {
-                Some((n, v)) if 1 + usize::from(long) + n.len() < word.plain_prefix => (n, Some(v)),
-                _ => (body, None),
-            };
-            let name_span = Span::new(
-                word.span.start,
-                word.span.start + name.len() + 1 + usize::from(long),
-            );
-            let wants_value = takes_value.contains(&name);
-            let value = match (inline, wants_value) {
-                (Some(v), true) => {
-                    let start = name_span.end + 1;
-                    Some(Word {
-                        text: v.to_string(),
-                        span: Span::new(start.min(word.span.end), word.span.end),
-                        quoted: word.quoted,
-                        plain_prefix: word.plain_prefix.saturating_sub(name_span.len() + 1),
-                    })
-                }
-                (Some(_), false) => {
-                    return Err(ParseError::new(
-                        format!(
-                            "flag '{}{name}' takes no value",
-                            if long { "--" } else { "-" }
-                        ),
-                        word.span,
-                    ));
-                }
-                (None, true) => match iter.next() {
-                    Some(v) if !is_flag(v.plain_text()) => Some(v.clone()),
-                    Some(v) => {
-                        return Err(ParseError::new(
-                            format!(
-                                "flag '{}' needs a value, not the flag '{}'",
-                                word.text, v.text
-                            ),
-                            v.span,
-                        )
-                        .expected("a value"));
-                    }
-                    None => {
-                        return Err(ParseError::new(
-                            format!("flag '{}' needs a value", word.text),
-                            Span::at(word.span.end),
-                        )
-                        .expected("a value"));
-                    }
-                },
-                (None, false) => None,
-            };
-            let span = value.as_ref().map_or(word.span, |v| word.span.to(v.span));
-            args.flags.push(Flag {
-                name: name.to_string(),
-                long,
-                value,
-                span,
-            });
+        } else if !flags_done && is_flag(plain) {
+            let flag = read_flag(word, takes_value, || iter.next())?;
+            args.flags.push(flag);
         } else if let Some(key) = pair_key(plain) {
-            let key_end = word.span.start + key.len();
-            let value_text = word.text[key.len() + 1..].to_string();
-            args.pairs.push(Pair {
-                key: key.to_string(),
-                key_span: Span::new(word.span.start, key_end),
-                value: Word {
-                    text: value_text,
-                    span: Span::new(key_end + 1, word.span.end),
-                    quoted: word.quoted,
-                    plain_prefix: word.plain_prefix - key.len() - 1,
-                },
-            });
+            args.pairs.push(read_pair(word, key));
         } else {
             args.positionals.push(word.clone());
         }
     }
     Ok(args)
+}
+
+/// Reads a flag word (its plain text starts with `-`), taking its value from the word itself
+/// (`--limit=5`) or from `next` (`--limit 5`) when the flag is one of `takes_value`.
+fn read_flag<'a>(
+    word: &Word,
+    takes_value: &[&str],
+    next: impl FnOnce() -> Option<&'a Word>,
+) -> Result<Flag, ParseError> {
+    let long = word.plain_text().starts_with("--");
+    let dashes = if long { "--" } else { "-" };
+    let body = &word.text[dashes.len()..];
+    // An `=` counts only in the plain part: in `--x'=y'` it belongs to the name.
+    let (name, inline) = match body.split_once('=') {
+        Some((n, v)) if dashes.len() + n.len() < word.plain_prefix => (n, Some(v)),
+        _ => (body, None),
+    };
+    let value = match (inline, takes_value.contains(&name)) {
+        (None, false) => None,
+        (Some(_), false) => {
+            return Err(ParseError::new(
+                format!("flag '{dashes}{name}' takes no value"),
+                word.span,
+            ));
+        }
+        (Some(v), true) => {
+            let cut = dashes.len() + name.len() + 1;
+            Some(Word {
+                text: v.to_string(),
+                span: Span::new((word.span.start + cut).min(word.span.end), word.span.end),
+                quoted: word.quoted,
+                plain_prefix: word.plain_prefix.saturating_sub(cut),
+            })
+        }
+        (None, true) => match next() {
+            Some(v) if !is_flag(v.plain_text()) => Some(v.clone()),
+            Some(v) => {
+                return Err(ParseError::new(
+                    format!(
+                        "flag '{dashes}{name}' needs a value, not the flag '{}'",
+                        v.text
+                    ),
+                    v.span,
+                )
+                .expected("a value"));
+            }
+            None => {
+                return Err(ParseError::new(
+                    format!("flag '{dashes}{name}' needs a value"),
+                    Span::at(word.span.end),
+                )
+                .expected("a value"));
+            }
+        },
+    };
+    let span = value.as_ref().map_or(word.span, |v| word.span.to(v.span));
+    Ok(Flag {
+        name: name.to_string(),
+        long,
+        value,
+        span,
+    })
+}
+
+/// Splits `key=value` at the first `=` (which lies in the word's plain prefix).
+fn read_pair(word: &Word, key: &str) -> Pair {
+    let cut = key.len() + 1;
+    let key_end = word.span.start + key.len();
+    Pair {
+        key: key.to_string(),
+        key_span: Span::new(word.span.start, key_end),
+        value: Word {
+            text: word.text.get(cut..).unwrap_or("").to_string(),
+            span: Span::new(key_end + 1, word.span.end),
+            quoted: word.quoted,
+            plain_prefix: word.plain_prefix.saturating_sub(cut),
+        },
+    }
 }
 
 /// `-x`, `--name`, but not `-`, `--`, `-5` or `-1.5`.
