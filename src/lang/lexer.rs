@@ -11,6 +11,8 @@
 //! never fails, for half-typed lines. The filter language reuses [`scan_word`] with its own
 //! delimiters, so quoting means the same thing everywhere.
 
+use std::borrow::Cow;
+
 use super::error::{ParseError, Span};
 
 /// One word of the line, after quote removal.
@@ -62,6 +64,20 @@ impl Token {
             Token::Word(w) => w.span,
             Token::Pipe(s) | Token::Comment(s) => *s,
         }
+    }
+}
+
+/// Quotes a word so that [`lex`] (and the filter language) read it back as exactly `text`: plain
+/// when it holds nothing special, else in single quotes with `'` written as `'\''`. For
+/// completion inserting names and for printing commands back.
+pub fn quote(text: &str) -> Cow<'_, str> {
+    const SPECIAL: &str = "'\"\\|#()[],=<>!~$`;&*?{}";
+    let plain = !text.is_empty()
+        && !text.contains(|c: char| c.is_whitespace() || c.is_control() || SPECIAL.contains(c));
+    if plain {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(format!("'{}'", text.replace('\'', "'\\''")))
     }
 }
 

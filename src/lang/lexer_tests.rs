@@ -123,3 +123,31 @@ fn partial_lexing_is_tolerant() {
         "ls@0..2 |@3 where@5..10 name@11..15 =@16..17 we'@18..21"
     );
 }
+
+#[test]
+fn quoting_for_reinsertion() {
+    let cases: &[(&str, &str)] = &[
+        ("web01", "web01"),
+        ("web 01", "'web 01'"),
+        ("", "''"),
+        ("it's", "'it'\\''s'"),
+        ("a|b", "'a|b'"),
+        ("#x", "'#x'"),
+        ("x=1", "'x=1'"),
+        ("local-lvm", "local-lvm"),
+        ("vm-100-disk-0", "vm-100-disk-0"),
+    ];
+    for (text, expected) in cases {
+        let quoted = quote(text);
+        assert_eq!(quoted, *expected, "quote({text:?})");
+        let words: Vec<String> = lex(&quoted)
+            .unwrap()
+            .into_iter()
+            .filter_map(|t| match t {
+                Token::Word(w) => Some(w.text),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(words, [text.to_string()], "lexing {quoted:?}");
+    }
+}

@@ -58,7 +58,7 @@ pub use filter::{
     CmpOp, Comparison, Expr, FilterPart, classify_filter, parse_filter, parse_filter_in,
 };
 pub use format::{FormatError, to_csv, to_json, to_md, to_yaml};
-pub use lexer::{Token, Word, lex, lex_partial};
+pub use lexer::{Token, Word, lex, lex_partial, quote};
 pub use ops::{OpError, count, filter, first, get, group_by, last, select, sort_by, uniq};
 pub use parser::{Args, Flag, Pair, Pipeline, Stage, parse_pipeline, split_args};
 pub use units::{

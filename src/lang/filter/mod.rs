@@ -27,6 +27,7 @@ use super::error::Span;
 use super::units;
 use super::value::{Record, Value};
 
+mod display;
 mod parse;
 
 pub use parse::{FilterPart, classify_filter, parse_filter, parse_filter_in};
