@@ -64,4 +64,4 @@ pub use parser::{Args, Flag, Pair, Pipeline, Stage, parse_pipeline, split_args};
 pub use units::{
     format_duration, format_size, format_time, parse_bool, parse_duration, parse_size, parse_time,
 };
-pub use value::{Record, Value, pve_field_kind};
+pub use value::{Record, Value};

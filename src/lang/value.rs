@@ -107,25 +107,23 @@ impl FromIterator<(String, Value)> for Record {
     }
 }
 
-/// How PVE's well-known field names are typed when JSON is read with [`Value::from_pve_json`].
-pub fn pve_field_kind(name: &str) -> Option<fn(&Json) -> Option<Value>> {
-    fn size(j: &Json) -> Option<Value> {
-        j.as_u64()
-            .or_else(|| j.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
-            .map(Value::Size)
-    }
-    fn duration(j: &Json) -> Option<Value> {
-        j.as_u64().map(Value::Duration)
-    }
-    fn time(j: &Json) -> Option<Value> {
-        j.as_i64().map(Value::Time)
-    }
+/// The kind PVE's well-known numeric fields carry, by name (as `/cluster/resources`, node and
+/// guest status, storage status, task and snapshot lists send them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PveKind {
+    Size,
+    Duration,
+    Time,
+}
+
+fn pve_kind(name: &str) -> Option<PveKind> {
     match name {
         "mem" | "maxmem" | "disk" | "maxdisk" | "swap" | "maxswap" | "netin" | "netout"
-        | "diskread" | "diskwrite" | "size" | "used" | "avail" | "total" | "free"
-        | "balloon_min" => Some(size),
-        "uptime" => Some(duration),
-        "ctime" | "starttime" | "endtime" | "snaptime" | "time" | "expire" => Some(time),
+        | "diskread" | "diskwrite" | "size" | "used" | "avail" | "total" | "free" => {
+            Some(PveKind::Size)
+        }
+        "uptime" => Some(PveKind::Duration),
+        "ctime" | "starttime" | "endtime" | "snaptime" | "time" | "expire" => Some(PveKind::Time),
         _ => None,
     }
 }
@@ -157,14 +155,27 @@ impl Value {
             Json::Array(items) => Value::List(items.iter().map(Value::from_pve_json).collect()),
             Json::Object(map) => Value::Record(
                 map.iter()
-                    .map(|(k, v)| {
-                        let typed = pve_field_kind(k).and_then(|kind| kind(v));
-                        (k.clone(), typed.unwrap_or_else(|| Value::from_pve_json(v)))
-                    })
+                    .map(|(k, v)| (k.clone(), Value::from_pve_field(k, v)))
                     .collect(),
             ),
             other => Value::from_json(other),
         }
+    }
+
+    /// Converts one field's JSON value, typed by the field's name as PVE uses it: `mem` as a size,
+    /// `uptime` as a duration, `starttime` as a time. A value of an unexpected shape (such as a
+    /// config `size` string `32G`) stays as it is.
+    pub fn from_pve_field(name: &str, json: &Json) -> Value {
+        let typed = match pve_kind(name) {
+            Some(PveKind::Size) => json
+                .as_u64()
+                .or_else(|| json.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
+                .map(Value::Size),
+            Some(PveKind::Duration) => json.as_u64().map(Value::Duration),
+            Some(PveKind::Time) => json.as_i64().map(Value::Time),
+            None => None,
+        };
+        typed.unwrap_or_else(|| Value::from_pve_json(json))
     }
 
     /// Machine-readable JSON: sizes in bytes, durations in seconds, times in unix seconds.

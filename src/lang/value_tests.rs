@@ -114,6 +114,18 @@ fn pve_json_types_well_known_fields() {
         value.display(),
         "{mem: 4.0 GiB, uptime: 3d 4h, starttime: 2026-11-21T10:00:00Z, name: x}"
     );
+    assert!(matches!(
+        Value::from_pve_field("size", &json!("32G")),
+        Value::String(_)
+    ));
+    assert!(matches!(
+        Value::from_pve_field("size", &json!(1024)),
+        Value::Size(1024)
+    ));
+    assert!(matches!(
+        Value::from_pve_field("vmid", &json!(100)),
+        Value::Int(100)
+    ));
     // Machine-readable output stays numeric.
     assert_eq!(value.to_json(), input);
 }
