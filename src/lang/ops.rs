@@ -1,0 +1,176 @@
+//! Record operations behind the pipeline commands `where select sort-by first last count get
+//! uniq group-by`.
+//!
+//! Pure functions from values to values; they take the stream by value where they reorder or
+//! drop items so nothing is cloned needlessly. They must not print or decide output formats. A
+//! field that no record has is an error naming the fields that exist; a field that only some
+//! records lack reads as null.
+
+use std::collections::HashSet;
+
+use indexmap::IndexMap;
+
+use super::filter::Expr;
+use super::value::{Record, Value};
+
+/// An error from a record operation, e.g. an unknown field.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct OpError {
+    pub message: String,
+}
+
+impl OpError {
+    fn new(message: impl Into<String>) -> Self {
+        OpError {
+            message: message.into(),
+        }
+    }
+}
+
+/// Keeps the records the filter accepts; non-record items never pass.
+pub fn filter(items: Vec<Value>, expr: &Expr) -> Vec<Value> {
+    items
+        .into_iter()
+        .filter(|v| v.as_record().is_some_and(|r| expr.eval(r)))
+        .collect()
+}
+
+/// Keeps only the named fields, in the order given. Records lacking one get null there.
+pub fn select(items: Vec<Value>, fields: &[&str]) -> Result<Vec<Value>, OpError> {
+    if fields.is_empty() {
+        return Err(OpError::new(
+            "select needs at least one field name, e.g. select vmid name",
+        ));
+    }
+    for field in fields {
+        check_field(&items, field)?;
+    }
+    Ok(items
+        .into_iter()
+        .map(|item| match item {
+            Value::Record(r) => Value::Record(
+                fields
+                    .iter()
+                    .map(|f| (f.to_string(), r.get_path(f).cloned().unwrap_or_default()))
+                    .collect(),
+            ),
+            other => other,
+        })
+        .collect())
+}
+
+/// Sorts by a field: stable, typed (numbers as numbers, sizes as bytes, strings in natural order
+/// so `web2` precedes `web10`), nulls and missing fields last in both directions.
+pub fn sort_by(mut items: Vec<Value>, field: &str, reverse: bool) -> Result<Vec<Value>, OpError> {
+    check_field(&items, field)?;
+    let null = Value::Null;
+    items.sort_by(|a, b| {
+        let x = field_of(a, field).unwrap_or(&null);
+        let y = field_of(b, field).unwrap_or(&null);
+        match (x.is_null(), y.is_null(), reverse) {
+            (false, false, true) => y.sort_cmp(x),
+            _ => x.sort_cmp(y),
+        }
+    });
+    Ok(items)
+}
+
+/// The first `n` items.
+pub fn first(mut items: Vec<Value>, n: usize) -> Vec<Value> {
+    items.truncate(n);
+    items
+}
+
+/// The last `n` items, in their original order.
+pub fn last(mut items: Vec<Value>, n: usize) -> Vec<Value> {
+    let skip = items.len().saturating_sub(n);
+    items.drain(..skip);
+    items
+}
+
+/// The number of items.
+pub fn count(items: &[Value]) -> Value {
+    Value::Int(i64::try_from(items.len()).unwrap_or(i64::MAX))
+}
+
+/// The values of one field, one per record (null where a record lacks it).
+pub fn get(items: &[Value], field: &str) -> Result<Vec<Value>, OpError> {
+    check_field(items, field)?;
+    Ok(items
+        .iter()
+        .map(|item| field_of(item, field).cloned().unwrap_or_default())
+        .collect())
+}
+
+/// Drops repeated items, keeping the first of each. Equality is by value across numeric kinds
+/// (as in JSON output), so `Int(1)` and `Size(1)` count as the same.
+pub fn uniq(items: Vec<Value>) -> Vec<Value> {
+    let mut seen = HashSet::new();
+    items
+        .into_iter()
+        .filter(|item| seen.insert(item.to_json().to_string()))
+        .collect()
+}
+
+/// Groups records by a field's value, in order of first appearance. Each group is a record
+/// `{<field>: value, count: n, items: [...]}`; records lacking the field form a group with a
+/// null key.
+pub fn group_by(items: Vec<Value>, field: &str) -> Result<Vec<Value>, OpError> {
+    check_field(&items, field)?;
+    let mut groups: IndexMap<String, (Value, Vec<Value>)> = IndexMap::new();
+    for item in items {
+        let key = field_of(&item, field).cloned().unwrap_or_default();
+        let entry = groups
+            .entry(key.to_json().to_string())
+            .or_insert_with(|| (key, Vec::new()));
+        entry.1.push(item);
+    }
+    Ok(groups
+        .into_values()
+        .map(|(key, members)| {
+            let mut group = Record::new();
+            group.insert(field, key);
+            group.insert("count", count(&members));
+            group.insert("items", Value::List(members));
+            Value::Record(group)
+        })
+        .collect())
+}
+
+fn field_of<'a>(item: &'a Value, field: &str) -> Option<&'a Value> {
+    item.as_record()?.get_path(field)
+}
+
+/// Errors unless some record has the field (an empty stream has every field). Items that are
+/// not records make it an error too: these operations need records.
+fn check_field(items: &[Value], field: &str) -> Result<(), OpError> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    if items.iter().any(|item| field_of(item, field).is_some()) {
+        return Ok(());
+    }
+    if !items.iter().any(|item| item.as_record().is_some()) {
+        let kind = items.first().map_or("value", Value::type_name);
+        return Err(OpError::new(format!(
+            "no field '{field}': the input is a list of {kind} values, not records"
+        )));
+    }
+    let mut available: Vec<&str> = Vec::new();
+    for record in items.iter().filter_map(Value::as_record) {
+        for name in record.fields() {
+            if !available.contains(&name) {
+                available.push(name);
+            }
+        }
+    }
+    Err(OpError::new(format!(
+        "no field '{field}'; available fields: {}",
+        available.join(", ")
+    )))
+}
+
+#[cfg(test)]
+#[path = "ops_tests.rs"]
+mod tests;
