@@ -58,7 +58,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), hints: Vec::new() }
+        Error {
+            kind,
+            message: message.into(),
+            hints: Vec::new(),
+        }
     }
 
     pub fn usage(message: impl Into<String>) -> Self {
@@ -122,6 +126,9 @@ mod tests {
     #[test]
     fn display_shows_hints() {
         let e = Error::not_found("no guest 'webb'").hinted("did you mean web01, web02?");
-        assert_eq!(e.to_string(), "no guest 'webb'\n  hint: did you mean web01, web02?");
+        assert_eq!(
+            e.to_string(),
+            "no guest 'webb'\n  hint: did you mean web01, web02?"
+        );
     }
 }
