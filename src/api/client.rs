@@ -8,7 +8,7 @@
 //! a second factor is asked through [`TfaPrompt`].
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
@@ -64,6 +64,8 @@ struct Inner {
     /// The ticket session (password auth only) and a generation counter bumped on each login.
     session: tokio::sync::Mutex<Option<(Ticket, u64)>>,
     requests: AtomicU64,
+    /// Added to the local clock; zero except in tests that let time pass.
+    clock_shift: AtomicI64,
 }
 
 /// The auth headers of one request, taken from the session when it is sent.
@@ -118,6 +120,7 @@ impl Client {
             pin: setup.pin,
             session: tokio::sync::Mutex::new(None),
             requests: AtomicU64::new(0),
+            clock_shift: AtomicI64::new(0),
         };
         if let Auth::Password { .. } = &inner.auth {
             let ticket = inner.login().await?;
@@ -197,6 +200,12 @@ impl Client {
         &self.inner.base_url
     }
 
+    /// Lets `secs` of local time pass, for tests of ticket renewal.
+    #[cfg(test)]
+    pub(crate) fn advance_clock(&self, secs: i64) {
+        self.inner.clock_shift.fetch_add(secs, Ordering::Relaxed);
+    }
+
     /// HTTP requests sent so far (logins and retries included).
     pub fn request_count(&self) -> u64 {
         self.inner.requests.load(Ordering::Relaxed)
@@ -204,6 +213,10 @@ impl Client {
 }
 
 impl Inner {
+    fn now(&self) -> i64 {
+        now_unix() + self.clock_shift.load(Ordering::Relaxed)
+    }
+
     async fn creds(&self) -> Result<Creds, ApiError> {
         match &self.auth {
             Auth::Token { tokenid, secret } => Ok(Creds::Token(Secret::new(auth::token_header(
@@ -213,7 +226,7 @@ impl Inner {
                 let mut session = self.session.lock().await;
                 let stale = session
                     .as_ref()
-                    .is_none_or(|(t, _)| t.needs_renewal(now_unix()));
+                    .is_none_or(|(t, _)| t.needs_renewal(self.now()));
                 if stale {
                     let previous = session.take();
                     let generation = previous.as_ref().map_or(0, |(_, g)| *g) + 1;
@@ -266,7 +279,7 @@ impl Inner {
     async fn renew(&self, old: &Ticket) -> Result<Ticket, ApiError> {
         let req = endpoints::access_ticket(&old.username, old.ticket.expose(), None);
         let data = self.login_request(&req).await?;
-        match auth::read_login(&data, &old.username, now_unix())? {
+        match auth::read_login(&data, &old.username, self.now())? {
             LoginAnswer::Ticket(t) => Ok(t),
             LoginAnswer::NeedTfa { .. } => Err(ApiError::Auth {
                 message: "ticket renewal asked for a second factor".into(),
@@ -288,7 +301,7 @@ impl Inner {
         };
         let req = endpoints::access_ticket(username, password.expose(), None);
         let data = self.login_request(&req).await?;
-        let (challenge, user) = match auth::read_login(&data, username, now_unix())? {
+        let (challenge, user) = match auth::read_login(&data, username, self.now())? {
             LoginAnswer::Ticket(t) => return Ok(t),
             LoginAnswer::NeedTfa {
                 challenge,
@@ -319,7 +332,7 @@ impl Inner {
             &auth::tfa_response(code.expose()),
         );
         let data = self.login_request(&req).await?;
-        match auth::read_login(&data, &user, now_unix())? {
+        match auth::read_login(&data, &user, self.now())? {
             LoginAnswer::Ticket(t) => Ok(t),
             LoginAnswer::NeedTfa { .. } => Err(ApiError::Auth {
                 message: "the server asked for another second factor after the TOTP code".into(),
@@ -436,11 +449,11 @@ impl Inner {
                 secs: self.timeout.as_secs(),
             };
         }
-        let detail = error_chain(e);
-        if find_tls_error(e).is_some() {
+        let detail = innermost(e);
+        if find_tls_error(e).is_some() || looks_like_tls(&detail) {
             return ApiError::Tls {
                 url: self.base_url.clone(),
-                detail,
+                detail: explain_tls(&detail),
             };
         }
         ApiError::Connect {
@@ -448,6 +461,44 @@ impl Inner {
             detail,
         }
     }
+}
+
+/// rustls's messages, for when its error is boxed out of reach of `downcast_ref` in the chain.
+fn looks_like_tls(detail: &str) -> bool {
+    [
+        "invalid peer certificate",
+        "received fatal alert",
+        "peer is incompatible",
+        "peer misbehaved",
+        "tls handshake",
+    ]
+    .iter()
+    .any(|m| detail.to_ascii_lowercase().contains(m))
+}
+
+/// Adds a plain explanation to rustls's terse certificate errors.
+fn explain_tls(detail: &str) -> String {
+    let why = if detail.contains("UnknownIssuer") {
+        "the certificate is not signed by a trusted CA"
+    } else if detail.contains("BadSignature") {
+        "the certificate is not signed by the given CA"
+    } else if detail.contains("NotValidForName") {
+        "the certificate is not valid for this host name"
+    } else if detail.contains("Expired") {
+        "the certificate has expired"
+    } else {
+        return detail.to_string();
+    };
+    format!("{why} ({detail})")
+}
+
+/// The innermost message of an error chain (e.g. "Connection refused (os error 111)").
+fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
 }
 
 /// The rustls error somewhere in `e`'s source chain, if any.

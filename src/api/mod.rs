@@ -32,4 +32,8 @@ pub use tls::TlsMode;
 pub use upid::Upid;
 
 #[cfg(test)]
+mod client_tests;
+#[cfg(test)]
+mod test_server;
+#[cfg(test)]
 mod tls_server_tests;
