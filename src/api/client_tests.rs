@@ -387,6 +387,42 @@ async fn wait_task_streams_the_log_once() {
 }
 
 #[tokio::test]
+async fn run_task_starts_and_follows() {
+    let server = task_server(1, "OK").await;
+    let client = connect(&server, token(), None).await.unwrap();
+    // The fake answers the start request (neither status nor log) with `data` = version info,
+    // which is not a UPID.
+    let start = endpoints::guest_power(GuestKind::Qemu, "pve1", 100, PowerAction::Start);
+    let err = client.start_task(&start).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("expected a task id (UPID) or null"),
+        "{err}"
+    );
+
+    let upid_server = test_server::start(Arc::new(|req: &Seen| match req.target.as_str() {
+        "/api2/json/version" => ok(json!({"version":"9.1.1"})),
+        "/api2/json/nodes/pve1/qemu/100/config" => ok(json!(null)),
+        _ => ok(json!(UPID)),
+    }))
+    .await;
+    let client = connect(&upid_server, token(), None).await.unwrap();
+    assert_eq!(
+        client.start_task(&start).await.unwrap(),
+        Some(UPID.parse().unwrap())
+    );
+    let config =
+        endpoints::qemu_config_update_async("pve1", 100, &[("memory".into(), "2048".into())], None);
+    assert_eq!(
+        client
+            .run_task(&config, &fast(), &mut |_: &str| {})
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
 async fn wait_task_maps_exit_statuses() {
     let upid: Upid = UPID.parse().unwrap();
     let server = task_server(0, "WARNINGS: 2").await;

@@ -77,6 +77,10 @@ impl From<ApiError> for Error {
                 "if the node's certificate was renewed, pin the new fingerprint (shown in the web UI \
                  under Node > System > Certificates); otherwise someone may be intercepting the connection",
             ),
+            ApiError::Timeout { ref what, .. } if what.starts_with("waiting for task") => {
+                Error::new(ErrorKind::Task, e.to_string())
+                    .hinted("the task keeps running on the server; only the wait was given up")
+            }
             ApiError::Timeout { .. } => Error::new(ErrorKind::Connection, e.to_string())
                 .hinted("the server is slow or unreachable; raise the timeout or try again"),
             ApiError::Decode { .. } => Error::new(ErrorKind::Api, e.to_string())

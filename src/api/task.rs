@@ -12,7 +12,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::client::Client;
-use super::endpoints;
+use super::endpoints::{self, ApiRequest};
 use super::error::ApiError;
 use super::models::{TaskLogLine, TaskStatus};
 use super::upid::Upid;
@@ -70,6 +70,39 @@ pub fn next_pause(current: Duration, max: Duration) -> Duration {
 }
 
 impl Client {
+    /// Sends a request to an asynchronous endpoint and returns its UPID; `None` when the
+    /// server finished at once and answered `null` (e.g. `POST .../config` within
+    /// `background_delay`).
+    pub async fn start_task(&self, req: &ApiRequest) -> Result<Option<Upid>, ApiError> {
+        match self.get(req).await? {
+            Value::Null => Ok(None),
+            Value::String(s) => s
+                .parse()
+                .map(Some)
+                .map_err(|e: super::upid::UpidParseError| ApiError::Decode {
+                    path: req.path.clone(),
+                    detail: e.to_string(),
+                }),
+            other => Err(ApiError::Decode {
+                path: req.path.clone(),
+                detail: format!("expected a task id (UPID) or null, got {other}"),
+            }),
+        }
+    }
+
+    /// [`Client::start_task`] then [`Client::wait_task`]; `None` when there was no task.
+    pub async fn run_task(
+        &self,
+        req: &ApiRequest,
+        opts: &WaitOptions,
+        on_log: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<Option<TaskOutcome>, ApiError> {
+        match self.start_task(req).await? {
+            Some(upid) => self.wait_task(&upid, opts, on_log).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// Waits for `upid` to stop, streaming its log to `on_log`.
     pub async fn wait_task(
         &self,
