@@ -1,1 +1,39 @@
-//! api — (stub; being written)
+//! api — the PVE REST API client.
+//!
+//! Owns everything about talking to Proxmox VE over HTTPS: TLS trust (`tls`), the server
+//! address (`url`), login and ticket renewal (`auth`), the one place that decodes answers and
+//! maps errors (`envelope`, `error`), pure request builders (`request`, `endpoints`), typed
+//! models (`models`, with lenient decoders in `de`), task ids (`upid`) and following tasks to
+//! their end (`task`). Only `client` does network IO.
+//!
+//! Must not: import `shell`, `render`, `commands`, `cli` or `sim`; touch the terminal; print.
+//! Secrets (passwords, token secrets, tickets, CSRF tokens) stay in `Secret` and never reach a
+//! message or `Debug` output.
+
+pub mod auth;
+pub mod client;
+pub mod de;
+pub mod endpoints;
+pub mod envelope;
+pub mod error;
+pub mod models;
+pub mod request;
+pub mod task;
+pub mod tls;
+pub mod upid;
+pub mod url;
+
+pub use client::{Auth, Client, ConnectOptions, TfaPrompt};
+pub use endpoints::{ApiRequest, GuestKind, Method, PowerAction};
+pub use envelope::ApiResponse;
+pub use error::ApiError;
+pub use task::{TaskOutcome, WaitOptions};
+pub use tls::TlsMode;
+pub use upid::Upid;
+
+#[cfg(test)]
+mod client_tests;
+#[cfg(test)]
+mod test_server;
+#[cfg(test)]
+mod tls_server_tests;
