@@ -1,1 +1,311 @@
-//! sim — (stub; being written)
+//! sim — the embedded Proxmox VE API simulator.
+//!
+//! A faithful fake PVE API server that runs in-process over real HTTPS on loopback. It is used by
+//! `pvesh-plus --demo`, by `pvesh-plus sim` and by the integration tests. Its behaviour follows
+//! `shared/pve-api/FACTS.md` and the official schema, never our own client: this module must not
+//! import `crate::api`, `crate::commands` or `crate::cli` (the two sides are checked against the
+//! schema separately, so they cannot drift together).
+//!
+//! Layout:
+//! - `mod.rs`      the public API: [`SimOptions`], [`start`], [`SimHandle`], [`Faults`].
+//! - `clock`       the simulated clock (fixed epoch + real elapsed × speed + `advance`).
+//! - `tls`         the self-signed certificate and its fingerprint.
+//! - `crypto`      HMAC tickets, CSRF tokens and RFC 6238 TOTP.
+//! - `params`      the parameter-spec mini-language and PVE-style validation.
+//! - `perms`       built-in roles, ACLs and privilege checks.
+//! - `state`       the cluster state ([`State`]) and its JSON views.
+//! - `tasks`       UPIDs, task lifecycles, logs and their effects on state.
+//! - `scenario`    the demo cluster and the generated clusters.
+//! - `routes`      the route table (data) and the handlers.
+//! - `server`      the HTTP layer: envelope, errors, auth, faults, request log.
+//! - `apidoc`      the API viewer's `apidoc.js` generated from the route table.
+
+mod apidoc;
+mod clock;
+mod crypto;
+mod params;
+mod perms;
+pub mod routes;
+pub mod scenario;
+mod server;
+mod state;
+mod tasks;
+mod tls;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::secret::Secret;
+
+pub use crypto::totp_code;
+pub use scenario::{DEMO_TFA_SECRET, Scenario};
+pub use state::{Guest, GuestKind, Node, Pool, Snapshot, State, Storage, Task, Volume};
+
+/// How to start a simulator.
+#[derive(Debug, Clone)]
+pub struct SimOptions {
+    /// Where to listen; default `127.0.0.1:0` (an ephemeral port).
+    pub listen: SocketAddr,
+    /// Which cluster to simulate.
+    pub scenario: Scenario,
+    /// Extra or overriding password users, e.g. `("root@pam", pw)`.
+    pub users: Vec<(String, Secret)>,
+    /// API tokens, e.g. `("root@pam!ci", secret)`; privilege separation off.
+    pub tokens: Vec<(String, Secret)>,
+    /// Simulated seconds per real second; 0 means the clock only moves by [`SimHandle::advance`].
+    pub speed: f64,
+    /// The seed all randomness derives from (MACs, generated scenario, fault dice).
+    pub seed: u64,
+    /// Injected faults; default none.
+    pub faults: Faults,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            scenario: Scenario::Demo,
+            users: Vec::new(),
+            tokens: Vec::new(),
+            speed: 1.0,
+            seed: 0x5eed,
+            faults: Faults::default(),
+        }
+    }
+}
+
+/// Faults injected into the simulator, applied deterministically from the seed.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    /// Added to every response.
+    pub latency_ms: u64,
+    /// Fraction of API requests answered 500 "simulated failure" (never `/access/ticket`).
+    pub error_rate: f64,
+    /// Fraction of requests whose connection is closed without a response.
+    pub drop_rate: f64,
+    /// Tasks whose type matches this regex end with exit status "simulated task failure".
+    pub fail_tasks: Option<String>,
+    /// Overrides the 2 h ticket lifetime.
+    pub ticket_lifetime_secs: Option<i64>,
+}
+
+/// Why the simulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot set up TLS for the simulator: {0}")]
+    Tls(String),
+    #[error("invalid simulator option: {0}")]
+    Option(String),
+}
+
+/// One request the simulator served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRecord {
+    pub method: String,
+    /// The path as requested, without the query string.
+    pub path: String,
+    /// The route template that answered (e.g. `/cluster/resources`), or the path when none did.
+    pub template: String,
+    pub status: u16,
+}
+
+/// Everything behind the server's lock.
+pub(crate) struct Shared {
+    pub state: State,
+    pub faults: Faults,
+    pub log: Vec<RequestRecord>,
+    pub dice: u64,
+}
+
+/// A running simulator. Cloning gives another handle to the same server.
+#[derive(Clone)]
+pub struct SimHandle {
+    addr: SocketAddr,
+    fingerprint: String,
+    cert_pem: String,
+    credentials: Vec<(String, Secret)>,
+    pub(crate) shared: Arc<Mutex<Shared>>,
+    pub(crate) clock: Arc<clock::Clock>,
+    shutdown: Arc<tokio::sync::Notify>,
+    done: Arc<tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
+}
+
+impl std::fmt::Debug for SimHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimHandle").field("addr", &self.addr).finish()
+    }
+}
+
+/// Binds, spawns the server on the current tokio runtime and returns once it is listening.
+pub async fn start(opts: SimOptions) -> Result<SimHandle, SimError> {
+    if !(opts.speed >= 0.0 && opts.speed.is_finite()) {
+        return Err(SimError::Option(format!(
+            "speed must be a finite number >= 0, got {}",
+            opts.speed
+        )));
+    }
+    let fail_tasks = compile_fail_tasks(&opts.faults)?;
+    let clock = Arc::new(clock::Clock::new(opts.speed));
+    let cert = tls::SelfSigned::generate()?;
+    let mut state = scenario::build(&opts.scenario, opts.seed)
+        .map_err(|e| SimError::Option(e.to_string()))?;
+    for node in &mut state.nodes {
+        node.ssl_fingerprint = cert.fingerprint.clone();
+    }
+    let root_pw = Secret::new(crypto::random_token(16));
+    state.set_password("root@pam", root_pw);
+    for (user, pw) in &opts.users {
+        state.set_password(user, pw.clone());
+    }
+    for (token, secret) in &opts.tokens {
+        state
+            .add_api_token(token, secret.clone())
+            .map_err(SimError::Option)?;
+    }
+    let credentials = state.password_credentials();
+    let listener = tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .map_err(|source| SimError::Bind {
+            addr: opts.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| SimError::Bind {
+        addr: opts.listen,
+        source,
+    })?;
+    state.fail_tasks = fail_tasks;
+    let shared = Arc::new(Mutex::new(Shared {
+        state,
+        faults: opts.faults.clone(),
+        log: Vec::new(),
+        dice: opts.seed,
+    }));
+    let shutdown = Arc::new(tokio::sync::Notify::new());
+    let server = server::Server {
+        shared: shared.clone(),
+        clock: clock.clone(),
+        keys: Arc::new(crypto::Keys::generate()),
+    };
+    let acceptor = cert.acceptor()?;
+    let join = tokio::spawn(server::serve(listener, acceptor, server, shutdown.clone()));
+    Ok(SimHandle {
+        addr,
+        fingerprint: cert.fingerprint,
+        cert_pem: cert.cert_pem,
+        credentials,
+        shared,
+        clock,
+        shutdown,
+        done: Arc::new(tokio::sync::Mutex::new(Some(join))),
+    })
+}
+
+fn compile_fail_tasks(faults: &Faults) -> Result<Option<regex::Regex>, SimError> {
+    match &faults.fail_tasks {
+        None => Ok(None),
+        Some(re) => regex::Regex::new(re)
+            .map(Some)
+            .map_err(|e| SimError::Option(format!("fail_tasks is not a valid regex: {e}"))),
+    }
+}
+
+impl SimHandle {
+    /// `https://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// SHA-256 of the DER certificate, upper-case hex with colons (like PVE's `ssl_fingerprint`).
+    pub fn fingerprint(&self) -> String {
+        self.fingerprint.clone()
+    }
+
+    /// The self-signed certificate in PEM.
+    pub fn cert_pem(&self) -> String {
+        self.cert_pem.clone()
+    }
+
+    /// The password users the simulator accepts (root@pam and the demo users included).
+    pub fn credentials(&self) -> Vec<(String, Secret)> {
+        self.credentials.clone()
+    }
+
+    /// Every request served so far, in order.
+    pub fn request_log(&self) -> Vec<RequestRecord> {
+        self.lock().log.clone()
+    }
+
+    /// How many requests hit `template` with `method`.
+    pub fn count(&self, method: &str, template: &str) -> usize {
+        self.lock()
+            .log
+            .iter()
+            .filter(|r| r.method.eq_ignore_ascii_case(method) && r.template == template)
+            .count()
+    }
+
+    /// Requests other than GET, not counting logins (`POST /access/ticket`).
+    pub fn mutating_count(&self) -> usize {
+        self.lock()
+            .log
+            .iter()
+            .filter(|r| r.method != "GET" && !(r.method == "POST" && r.template == "/access/ticket"))
+            .count()
+    }
+
+    /// Replaces the injected faults. An invalid `fail_tasks` regex is ignored (no task fails).
+    pub fn set_faults(&self, faults: Faults) {
+        let compiled = compile_fail_tasks(&faults).ok().flatten();
+        let mut shared = self.lock();
+        shared.state.fail_tasks = compiled;
+        shared.faults = faults;
+    }
+
+    /// Moves the simulated clock forward; tasks due by then finish on the next request.
+    pub fn advance(&self, secs: f64) {
+        self.clock.advance(secs);
+        let now = self.clock.now_f64();
+        self.lock().state.run_due_tasks(now);
+    }
+
+    /// The simulated unix time.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// Runs `f` on the cluster state (after finishing the tasks that are due).
+    pub fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        let now = self.clock.now_f64();
+        let mut shared = self.lock();
+        shared.state.run_due_tasks(now);
+        f(&mut shared.state)
+    }
+
+    /// Stops accepting connections and waits for the accept loop to end.
+    pub async fn shutdown(self) {
+        self.shutdown.notify_waiters();
+        self.shutdown.notify_one();
+        if let Some(join) = self.done.lock().await.take() {
+            let _ = join.await;
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        lock_shared(&self.shared)
+    }
+}
+
+/// Locks the shared state, recovering from a poisoned lock (a panicking handler must not wedge
+/// the simulator for every later request).
+pub(crate) fn lock_shared(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(|p| p.into_inner())
+}

@@ -1,0 +1,273 @@
+//! `/access` routes: tickets (password, renewal, TOTP second factor), realms, users, API tokens,
+//! roles, ACLs, and `/version` (FACTS §3).
+
+use serde_json::{Map, Value, json};
+
+use super::{ApiError, Ctx, Perm, Reply, Route, TOKENID, USERID, index, route};
+use crate::secret::Secret;
+use crate::sim::crypto::{self, totp_code};
+use crate::sim::perms::{self, AclEntry, ROLES};
+use crate::sim::state::ApiToken;
+
+const SELF_OR_MODIFY: Perm = Perm::Custom(r#"["or",["userid-param","self"],["userid-group",["User.Modify"]]]"#);
+
+pub fn routes() -> Vec<Route> {
+    vec![
+        route("GET", "/access", "index", "array", Perm::All, &[], |c| Ok(index(c, "subdir"))).desc("Directory index."),
+        route("GET", "/access/ticket", "get_ticket", "null", Perm::World, &[], |_| Ok(Reply::null())).desc("Dummy. Useful for formatters which want to provide a login page."),
+        route("POST", "/access/ticket", "create_ticket", "object", Perm::World, &[
+            "username:string maxlen=64", "password:string", "realm?:string fmt=pve-realm maxlen=32",
+            "otp?:string", "tfa-challenge?:string", "new-format?:boolean", "path?:string maxlen=64",
+            "privs?:string fmt=pve-priv-list maxlen=64",
+        ], create_ticket).protected().no_token().desc("Create or verify authentication ticket."),
+        route("GET", "/access/domains", "index", "array", Perm::World, &[], domains).desc("Authentication domain index."),
+        route("GET", "/access/users", "index", "array", Perm::All, &["enabled?:boolean", "full?:boolean"], users).protected().desc("User index."),
+        route("GET", "/access/users/{userid}", "read_user", "object", Perm::Custom(r#"["userid-group",["User.Modify","Sys.Audit"]]"#), &[USERID], read_user).desc("Get user configuration."),
+        route("GET", "/access/users/{userid}/token", "token_index", "array", SELF_OR_MODIFY, &[USERID], token_index).desc("Get user API tokens."),
+        route("GET", "/access/users/{userid}/token/{tokenid}", "read_token", "object", SELF_OR_MODIFY, &[USERID, TOKENID], read_token).desc("Get specific API token information."),
+        route("POST", "/access/users/{userid}/token/{tokenid}", "generate_token", "object", SELF_OR_MODIFY, &[
+            USERID, TOKENID, "comment?:string", "expire?:integer min=0", "privsep?:boolean",
+        ], generate_token).protected().desc("Generate a new API token for a specific user. NOTE: returns API token value, which needs to be stored as it cannot be retrieved afterwards!"),
+        route("DELETE", "/access/users/{userid}/token/{tokenid}", "remove_token", "null", SELF_OR_MODIFY, &[USERID, TOKENID], remove_token).protected().desc("Remove API token for a specific user."),
+        route("GET", "/access/roles", "index", "array", Perm::All, &[], roles).desc("Role index."),
+        route("GET", "/access/acl", "read_acl", "array", Perm::All, &[], read_acl).desc("Get Access Control List (ACLs)."),
+        route("PUT", "/access/acl", "update_acl", "null", Perm::Custom(r#"["perm-modify","{path}"]"#), &[
+            "path:string", "roles:string fmt=pve-roleid-list", "users?:string fmt=pve-userid-list",
+            "groups?:string fmt=pve-groupid-list", "tokens?:string fmt=pve-tokenid-list",
+            "propagate?:boolean", "delete?:boolean",
+        ], update_acl).protected().desc("Update Access Control List (add or remove permissions)."),
+        route("GET", "/version", "version", "object", Perm::All, &[], |_| {
+            Ok(Reply::data(json!({ "version": "9.1.1", "release": "9.1", "repoid": "5b2c5e4d", "console": "xtermjs" })))
+        }).desc("API version details, including some parts of the global datacenter config."),
+    ]
+}
+
+fn auth_failure() -> ApiError {
+    ApiError::new(401, "authentication failure")
+}
+
+fn create_ticket(c: &mut Ctx) -> Result<Reply, ApiError> {
+    let mut username = c.req("username")?.to_string();
+    if !username.contains('@') {
+        match c.str("realm") {
+            Some(realm) => username = format!("{username}@{realm}"),
+            None => return Err(auth_failure()),
+        }
+    }
+    let password = c.req("password")?.to_string();
+    let now = c.now();
+    let user = c.state.users.get(&username).filter(|u| u.enable).cloned().ok_or_else(auth_failure)?;
+    if let Some(challenge) = c.str("tfa-challenge") {
+        // Second step: the half ticket must be ours and for this user; the password is the code.
+        let subject = c.keys.verify_ticket(challenge, now, c.ticket_lifetime).ok_or_else(auth_failure)?;
+        if subject != format!("!tfa!{username}") {
+            return Err(auth_failure());
+        }
+        let code = password.strip_prefix("totp:").unwrap_or(&password);
+        let secret = user.totp.as_deref().ok_or_else(auth_failure)?;
+        let ok = [-30, 0, 30].iter().any(|d| totp_code(secret, now + d).as_deref() == Some(code));
+        if !ok {
+            return Err(auth_failure());
+        }
+        return Ok(Reply::data(full_ticket(c, &username)));
+    }
+    let renewal = password.starts_with("PVE:")
+        && c.keys.verify_ticket(&password, now, c.ticket_lifetime).as_deref() == Some(username.as_str());
+    if !renewal {
+        let good = user.password.as_ref().is_some_and(|p| p.expose() == password);
+        if !good {
+            return Err(auth_failure());
+        }
+        if user.totp.is_some() {
+            let half = c.keys.ticket(&format!("!tfa!{username}"), now);
+            return Ok(Reply::data(json!({ "username": username, "ticket": half, "NeedTFA": 1 })));
+        }
+    }
+    Ok(Reply::data(full_ticket(c, &username)))
+}
+
+fn full_ticket(c: &Ctx, username: &str) -> Value {
+    let now = c.now();
+    let mut cap = Map::new();
+    let groups = [("vms", "/vms", "VM."), ("storage", "/storage", "Datastore."), ("nodes", "/nodes", "Sys."), ("dc", "/", "Sys.Audit"), ("access", "/access", "User."), ("sdn", "/sdn", "SDN.")];
+    for (name, path, prefix) in groups {
+        let held = perms::privileges(&c.state.acl, username, path);
+        let m: Map<String, Value> = held.into_iter().filter(|p| p.starts_with(prefix)).map(|p| (p.to_string(), json!(1))).collect();
+        cap.insert(name.to_string(), Value::Object(m));
+    }
+    json!({
+        "username": username,
+        "ticket": c.keys.ticket(username, now),
+        "CSRFPreventionToken": c.keys.csrf(username, now),
+        "cap": cap,
+        "clustername": c.state.cluster_name,
+    })
+}
+
+fn domains(_c: &mut Ctx) -> Result<Reply, ApiError> {
+    Ok(Reply::data(json!([
+        { "realm": "pam", "type": "pam", "comment": "Linux PAM standard authentication" },
+        { "realm": "pve", "type": "pve", "comment": "Proxmox VE authentication server", "default": 1 },
+    ])))
+}
+
+fn may_see_user(c: &Ctx, userid: &str) -> bool {
+    c.user == userid || c.can("/access/groups", &["User.Modify", "Sys.Audit"])
+}
+
+fn user_json(u: &crate::sim::state::User, full: bool) -> Value {
+    let mut v = json!({
+        "userid": u.userid, "enable": u8::from(u.enable), "expire": 0,
+        "comment": u.comment, "email": u.email,
+        "realm-type": u.userid.rsplit('@').next().unwrap_or(""),
+    });
+    if full && let Some(o) = v.as_object_mut() {
+        let tokens: Vec<Value> = u.tokens.iter().map(token_json).collect();
+        o.insert("tokens".into(), json!(tokens));
+    }
+    v
+}
+
+fn token_json(t: &ApiToken) -> Value {
+    json!({ "tokenid": t.id, "comment": t.comment, "expire": t.expire, "privsep": u8::from(t.privsep) })
+}
+
+fn users(c: &mut Ctx) -> Result<Reply, ApiError> {
+    let full = c.flag("full");
+    let only_enabled = c.str("enabled");
+    let rows: Vec<Value> = c
+        .state
+        .users
+        .values()
+        .filter(|u| may_see_user(c, &u.userid))
+        .filter(|u| only_enabled.is_none_or(|e| (e == "1") == u.enable))
+        .map(|u| user_json(u, full))
+        .collect();
+    Ok(Reply::data(Value::Array(rows)))
+}
+
+fn read_user(c: &mut Ctx) -> Result<Reply, ApiError> {
+    let userid = c.req("userid")?.to_string();
+    if !may_see_user(c, &userid) {
+        return Err(ApiError::perm(None));
+    }
+    let u = c.state.users.get(&userid).ok_or_else(|| ApiError::fail(format!("no such user ('{userid}')")))?;
+    let mut v = user_json(u, false);
+    if let Some(o) = v.as_object_mut() {
+        o.shift_remove("userid");
+        o.shift_remove("realm-type");
+        let tokens: Map<String, Value> = u.tokens.iter().map(|t| (t.id.clone(), json!({ "comment": t.comment, "expire": t.expire, "privsep": u8::from(t.privsep) }))).collect();
+        o.insert("tokens".into(), Value::Object(tokens));
+    }
+    Ok(Reply::data(v))
+}
+
+fn self_or_modify(c: &Ctx) -> Result<String, ApiError> {
+    let userid = c.req("userid")?.to_string();
+    if c.user == userid || c.can("/access/groups", &["User.Modify"]) {
+        Ok(userid)
+    } else {
+        Err(ApiError::perm(None))
+    }
+}
+
+fn token_index(c: &mut Ctx) -> Result<Reply, ApiError> {
+    let userid = self_or_modify(c)?;
+    let u = c.state.users.get(&userid).ok_or_else(|| ApiError::fail(format!("no such user ('{userid}')")))?;
+    Ok(Reply::data(Value::Array(u.tokens.iter().map(token_json).collect())))
+}
+
+fn find_token<'a>(c: &'a Ctx, userid: &str, tokenid: &str) -> Result<&'a ApiToken, ApiError> {
+    c.state
+        .users
+        .get(userid)
+        .and_then(|u| u.tokens.iter().find(|t| t.id == tokenid))
+        .ok_or_else(|| ApiError::fail(format!("no such token '{tokenid}' for user '{userid}'")))
+}
+
+fn read_token(c: &mut Ctx) -> Result<Reply, ApiError> {
+    let userid = self_or_modify(c)?;
+    let t = find_token(c, &userid, c.req("tokenid")?)?;
+    let mut v = token_json(t);
+    if let Some(o) = v.as_object_mut() {
+        o.shift_remove("tokenid");
+    }
+    Ok(Reply::data(v))
+}
+
+fn generate_token(c: &mut Ctx) -> Result<Reply, ApiError> {
+    let userid = self_or_modify(c)?;
+    let tokenid = c.req("tokenid")?.to_string();
+    let comment = c.str("comment").unwrap_or("").to_string();
+    let expire = c.int("expire").unwrap_or(0);
+    let privsep = c.str("privsep").is_none_or(|v| v == "1");
+    let user = c.state.users.get_mut(&userid).ok_or_else(|| ApiError::fail(format!("no such user ('{userid}')")))?;
+    if user.tokens.iter().any(|t| t.id == tokenid) {
+        return Err(ApiError::fail(format!("Token '{tokenid}' for user '{userid}' already exists.")));
+    }
+    let r = c.state.next_random();
+    let value = crate::sim::tasks::uuid_like(r ^ crypto::random_token(8).len() as u64 ^ rand::random::<u64>(), r as u32);
+    let token = ApiToken { id: tokenid.clone(), secret: Secret::new(value.clone()), comment, expire, privsep };
+    let info = token_json(&token);
+    if let Some(u) = c.state.users.get_mut(&userid) {
+        u.tokens.push(token);
+    }
+    Ok(Reply::data(json!({ "full-tokenid": format!("{userid}!{tokenid}"), "info": info, "value": value })))
+}
+
+fn remove_token(c: &mut Ctx) -> Result<Reply, ApiError> {
+    let userid = self_or_modify(c)?;
+    let tokenid = c.req("tokenid")?.to_string();
+    find_token(c, &userid, &tokenid)?;
+    if let Some(u) = c.state.users.get_mut(&userid) {
+        u.tokens.retain(|t| t.id != tokenid);
+    }
+    c.state.acl.retain(|e| e.ugid != format!("{userid}!{tokenid}"));
+    Ok(Reply::null())
+}
+
+fn roles(_c: &mut Ctx) -> Result<Reply, ApiError> {
+    let rows: Vec<Value> = ROLES.iter().map(|(name, privs)| json!({ "roleid": name, "privs": privs.join(","), "special": 1 })).collect();
+    Ok(Reply::data(Value::Array(rows)))
+}
+
+fn read_acl(c: &mut Ctx) -> Result<Reply, ApiError> {
+    let rows: Vec<Value> = c
+        .state
+        .acl
+        .iter()
+        .filter(|e| c.can(&e.path, &["Sys.Audit", "Permissions.Modify"]))
+        .map(|e| json!({ "path": e.path, "type": if e.is_token { "token" } else { "user" }, "ugid": e.ugid, "roleid": e.role, "propagate": u8::from(e.propagate) }))
+        .collect();
+    Ok(Reply::data(Value::Array(rows)))
+}
+
+fn update_acl(c: &mut Ctx) -> Result<Reply, ApiError> {
+    let path = c.req("path")?.to_string();
+    c.check(&path, &["Permissions.Modify"], false)?;
+    let roles: Vec<String> = c.req("roles")?.split([',', ';', ' ']).filter(|s| !s.is_empty()).map(str::to_string).collect();
+    for r in &roles {
+        if perms::role_privs(r).is_none() {
+            return Err(ApiError::fail(format!("role '{r}' does not exist")));
+        }
+    }
+    let propagate = c.str("propagate").is_none_or(|v| v == "1");
+    let delete = c.flag("delete");
+    let list = |k: &str| -> Vec<String> { c.str(k).unwrap_or("").split([',', ';', ' ']).filter(|s| !s.is_empty()).map(str::to_string).collect() };
+    let mut subjects: Vec<(String, bool)> = list("users").into_iter().map(|u| (u, false)).collect();
+    subjects.extend(list("tokens").into_iter().map(|t| (t, true)));
+    for (ugid, is_token) in &subjects {
+        if !is_token && !c.state.users.contains_key(ugid) {
+            return Err(ApiError::fail(format!("user '{ugid}' does not exist")));
+        }
+    }
+    for (ugid, is_token) in subjects {
+        for role in &roles {
+            c.state.acl.retain(|e| !(e.path == path && e.ugid == ugid && &e.role == role));
+            if !delete {
+                c.state.acl.push(AclEntry { path: path.clone(), ugid: ugid.clone(), role: role.clone(), propagate, is_token });
+            }
+        }
+    }
+    Ok(Reply::null())
+}

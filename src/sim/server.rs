@@ -1,0 +1,355 @@
+//! The simulator's HTTP layer: TLS accept loop, request decoding, authentication (tickets, CSRF,
+//! API tokens), validation, permission checks, faults, the PVE envelope and error shapes, and the
+//! request log (FACTS §1-3).
+//!
+//! It owns no cluster logic: it finds the route, checks the caller, and runs the handler on the
+//! locked state. It never blocks while holding the lock.
+
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use indexmap::IndexMap;
+use serde_json::{Value, json};
+
+use super::clock::Clock;
+use super::crypto::{Keys, TICKET_LIFETIME};
+use super::params::{Params, validate};
+use super::routes::{self, ApiError, Ctx, Perm, Reply};
+use super::{RequestRecord, Shared, lock_shared};
+
+#[derive(Clone)]
+pub struct Server {
+    pub shared: Arc<Mutex<Shared>>,
+    pub clock: Arc<Clock>,
+    pub keys: Arc<Keys>,
+}
+
+/// A request whose connection the drop fault closes without an answer.
+#[derive(Debug)]
+pub struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by fault injection")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
+pub async fn serve(listener: tokio::net::TcpListener, acceptor: tokio_rustls::TlsAcceptor, server: Server, shutdown: Arc<tokio::sync::Notify>) {
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            () = shutdown.notified() => break,
+        };
+        let Ok((tcp, _peer)) = accepted else { continue };
+        let acceptor = acceptor.clone();
+        let server = server.clone();
+        tokio::spawn(async move {
+            let Ok(tls) = acceptor.accept(tcp).await else { return };
+            let service = hyper::service::service_fn(move |req| {
+                let server = server.clone();
+                async move { server.handle(req).await }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(tls), service)
+                .await;
+        });
+    }
+}
+
+/// The decoded request, independent of hyper.
+struct Incoming2 {
+    method: String,
+    path: String,
+    query: String,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Server {
+    async fn handle(&self, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Dropped> {
+        let (parts, body) = req.into_parts();
+        let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let inc = Incoming2 {
+            method: parts.method.as_str().to_string(),
+            path: parts.uri.path().to_string(),
+            query: parts.uri.query().unwrap_or("").to_string(),
+            headers: parts.headers,
+            body,
+        };
+        let (latency, drop) = {
+            let mut shared = lock_shared(&self.shared);
+            let f = shared.faults.clone();
+            let roll = dice(&mut shared.dice);
+            (f.latency_ms, f.drop_rate > 0.0 && roll < f.drop_rate)
+        };
+        if latency > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
+        }
+        if drop {
+            self.record(&inc, &inc.path.clone(), 0);
+            return Err(Dropped);
+        }
+        let (template, out) = self.dispatch(&inc);
+        let status = match &out {
+            Outcome::Ok(..) | Outcome::Raw(..) => 200,
+            Outcome::Err(e, _) => e.status,
+        };
+        self.record(&inc, &template, status);
+        Ok(render(out))
+    }
+
+    fn record(&self, inc: &Incoming2, template: &str, status: u16) {
+        lock_shared(&self.shared).log.push(RequestRecord {
+            method: inc.method.clone(),
+            path: inc.path.clone(),
+            template: template.to_string(),
+            status,
+        });
+    }
+
+    fn dispatch(&self, inc: &Incoming2) -> (String, Outcome) {
+        if inc.path == "/pve-docs/api-viewer/apidoc.js" && inc.method == "GET" {
+            return (inc.path.clone(), Outcome::Raw(super::apidoc::render(), "application/javascript; charset=utf-8"));
+        }
+        let Some(rest) = inc.path.strip_prefix("/api2/") else {
+            return (inc.path.clone(), Outcome::Err(ApiError::new(404, "Not found"), false));
+        };
+        let (format, rel) = rest.split_once('/').map(|(f, r)| (f, format!("/{r}"))).unwrap_or((rest, "/".to_string()));
+        if format != "json" {
+            return (inc.path.clone(), Outcome::Err(ApiError::new(501, "no such uri"), false));
+        }
+        let rel = rel.trim_end_matches('/').to_string();
+        let rel = if rel.is_empty() { "/".to_string() } else { rel };
+        if (inc.method == "GET" || inc.method == "DELETE") && !inc.body.is_empty() {
+            return (rel, Outcome::Err(ApiError::new(501, format!("Unexpected content for method '{}'", inc.method)), false));
+        }
+        let not_impl = || ApiError::new(501, format!("Method '{} {}' not implemented", inc.method, rel));
+        let Ok(table) = routes::table() else {
+            return (rel.clone(), Outcome::Err(ApiError::fail("simulator route table failed to load"), false));
+        };
+        let segments: Vec<String> = rel
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
+            .collect();
+        let matched = routes::lookup(table, &segments);
+        let Some((compiled, vars)) = matched.into_iter().find(|(c, _)| c.route.method == inc.method) else {
+            return (rel.clone(), Outcome::Err(not_impl(), false));
+        };
+        let route = &compiled.route;
+        let template = route.path.to_string();
+        let mut params = match decode_params(inc) {
+            Ok(p) => p,
+            Err(e) => return (template, Outcome::Err(e, false)),
+        };
+        let mut dup = IndexMap::new();
+        for (name, value) in vars {
+            match params.get(name) {
+                Some(v) if *v != value => {
+                    dup.insert(name.to_string(), "duplicate parameter (already defined in URI) with conflicting values!".to_string());
+                }
+                _ => {
+                    params.insert(name.to_string(), value);
+                }
+            }
+        }
+        if !dup.is_empty() {
+            return (template, Outcome::Err(ApiError::params(dup), false));
+        }
+        let now_f = self.clock.now_f64();
+        let now = now_f.floor() as i64;
+        let mut shared = lock_shared(&self.shared);
+        let lifetime = shared.faults.ticket_lifetime_secs.unwrap_or(TICKET_LIFETIME);
+        shared.state.run_due_tasks(now_f);
+        let auth = if matches!(route.perm, Perm::World) {
+            Auth { user: String::new(), auth_id: String::new() }
+        } else {
+            match self.authenticate(&shared.state, inc, route.allowtoken, &rel, now, lifetime) {
+                Ok(a) => a,
+                Err(e) => return (template, Outcome::Err(e, true)),
+            }
+        };
+        if let Err(errors) = validate(&compiled.specs, &params) {
+            return (template, Outcome::Err(ApiError::params(errors), false));
+        }
+        if let Perm::Privs { path, privs, any } = route.perm {
+            let path = substitute(path, &params);
+            if !super::perms::has(&shared.state.acl, &auth.user, &path, privs, any) {
+                let detail = format!("{path}, {}", privs.join(if any { "|" } else { ", " }));
+                return (template, Outcome::Err(ApiError::perm(Some(detail)), false));
+            }
+        }
+        let error_rate = shared.faults.error_rate;
+        if error_rate > 0.0 && route.path != "/access/ticket" && dice(&mut shared.dice) < error_rate {
+            return (template, Outcome::Err(ApiError::fail("simulated failure"), false));
+        }
+        let shared = &mut *shared;
+        let mut ctx = Ctx {
+            state: &mut shared.state,
+            params,
+            user: auth.user,
+            auth_id: auth.auth_id,
+            now: now_f,
+            keys: &self.keys,
+            ticket_lifetime: lifetime,
+            template: route.path,
+        };
+        let out = match (route.handler)(&mut ctx) {
+            Ok(r) => Outcome::Ok(r),
+            Err(e) => Outcome::Err(e, false),
+        };
+        (template, out)
+    }
+
+    /// Finds the caller: API token header, or ticket cookie/header (+ CSRF for writes).
+    fn authenticate(&self, state: &super::state::State, inc: &Incoming2, allowtoken: bool, rel: &str, now: i64, lifetime: i64) -> Result<Auth, ApiError> {
+        let authz = inc.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+        if let Some(tok) = authz.strip_prefix("PVEAPIToken").and_then(|t| t.strip_prefix(['=', ' '])) {
+            let (id, secret) = tok.trim().rsplit_once('=').ok_or_else(|| ApiError::new(401, "Authentication failed!"))?;
+            let (user, name) = id.split_once('!').ok_or_else(|| ApiError::new(401, "Authentication failed!"))?;
+            let valid = state.users.get(user).is_some_and(|u| {
+                u.enable && u.tokens.iter().any(|t| t.id == name && t.secret.expose() == secret && (t.expire == 0 || t.expire > now))
+            });
+            if !valid {
+                return Err(ApiError::new(401, "Authentication failed!"));
+            }
+            if !allowtoken {
+                return Err(ApiError::perm(Some(format!("URI '{rel}' not available with API token, need proper ticket."))));
+            }
+            return Ok(Auth { user: user.to_string(), auth_id: id.to_string() });
+        }
+        let ticket = authz
+            .strip_prefix("PVEAuthCookie=")
+            .map(str::to_string)
+            .or_else(|| cookie(&inc.headers, "PVEAuthCookie"))
+            .ok_or_else(|| ApiError::new(401, "No ticket"))?;
+        let subject = self.keys.verify_ticket(&ticket, now, lifetime).ok_or_else(|| ApiError::new(401, "No ticket"))?;
+        if subject.starts_with("!tfa!") || !state.users.get(&subject).is_some_and(|u| u.enable) {
+            return Err(ApiError::new(401, "No ticket"));
+        }
+        if inc.method != "GET" {
+            let csrf = inc.headers.get("csrfpreventiontoken").and_then(|v| v.to_str().ok()).unwrap_or("");
+            if !self.keys.verify_csrf(&subject, csrf, now, lifetime) {
+                return Err(ApiError::new(401, "Permission denied - invalid csrf token"));
+            }
+        }
+        Ok(Auth { user: subject.clone(), auth_id: subject })
+    }
+}
+
+struct Auth {
+    user: String,
+    auth_id: String,
+}
+
+enum Outcome {
+    Ok(Reply),
+    /// The error, and whether it is an auth-layer error (empty body, like PVE's `error()`).
+    Err(ApiError, bool),
+    Raw(String, &'static str),
+}
+
+/// A deterministic roll in [0, 1) from the seed sequence.
+fn dice(state: &mut u64) -> f64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get_all("cookie").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|kv| {
+        let (k, v) = kv.trim().split_once('=')?;
+        (k == name).then(|| percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned())
+    })
+}
+
+/// `/vms/{vmid}` with the request's parameters filled in.
+fn substitute(path: &str, params: &Params) -> String {
+    let mut out = path.to_string();
+    for (k, v) in params {
+        out = out.replace(&format!("{{{k}}}"), v);
+    }
+    out
+}
+
+/// Query string merged over the body (form or JSON by Content-Type).
+fn decode_params(inc: &Incoming2) -> Result<Params, ApiError> {
+    let mut params = Params::new();
+    let ctype = inc.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !inc.body.is_empty() {
+        if ctype.starts_with("application/json") {
+            let v: Value = serde_json::from_slice(&inc.body).map_err(|e| ApiError::new(400, format!("failed to parse JSON body: {e}")))?;
+            let Value::Object(map) = v else {
+                return Err(ApiError::new(400, "JSON body must be an object"));
+            };
+            for (k, v) in map {
+                let s = match v {
+                    Value::String(s) => s,
+                    Value::Bool(b) => if b { "1".into() } else { "0".into() },
+                    Value::Null => continue,
+                    Value::Array(a) => a.iter().map(|x| x.as_str().map(str::to_string).unwrap_or_else(|| x.to_string())).collect::<Vec<_>>().join("\0"),
+                    other => other.to_string(),
+                };
+                params.insert(k, s);
+            }
+        } else {
+            let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&inc.body).map_err(|e| ApiError::new(400, format!("failed to parse form body: {e}")))?;
+            params.extend(pairs);
+        }
+    }
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&inc.query).map_err(|e| ApiError::new(400, format!("failed to parse query string: {e}")))?;
+    params.extend(pairs);
+    Ok(params)
+}
+
+fn render(out: Outcome) -> Response<Full<Bytes>> {
+    let json_type = HeaderValue::from_static("application/json;charset=UTF-8");
+    match out {
+        Outcome::Raw(text, ctype) => {
+            let mut r = Response::new(Full::new(Bytes::from(text)));
+            r.headers_mut().insert("content-type", HeaderValue::from_static(ctype));
+            r
+        }
+        Outcome::Ok(reply) => {
+            let mut body = json!({ "data": reply.data });
+            if let (Some(total), Some(o)) = (reply.total, body.as_object_mut()) {
+                o.insert("total".into(), json!(total));
+            }
+            let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+            r.headers_mut().insert("content-type", json_type);
+            r
+        }
+        Outcome::Err(e, auth_layer) => {
+            let body = if auth_layer {
+                String::new()
+            } else {
+                let mut b = json!({ "data": null, "message": format!("{}\n", e.message) });
+                if let (Some(errors), Some(o)) = (e.errors, b.as_object_mut()) {
+                    o.insert("errors".into(), json!(errors));
+                }
+                b.to_string()
+            };
+            let mut r = Response::new(Full::new(Bytes::from(body)));
+            *r.status_mut() = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            if !auth_layer {
+                r.headers_mut().insert("content-type", json_type);
+            }
+            r.headers_mut().insert("connection", HeaderValue::from_static("close"));
+            let phrase: String = e.message.lines().next().unwrap_or("").chars().filter(|c| c.is_ascii() && !c.is_ascii_control()).take(200).collect();
+            if let Ok(p) = hyper::ext::ReasonPhrase::try_from(phrase.into_bytes()) {
+                r.extensions_mut().insert(p);
+            }
+            r
+        }
+    }
+}

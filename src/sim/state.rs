@@ -1,0 +1,508 @@
+//! The simulated cluster: nodes, guests, storages and volumes, pools, users, ACLs and tasks.
+//!
+//! `State` is plain data behind the server's lock; handlers mutate it, tests inspect it through
+//! `SimHandle::with_state`. The JSON views that several routes share (`/cluster/resources`
+//! rows, guest status) live here so they stay consistent. No IO, no HTTP.
+
+use std::collections::BTreeMap;
+
+use indexmap::IndexMap;
+use serde_json::{Value, json};
+use sha1::{Digest, Sha1};
+
+use super::perms::AclEntry;
+use super::tasks::Task as TaskRecord;
+use crate::secret::Secret;
+
+pub use super::tasks::Task;
+
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub name: String,
+    pub online: bool,
+    pub cpu: f64,
+    pub maxcpu: u32,
+    pub mem: u64,
+    pub maxmem: u64,
+    pub disk: u64,
+    pub maxdisk: u64,
+    pub uptime: u64,
+    pub ssl_fingerprint: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuestKind {
+    Qemu,
+    Lxc,
+}
+
+impl GuestKind {
+    /// `qemu` or `lxc`, as in `/cluster/resources` and URLs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GuestKind::Qemu => "qemu",
+            GuestKind::Lxc => "lxc",
+        }
+    }
+
+    /// `VM` or `CT`, as in PVE's lock messages.
+    pub fn short(self) -> &'static str {
+        match self {
+            GuestKind::Qemu => "VM",
+            GuestKind::Lxc => "CT",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub name: String,
+    pub parent: Option<String>,
+    pub snaptime: i64,
+    pub vmstate: bool,
+    pub description: String,
+    pub config: IndexMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Guest {
+    pub vmid: u32,
+    pub kind: GuestKind,
+    pub node: String,
+    /// `running`, `stopped` (a suspended VM is `running` with qmpstatus `paused`).
+    pub status: String,
+    pub paused: bool,
+    /// The live config, in file order (`name`, `tags`, `lock`, `template`, `protection` included).
+    pub config: IndexMap<String, String>,
+    /// Pending changes: `Some(value)` to set, `None` to delete at the next start.
+    pub pending: IndexMap<String, Option<String>>,
+    pub snapshots: Vec<Snapshot>,
+    /// The snapshot the current state derives from.
+    pub parent: Option<String>,
+    pub pool: Option<String>,
+    /// Guest-agent interfaces (already in the agent's JSON shape).
+    pub agent_ifaces: Vec<Value>,
+    /// Simulated time the guest started (for uptime).
+    pub started_at: Option<i64>,
+    pub cpu: f64,
+    pub mem: u64,
+    pub netin: u64,
+    pub netout: u64,
+}
+
+impl Guest {
+    pub fn cfg(&self, key: &str) -> Option<&str> {
+        self.config.get(key).map(String::as_str)
+    }
+
+    pub fn name(&self) -> &str {
+        self.cfg("name")
+            .or_else(|| self.cfg("hostname"))
+            .unwrap_or("")
+    }
+
+    pub fn is_template(&self) -> bool {
+        self.cfg("template") == Some("1")
+    }
+
+    pub fn lock(&self) -> Option<&str> {
+        self.cfg("lock")
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.status == "running"
+    }
+
+    pub fn maxcpu(&self) -> u64 {
+        let cores: u64 = self.cfg("cores").and_then(|v| v.parse().ok()).unwrap_or(1);
+        let sockets: u64 = self.cfg("sockets").and_then(|v| v.parse().ok()).unwrap_or(1);
+        cores * sockets
+    }
+
+    pub fn maxmem(&self) -> u64 {
+        let mib: u64 = self
+            .cfg("memory")
+            .and_then(|v| v.trim_start_matches("current=").parse().ok())
+            .unwrap_or(512);
+        mib * 1024 * 1024
+    }
+
+    /// The size of the boot disk (first disk key with `size=`), in bytes.
+    pub fn maxdisk(&self) -> u64 {
+        self.config
+            .iter()
+            .filter(|(k, _)| is_disk_key(k) || k.as_str() == "rootfs")
+            .filter(|(_, v)| !v.contains("media=cdrom"))
+            .find_map(|(_, v)| disk_size(v))
+            .unwrap_or(0)
+    }
+
+    /// The config file text as PVE writes it (keys sorted, `digest` excluded), pending last.
+    pub fn config_text(&self) -> String {
+        let mut out = String::new();
+        let mut keys: Vec<&String> = self.config.keys().collect();
+        keys.sort();
+        for k in keys {
+            out.push_str(&format!("{k}: {}\n", self.config[k]));
+        }
+        if !self.pending.is_empty() {
+            out.push_str("\n[PENDING]\n");
+            for (k, v) in &self.pending {
+                match v {
+                    Some(v) => out.push_str(&format!("{k}: {v}\n")),
+                    None => out.push_str(&format!("delete: {k}\n")),
+                }
+            }
+        }
+        out
+    }
+
+    /// SHA1 of the config text: changes whenever the config or pending changes.
+    pub fn digest(&self) -> String {
+        hex::encode(Sha1::digest(self.config_text().as_bytes()))
+    }
+
+    pub fn uptime(&self, now: i64) -> i64 {
+        match (self.is_running(), self.started_at) {
+            (true, Some(t)) => (now - t).max(0),
+            _ => 0,
+        }
+    }
+}
+
+/// `scsi0`, `virtio3`, `ide2`, `sata1`, `efidisk0`, `tpmstate0`, `mp0`.
+pub fn is_disk_key(k: &str) -> bool {
+    ["scsi", "virtio", "ide", "sata", "efidisk", "tpmstate", "mp"]
+        .iter()
+        .any(|p| {
+            k.strip_prefix(p)
+                .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+        })
+}
+
+/// Parses `size=32G` out of a disk property string into bytes.
+pub fn disk_size(v: &str) -> Option<u64> {
+    v.split(',')
+        .find_map(|p| p.strip_prefix("size="))
+        .and_then(parse_size)
+}
+
+/// `32G`, `512M`, `4096K`, `1T`, or a byte count → bytes.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let (num, mult) = match s.chars().last()? {
+        'K' | 'k' => (&s[..s.len() - 1], 1u64 << 10),
+        'M' | 'm' => (&s[..s.len() - 1], 1 << 20),
+        'G' | 'g' => (&s[..s.len() - 1], 1 << 30),
+        'T' | 't' => (&s[..s.len() - 1], 1 << 40),
+        _ => (s, 1),
+    };
+    num.parse::<f64>().ok().map(|n| (n * mult as f64) as u64)
+}
+
+/// Bytes → PVE's size text (`32G`, `512M`, else K).
+pub fn format_size(bytes: u64) -> String {
+    if bytes.is_multiple_of(1 << 40) && bytes > 0 {
+        format!("{}T", bytes >> 40)
+    } else if bytes.is_multiple_of(1 << 30) {
+        format!("{}G", bytes >> 30)
+    } else if bytes.is_multiple_of(1 << 20) {
+        format!("{}M", bytes >> 20)
+    } else {
+        format!("{}K", bytes.div_ceil(1024))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Storage {
+    pub id: String,
+    /// Plugin type: `dir`, `lvmthin`, `nfs`, `pbs`.
+    pub stype: String,
+    pub content: Vec<String>,
+    pub shared: bool,
+    /// Nodes it is available on; `None` = all.
+    pub nodes: Option<Vec<String>>,
+    pub total: u64,
+    /// Space used by things the simulator does not model.
+    pub base_used: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Volume {
+    pub storage: String,
+    /// The node holding the volume for local storages; `None` for shared ones.
+    pub node: Option<String>,
+    pub volid: String,
+    pub content: String,
+    pub format: String,
+    pub size: u64,
+    pub ctime: i64,
+    pub vmid: Option<u32>,
+    pub notes: Option<String>,
+    pub protected: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Pool {
+    pub poolid: String,
+    pub comment: String,
+    pub vms: Vec<u32>,
+    pub storages: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiToken {
+    pub id: String,
+    pub secret: Secret,
+    pub comment: String,
+    pub expire: i64,
+    pub privsep: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub userid: String,
+    pub password: Option<Secret>,
+    /// Base32 TOTP secret when the user has TFA.
+    pub totp: Option<String>,
+    pub enable: bool,
+    pub comment: String,
+    pub email: String,
+    pub tokens: Vec<ApiToken>,
+}
+
+/// The whole simulated cluster.
+#[derive(Debug, Default)]
+pub struct State {
+    pub cluster_name: String,
+    pub nodes: Vec<Node>,
+    pub guests: BTreeMap<u32, Guest>,
+    pub storages: Vec<Storage>,
+    pub volumes: Vec<Volume>,
+    pub pools: BTreeMap<String, Pool>,
+    pub users: BTreeMap<String, User>,
+    pub acl: Vec<AclEntry>,
+    pub tasks: Vec<TaskRecord>,
+    /// The next task PID (deterministic sequence).
+    pub next_pid: u32,
+    /// Deterministic pseudo-random state (MACs, fault dice).
+    pub rng: u64,
+    pub(crate) fail_tasks: Option<regex::Regex>,
+}
+
+impl State {
+    /// splitmix64 on the state's seed.
+    pub fn next_random(&mut self) -> u64 {
+        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A Proxmox-style MAC (`BC:24:11:xx:xx:xx`).
+    pub fn random_mac(&mut self) -> String {
+        let r = self.next_random();
+        format!(
+            "BC:24:11:{:02X}:{:02X}:{:02X}",
+            (r >> 16) as u8,
+            (r >> 8) as u8,
+            r as u8
+        )
+    }
+
+    pub fn node(&self, name: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    pub fn storage(&self, id: &str) -> Option<&Storage> {
+        self.storages.iter().find(|s| s.id == id)
+    }
+
+    pub fn storage_on(&self, id: &str, node: &str) -> bool {
+        self.storage(id).is_some_and(|s| {
+            s.nodes
+                .as_ref()
+                .is_none_or(|ns| ns.iter().any(|n| n == node))
+        })
+    }
+
+    /// Bytes used on `storage` as seen from `node`.
+    pub fn storage_used(&self, s: &Storage, node: &str) -> u64 {
+        s.base_used
+            + self
+                .volumes
+                .iter()
+                .filter(|v| v.storage == s.id && (s.shared || v.node.as_deref() == Some(node)))
+                .map(|v| v.size)
+                .sum::<u64>()
+    }
+
+    pub fn set_password(&mut self, userid: &str, password: Secret) {
+        self.users
+            .entry(userid.to_string())
+            .or_insert_with(|| User {
+                userid: userid.to_string(),
+                password: None,
+                totp: None,
+                enable: true,
+                comment: String::new(),
+                email: String::new(),
+                tokens: Vec::new(),
+            })
+            .password = Some(password);
+    }
+
+    /// Adds `user@realm!name` with `secret` (privilege separation off).
+    pub fn add_api_token(&mut self, full: &str, secret: Secret) -> Result<(), String> {
+        let (user, id) = full
+            .split_once('!')
+            .ok_or_else(|| format!("token '{full}' must look like user@realm!name"))?;
+        let u = self
+            .users
+            .get_mut(user)
+            .ok_or_else(|| format!("token '{full}': user '{user}' does not exist"))?;
+        u.tokens.retain(|t| t.id != id);
+        u.tokens.push(ApiToken {
+            id: id.to_string(),
+            secret,
+            comment: String::new(),
+            expire: 0,
+            privsep: false,
+        });
+        Ok(())
+    }
+
+    pub fn password_credentials(&self) -> Vec<(String, Secret)> {
+        self.users
+            .values()
+            .filter_map(|u| u.password.clone().map(|p| (u.userid.clone(), p)))
+            .collect()
+    }
+
+    /// A `/cluster/resources` row for a guest (FACTS §5 fields and types).
+    pub fn guest_resource(&self, g: &Guest, now: i64) -> Value {
+        let running = g.is_running();
+        let mut row = json!({
+            "id": format!("{}/{}", g.kind.as_str(), g.vmid),
+            "type": g.kind.as_str(),
+            "vmid": g.vmid,
+            "node": g.node,
+            "name": g.name(),
+            "status": g.status,
+            "template": u8::from(g.is_template()),
+            "maxcpu": g.maxcpu(),
+            "cpu": if running { g.cpu } else { 0.0 },
+            "maxmem": g.maxmem(),
+            "mem": if running { g.mem } else { 0 },
+            "maxdisk": g.maxdisk(),
+            "disk": 0,
+            "netin": if running { g.netin } else { 0 },
+            "netout": if running { g.netout } else { 0 },
+            "diskread": 0,
+            "diskwrite": 0,
+            "uptime": g.uptime(now),
+        });
+        if let Some(obj) = row.as_object_mut() {
+            if let Some(t) = g.cfg("tags") {
+                obj.insert("tags".into(), json!(t));
+            }
+            if let Some(p) = &g.pool {
+                obj.insert("pool".into(), json!(p));
+            }
+            if let Some(l) = g.lock() {
+                obj.insert("lock".into(), json!(l));
+            }
+        }
+        row
+    }
+
+    pub fn node_resource(&self, n: &Node) -> Value {
+        json!({
+            "id": format!("node/{}", n.name),
+            "type": "node",
+            "node": n.name,
+            "status": if n.online { "online" } else { "offline" },
+            "cpu": if n.online { n.cpu } else { 0.0 },
+            "maxcpu": n.maxcpu,
+            "mem": n.mem,
+            "maxmem": n.maxmem,
+            "disk": n.disk,
+            "maxdisk": n.maxdisk,
+            "uptime": if n.online { n.uptime } else { 0 },
+            "level": "",
+            "cgroup-mode": 2,
+        })
+    }
+
+    pub fn storage_resource(&self, s: &Storage, node: &str) -> Value {
+        json!({
+            "id": format!("storage/{node}/{}", s.id),
+            "type": "storage",
+            "storage": s.id,
+            "node": node,
+            "plugintype": s.stype,
+            "content": s.content.join(","),
+            "status": "available",
+            "shared": u8::from(s.shared),
+            "disk": self.storage_used(s, node),
+            "maxdisk": s.total,
+        })
+    }
+
+    /// The guests' vmids a pool holds (kept in sync with `Guest::pool`).
+    pub fn pool_of(&self, vmid: u32) -> Option<&str> {
+        self.guests.get(&vmid).and_then(|g| g.pool.as_deref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn guest() -> Guest {
+        Guest {
+            vmid: 100,
+            kind: GuestKind::Qemu,
+            node: "pve1".into(),
+            status: "stopped".into(),
+            paused: false,
+            config: [("cores", "2"), ("memory", "2048"), ("scsi0", "local-lvm:vm-100-disk-0,size=32G")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            pending: IndexMap::new(),
+            snapshots: Vec::new(),
+            parent: None,
+            pool: None,
+            agent_ifaces: Vec::new(),
+            started_at: None,
+            cpu: 0.0,
+            mem: 0,
+            netin: 0,
+            netout: 0,
+        }
+    }
+
+    #[test]
+    fn digest_changes_with_config_and_pending() {
+        let mut g = guest();
+        let d0 = g.digest();
+        assert_eq!(d0.len(), 40);
+        assert_eq!(d0, guest().digest(), "digest is stable");
+        g.config.insert("cores".into(), "4".into());
+        let d1 = g.digest();
+        assert_ne!(d0, d1);
+        g.pending.insert("memory".into(), Some("4096".into()));
+        assert_ne!(d1, g.digest());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("32G"), Some(32 << 30));
+        assert_eq!(parse_size("1.5G"), Some(3 << 29));
+        assert_eq!(format_size(42 << 30), "42G");
+        assert_eq!(format_size(512 << 20), "512M");
+        let g = guest();
+        assert_eq!((g.maxcpu(), g.maxmem(), g.maxdisk()), (2, 2048 << 20, 32 << 30));
+    }
+}
