@@ -18,7 +18,7 @@ use super::auth::{self, LoginAnswer, Ticket};
 pub use super::auth::{Auth, TfaPrompt};
 use super::endpoints::{self, ApiRequest, Method};
 use super::envelope::{self, ApiResponse};
-use super::error::ApiError;
+use super::error::{ApiError, whole_secs};
 use super::tls::{self, PinState, TlsMode};
 use crate::secret::Secret;
 
@@ -455,7 +455,7 @@ impl Inner {
         if e.is_timeout() {
             return ApiError::Timeout {
                 what: what.to_string(),
-                secs: self.timeout.as_secs(),
+                secs: whole_secs(self.timeout),
             };
         }
         let detail = innermost(e);
