@@ -103,7 +103,8 @@ impl Client {
     pub async fn connect(opts: ConnectOptions) -> Result<Client, ApiError> {
         let base_url = super::url::normalize(&opts.url)?;
         let setup = tls::build(&opts.tls, &base_url)?;
-        // Harmless if another provider is already installed; we never rely on it.
+        // Our config names ring itself; also make ring the process default (ignored when one is
+        // set) so that no other rustls user in the process panics for want of a provider.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(setup.config)
