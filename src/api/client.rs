@@ -18,7 +18,7 @@ use super::auth::{self, LoginAnswer, Ticket};
 pub use super::auth::{Auth, TfaPrompt};
 use super::endpoints::{self, ApiRequest, Method};
 use super::envelope::{self, ApiResponse};
-use super::error::ApiError;
+use super::error::{ApiError, whole_secs};
 use super::tls::{self, PinState, TlsMode};
 use crate::secret::Secret;
 
@@ -51,6 +51,15 @@ impl std::fmt::Debug for ConnectOptions {
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.inner.base_url)
+            .field("username", &self.inner.username)
+            .finish_non_exhaustive()
+    }
 }
 
 struct Inner {
@@ -94,7 +103,8 @@ impl Client {
     pub async fn connect(opts: ConnectOptions) -> Result<Client, ApiError> {
         let base_url = super::url::normalize(&opts.url)?;
         let setup = tls::build(&opts.tls, &base_url)?;
-        // Harmless if another provider is already installed; we never rely on it.
+        // Our config names ring itself; also make ring the process default (ignored when one is
+        // set) so that no other rustls user in the process panics for want of a provider.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(setup.config)
@@ -446,7 +456,7 @@ impl Inner {
         if e.is_timeout() {
             return ApiError::Timeout {
                 what: what.to_string(),
-                secs: self.timeout.as_secs(),
+                secs: whole_secs(self.timeout),
             };
         }
         let detail = innermost(e);

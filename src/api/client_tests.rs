@@ -492,3 +492,18 @@ async fn fetch_text_reads_raw_files() {
         "const apiSchema = [];"
     );
 }
+
+/// The lead spawns these futures on the runtime: they must be `Send`.
+#[allow(dead_code)]
+fn futures_are_send(client: Client, opts: ConnectOptions, upid: Upid) {
+    fn send<T: Send>(_: T) {}
+    send(Client::connect(opts));
+    send(client.call(&endpoints::nodes()));
+    send(client.get_typed::<Vec<models::NodeInfo>>(&endpoints::nodes()));
+    send(client.wait_task(
+        &upid,
+        &WaitOptions::default(),
+        Box::leak(Box::new(|_: &str| {})),
+    ));
+    send(client.fetch_text("/x"));
+}

@@ -44,6 +44,11 @@ pub enum ApiError {
     Options { message: String },
 }
 
+/// A duration in whole seconds, rounded up, for messages ("after 1 s", never "after 0 s").
+pub fn whole_secs(d: std::time::Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
 fn fmt_errors(errors: &BTreeMap<String, String>) -> String {
     errors.iter().map(|(k, v)| format!("; {k}: {v}")).collect()
 }
@@ -218,6 +223,14 @@ mod tests {
             "the server's certificate fingerprint CC:DD does not match the pinned fingerprint AA:BB"
         );
         assert_eq!(Error::from(mismatch).kind, ErrorKind::Connection);
+    }
+
+    #[test]
+    fn seconds_round_up() {
+        use std::time::Duration;
+        assert_eq!(whole_secs(Duration::from_millis(100)), 1);
+        assert_eq!(whole_secs(Duration::from_secs(30)), 30);
+        assert_eq!(whole_secs(Duration::from_millis(30_001)), 31);
     }
 
     #[test]

@@ -65,10 +65,12 @@ pub struct ApiRequest {
 }
 
 impl ApiRequest {
+    /// A request for `path`, normalised to one leading `/` and no trailing `/`
+    /// (`nodes/pve1/` → `/nodes/pve1`), as pvesh accepts both.
     pub fn new(method: Method, path: impl Into<String>) -> Self {
         ApiRequest {
             method,
-            path: path.into(),
+            path: normalize_path(&path.into()),
             params: Vec::new(),
         }
     }
@@ -163,6 +165,10 @@ impl fmt::Debug for ApiRequest {
     }
 }
 
+fn normalize_path(path: &str) -> String {
+    format!("/{}", path.trim().trim_matches('/'))
+}
+
 /// Percent-encodes one path segment or form value (everything but `A-Za-z0-9-._~`).
 pub fn encode_segment(s: &str) -> String {
     utf8_percent_encode(s, UNRESERVED).to_string()
@@ -214,6 +220,18 @@ mod tests {
             encode_segment("UPID:n:1:a@pam!t:"),
             "UPID%3An%3A1%3Aa%40pam%21t%3A"
         );
+    }
+
+    #[test]
+    fn paths_are_normalised() {
+        for (input, want) in [
+            ("nodes/pve1/", "/nodes/pve1"),
+            ("/version", "/version"),
+            ("", "/"),
+            ("//x//", "/x"),
+        ] {
+            assert_eq!(ApiRequest::get(input).path, want, "{input}");
+        }
     }
 
     #[test]

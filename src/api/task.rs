@@ -119,7 +119,7 @@ impl Client {
                         .await
                         .map_err(|_| ApiError::Timeout {
                             what: format!("waiting for task {upid}"),
-                            secs: limit.as_secs(),
+                            secs: super::error::whole_secs(limit),
                         })?
                 }
                 None => work.await,

@@ -10,7 +10,8 @@
 //! parser.rs  tokens → Pipeline { stages }, and the flag / key=value / positional split
 //! units.rs   size, duration, time and boolean literals and their human display
 //! value.rs   Value, Record, cross-type comparison, JSON in and out
-//! filter/    the `where` expression language: parse once (parse.rs), evaluate per record
+//! filter/    the `where` language: tree and evaluation (mod.rs), grammar and highlighting
+//!            classes (parse.rs), printing back (display.rs)
 //! ops.rs     select, sort-by, first, last, count, get, uniq, group-by
 //! format.rs  to json | yaml | csv | md
 //! ```

@@ -17,7 +17,9 @@ pub fn parse_filter(text: &str) -> Result<Expr, ParseError> {
 }
 
 /// Parses the part `span` of `line` as a filter, with every span (in errors and in the
-/// expression) relative to the whole line: pass a `where` stage's [`crate::lang::Stage::args_span`].
+/// expression) relative to the whole line: pass a `where` stage's
+/// [`crate::lang::Stage::args_span`], or `Span::at(stage.span.end)` when it has no arguments
+/// (which gives the error "expected a filter" with a caret after `where`).
 pub fn parse_filter_in(line: &str, span: Span) -> Result<Expr, ParseError> {
     match line.get(..span.end) {
         Some(src) if src.is_char_boundary(span.start) && span.start <= span.end => {

@@ -201,6 +201,12 @@ fn errors_inside_a_line_are_shifted() {
         "ls | where mem > | count\n               ^ expected a value after '>'"
     );
     assert!(parse_filter_in(line, Span::new(11, 99)).is_err());
+    let line = "ls | where | count";
+    let err = parse_filter_in(line, Span::at(10)).unwrap_err();
+    assert_eq!(
+        err.render(line),
+        "ls | where | count\n          ^ expected a filter, e.g. status=running"
+    );
     let line = "ls | where name = 名前 and mem > 4G";
     let expr = parse_filter_in(line, Span::new(11, line.len())).unwrap();
     let fields: Vec<(&str, Span)> = expr.fields();
