@@ -253,7 +253,13 @@ async fn connect(args: &SessionArgs) -> Result<Session> {
         return connect_demo(args).await;
     }
     let config = Config::load(args.config.as_deref())?;
-    let env = |name: &str| std::env::var(name).ok();
+    // `--url` names the server: it stands in for PROXMOX_HOST/PROXMOX_PORT (and so beats the file).
+    let url_parts = args.url.as_deref().map(host_and_port);
+    let env = |name: &str| match (name, &url_parts) {
+        ("PROXMOX_HOST", Some((host, _))) => Some(host.clone()),
+        ("PROXMOX_PORT", Some((_, Some(port)))) => Some(port.clone()),
+        _ => std::env::var(name).ok(),
+    };
     let settings = config.connection(args.cluster.as_deref(), &env)?;
     for warning in &settings.warnings {
         eprintln!("warning: {warning}");
@@ -321,6 +327,21 @@ async fn connect(args: &SessionArgs) -> Result<Session> {
         _sim: None,
         banner,
     })
+}
+
+/// The host and port of `https://host:port/...`, `host:port` or `host` (IPv6 in brackets kept).
+fn host_and_port(url: &str) -> (String, Option<String>) {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    if let Some(end) = authority.find(']') {
+        let host = authority[..=end].to_string();
+        let port = authority[end + 1..].strip_prefix(':').map(str::to_string);
+        return (host, port);
+    }
+    match authority.rsplit_once(':') {
+        Some((h, p)) => (h.to_string(), Some(p.to_string())),
+        None => (authority.to_string(), None),
+    }
 }
 
 /// Asks for a TOTP code on the terminal, without echo into history.

@@ -13,22 +13,7 @@ use serde_json::Value as Json;
 
 use crate::error::{Error, Result};
 
-/// The two kinds of guest PVE has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum GuestKind {
-    Qemu,
-    Lxc,
-}
-
-impl GuestKind {
-    /// The path segment and resource type PVE uses: `qemu` or `lxc`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GuestKind::Qemu => "qemu",
-            GuestKind::Lxc => "lxc",
-        }
-    }
-}
+pub use crate::api::GuestKind;
 
 /// A guest as `/cluster/resources` describes it.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,7 +4,7 @@
 //! Nothing runs until the whole line has been checked, so a typo in the last stage never leaves
 //! the first one half done.
 
-use super::{COMMANDS, Call, Command, Ctx, find, suggest};
+use super::{Call, Command, Ctx, find, suggest};
 use crate::error::{Error, ErrorKind, Result};
 use crate::lang::{Args, ParseError, Span, Value, parse_pipeline, split_args};
 
@@ -140,9 +140,4 @@ fn flag_text(name: &str, long: bool) -> String {
     } else {
         format!("-{name}")
     }
-}
-
-/// The names of all commands, for completion.
-pub fn command_names() -> impl Iterator<Item = &'static str> {
-    COMMANDS.iter().map(|c| c.sig.name)
 }

@@ -217,11 +217,7 @@ pub static STATUS: Command = Command {
             let mut out = Vec::with_capacity(guests.len());
             for g in &guests {
                 let data = ctx
-                    .get(&endpoints::guest_status_current(
-                        g.kind.into(),
-                        &g.node,
-                        g.vmid,
-                    ))
+                    .get(&endpoints::guest_status_current(g.kind, &g.node, g.vmid))
                     .await?;
                 let mut r = Record::new();
                 r.insert("vmid", Value::Int(i64::from(g.vmid)));

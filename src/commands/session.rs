@@ -68,7 +68,9 @@ pub static USE: Command = Command {
                         .hinted("for example: use web01"));
                 }
                 _ => {
-                    return Err(Error::usage("use takes one guest").hinted("for example: use web01"));
+                    return Err(
+                        Error::usage("use takes one guest").hinted("for example: use web01")
+                    );
                 }
             }
             Ok(Output::none())

@@ -59,6 +59,15 @@ fn cell_text(v: &Value) -> String {
     }
 }
 
+/// A cell's text; PVE's `cpu` is a fraction of the guest's cores, shown as a percentage.
+fn column_text(column: &str, v: &Value) -> String {
+    match (column, v) {
+        ("cpu", Value::Float(f)) => format!("{:.1}%", f * 100.0),
+        ("cpu", Value::Int(i)) => format!("{:.1}%", *i as f64 * 100.0),
+        _ => cell_text(v),
+    }
+}
+
 fn right_aligned(v: &Value) -> bool {
     matches!(
         v,
@@ -86,7 +95,7 @@ pub fn render_records(items: &[Value], style: Style) -> String {
                 .map(|c| match item {
                     Value::Record(r) => r
                         .get(c)
-                        .map(|v| (cell_text(v), right_aligned(v)))
+                        .map(|v| (column_text(c, v), right_aligned(v)))
                         .unwrap_or_default(),
                     _ => (String::new(), false),
                 })
@@ -105,10 +114,21 @@ pub fn render_records(items: &[Value], style: Style) -> String {
         })
         .collect();
     let (widths, shown) = fit(&natural, &columns, style.width);
+    // A column is right-aligned (header included) when all its cells are numbers.
+    let right_col: Vec<bool> = (0..columns.len())
+        .map(|i| {
+            let mut cells = rows
+                .iter()
+                .map(|r| &r[i])
+                .filter(|(t, _)| !t.is_empty())
+                .peekable();
+            cells.peek().is_some() && cells.all(|(_, right)| *right)
+        })
+        .collect();
 
     let mut out = String::new();
     let header: Vec<String> = (0..shown)
-        .map(|i| pad(&columns[i], widths[i], false))
+        .map(|i| pad(&columns[i], widths[i], right_col[i]))
         .collect();
     let header = header.join(&" ".repeat(GAP));
     let header = header.trim_end();

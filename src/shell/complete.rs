@@ -336,7 +336,14 @@ fn ranked(
         })
         .collect();
     scored.sort_by_key(|(rank, _)| *rank);
-    scored.into_iter().take(MAX).map(|(_, c)| c).collect()
+    // Fuzzy matches only when nothing matches more directly: with thousands of guests they are noise.
+    let direct = scored.iter().any(|(rank, _)| *rank < 2);
+    scored
+        .into_iter()
+        .filter(|(rank, _)| !direct || *rank < 2)
+        .take(MAX)
+        .map(|(_, c)| c)
+        .collect()
 }
 
 fn is_subsequence(needle: &str, hay: &str) -> bool {
@@ -375,10 +382,10 @@ mod tests {
         Inventory::from_resources(&serde_json::Value::Array(rows)).unwrap()
     }
 
-    /// `|` in `line` marks the cursor.
+    /// `‸` in `line` marks the cursor.
     fn check(line: &str, expected: &[&str]) {
-        let pos = line.find('|').expect("cursor mark");
-        let text = format!("{}{}", &line[..pos], &line[pos + 1..]);
+        let pos = line.find('‸').expect("cursor mark");
+        let text = format!("{}{}", &line[..pos], &line[pos + '‸'.len_utf8()..]);
         let inv = demo();
         let got: Vec<String> = complete(&text, pos, Some(&inv))
             .into_iter()
@@ -390,46 +397,46 @@ mod tests {
 
     #[test]
     fn commands() {
-        check("sta|", &["status"]);
-        check("sort|", &["sort-by"]);
-        check("ls | whe|", &["where"]);
-        check("ls | so|", &["sort-by"]);
+        check("sta‸", &["status"]);
+        check("sort‸", &["sort-by"]);
+        check("ls | whe‸", &["where"]);
+        check("ls | so‸", &["sort-by"]);
     }
 
     #[test]
     fn guests_by_name_prefix_and_fuzzy() {
-        check("status web|", &["web01", "web02"]);
-        check("use db0|", &["db01"]);
-        check("status w01|", &["web01"]);
-        check("status runner|", &["ci-runner-01"]);
-        check("status 10|", &["100", "101", "102", "103"]);
-        check("status 11|", &["110"]);
-        check("status zzz|", &[]);
+        check("status web‸", &["web01", "web02"]);
+        check("use db0‸", &["db01"]);
+        check("status w01‸", &["web01"]);
+        check("status runner‸", &["ci-runner-01"]);
+        check("status 10‸", &["100", "101", "102", "103"]);
+        check("status 11‸", &["110"]);
+        check("status zzz‸", &[]);
     }
 
     #[test]
     fn selectors() {
-        check("status @tag:p|", &["@tag:prod"]);
-        check("status @node:|", &["@node:pve1", "@node:pve2"]);
-        check("status @pool|", &["@pool:lab"]);
+        check("status @tag:p‸", &["@tag:prod"]);
+        check("status @node:‸", &["@node:pve1", "@node:pve2"]);
+        check("status @pool‸", &["@pool:lab"]);
     }
 
     #[test]
     fn flags_and_their_values() {
-        check("ls --t|", &["--type", "--templates"]);
-        check("ls --type |", &["qemu", "lxc"]);
-        check("sort-by mem --r|", &["--reverse"]);
-        check("to |", &["json", "yaml", "csv", "md", "table"]);
+        check("ls --t‸", &["--type", "--templates"]);
+        check("ls --type ‸", &["qemu", "lxc"]);
+        check("sort-by mem --r‸", &["--reverse"]);
+        check("to ‸", &["json", "yaml", "csv", "md", "table"]);
     }
 
     #[test]
     fn fields_and_filter_values() {
-        check("ls | select vm|", &["vmid"]);
-        check("ls | sort-by ma|", &["maxcpu", "maxmem", "maxdisk"]);
-        check("ls | where status=r|", &["running"]);
-        check("ls | where node=|", &["pve1", "pve2"]);
-        check("ls | where tags has prod and na|", &["name"]);
-        check("nodes | where sta|", &["status"]);
+        check("ls | select vm‸", &["vmid"]);
+        check("ls | sort-by ma‸", &["maxcpu", "maxmem", "maxdisk"]);
+        check("ls | where status=r‸", &["running"]);
+        check("ls | where node=‸", &["pve1", "pve2"]);
+        check("ls | where tags has prod and na‸", &["name"]);
+        check("nodes | where sta‸", &["status"]);
     }
 
     #[test]

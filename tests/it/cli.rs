@@ -19,7 +19,7 @@ fn demo_ls_lists_the_demo_guests() {
 #[test]
 fn pipeline_filters_and_counts() {
     let sim = TestSim::demo();
-    let (code, out, err) = sim.run("ls | where tags has ci | count");
+    let (code, out, err) = sim.run("ls | where tags has ci and type = qemu | count");
     assert_eq!((code, out.trim()), (0, "3"), "stderr: {err}");
     let (code, out, _) = sim.run("ls | where status=running and tags has prod | get name");
     assert_eq!(code, 0);
