@@ -65,12 +65,24 @@ impl Ticket {
         self.age(now_local) >= RENEW_AFTER_SECS
     }
 
-    /// The `Cookie` header value: `PVEAuthCookie=<url-encoded ticket>`.
+    /// The `Cookie` header value: `PVEAuthCookie=<ticket>`. PVE URI-unescapes the cookie, but
+    /// other servers (fakepve, aiohttp) take it verbatim, so the ticket goes as it is, as
+    /// proxmoxer sends it; only bytes a cookie value cannot hold are percent-encoded.
     pub fn cookie(&self) -> String {
-        format!(
-            "PVEAuthCookie={}",
-            super::request::encode_segment(self.ticket.expose())
-        )
+        let mut value = String::new();
+        for c in self.ticket.expose().chars() {
+            match c {
+                ' ' | '"' | ',' | ';' | '\\' | '%' => value.push_str(&format!("%{:02X}", c as u32)),
+                c if c.is_ascii_graphic() => value.push(c),
+                c => {
+                    let mut buf = [0u8; 4];
+                    for b in c.encode_utf8(&mut buf).bytes() {
+                        value.push_str(&format!("%{b:02X}"));
+                    }
+                }
+            }
+        }
+        format!("PVEAuthCookie={value}")
     }
 }
 
@@ -234,10 +246,7 @@ mod tests {
             (0x1000, 30, "root@pam")
         );
         assert_eq!(t.csrf.expose(), "00001000:tok");
-        assert_eq!(
-            t.cookie(),
-            "PVEAuthCookie=PVE%3Aroot%40pam%3A00001000%3A%3Asig"
-        );
+        assert_eq!(t.cookie(), "PVEAuthCookie=PVE:root@pam:00001000::sig");
 
         let tfa = json!({"username":"root@pam","ticket":"PVE:!tfa!abc","NeedTFA":1});
         assert!(matches!(

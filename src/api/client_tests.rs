@@ -62,7 +62,7 @@ async fn pve(issued: i64, extra: impl Fn(&Seen) -> Reply + Send + Sync + 'static
     test_server::start(Arc::new(move |req: &Seen| {
         let cookie_ok = req
             .header("cookie")
-            .is_some_and(|c| c.starts_with("PVEAuthCookie=PVE%3Aroot%40pam%3A"));
+            .is_some_and(|c| c.starts_with("PVEAuthCookie=PVE:root@pam:"));
         match (req.method.as_str(), req.target.as_str()) {
             ("POST", "/api2/json/access/ticket") if req.body.contains("password=pw%20d") => {
                 ok(ticket_json(issued))
