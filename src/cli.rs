@@ -79,6 +79,9 @@ pub struct SessionArgs {
     /// With --demo and --guests: spread them over this many nodes.
     #[arg(long, value_name = "N", requires = "guests")]
     pub nodes: Option<usize>,
+    /// With --demo: delay every simulated answer by this many milliseconds (to try a slow link).
+    #[arg(long, value_name = "MS", requires = "demo")]
+    pub sim_latency: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -380,6 +383,7 @@ async fn connect_demo(args: &SessionArgs) -> Result<Session> {
         scenario,
         users: vec![("root@pam".to_string(), password.clone())],
         speed: 10.0,
+        faults: sim::Faults { latency_ms: args.sim_latency.unwrap_or(0), ..sim::Faults::default() },
         ..SimOptions::default()
     };
     let handle = sim::start(opts)
