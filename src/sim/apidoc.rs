@@ -15,7 +15,9 @@ pub fn render() -> String {
 
 /// The nested schema nodes for every path the simulator serves (intermediate paths included).
 pub fn schema_tree() -> Vec<Value> {
-    let Ok(table) = routes::table() else { return Vec::new() };
+    let Ok(table) = routes::table() else {
+        return Vec::new();
+    };
     let mut paths: Vec<&str> = Vec::new();
     for c in table {
         let mut acc = String::new();
@@ -38,7 +40,11 @@ fn build_children(parent: &str, paths: &[&str], table: &[Compiled]) -> Vec<Value
     let mut own: Vec<&str> = paths
         .iter()
         .copied()
-        .filter(|p| p.starts_with(parent) && p[parent.len()..].starts_with('/') && p.split('/').filter(|s| !s.is_empty()).count() == depth)
+        .filter(|p| {
+            p.starts_with(parent)
+                && p[parent.len()..].starts_with('/')
+                && p.split('/').filter(|s| !s.is_empty()).count() == depth
+        })
         .collect();
     own.sort();
     for path in own {
@@ -61,7 +67,11 @@ fn build_children(parent: &str, paths: &[&str], table: &[Compiled]) -> Vec<Value
 
 fn method_info(c: &Compiled) -> Value {
     let r = &c.route;
-    let props: Map<String, Value> = c.specs.iter().map(|s| (s.name.clone(), param_json(s))).collect();
+    let props: Map<String, Value> = c
+        .specs
+        .iter()
+        .map(|s| (s.name.clone(), param_json(s)))
+        .collect();
     let permissions = match r.perm {
         Perm::World => json!({ "user": "world" }),
         Perm::All => json!({ "user": "all" }),
@@ -73,7 +83,9 @@ fn method_info(c: &Compiled) -> Value {
             }
             json!({ "check": check })
         }
-        Perm::Custom(text) => json!({ "check": serde_json::from_str::<Value>(text).unwrap_or(Value::Null) }),
+        Perm::Custom(text) => {
+            json!({ "check": serde_json::from_str::<Value>(text).unwrap_or(Value::Null) })
+        }
     };
     let mut v = json!({
         "name": r.name,
@@ -136,7 +148,10 @@ fn param_json(s: &ParamSpec) -> Value {
         m.insert("pattern".into(), json!(p));
     }
     if let Some((_, lo, hi)) = &s.indexed {
-        m.insert("description".into(), json!(format!("Indexed: {lo} to {hi}.")));
+        m.insert(
+            "description".into(),
+            json!(format!("Indexed: {lo} to {hi}.")),
+        );
     }
     Value::Object(m)
 }
@@ -148,13 +163,30 @@ mod tests {
     #[test]
     fn apidoc_is_json_after_the_wrapper() {
         let js = render();
-        let body = js.strip_prefix("const apiSchema = ").unwrap().trim_end().strip_suffix(';').unwrap();
+        let body = js
+            .strip_prefix("const apiSchema = ")
+            .unwrap()
+            .trim_end()
+            .strip_suffix(';')
+            .unwrap();
         let v: Value = serde_json::from_str(body).unwrap();
-        let roots: Vec<&str> = v.as_array().unwrap().iter().map(|n| n["path"].as_str().unwrap()).collect();
-        for want in ["/access", "/cluster", "/nodes", "/pools", "/storage", "/version"] {
+        let roots: Vec<&str> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["path"].as_str().unwrap())
+            .collect();
+        for want in [
+            "/access", "/cluster", "/nodes", "/pools", "/storage", "/version",
+        ] {
             assert!(roots.contains(&want), "missing root {want} in {roots:?}");
         }
-        let nodes = v.as_array().unwrap().iter().find(|n| n["path"] == "/nodes").unwrap();
+        let nodes = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["path"] == "/nodes")
+            .unwrap();
         let node = &nodes["children"][0];
         assert_eq!(node["path"], "/nodes/{node}");
         assert_eq!(node["info"]["GET"]["name"], "index");

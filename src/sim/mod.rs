@@ -137,7 +137,9 @@ pub struct SimHandle {
 
 impl std::fmt::Debug for SimHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SimHandle").field("addr", &self.addr).finish()
+        f.debug_struct("SimHandle")
+            .field("addr", &self.addr)
+            .finish()
     }
 }
 
@@ -152,8 +154,8 @@ pub async fn start(opts: SimOptions) -> Result<SimHandle, SimError> {
     let fail_tasks = compile_fail_tasks(&opts.faults)?;
     let clock = Arc::new(clock::Clock::new(opts.speed));
     let cert = tls::SelfSigned::generate()?;
-    let mut state = scenario::build(&opts.scenario, opts.seed)
-        .map_err(|e| SimError::Option(e.to_string()))?;
+    let mut state =
+        scenario::build(&opts.scenario, opts.seed).map_err(|e| SimError::Option(e.to_string()))?;
     for node in &mut state.nodes {
         node.ssl_fingerprint = cert.fingerprint.clone();
     }
@@ -258,7 +260,9 @@ impl SimHandle {
         self.lock()
             .log
             .iter()
-            .filter(|r| r.method != "GET" && !(r.method == "POST" && r.template == "/access/ticket"))
+            .filter(|r| {
+                r.method != "GET" && !(r.method == "POST" && r.template == "/access/ticket")
+            })
             .count()
     }
 

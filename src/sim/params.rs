@@ -49,13 +49,56 @@ pub struct PropFormat {
 }
 
 const DISK_KEYS: &[&str] = &[
-    "aio", "backup", "bps", "bps_max_length", "bps_rd", "bps_rd_length", "bps_rd_max_length",
-    "bps_wr", "bps_wr_length", "bps_wr_max_length", "cache", "detect_zeroes", "discard", "file",
-    "format", "import-from", "iops", "iops_max", "iops_max_length", "iops_rd", "iops_rd_length",
-    "iops_rd_max", "iops_rd_max_length", "iops_wr", "iops_wr_length", "iops_wr_max",
-    "iops_wr_max_length", "iothread", "mbps", "mbps_max", "mbps_rd", "mbps_rd_max", "mbps_wr",
-    "mbps_wr_max", "media", "model", "product", "queues", "replicate", "rerror", "ro",
-    "scsiblock", "serial", "shared", "size", "snapshot", "ssd", "vendor", "volume", "werror",
+    "aio",
+    "backup",
+    "bps",
+    "bps_max_length",
+    "bps_rd",
+    "bps_rd_length",
+    "bps_rd_max_length",
+    "bps_wr",
+    "bps_wr_length",
+    "bps_wr_max_length",
+    "cache",
+    "detect_zeroes",
+    "discard",
+    "file",
+    "format",
+    "import-from",
+    "iops",
+    "iops_max",
+    "iops_max_length",
+    "iops_rd",
+    "iops_rd_length",
+    "iops_rd_max",
+    "iops_rd_max_length",
+    "iops_wr",
+    "iops_wr_length",
+    "iops_wr_max",
+    "iops_wr_max_length",
+    "iothread",
+    "mbps",
+    "mbps_max",
+    "mbps_rd",
+    "mbps_rd_max",
+    "mbps_wr",
+    "mbps_wr_max",
+    "media",
+    "model",
+    "product",
+    "queues",
+    "replicate",
+    "rerror",
+    "ro",
+    "scsiblock",
+    "serial",
+    "shared",
+    "size",
+    "snapshot",
+    "ssd",
+    "vendor",
+    "volume",
+    "werror",
     "wwn",
 ];
 
@@ -65,10 +108,30 @@ pub const PROP_FORMATS: &[PropFormat] = &[
         name: "net",
         default_key: Some("model"),
         keys: &[
-            "bridge", "e1000", "e1000-82540em", "e1000-82544gc", "e1000-82545em", "e1000e",
-            "firewall", "i82551", "i82557b", "i82559er", "link_down", "macaddr", "model", "mtu",
-            "ne2k_isa", "ne2k_pci", "pcnet", "queues", "rate", "rtl8139", "tag", "trunks",
-            "virtio", "vmxnet3",
+            "bridge",
+            "e1000",
+            "e1000-82540em",
+            "e1000-82544gc",
+            "e1000-82545em",
+            "e1000e",
+            "firewall",
+            "i82551",
+            "i82557b",
+            "i82559er",
+            "link_down",
+            "macaddr",
+            "model",
+            "mtu",
+            "ne2k_isa",
+            "ne2k_pci",
+            "pcnet",
+            "queues",
+            "rate",
+            "rtl8139",
+            "tag",
+            "trunks",
+            "virtio",
+            "vmxnet3",
         ],
     },
     PropFormat {
@@ -85,8 +148,12 @@ pub const PROP_FORMATS: &[PropFormat] = &[
         name: "agent",
         default_key: Some("enabled"),
         keys: &[
-            "enabled", "freeze-fs", "freeze-fs-on-backup", "fstrim_cloned_disks",
-            "guest-fsfreeze", "type",
+            "enabled",
+            "freeze-fs",
+            "freeze-fs-on-backup",
+            "fstrim_cloned_disks",
+            "guest-fsfreeze",
+            "type",
         ],
     },
     PropFormat {
@@ -210,7 +277,12 @@ impl ParamSpec {
 
     /// Checks one value; the error text is what PVE puts in `errors`.
     pub fn check(&self, value: &str) -> Result<(), String> {
-        let type_err = || format!("type check ('{}') failed - got '{value}'", self.ptype.as_str());
+        let type_err = || {
+            format!(
+                "type check ('{}') failed - got '{value}'",
+                self.ptype.as_str()
+            )
+        };
         match self.ptype {
             PType::Boolean if value != "0" && value != "1" => return Err(type_err()),
             PType::Integer if !is_integer(value) => return Err(type_err()),
@@ -300,7 +372,11 @@ fn check_named_format(fmt: &str, v: &str) -> Result<(), String> {
         "pve-userid" if !ok(r"^[^\s:/]+@[A-Za-z][A-Za-z0-9.\-_]+$") => {
             Err(format!("value '{v}' does not look like a valid user name"))
         }
-        "dns-name" if !ok(r"^(?i:[a-z0-9]([a-z0-9\-]*[a-z0-9])?)(\.(?i:[a-z0-9]([a-z0-9\-]*[a-z0-9])?))*$") => {
+        "dns-name"
+            if !ok(
+                r"^(?i:[a-z0-9]([a-z0-9\-]*[a-z0-9])?)(\.(?i:[a-z0-9]([a-z0-9\-]*[a-z0-9])?))*$",
+            ) =>
+        {
             Err(format!("value '{v}' does not look like a valid DNS name"))
         }
         _ => Ok(()),
@@ -317,10 +393,14 @@ pub fn check_property_string(fmt: &PropFormat, data: &str) -> Result<(), String>
         match part.split_once('=') {
             Some((k, v)) if !k.is_empty() && !v.is_empty() => {
                 if seen.contains(&k) {
-                    return Err(format!("duplicate key in comma-separated list property: {k}\n"));
+                    return Err(format!(
+                        "duplicate key in comma-separated list property: {k}\n"
+                    ));
                 }
                 if !fmt.keys.contains(&k) {
-                    return Err(format!("invalid key in comma-separated list property: {k}\n"));
+                    return Err(format!(
+                        "invalid key in comma-separated list property: {k}\n"
+                    ));
                 }
                 seen.push(k);
             }
@@ -331,7 +411,9 @@ pub fn check_property_string(fmt: &PropFormat, data: &str) -> Result<(), String>
                     );
                 };
                 if seen.contains(&dk) {
-                    return Err(format!("duplicate key in comma-separated list property: {dk}\n"));
+                    return Err(format!(
+                        "duplicate key in comma-separated list property: {dk}\n"
+                    ));
                 }
                 seen.push(dk);
             }
@@ -368,7 +450,11 @@ pub fn validate(specs: &[ParamSpec], params: &Params) -> Result<(), IndexMap<Str
             );
         }
     }
-    if errors.is_empty() { Ok(()) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
 }
 
 #[cfg(test)]
@@ -419,38 +505,118 @@ mod tests {
 
     #[test]
     fn validation_table() {
-        let unknown = "property is not defined in schema and the schema does not allow additional properties";
+        let unknown =
+            "property is not defined in schema and the schema does not allow additional properties";
         check(&BASE, &[]);
-        check(&[("node", "pve1")], &[("vmid", "property is missing and it is not optional")]);
+        check(
+            &[("node", "pve1")],
+            &[("vmid", "property is missing and it is not optional")],
+        );
         check(&with(&[("foo", "1")]), &[("foo", unknown)]);
-        check(&[("node", "pve1"), ("vmid", "x")], &[("vmid", "type check ('integer') failed - got 'x'")]);
-        check(&[("node", "pve1"), ("vmid", "99")], &[("vmid", "invalid format - value does not look like a valid VM ID\n")]);
+        check(
+            &[("node", "pve1"), ("vmid", "x")],
+            &[("vmid", "type check ('integer') failed - got 'x'")],
+        );
+        check(
+            &[("node", "pve1"), ("vmid", "99")],
+            &[(
+                "vmid",
+                "invalid format - value does not look like a valid VM ID\n",
+            )],
+        );
         // PVE checks the format before the range, so a 10-digit VMID fails the format.
-        check(&[("node", "pve1"), ("vmid", "1000000000")], &[("vmid", "invalid format - value does not look like a valid VM ID\n")]);
-        check(&with(&[("cpulimit", "129")]), &[("cpulimit", "value must have a maximum value of 128")]);
-        check(&with(&[("vmstate", "true")]), &[("vmstate", "type check ('boolean') failed - got 'true'")]);
+        check(
+            &[("node", "pve1"), ("vmid", "1000000000")],
+            &[(
+                "vmid",
+                "invalid format - value does not look like a valid VM ID\n",
+            )],
+        );
+        check(
+            &with(&[("cpulimit", "129")]),
+            &[("cpulimit", "value must have a maximum value of 128")],
+        );
+        check(
+            &with(&[("vmstate", "true")]),
+            &[("vmstate", "type check ('boolean') failed - got 'true'")],
+        );
         check(&with(&[("vmstate", "1")]), &[]);
-        check(&with(&[("cores", "0")]), &[("cores", "value must have a minimum value of 1")]);
+        check(
+            &with(&[("cores", "0")]),
+            &[("cores", "value must have a minimum value of 1")],
+        );
         check(&with(&[("cpulimit", "1.5")]), &[]);
-        check(&with(&[("cpulimit", "1.5x")]), &[("cpulimit", "type check ('number') failed - got '1.5x'")]);
-        check(&with(&[("scsihw", "foo")]), &[("scsihw", "value 'foo' does not have a value in the enumeration 'lsi, virtio-scsi-pci, virtio-scsi-single'")]);
+        check(
+            &with(&[("cpulimit", "1.5x")]),
+            &[("cpulimit", "type check ('number') failed - got '1.5x'")],
+        );
+        check(
+            &with(&[("scsihw", "foo")]),
+            &[(
+                "scsihw",
+                "value 'foo' does not have a value in the enumeration 'lsi, virtio-scsi-pci, virtio-scsi-single'",
+            )],
+        );
         check(&with(&[("size", "+10G")]), &[]);
-        check(&with(&[("size", "ten")]), &[("size", "value does not match the regex pattern")]);
-        check(&with(&[("snapname", "a234567890123456789012345678901234567890x")]), &[("snapname", "value may only be 40 characters long")]);
-        check(&with(&[("snapname", "1bad")]), &[("snapname", "invalid format - invalid configuration ID '1bad'\n")]);
-        check(&with(&[("net0", "virtio=BC:24:11:00:00:01,bridge=vmbr0,firewall=1")]), &[]);
+        check(
+            &with(&[("size", "ten")]),
+            &[("size", "value does not match the regex pattern")],
+        );
+        check(
+            &with(&[("snapname", "a234567890123456789012345678901234567890x")]),
+            &[("snapname", "value may only be 40 characters long")],
+        );
+        check(
+            &with(&[("snapname", "1bad")]),
+            &[(
+                "snapname",
+                "invalid format - invalid configuration ID '1bad'\n",
+            )],
+        );
+        check(
+            &with(&[("net0", "virtio=BC:24:11:00:00:01,bridge=vmbr0,firewall=1")]),
+            &[],
+        );
         check(&with(&[("net31", "virtio,bridge=vmbr0")]), &[]);
-        check(&with(&[("net32", "virtio,bridge=vmbr0")]), &[("net32", unknown)]);
+        check(
+            &with(&[("net32", "virtio,bridge=vmbr0")]),
+            &[("net32", unknown)],
+        );
         check(&with(&[("net01", "virtio")]), &[("net01", unknown)]);
-        check(&with(&[("net0", "virtio,brdge=vmbr0")]), &[("net0", "invalid format - invalid key in comma-separated list property: brdge\n")]);
-        check(&with(&[("net0", "virtio,e1000")]), &[("net0", "invalid format - duplicate key in comma-separated list property: model\n")]);
+        check(
+            &with(&[("net0", "virtio,brdge=vmbr0")]),
+            &[(
+                "net0",
+                "invalid format - invalid key in comma-separated list property: brdge\n",
+            )],
+        );
+        check(
+            &with(&[("net0", "virtio,e1000")]),
+            &[(
+                "net0",
+                "invalid format - duplicate key in comma-separated list property: model\n",
+            )],
+        );
         check(&with(&[("ipconfig0", "ip=dhcp")]), &[]);
-        check(&with(&[("ipconfig0", "dhcp")]), &[("ipconfig0", "invalid format - value without key, but schema does not define a default key\n")]);
+        check(
+            &with(&[("ipconfig0", "dhcp")]),
+            &[(
+                "ipconfig0",
+                "invalid format - value without key, but schema does not define a default key\n",
+            )],
+        );
     }
 
     #[test]
     fn spec_parser_rejects_bad_lines() {
-        for bad in ["novalue", "x:float", "x:string min=abc", "x[n]:string", "x:string wat=1", "x:string props=nope"] {
+        for bad in [
+            "novalue",
+            "x:float",
+            "x:string min=abc",
+            "x[n]:string",
+            "x:string wat=1",
+            "x:string props=nope",
+        ] {
             assert!(parse_spec(bad).is_err(), "{bad}");
         }
         let s = parse_spec("scsi[n]?:string idx=0..30 props=disk").unwrap();

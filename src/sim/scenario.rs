@@ -30,15 +30,23 @@ const MIB: u64 = 1 << 20;
 
 /// Builds the scenario's state; errors say which limit was exceeded.
 pub fn build(scenario: &Scenario, seed: u64) -> Result<State, String> {
-    let mut s = State { next_pid: 0x0001_2000, rng: seed, ..State::default() };
+    let mut s = State {
+        next_pid: 0x0001_2000,
+        rng: seed,
+        ..State::default()
+    };
     match scenario {
         Scenario::Demo => demo(&mut s),
         Scenario::Generated { guests, nodes } => {
             if *nodes == 0 || *nodes > 64 {
-                return Err(format!("generated scenario: nodes must be 1..=64, got {nodes}"));
+                return Err(format!(
+                    "generated scenario: nodes must be 1..=64, got {nodes}"
+                ));
             }
             if *guests > 10_000 {
-                return Err(format!("generated scenario: guests must be at most 10000, got {guests}"));
+                return Err(format!(
+                    "generated scenario: guests must be at most 10000, got {guests}"
+                ));
             }
             generated(&mut s, *guests, *nodes);
         }
@@ -63,17 +71,68 @@ fn node(name: &str, maxcpu: u32, mem_gib: u64, uptime: u64) -> Node {
 
 fn storages(s: &mut State) {
     s.storages = vec![
-        Storage { id: "local".into(), stype: "dir".into(), content: vec!["iso".into(), "vztmpl".into(), "backup".into()], shared: false, nodes: None, total: 100 * GIB, base_used: 8 * GIB },
-        Storage { id: "local-lvm".into(), stype: "lvmthin".into(), content: vec!["images".into(), "rootdir".into()], shared: false, nodes: None, total: 800 * GIB, base_used: 0 },
-        Storage { id: "backup".into(), stype: "nfs".into(), content: vec!["backup".into(), "iso".into()], shared: true, nodes: None, total: 4096 * GIB, base_used: 200 * GIB },
+        Storage {
+            id: "local".into(),
+            stype: "dir".into(),
+            content: vec!["iso".into(), "vztmpl".into(), "backup".into()],
+            shared: false,
+            nodes: None,
+            total: 100 * GIB,
+            base_used: 8 * GIB,
+        },
+        Storage {
+            id: "local-lvm".into(),
+            stype: "lvmthin".into(),
+            content: vec!["images".into(), "rootdir".into()],
+            shared: false,
+            nodes: None,
+            total: 800 * GIB,
+            base_used: 0,
+        },
+        Storage {
+            id: "backup".into(),
+            stype: "nfs".into(),
+            content: vec!["backup".into(), "iso".into()],
+            shared: true,
+            nodes: None,
+            total: 4096 * GIB,
+            base_used: 200 * GIB,
+        },
     ];
     for n in s.nodes.iter().map(|n| n.name.clone()).collect::<Vec<_>>() {
         for (volid, content, size) in [
-            ("local:iso/debian-12.9.0-amd64-netinst.iso", "iso", 632 * MIB),
-            ("local:iso/ubuntu-24.04.1-live-server-amd64.iso", "iso", 2662 * MIB),
-            ("local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst", "vztmpl", 126 * MIB),
+            (
+                "local:iso/debian-12.9.0-amd64-netinst.iso",
+                "iso",
+                632 * MIB,
+            ),
+            (
+                "local:iso/ubuntu-24.04.1-live-server-amd64.iso",
+                "iso",
+                2662 * MIB,
+            ),
+            (
+                "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst",
+                "vztmpl",
+                126 * MIB,
+            ),
         ] {
-            s.volumes.push(Volume { storage: "local".into(), node: Some(n.clone()), volid: volid.into(), content: content.into(), format: if content == "iso" { "iso".into() } else { "tzst".into() }, size, ctime: EPOCH - 90 * 86400, vmid: None, notes: None, protected: false });
+            s.volumes.push(Volume {
+                storage: "local".into(),
+                node: Some(n.clone()),
+                volid: volid.into(),
+                content: content.into(),
+                format: if content == "iso" {
+                    "iso".into()
+                } else {
+                    "tzst".into()
+                },
+                size,
+                ctime: EPOCH - 90 * 86400,
+                vmid: None,
+                notes: None,
+                protected: false,
+            });
         }
     }
 }
@@ -106,21 +165,44 @@ fn qemu(s: &mut State, p: Spec) -> Guest {
     set("cpu", "x86-64-v2-AES".into());
     set("ide2", "none,media=cdrom".into());
     set("memory", p.mem_mib.to_string());
-    set("meta", format!("creation-qemu=9.2.0,ctime={}", EPOCH - 30 * 86400 - i64::from(vmid) * 3600));
+    set(
+        "meta",
+        format!(
+            "creation-qemu=9.2.0,ctime={}",
+            EPOCH - 30 * 86400 - i64::from(vmid) * 3600
+        ),
+    );
     set("name", p.name.to_string());
     set("net0", format!("virtio={mac},bridge=vmbr0,firewall=1"));
     set("numa", "0".into());
     set("onboot", u8::from(p.running).to_string());
     set("ostype", "l26".into());
-    set("scsi0", format!("local-lvm:vm-{vmid}-disk-0,iothread=1,size={}G", p.disk_gib));
+    set(
+        "scsi0",
+        format!("local-lvm:vm-{vmid}-disk-0,iothread=1,size={}G", p.disk_gib),
+    );
     set("scsihw", "virtio-scsi-single".into());
     set("smbios1", format!("uuid={}", uuid_like(r, vmid)));
     set("sockets", "1".into());
     if !p.tags.is_empty() {
         set("tags", p.tags.to_string());
     }
-    set("vmgenid", uuid_like(r.rotate_left(21), vmid.wrapping_mul(7)));
-    s.volumes.push(Volume { storage: "local-lvm".into(), node: Some(p.node.to_string()), volid: format!("local-lvm:vm-{vmid}-disk-0"), content: "images".into(), format: "raw".into(), size: p.disk_gib * GIB, ctime: EPOCH - 30 * 86400, vmid: Some(vmid), notes: None, protected: false });
+    set(
+        "vmgenid",
+        uuid_like(r.rotate_left(21), vmid.wrapping_mul(7)),
+    );
+    s.volumes.push(Volume {
+        storage: "local-lvm".into(),
+        node: Some(p.node.to_string()),
+        volid: format!("local-lvm:vm-{vmid}-disk-0"),
+        content: "images".into(),
+        format: "raw".into(),
+        size: p.disk_gib * GIB,
+        ctime: EPOCH - 30 * 86400,
+        vmid: Some(vmid),
+        notes: None,
+        protected: false,
+    });
     let ifaces = if p.agent && p.running {
         let ip = format!("10.0.{}.{}", vmid / 250, vmid % 250 + 2);
         vec![
@@ -143,11 +225,29 @@ fn qemu(s: &mut State, p: Spec) -> Guest {
         parent: None,
         pool: None,
         agent_ifaces: ifaces,
-        started_at: p.running.then_some(EPOCH - 3 * 86400 - i64::from(vmid) * 60),
-        cpu: if p.running { 0.01 + f64::from(vmid % 17) / 100.0 } else { 0.0 },
-        mem: if p.running { p.mem_mib * MIB * (30 + u64::from(vmid % 50)) / 100 } else { 0 },
-        netin: if p.running { 50_000_000 + u64::from(vmid) * 12_345 } else { 0 },
-        netout: if p.running { 20_000_000 + u64::from(vmid) * 6_789 } else { 0 },
+        started_at: p
+            .running
+            .then_some(EPOCH - 3 * 86400 - i64::from(vmid) * 60),
+        cpu: if p.running {
+            0.01 + f64::from(vmid % 17) / 100.0
+        } else {
+            0.0
+        },
+        mem: if p.running {
+            p.mem_mib * MIB * (30 + u64::from(vmid % 50)) / 100
+        } else {
+            0
+        },
+        netin: if p.running {
+            50_000_000 + u64::from(vmid) * 12_345
+        } else {
+            0
+        },
+        netout: if p.running {
+            20_000_000 + u64::from(vmid) * 6_789
+        } else {
+            0
+        },
     }
 }
 
@@ -159,7 +259,10 @@ fn lxc(s: &mut State, vmid: u32, node: &str, name: &str, running: bool, tags: &s
         ("cores", "1".to_string()),
         ("hostname", name.to_string()),
         ("memory", "512".to_string()),
-        ("net0", format!("name=eth0,bridge=vmbr0,firewall=1,hwaddr={mac},ip=dhcp,type=veth")),
+        (
+            "net0",
+            format!("name=eth0,bridge=vmbr0,firewall=1,hwaddr={mac},ip=dhcp,type=veth"),
+        ),
         ("onboot", u8::from(running).to_string()),
         ("ostype", "debian".to_string()),
         ("rootfs", format!("local-lvm:vm-{vmid}-disk-0,size=8G")),
@@ -169,7 +272,18 @@ fn lxc(s: &mut State, vmid: u32, node: &str, name: &str, running: bool, tags: &s
     ] {
         c.insert(k.to_string(), v);
     }
-    s.volumes.push(Volume { storage: "local-lvm".into(), node: Some(node.to_string()), volid: format!("local-lvm:vm-{vmid}-disk-0"), content: "rootdir".into(), format: "raw".into(), size: 8 * GIB, ctime: EPOCH - 20 * 86400, vmid: Some(vmid), notes: None, protected: false });
+    s.volumes.push(Volume {
+        storage: "local-lvm".into(),
+        node: Some(node.to_string()),
+        volid: format!("local-lvm:vm-{vmid}-disk-0"),
+        content: "rootdir".into(),
+        format: "raw".into(),
+        size: 8 * GIB,
+        ctime: EPOCH - 20 * 86400,
+        vmid: Some(vmid),
+        notes: None,
+        protected: false,
+    });
     Guest {
         vmid,
         kind: GuestKind::Lxc,
@@ -200,20 +314,63 @@ fn users(s: &mut State) {
         email: String::new(),
         tokens: Vec::new(),
     };
-    s.users.insert("root@pam".into(), User { password: None, ..user("root@pam", "", None, "") });
-    s.users.insert("auditor@pve".into(), user("auditor@pve", "auditor", None, "read-only auditor"));
-    s.users.insert("tfa@pve".into(), user("tfa@pve", "tfa", Some(DEMO_TFA_SECRET), "VM admin with TOTP"));
-    s.acl.push(AclEntry { path: "/".into(), ugid: "auditor@pve".into(), role: "PVEAuditor".into(), propagate: true, is_token: false });
-    s.acl.push(AclEntry { path: "/vms".into(), ugid: "tfa@pve".into(), role: "PVEVMAdmin".into(), propagate: true, is_token: false });
+    s.users.insert(
+        "root@pam".into(),
+        User {
+            password: None,
+            ..user("root@pam", "", None, "")
+        },
+    );
+    s.users.insert(
+        "auditor@pve".into(),
+        user("auditor@pve", "auditor", None, "read-only auditor"),
+    );
+    s.users.insert(
+        "tfa@pve".into(),
+        user(
+            "tfa@pve",
+            "tfa",
+            Some(DEMO_TFA_SECRET),
+            "VM admin with TOTP",
+        ),
+    );
+    s.acl.push(AclEntry {
+        path: "/".into(),
+        ugid: "auditor@pve".into(),
+        role: "PVEAuditor".into(),
+        propagate: true,
+        is_token: false,
+    });
+    s.acl.push(AclEntry {
+        path: "/vms".into(),
+        ugid: "tfa@pve".into(),
+        role: "PVEVMAdmin".into(),
+        propagate: true,
+        is_token: false,
+    });
 }
 
 fn demo(s: &mut State) {
     s.cluster_name = "demo".into();
-    s.nodes = vec![node("pve1", 16, 64, 1_209_600), node("pve2", 16, 64, 1_123_200), node("pve3", 8, 32, 604_800)];
+    s.nodes = vec![
+        node("pve1", 16, 64, 1_209_600),
+        node("pve2", 16, 64, 1_123_200),
+        node("pve3", 8, 32, 604_800),
+    ];
     storages(s);
     users(s);
     // vmid, node, name, running, tags, cores, memory MiB, disk GiB, agent.
-    type Row = (u32, &'static str, &'static str, bool, &'static str, u32, u64, u64, bool);
+    type Row = (
+        u32,
+        &'static str,
+        &'static str,
+        bool,
+        &'static str,
+        u32,
+        u64,
+        u64,
+        bool,
+    );
     let vms: &[Row] = &[
         (101, "pve1", "web01", true, "prod;web", 2, 4096, 32, true),
         (102, "pve2", "web02", true, "prod;web", 2, 4096, 32, true),
@@ -227,14 +384,67 @@ fn demo(s: &mut State) {
         (120, "pve3", "dev-box", false, "dev", 4, 8192, 64, true),
         (121, "pve3", "dev-win11", false, "dev", 4, 8192, 80, false),
         (130, "pve1", "monitoring", true, "ops", 2, 4096, 50, true),
-        (131, "pve2", "backup-proxy", false, "ops", 2, 2048, 16, false),
-        (140, "pve1", "lab-k8s-01", true, "lab;k8s", 2, 4096, 32, true),
-        (141, "pve2", "lab-k8s-02", true, "lab;k8s", 2, 4096, 32, true),
-        (142, "pve3", "lab-k8s-03", false, "lab;k8s", 2, 4096, 32, false),
+        (
+            131,
+            "pve2",
+            "backup-proxy",
+            false,
+            "ops",
+            2,
+            2048,
+            16,
+            false,
+        ),
+        (
+            140,
+            "pve1",
+            "lab-k8s-01",
+            true,
+            "lab;k8s",
+            2,
+            4096,
+            32,
+            true,
+        ),
+        (
+            141,
+            "pve2",
+            "lab-k8s-02",
+            true,
+            "lab;k8s",
+            2,
+            4096,
+            32,
+            true,
+        ),
+        (
+            142,
+            "pve3",
+            "lab-k8s-03",
+            false,
+            "lab;k8s",
+            2,
+            4096,
+            32,
+            false,
+        ),
         (150, "pve2", "old-app", false, "legacy", 1, 2048, 20, false),
     ];
     for &(vmid, node, name, running, tags, cores, mem_mib, disk_gib, agent) in vms {
-        let g = qemu(s, Spec { vmid, node, name, running, tags, cores, mem_mib, disk_gib, agent });
+        let g = qemu(
+            s,
+            Spec {
+                vmid,
+                node,
+                name,
+                running,
+                tags,
+                cores,
+                mem_mib,
+                disk_gib,
+                agent,
+            },
+        );
         s.guests.insert(vmid, g);
     }
     if let Some(g) = s.guests.get_mut(&103) {
@@ -246,19 +456,53 @@ fn demo(s: &mut State) {
     }
     if let Some(g) = s.guests.get_mut(&101) {
         let base = g.config.clone();
-        g.snapshots.push(Snapshot { name: "pre-upgrade".into(), parent: None, snaptime: EPOCH - 7 * 86400, vmstate: false, description: "before apt full-upgrade".into(), config: base.clone() });
-        g.snapshots.push(Snapshot { name: "after-upgrade".into(), parent: Some("pre-upgrade".into()), snaptime: EPOCH - 6 * 86400, vmstate: false, description: "upgrade done, all checks green".into(), config: base });
+        g.snapshots.push(Snapshot {
+            name: "pre-upgrade".into(),
+            parent: None,
+            snaptime: EPOCH - 7 * 86400,
+            vmstate: false,
+            description: "before apt full-upgrade".into(),
+            config: base.clone(),
+        });
+        g.snapshots.push(Snapshot {
+            name: "after-upgrade".into(),
+            parent: Some("pre-upgrade".into()),
+            snaptime: EPOCH - 6 * 86400,
+            vmstate: false,
+            description: "upgrade done, all checks green".into(),
+            config: base,
+        });
         g.parent = Some("after-upgrade".into());
     }
-    for (vmid, name, running, tags, node) in [(200, "dns01", true, "infra", "pve1"), (201, "proxy01", true, "infra;web", "pve2"), (202, "build-cache", false, "ci", "pve3")] {
+    for (vmid, name, running, tags, node) in [
+        (200, "dns01", true, "infra", "pve1"),
+        (201, "proxy01", true, "infra;web", "pve2"),
+        (202, "build-cache", false, "ci", "pve3"),
+    ] {
         let g = lxc(s, vmid, node, name, running, tags);
         s.guests.insert(vmid, g);
     }
     for (vmid, name) in [(9000, "debian-12-cloud"), (9001, "ubuntu-24.04-cloud")] {
-        let mut g = qemu(s, Spec { vmid, node: "pve1", name, running: false, tags: "template", cores: 2, mem_mib: 2048, disk_gib: 4, agent: true });
+        let mut g = qemu(
+            s,
+            Spec {
+                vmid,
+                node: "pve1",
+                name,
+                running: false,
+                tags: "template",
+                cores: 2,
+                mem_mib: 2048,
+                disk_gib: 4,
+                agent: true,
+            },
+        );
         let disk = format!("local-lvm:base-{vmid}-disk-0,size=4G");
         g.config.insert("scsi0".into(), disk);
-        g.config.insert("ide2".into(), format!("local-lvm:vm-{vmid}-cloudinit,media=cdrom"));
+        g.config.insert(
+            "ide2".into(),
+            format!("local-lvm:vm-{vmid}-cloudinit,media=cdrom"),
+        );
         g.config.insert("ciuser".into(), "admin".into());
         g.config.insert("ipconfig0".into(), "ip=dhcp".into());
         g.config.insert("serial0".into(), "socket".into());
@@ -271,7 +515,12 @@ fn demo(s: &mut State) {
         }
         s.guests.insert(vmid, g);
     }
-    let lab = Pool { poolid: "lab".into(), comment: "Lab and experiments".into(), vms: vec![140, 141, 142], storages: Vec::new() };
+    let lab = Pool {
+        poolid: "lab".into(),
+        comment: "Lab and experiments".into(),
+        vms: vec![140, 141, 142],
+        storages: Vec::new(),
+    };
     for id in &lab.vms {
         if let Some(g) = s.guests.get_mut(id) {
             g.pool = Some("lab".into());
@@ -287,21 +536,44 @@ fn demo(s: &mut State) {
     ];
     for &(vmid, kind, days_ago, notes) in backups {
         let ctime = EPOCH - days_ago * 86400 + 7200;
-        let stamp = chrono::DateTime::from_timestamp(ctime, 0).map(|t| t.format("%Y_%m_%d-%H_%M_%S").to_string()).unwrap_or_default();
+        let stamp = chrono::DateTime::from_timestamp(ctime, 0)
+            .map(|t| t.format("%Y_%m_%d-%H_%M_%S").to_string())
+            .unwrap_or_default();
         let ext = if kind == "qemu" { "vma.zst" } else { "tar.zst" };
         let size = s.guests.get(&vmid).map(|g| g.maxdisk() / 5).unwrap_or(GIB);
-        s.volumes.push(Volume { storage: "backup".into(), node: None, volid: format!("backup:backup/vzdump-{kind}-{vmid}-{stamp}.{ext}"), content: "backup".into(), format: ext.into(), size, ctime, vmid: Some(vmid), notes: Some(notes.into()), protected: vmid == 103 });
+        s.volumes.push(Volume {
+            storage: "backup".into(),
+            node: None,
+            volid: format!("backup:backup/vzdump-{kind}-{vmid}-{stamp}.{ext}"),
+            content: "backup".into(),
+            format: ext.into(),
+            size,
+            ctime,
+            vmid: Some(vmid),
+            notes: Some(notes.into()),
+            protected: vmid == 103,
+        });
     }
 }
 
 fn generated(s: &mut State, guests: usize, nodes: usize) {
     s.cluster_name = "generated".into();
-    s.nodes = (1..=nodes).map(|i| node(&format!("pve{i}"), 64, 512, 1_000_000 + i as u64 * 3600)).collect();
+    s.nodes = (1..=nodes)
+        .map(|i| node(&format!("pve{i}"), 64, 512, 1_000_000 + i as u64 * 3600))
+        .collect();
     storages(s);
     users(s);
     let tags = ["prod", "dev", "ci", "web", "db", "lab", "ops"];
     for p in ["alpha", "beta", "gamma"] {
-        s.pools.insert(p.into(), Pool { poolid: p.into(), comment: format!("generated pool {p}"), vms: Vec::new(), storages: Vec::new() });
+        s.pools.insert(
+            p.into(),
+            Pool {
+                poolid: p.into(),
+                comment: format!("generated pool {p}"),
+                vms: Vec::new(),
+                storages: Vec::new(),
+            },
+        );
     }
     for i in 0..guests {
         let r = s.next_random();
@@ -309,12 +581,29 @@ fn generated(s: &mut State, guests: usize, nodes: usize) {
         let node = format!("pve{}", (r as usize % nodes) + 1);
         let name = format!("gen-{i:05}");
         let running = r % 10 < 7;
-        let tag = format!("{};{}", tags[(r >> 8) as usize % tags.len()], tags[(r >> 16) as usize % tags.len()]);
+        let tag = format!(
+            "{};{}",
+            tags[(r >> 8) as usize % tags.len()],
+            tags[(r >> 16) as usize % tags.len()]
+        );
         let template = i % 500 == 250;
         let mut g = if i % 10 == 9 {
             lxc(s, vmid, &node, &name, running, &tag)
         } else {
-            qemu(s, Spec { vmid, node: &node, name: &name, running: running && !template, tags: &tag, cores: 1 + (r >> 24) as u32 % 8, mem_mib: 1024 << ((r >> 32) % 4), disk_gib: 8 << ((r >> 40) % 4), agent: r.is_multiple_of(3) })
+            qemu(
+                s,
+                Spec {
+                    vmid,
+                    node: &node,
+                    name: &name,
+                    running: running && !template,
+                    tags: &tag,
+                    cores: 1 + (r >> 24) as u32 % 8,
+                    mem_mib: 1024 << ((r >> 32) % 4),
+                    disk_gib: 8 << ((r >> 40) % 4),
+                    agent: r.is_multiple_of(3),
+                },
+            )
         };
         if template && g.kind == GuestKind::Qemu {
             g.config.insert("template".into(), "1".into());
@@ -351,14 +640,51 @@ mod tests {
 
     #[test]
     fn generated_is_deterministic_and_bounded() {
-        let a = build(&Scenario::Generated { guests: 500, nodes: 4 }, 7).unwrap();
-        let b = build(&Scenario::Generated { guests: 500, nodes: 4 }, 7).unwrap();
+        let a = build(
+            &Scenario::Generated {
+                guests: 500,
+                nodes: 4,
+            },
+            7,
+        )
+        .unwrap();
+        let b = build(
+            &Scenario::Generated {
+                guests: 500,
+                nodes: 4,
+            },
+            7,
+        )
+        .unwrap();
         assert_eq!(a.guests.len(), 500);
-        let sig = |s: &State| s.guests.values().map(|g| format!("{}{}{}{:?}", g.vmid, g.node, g.status, g.cfg("tags"))).collect::<String>();
+        let sig = |s: &State| {
+            s.guests
+                .values()
+                .map(|g| format!("{}{}{}{:?}", g.vmid, g.node, g.status, g.cfg("tags")))
+                .collect::<String>()
+        };
         assert_eq!(sig(&a), sig(&b));
         assert!(a.guests.values().any(|g| g.kind == GuestKind::Lxc));
         assert!(a.guests.values().any(|g| g.is_template()));
-        assert!(build(&Scenario::Generated { guests: 10_001, nodes: 4 }, 7).is_err());
-        assert!(build(&Scenario::Generated { guests: 1, nodes: 65 }, 7).is_err());
+        assert!(
+            build(
+                &Scenario::Generated {
+                    guests: 10_001,
+                    nodes: 4
+                },
+                7
+            )
+            .is_err()
+        );
+        assert!(
+            build(
+                &Scenario::Generated {
+                    guests: 1,
+                    nodes: 65
+                },
+                7
+            )
+            .is_err()
+        );
     }
 }

@@ -40,7 +40,12 @@ impl std::fmt::Display for Dropped {
 
 impl std::error::Error for Dropped {}
 
-pub async fn serve(listener: tokio::net::TcpListener, acceptor: tokio_rustls::TlsAcceptor, server: Server, shutdown: Arc<tokio::sync::Notify>) {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    server: Server,
+    shutdown: Arc<tokio::sync::Notify>,
+) {
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -50,7 +55,9 @@ pub async fn serve(listener: tokio::net::TcpListener, acceptor: tokio_rustls::Tl
         let acceptor = acceptor.clone();
         let server = server.clone();
         tokio::spawn(async move {
-            let Ok(tls) = acceptor.accept(tcp).await else { return };
+            let Ok(tls) = acceptor.accept(tcp).await else {
+                return;
+            };
             let service = hyper::service::service_fn(move |req| {
                 let server = server.clone();
                 async move { server.handle(req).await }
@@ -75,7 +82,11 @@ struct Incoming2 {
 impl Server {
     async fn handle(&self, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Dropped> {
         let (parts, body) = req.into_parts();
-        let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let body = body
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
         let inc = Incoming2 {
             method: parts.method.as_str().to_string(),
             path: parts.uri.path().to_string(),
@@ -116,31 +127,73 @@ impl Server {
 
     fn dispatch(&self, inc: &Incoming2) -> (String, Outcome) {
         if inc.path == "/pve-docs/api-viewer/apidoc.js" && inc.method == "GET" {
-            return (inc.path.clone(), Outcome::Raw(super::apidoc::render(), "application/javascript; charset=utf-8"));
+            return (
+                inc.path.clone(),
+                Outcome::Raw(
+                    super::apidoc::render(),
+                    "application/javascript; charset=utf-8",
+                ),
+            );
         }
         let Some(rest) = inc.path.strip_prefix("/api2/") else {
-            return (inc.path.clone(), Outcome::Err(ApiError::new(404, "Not found"), false));
+            return (
+                inc.path.clone(),
+                Outcome::Err(ApiError::new(404, "Not found"), false),
+            );
         };
-        let (format, rel) = rest.split_once('/').map(|(f, r)| (f, format!("/{r}"))).unwrap_or((rest, "/".to_string()));
+        let (format, rel) = rest
+            .split_once('/')
+            .map(|(f, r)| (f, format!("/{r}")))
+            .unwrap_or((rest, "/".to_string()));
         if format != "json" {
-            return (inc.path.clone(), Outcome::Err(ApiError::new(501, "no such uri"), false));
+            return (
+                inc.path.clone(),
+                Outcome::Err(ApiError::new(501, "no such uri"), false),
+            );
         }
         let rel = rel.trim_end_matches('/').to_string();
         let rel = if rel.is_empty() { "/".to_string() } else { rel };
         if (inc.method == "GET" || inc.method == "DELETE") && !inc.body.is_empty() {
-            return (rel, Outcome::Err(ApiError::new(501, format!("Unexpected content for method '{}'", inc.method)), false));
+            return (
+                rel,
+                Outcome::Err(
+                    ApiError::new(
+                        501,
+                        format!("Unexpected content for method '{}'", inc.method),
+                    ),
+                    false,
+                ),
+            );
         }
-        let not_impl = || ApiError::new(501, format!("Method '{} {}' not implemented", inc.method, rel));
+        let not_impl = || {
+            ApiError::new(
+                501,
+                format!("Method '{} {}' not implemented", inc.method, rel),
+            )
+        };
         let Ok(table) = routes::table() else {
-            return (rel.clone(), Outcome::Err(ApiError::fail("simulator route table failed to load"), false));
+            return (
+                rel.clone(),
+                Outcome::Err(
+                    ApiError::fail("simulator route table failed to load"),
+                    false,
+                ),
+            );
         };
         let segments: Vec<String> = rel
             .split('/')
             .filter(|s| !s.is_empty())
-            .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
+            .map(|s| {
+                percent_encoding::percent_decode_str(s)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
             .collect();
         let matched = routes::lookup(table, &segments);
-        let Some((compiled, vars)) = matched.into_iter().find(|(c, _)| c.route.method == inc.method) else {
+        let Some((compiled, vars)) = matched
+            .into_iter()
+            .find(|(c, _)| c.route.method == inc.method)
+        else {
             return (rel.clone(), Outcome::Err(not_impl(), false));
         };
         let route = &compiled.route;
@@ -153,7 +206,11 @@ impl Server {
         for (name, value) in vars {
             match params.get(name) {
                 Some(v) if *v != value => {
-                    dup.insert(name.to_string(), "duplicate parameter (already defined in URI) with conflicting values!".to_string());
+                    dup.insert(
+                        name.to_string(),
+                        "duplicate parameter (already defined in URI) with conflicting values!"
+                            .to_string(),
+                    );
                 }
                 _ => {
                     params.insert(name.to_string(), value);
@@ -166,10 +223,16 @@ impl Server {
         let now_f = self.clock.now_f64();
         let now = now_f.floor() as i64;
         let mut shared = lock_shared(&self.shared);
-        let lifetime = shared.faults.ticket_lifetime_secs.unwrap_or(TICKET_LIFETIME);
+        let lifetime = shared
+            .faults
+            .ticket_lifetime_secs
+            .unwrap_or(TICKET_LIFETIME);
         shared.state.run_due_tasks(now_f);
         let auth = if matches!(route.perm, Perm::World) {
-            Auth { user: String::new(), auth_id: String::new() }
+            Auth {
+                user: String::new(),
+                auth_id: String::new(),
+            }
         } else {
             match self.authenticate(&shared.state, inc, route.allowtoken, &rel, now, lifetime) {
                 Ok(a) => a,
@@ -187,8 +250,12 @@ impl Server {
             }
         }
         let error_rate = shared.faults.error_rate;
-        if error_rate > 0.0 && route.path != "/access/ticket" && dice(&mut shared.dice) < error_rate {
-            return (template, Outcome::Err(ApiError::fail("simulated failure"), false));
+        if error_rate > 0.0 && route.path != "/access/ticket" && dice(&mut shared.dice) < error_rate
+        {
+            return (
+                template,
+                Outcome::Err(ApiError::fail("simulated failure"), false),
+            );
         }
         let shared = &mut *shared;
         let mut ctx = Ctx {
@@ -209,38 +276,78 @@ impl Server {
     }
 
     /// Finds the caller: API token header, or ticket cookie/header (+ CSRF for writes).
-    fn authenticate(&self, state: &super::state::State, inc: &Incoming2, allowtoken: bool, rel: &str, now: i64, lifetime: i64) -> Result<Auth, ApiError> {
-        let authz = inc.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
-        if let Some(tok) = authz.strip_prefix("PVEAPIToken").and_then(|t| t.strip_prefix(['=', ' '])) {
-            let (id, secret) = tok.trim().rsplit_once('=').ok_or_else(|| ApiError::new(401, "Authentication failed!"))?;
-            let (user, name) = id.split_once('!').ok_or_else(|| ApiError::new(401, "Authentication failed!"))?;
+    fn authenticate(
+        &self,
+        state: &super::state::State,
+        inc: &Incoming2,
+        allowtoken: bool,
+        rel: &str,
+        now: i64,
+        lifetime: i64,
+    ) -> Result<Auth, ApiError> {
+        let authz = inc
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if let Some(tok) = authz
+            .strip_prefix("PVEAPIToken")
+            .and_then(|t| t.strip_prefix(['=', ' ']))
+        {
+            let (id, secret) = tok
+                .trim()
+                .rsplit_once('=')
+                .ok_or_else(|| ApiError::new(401, "Authentication failed!"))?;
+            let (user, name) = id
+                .split_once('!')
+                .ok_or_else(|| ApiError::new(401, "Authentication failed!"))?;
             let valid = state.users.get(user).is_some_and(|u| {
-                u.enable && u.tokens.iter().any(|t| t.id == name && t.secret.expose() == secret && (t.expire == 0 || t.expire > now))
+                u.enable
+                    && u.tokens.iter().any(|t| {
+                        t.id == name
+                            && t.secret.expose() == secret
+                            && (t.expire == 0 || t.expire > now)
+                    })
             });
             if !valid {
                 return Err(ApiError::new(401, "Authentication failed!"));
             }
             if !allowtoken {
-                return Err(ApiError::perm(Some(format!("URI '{rel}' not available with API token, need proper ticket."))));
+                return Err(ApiError::perm(Some(format!(
+                    "URI '{rel}' not available with API token, need proper ticket."
+                ))));
             }
-            return Ok(Auth { user: user.to_string(), auth_id: id.to_string() });
+            return Ok(Auth {
+                user: user.to_string(),
+                auth_id: id.to_string(),
+            });
         }
         let ticket = authz
             .strip_prefix("PVEAuthCookie=")
             .map(str::to_string)
             .or_else(|| cookie(&inc.headers, "PVEAuthCookie"))
             .ok_or_else(|| ApiError::new(401, "No ticket"))?;
-        let subject = self.keys.verify_ticket(&ticket, now, lifetime).ok_or_else(|| ApiError::new(401, "No ticket"))?;
+        let subject = self
+            .keys
+            .verify_ticket(&ticket, now, lifetime)
+            .ok_or_else(|| ApiError::new(401, "No ticket"))?;
         if subject.starts_with("!tfa!") || !state.users.get(&subject).is_some_and(|u| u.enable) {
             return Err(ApiError::new(401, "No ticket"));
         }
         if inc.method != "GET" {
-            let csrf = inc.headers.get("csrfpreventiontoken").and_then(|v| v.to_str().ok()).unwrap_or("");
+            let csrf = inc
+                .headers
+                .get("csrfpreventiontoken")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
             if !self.keys.verify_csrf(&subject, csrf, now, lifetime) {
                 return Err(ApiError::new(401, "Permission denied - invalid csrf token"));
             }
         }
-        Ok(Auth { user: subject.clone(), auth_id: subject })
+        Ok(Auth {
+            user: subject.clone(),
+            auth_id: subject,
+        })
     }
 }
 
@@ -267,10 +374,19 @@ fn dice(state: &mut u64) -> f64 {
 }
 
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers.get_all("cookie").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|kv| {
-        let (k, v) = kv.trim().split_once('=')?;
-        (k == name).then(|| percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned())
-    })
+    headers
+        .get_all("cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| {
+            let (k, v) = kv.trim().split_once('=')?;
+            (k == name).then(|| {
+                percent_encoding::percent_decode_str(v)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+        })
 }
 
 /// `/vms/{vmid}` with the request's parameters filled in.
@@ -285,29 +401,50 @@ fn substitute(path: &str, params: &Params) -> String {
 /// Query string merged over the body (form or JSON by Content-Type).
 fn decode_params(inc: &Incoming2) -> Result<Params, ApiError> {
     let mut params = Params::new();
-    let ctype = inc.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let ctype = inc
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if !inc.body.is_empty() {
         if ctype.starts_with("application/json") {
-            let v: Value = serde_json::from_slice(&inc.body).map_err(|e| ApiError::new(400, format!("failed to parse JSON body: {e}")))?;
+            let v: Value = serde_json::from_slice(&inc.body)
+                .map_err(|e| ApiError::new(400, format!("failed to parse JSON body: {e}")))?;
             let Value::Object(map) = v else {
                 return Err(ApiError::new(400, "JSON body must be an object"));
             };
             for (k, v) in map {
                 let s = match v {
                     Value::String(s) => s,
-                    Value::Bool(b) => if b { "1".into() } else { "0".into() },
+                    Value::Bool(b) => {
+                        if b {
+                            "1".into()
+                        } else {
+                            "0".into()
+                        }
+                    }
                     Value::Null => continue,
-                    Value::Array(a) => a.iter().map(|x| x.as_str().map(str::to_string).unwrap_or_else(|| x.to_string())).collect::<Vec<_>>().join("\0"),
+                    Value::Array(a) => a
+                        .iter()
+                        .map(|x| {
+                            x.as_str()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| x.to_string())
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\0"),
                     other => other.to_string(),
                 };
                 params.insert(k, s);
             }
         } else {
-            let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&inc.body).map_err(|e| ApiError::new(400, format!("failed to parse form body: {e}")))?;
+            let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&inc.body)
+                .map_err(|e| ApiError::new(400, format!("failed to parse form body: {e}")))?;
             params.extend(pairs);
         }
     }
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&inc.query).map_err(|e| ApiError::new(400, format!("failed to parse query string: {e}")))?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&inc.query)
+        .map_err(|e| ApiError::new(400, format!("failed to parse query string: {e}")))?;
     params.extend(pairs);
     Ok(params)
 }
@@ -317,7 +454,8 @@ fn render(out: Outcome) -> Response<Full<Bytes>> {
     match out {
         Outcome::Raw(text, ctype) => {
             let mut r = Response::new(Full::new(Bytes::from(text)));
-            r.headers_mut().insert("content-type", HeaderValue::from_static(ctype));
+            r.headers_mut()
+                .insert("content-type", HeaderValue::from_static(ctype));
             r
         }
         Outcome::Ok(reply) => {
@@ -340,12 +478,22 @@ fn render(out: Outcome) -> Response<Full<Bytes>> {
                 b.to_string()
             };
             let mut r = Response::new(Full::new(Bytes::from(body)));
-            *r.status_mut() = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            *r.status_mut() =
+                StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             if !auth_layer {
                 r.headers_mut().insert("content-type", json_type);
             }
-            r.headers_mut().insert("connection", HeaderValue::from_static("close"));
-            let phrase: String = e.message.lines().next().unwrap_or("").chars().filter(|c| c.is_ascii() && !c.is_ascii_control()).take(200).collect();
+            r.headers_mut()
+                .insert("connection", HeaderValue::from_static("close"));
+            let phrase: String = e
+                .message
+                .lines()
+                .next()
+                .unwrap_or("")
+                .chars()
+                .filter(|c| c.is_ascii() && !c.is_ascii_control())
+                .take(200)
+                .collect();
             if let Ok(p) = hyper::ext::ReasonPhrase::try_from(phrase.into_bytes()) {
                 r.extensions_mut().insert(p);
             }

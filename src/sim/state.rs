@@ -115,7 +115,10 @@ impl Guest {
 
     pub fn maxcpu(&self) -> u64 {
         let cores: u64 = self.cfg("cores").and_then(|v| v.parse().ok()).unwrap_or(1);
-        let sockets: u64 = self.cfg("sockets").and_then(|v| v.parse().ok()).unwrap_or(1);
+        let sockets: u64 = self
+            .cfg("sockets")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1);
         cores * sockets
     }
 
@@ -466,10 +469,14 @@ mod tests {
             node: "pve1".into(),
             status: "stopped".into(),
             paused: false,
-            config: [("cores", "2"), ("memory", "2048"), ("scsi0", "local-lvm:vm-100-disk-0,size=32G")]
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            config: [
+                ("cores", "2"),
+                ("memory", "2048"),
+                ("scsi0", "local-lvm:vm-100-disk-0,size=32G"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
             pending: IndexMap::new(),
             snapshots: Vec::new(),
             parent: None,
@@ -503,6 +510,9 @@ mod tests {
         assert_eq!(format_size(42 << 30), "42G");
         assert_eq!(format_size(512 << 20), "512M");
         let g = guest();
-        assert_eq!((g.maxcpu(), g.maxmem(), g.maxdisk()), (2, 2048 << 20, 32 << 30));
+        assert_eq!(
+            (g.maxcpu(), g.maxmem(), g.maxdisk()),
+            (2, 2048 << 20, 32 << 30)
+        );
     }
 }

@@ -13,21 +13,63 @@ use super::state::{GuestKind, State, Volume, format_size};
 #[derive(Debug, Clone)]
 pub enum Effect {
     None,
-    Start { vmid: u32 },
-    Stop { vmid: u32 },
-    Suspend { vmid: u32 },
-    Resume { vmid: u32 },
-    Reboot { vmid: u32 },
-    Snapshot { vmid: u32, name: String, description: String, vmstate: bool },
-    DeleteSnapshot { vmid: u32, name: String },
-    Rollback { vmid: u32, name: String, start: bool },
+    Start {
+        vmid: u32,
+    },
+    Stop {
+        vmid: u32,
+    },
+    Suspend {
+        vmid: u32,
+    },
+    Resume {
+        vmid: u32,
+    },
+    Reboot {
+        vmid: u32,
+    },
+    Snapshot {
+        vmid: u32,
+        name: String,
+        description: String,
+        vmstate: bool,
+    },
+    DeleteSnapshot {
+        vmid: u32,
+        name: String,
+    },
+    Rollback {
+        vmid: u32,
+        name: String,
+        start: bool,
+    },
     /// The clone was created at the start (locked); success unlocks it, failure removes it.
-    Clone { newid: u32 },
-    Destroy { vmid: u32 },
-    Migrate { vmid: u32, target: String },
-    Template { vmid: u32 },
-    Resize { vmid: u32, disk: String, bytes: u64 },
-    Backup { vmids: Vec<u32>, storage: String, node: String, notes: Option<String>, protected: bool, compress: String },
+    Clone {
+        newid: u32,
+    },
+    Destroy {
+        vmid: u32,
+    },
+    Migrate {
+        vmid: u32,
+        target: String,
+    },
+    Template {
+        vmid: u32,
+    },
+    Resize {
+        vmid: u32,
+        disk: String,
+        bytes: u64,
+    },
+    Backup {
+        vmids: Vec<u32>,
+        storage: String,
+        node: String,
+        notes: Option<String>,
+        protected: bool,
+        compress: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -95,7 +137,15 @@ pub fn duration_of(kind: &str) -> f64 {
 }
 
 /// `UPID:node:PID8:PSTART8:STARTTIME8:type:id:user:` (upper-case hex, as PVE prints it).
-pub fn format_upid(node: &str, pid: u32, pstart: u32, starttime: i64, kind: &str, id: &str, user: &str) -> String {
+pub fn format_upid(
+    node: &str,
+    pid: u32,
+    pstart: u32,
+    starttime: i64,
+    kind: &str,
+    id: &str,
+    user: &str,
+) -> String {
     format!("UPID:{node}:{pid:08X}:{pstart:08X}:{starttime:08X}:{kind}:{id}:{user}:")
 }
 
@@ -119,12 +169,23 @@ impl State {
         self.next_pid += 1;
         let starttime = now.floor() as i64;
         let pstart = 0x0100_0000u32.wrapping_add(pid.wrapping_mul(7));
-        let upid = format_upid(&spec.node, pid, pstart, starttime, spec.kind, &spec.id, &spec.user);
+        let upid = format_upid(
+            &spec.node, pid, pstart, starttime, spec.kind, &spec.id, &spec.user,
+        );
         let mut outcome = spec.outcome;
-        if outcome.is_ok() && self.fail_tasks.as_ref().is_some_and(|re| re.is_match(spec.kind)) {
+        if outcome.is_ok()
+            && self
+                .fail_tasks
+                .as_ref()
+                .is_some_and(|re| re.is_match(spec.kind))
+        {
             outcome = Err("simulated task failure".to_string());
         }
-        let duration = if outcome.is_ok() { duration_of(spec.kind) } else { 0.5 };
+        let duration = if outcome.is_ok() {
+            duration_of(spec.kind)
+        } else {
+            0.5
+        };
         let n = spec.lines.len().max(1) as f64;
         let lines = spec
             .lines
@@ -177,13 +238,19 @@ impl State {
 
     /// Ends task `i`; `interrupt` stops it early with that exit status and no effect.
     pub fn finish_task(&mut self, i: usize, interrupt: Option<&str>) {
-        let Some(task) = self.tasks.get(i).cloned() else { return };
+        let Some(task) = self.tasks.get(i).cloned() else {
+            return;
+        };
         if let Some(vmid) = task.locked
             && let Some(g) = self.guests.get_mut(&vmid)
         {
             g.config.shift_remove("lock");
         }
-        let end = if interrupt.is_some() { task.start_f.max(task.end_f.min(f64::MAX)) } else { task.end_f };
+        let end = if interrupt.is_some() {
+            task.start_f.max(task.end_f.min(f64::MAX))
+        } else {
+            task.end_f
+        };
         let exit = match (interrupt, &task.outcome) {
             (Some(why), _) => why.to_string(),
             (None, Err(e)) => {
@@ -259,7 +326,12 @@ impl State {
                     }
                 }
             }
-            Effect::Snapshot { vmid, name, description, vmstate } => {
+            Effect::Snapshot {
+                vmid,
+                name,
+                description,
+                vmstate,
+            } => {
                 if let Some(g) = self.guests.get_mut(&vmid) {
                     let mut config = g.config.clone();
                     config.shift_remove("lock");
@@ -276,7 +348,11 @@ impl State {
             }
             Effect::DeleteSnapshot { vmid, name } => {
                 if let Some(g) = self.guests.get_mut(&vmid) {
-                    let parent = g.snapshots.iter().find(|s| s.name == name).and_then(|s| s.parent.clone());
+                    let parent = g
+                        .snapshots
+                        .iter()
+                        .find(|s| s.name == name)
+                        .and_then(|s| s.parent.clone());
                     g.snapshots.retain(|s| s.name != name);
                     for s in &mut g.snapshots {
                         if s.parent.as_deref() == Some(name.as_str()) {
@@ -326,8 +402,18 @@ impl State {
                     let renamed: Vec<(String, String)> = g
                         .config
                         .iter()
-                        .filter(|(k, v)| super::state::is_disk_key(k) && v.contains(&format!("vm-{vmid}-disk-")))
-                        .map(|(k, v)| (k.clone(), v.replace(&format!("vm-{vmid}-disk-"), &format!("base-{vmid}-disk-"))))
+                        .filter(|(k, v)| {
+                            super::state::is_disk_key(k) && v.contains(&format!("vm-{vmid}-disk-"))
+                        })
+                        .map(|(k, v)| {
+                            (
+                                k.clone(),
+                                v.replace(
+                                    &format!("vm-{vmid}-disk-"),
+                                    &format!("base-{vmid}-disk-"),
+                                ),
+                            )
+                        })
                         .collect();
                     for (k, v) in renamed {
                         g.config.insert(k, v);
@@ -335,7 +421,9 @@ impl State {
                 }
                 for v in &mut self.volumes {
                     if v.vmid == Some(vmid) && v.content == "images" {
-                        v.volid = v.volid.replace(&format!("vm-{vmid}-disk-"), &format!("base-{vmid}-disk-"));
+                        v.volid = v
+                            .volid
+                            .replace(&format!("vm-{vmid}-disk-"), &format!("base-{vmid}-disk-"));
                     }
                 }
             }
@@ -345,7 +433,13 @@ impl State {
                 {
                     let parts: Vec<String> = v
                         .split(',')
-                        .map(|p| if p.starts_with("size=") { format!("size={}", format_size(bytes)) } else { p.to_string() })
+                        .map(|p| {
+                            if p.starts_with("size=") {
+                                format!("size={}", format_size(bytes))
+                            } else {
+                                p.to_string()
+                            }
+                        })
                         .collect();
                     let volid = parts.first().cloned().unwrap_or_default();
                     g.config.insert(disk, parts.join(","));
@@ -354,16 +448,32 @@ impl State {
                     }
                 }
             }
-            Effect::Backup { vmids, storage, node, notes, protected, compress } => {
+            Effect::Backup {
+                vmids,
+                storage,
+                node,
+                notes,
+                protected,
+                compress,
+            } => {
                 for vmid in vmids {
-                    let Some(g) = self.guests.get(&vmid) else { continue };
+                    let Some(g) = self.guests.get(&vmid) else {
+                        continue;
+                    };
                     let (ext, format) = backup_format(g.kind, &compress);
                     let stamp = chrono::DateTime::from_timestamp(now, 0)
                         .map(|t| t.format("%Y_%m_%d-%H_%M_%S").to_string())
                         .unwrap_or_default();
-                    let kind = if g.kind == GuestKind::Qemu { "qemu" } else { "lxc" };
+                    let kind = if g.kind == GuestKind::Qemu {
+                        "qemu"
+                    } else {
+                        "lxc"
+                    };
                     let shared = self.storage(&storage).is_some_and(|s| s.shared);
-                    let notes = notes.as_ref().map(|n| n.replace("{{guestname}}", g.name()).replace("{{vmid}}", &vmid.to_string()));
+                    let notes = notes.as_ref().map(|n| {
+                        n.replace("{{guestname}}", g.name())
+                            .replace("{{vmid}}", &vmid.to_string())
+                    });
                     let size = g.maxdisk() / 4 + 1024;
                     self.volumes.push(Volume {
                         storage: storage.clone(),
@@ -385,7 +495,8 @@ impl State {
     /// Removes a guest, its disks and its pool membership (backups stay).
     pub fn remove_guest(&mut self, vmid: u32) {
         self.guests.remove(&vmid);
-        self.volumes.retain(|v| v.vmid != Some(vmid) || v.content == "backup");
+        self.volumes
+            .retain(|v| v.vmid != Some(vmid) || v.content == "backup");
         for p in self.pools.values_mut() {
             p.vms.retain(|v| *v != vmid);
         }
@@ -393,9 +504,21 @@ impl State {
 
     /// Creates the clone `newid` of `vmid` (from `src_config`) now, locked with `clone`.
     pub fn create_clone(&mut self, vmid: u32, newid: u32, opts: CloneOpts, now: i64) {
-        let CloneOpts { name, description, target, storage, full, pool, snapshot } = opts;
-        let Some(mut src) = self.guests.get(&vmid).cloned() else { return };
-        if let Some(snap) = snapshot.and_then(|n| src.snapshots.iter().find(|s| s.name == n).cloned()) {
+        let CloneOpts {
+            name,
+            description,
+            target,
+            storage,
+            full,
+            pool,
+            snapshot,
+        } = opts;
+        let Some(mut src) = self.guests.get(&vmid).cloned() else {
+            return;
+        };
+        if let Some(snap) =
+            snapshot.and_then(|n| src.snapshots.iter().find(|s| s.name == n).cloned())
+        {
             src.config = snap.config;
         }
         let mut g = src.clone();
@@ -412,7 +535,10 @@ impl State {
         g.config.insert("lock".into(), "clone".into());
         g.config.shift_remove("template");
         g.config.shift_remove("protection");
-        g.config.insert("name".into(), name.unwrap_or_else(|| format!("Copy-of-VM-{}", src.name())));
+        g.config.insert(
+            "name".into(),
+            name.unwrap_or_else(|| format!("Copy-of-VM-{}", src.name())),
+        );
         if let Some(d) = description {
             g.config.insert("description".into(), d);
         }
@@ -439,13 +565,19 @@ impl State {
             if !super::state::is_disk_key(&k) {
                 continue;
             }
-            let Some(v) = g.config.get(&k).cloned() else { continue };
+            let Some(v) = g.config.get(&k).cloned() else {
+                continue;
+            };
             if v.contains("media=cdrom") && !v.contains("cloudinit") {
                 continue;
             }
             let (volid, rest) = v.split_once(',').unwrap_or((&v, ""));
             let (src_store, _) = volid.split_once(':').unwrap_or((volid, ""));
-            let store = if full { storage.clone().unwrap_or_else(|| src_store.to_string()) } else { src_store.to_string() };
+            let store = if full {
+                storage.clone().unwrap_or_else(|| src_store.to_string())
+            } else {
+                src_store.to_string()
+            };
             let new_volid = if v.contains("cloudinit") {
                 format!("{store}:vm-{newid}-cloudinit")
             } else if full {
@@ -461,7 +593,11 @@ impl State {
             let size = super::state::disk_size(&v).unwrap_or(4 << 20);
             new_vols.push(Volume {
                 storage: store.clone(),
-                node: if self.storage(&store).is_some_and(|s| s.shared) { None } else { Some(target.clone()) },
+                node: if self.storage(&store).is_some_and(|s| s.shared) {
+                    None
+                } else {
+                    Some(target.clone())
+                },
                 volid: new_volid.clone(),
                 content: "images".into(),
                 format: "raw".into(),
@@ -471,7 +607,11 @@ impl State {
                 notes: None,
                 protected: false,
             });
-            let joined = if rest.is_empty() { new_volid } else { format!("{new_volid},{rest}") };
+            let joined = if rest.is_empty() {
+                new_volid
+            } else {
+                format!("{new_volid},{rest}")
+            };
             g.config.insert(k, joined);
         }
         if g.config.contains_key("vmgenid") {
@@ -532,7 +672,11 @@ impl State {
 }
 
 fn backup_format(kind: GuestKind, compress: &str) -> (String, String) {
-    let base = if kind == GuestKind::Qemu { "vma" } else { "tar" };
+    let base = if kind == GuestKind::Qemu {
+        "vma"
+    } else {
+        "tar"
+    };
     let ext = match compress {
         "gzip" | "1" => format!("{base}.gz"),
         "lzo" => format!("{base}.lzo"),
@@ -545,7 +689,14 @@ fn backup_format(kind: GuestKind, compress: &str) -> (String, String) {
 /// A UUID-shaped string derived from `r` (for `vmgenid`).
 pub fn uuid_like(r: u64, salt: u32) -> String {
     let h = format!("{r:016x}{:08x}{:08x}", salt, (r >> 7) as u32);
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 #[cfg(test)]
@@ -555,8 +706,14 @@ mod tests {
     #[test]
     fn upid_format() {
         let cases = [
-            (("pve1", 1, 2, 0x6955B900, "qmstart", "101", "root@pam"), "UPID:pve1:00000001:00000002:6955B900:qmstart:101:root@pam:"),
-            (("n", 0xABCDEF, 0, 1, "aptupdate", "", "root@pam!ci"), "UPID:n:00ABCDEF:00000000:00000001:aptupdate::root@pam!ci:"),
+            (
+                ("pve1", 1, 2, 0x6955B900, "qmstart", "101", "root@pam"),
+                "UPID:pve1:00000001:00000002:6955B900:qmstart:101:root@pam:",
+            ),
+            (
+                ("n", 0xABCDEF, 0, 1, "aptupdate", "", "root@pam!ci"),
+                "UPID:n:00ABCDEF:00000000:00000001:aptupdate::root@pam!ci:",
+            ),
         ];
         for ((node, pid, pstart, start, kind, id, user), want) in cases {
             assert_eq!(format_upid(node, pid, pstart, start, kind, id, user), want);
@@ -572,7 +729,10 @@ mod tests {
 
     #[test]
     fn tasks_finish_in_order_and_release_locks() {
-        let mut s = State { next_pid: 1, ..State::default() };
+        let mut s = State {
+            next_pid: 1,
+            ..State::default()
+        };
         let spec = |kind: &'static str| TaskSpec {
             node: "pve1".into(),
             kind,
@@ -584,14 +744,29 @@ mod tests {
             lock: None,
         };
         let slow = s.spawn_task(spec("vzdump"), 0.0);
-        let fast = s.spawn_task(TaskSpec { outcome: Err("VM 100 already running".into()), ..spec("qmstart") }, 0.0);
+        let fast = s.spawn_task(
+            TaskSpec {
+                outcome: Err("VM 100 already running".into()),
+                ..spec("qmstart")
+            },
+            0.0,
+        );
         s.run_due_tasks(1.0);
-        let st = |s: &State, u: &str| s.tasks.iter().find(|t| t.upid == u).and_then(|t| t.finished.clone()).map(|f| f.1);
+        let st = |s: &State, u: &str| {
+            s.tasks
+                .iter()
+                .find(|t| t.upid == u)
+                .and_then(|t| t.finished.clone())
+                .map(|f| f.1)
+        };
         assert_eq!(st(&s, &fast).as_deref(), Some("VM 100 already running"));
         assert_eq!(st(&s, &slow), None);
         s.run_due_tasks(8.0);
         assert_eq!(st(&s, &slow).as_deref(), Some("OK"));
         let t = s.tasks.iter().find(|t| t.upid == fast).unwrap();
-        assert_eq!(s.task_log(t, 9.0).last().unwrap(), "TASK ERROR: VM 100 already running");
+        assert_eq!(
+            s.task_log(t, 9.0).last().unwrap(),
+            "TASK ERROR: VM 100 already running"
+        );
     }
 }

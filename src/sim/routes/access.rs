@@ -9,7 +9,8 @@ use crate::sim::crypto::{self, totp_code};
 use crate::sim::perms::{self, AclEntry, ROLES};
 use crate::sim::state::ApiToken;
 
-const SELF_OR_MODIFY: Perm = Perm::Custom(r#"["or",["userid-param","self"],["userid-group",["User.Modify"]]]"#);
+const SELF_OR_MODIFY: Perm =
+    Perm::Custom(r#"["or",["userid-param","self"],["userid-group",["User.Modify"]]]"#);
 
 pub fn routes() -> Vec<Route> {
     vec![
@@ -56,31 +57,50 @@ fn create_ticket(c: &mut Ctx) -> Result<Reply, ApiError> {
     }
     let password = c.req("password")?.to_string();
     let now = c.now();
-    let user = c.state.users.get(&username).filter(|u| u.enable).cloned().ok_or_else(auth_failure)?;
+    let user = c
+        .state
+        .users
+        .get(&username)
+        .filter(|u| u.enable)
+        .cloned()
+        .ok_or_else(auth_failure)?;
     if let Some(challenge) = c.str("tfa-challenge") {
         // Second step: the half ticket must be ours and for this user; the password is the code.
-        let subject = c.keys.verify_ticket(challenge, now, c.ticket_lifetime).ok_or_else(auth_failure)?;
+        let subject = c
+            .keys
+            .verify_ticket(challenge, now, c.ticket_lifetime)
+            .ok_or_else(auth_failure)?;
         if subject != format!("!tfa!{username}") {
             return Err(auth_failure());
         }
         let code = password.strip_prefix("totp:").unwrap_or(&password);
         let secret = user.totp.as_deref().ok_or_else(auth_failure)?;
-        let ok = [-30, 0, 30].iter().any(|d| totp_code(secret, now + d).as_deref() == Some(code));
+        let ok = [-30, 0, 30]
+            .iter()
+            .any(|d| totp_code(secret, now + d).as_deref() == Some(code));
         if !ok {
             return Err(auth_failure());
         }
         return Ok(Reply::data(full_ticket(c, &username)));
     }
     let renewal = password.starts_with("PVE:")
-        && c.keys.verify_ticket(&password, now, c.ticket_lifetime).as_deref() == Some(username.as_str());
+        && c.keys
+            .verify_ticket(&password, now, c.ticket_lifetime)
+            .as_deref()
+            == Some(username.as_str());
     if !renewal {
-        let good = user.password.as_ref().is_some_and(|p| p.expose() == password);
+        let good = user
+            .password
+            .as_ref()
+            .is_some_and(|p| p.expose() == password);
         if !good {
             return Err(auth_failure());
         }
         if user.totp.is_some() {
             let half = c.keys.ticket(&format!("!tfa!{username}"), now);
-            return Ok(Reply::data(json!({ "username": username, "ticket": half, "NeedTFA": 1 })));
+            return Ok(Reply::data(
+                json!({ "username": username, "ticket": half, "NeedTFA": 1 }),
+            ));
         }
     }
     Ok(Reply::data(full_ticket(c, &username)))
@@ -89,10 +109,21 @@ fn create_ticket(c: &mut Ctx) -> Result<Reply, ApiError> {
 fn full_ticket(c: &Ctx, username: &str) -> Value {
     let now = c.now();
     let mut cap = Map::new();
-    let groups = [("vms", "/vms", "VM."), ("storage", "/storage", "Datastore."), ("nodes", "/nodes", "Sys."), ("dc", "/", "Sys.Audit"), ("access", "/access", "User."), ("sdn", "/sdn", "SDN.")];
+    let groups = [
+        ("vms", "/vms", "VM."),
+        ("storage", "/storage", "Datastore."),
+        ("nodes", "/nodes", "Sys."),
+        ("dc", "/", "Sys.Audit"),
+        ("access", "/access", "User."),
+        ("sdn", "/sdn", "SDN."),
+    ];
     for (name, path, prefix) in groups {
         let held = perms::privileges(&c.state.acl, username, path);
-        let m: Map<String, Value> = held.into_iter().filter(|p| p.starts_with(prefix)).map(|p| (p.to_string(), json!(1))).collect();
+        let m: Map<String, Value> = held
+            .into_iter()
+            .filter(|p| p.starts_with(prefix))
+            .map(|p| (p.to_string(), json!(1)))
+            .collect();
         cap.insert(name.to_string(), Value::Object(m));
     }
     json!({
@@ -151,7 +182,11 @@ fn read_user(c: &mut Ctx) -> Result<Reply, ApiError> {
     if !may_see_user(c, &userid) {
         return Err(ApiError::perm(None));
     }
-    let u = c.state.users.get(&userid).ok_or_else(|| ApiError::fail(format!("no such user ('{userid}')")))?;
+    let u = c
+        .state
+        .users
+        .get(&userid)
+        .ok_or_else(|| ApiError::fail(format!("no such user ('{userid}')")))?;
     let mut v = user_json(u, false);
     if let Some(o) = v.as_object_mut() {
         o.shift_remove("userid");
@@ -173,8 +208,14 @@ fn self_or_modify(c: &Ctx) -> Result<String, ApiError> {
 
 fn token_index(c: &mut Ctx) -> Result<Reply, ApiError> {
     let userid = self_or_modify(c)?;
-    let u = c.state.users.get(&userid).ok_or_else(|| ApiError::fail(format!("no such user ('{userid}')")))?;
-    Ok(Reply::data(Value::Array(u.tokens.iter().map(token_json).collect())))
+    let u = c
+        .state
+        .users
+        .get(&userid)
+        .ok_or_else(|| ApiError::fail(format!("no such user ('{userid}')")))?;
+    Ok(Reply::data(Value::Array(
+        u.tokens.iter().map(token_json).collect(),
+    )))
 }
 
 fn find_token<'a>(c: &'a Ctx, userid: &str, tokenid: &str) -> Result<&'a ApiToken, ApiError> {
@@ -201,18 +242,35 @@ fn generate_token(c: &mut Ctx) -> Result<Reply, ApiError> {
     let comment = c.str("comment").unwrap_or("").to_string();
     let expire = c.int("expire").unwrap_or(0);
     let privsep = c.str("privsep").is_none_or(|v| v == "1");
-    let user = c.state.users.get_mut(&userid).ok_or_else(|| ApiError::fail(format!("no such user ('{userid}')")))?;
+    let user = c
+        .state
+        .users
+        .get_mut(&userid)
+        .ok_or_else(|| ApiError::fail(format!("no such user ('{userid}')")))?;
     if user.tokens.iter().any(|t| t.id == tokenid) {
-        return Err(ApiError::fail(format!("Token '{tokenid}' for user '{userid}' already exists.")));
+        return Err(ApiError::fail(format!(
+            "Token '{tokenid}' for user '{userid}' already exists."
+        )));
     }
     let r = c.state.next_random();
-    let value = crate::sim::tasks::uuid_like(r ^ crypto::random_token(8).len() as u64 ^ rand::random::<u64>(), r as u32);
-    let token = ApiToken { id: tokenid.clone(), secret: Secret::new(value.clone()), comment, expire, privsep };
+    let value = crate::sim::tasks::uuid_like(
+        r ^ crypto::random_token(8).len() as u64 ^ rand::random::<u64>(),
+        r as u32,
+    );
+    let token = ApiToken {
+        id: tokenid.clone(),
+        secret: Secret::new(value.clone()),
+        comment,
+        expire,
+        privsep,
+    };
     let info = token_json(&token);
     if let Some(u) = c.state.users.get_mut(&userid) {
         u.tokens.push(token);
     }
-    Ok(Reply::data(json!({ "full-tokenid": format!("{userid}!{tokenid}"), "info": info, "value": value })))
+    Ok(Reply::data(
+        json!({ "full-tokenid": format!("{userid}!{tokenid}"), "info": info, "value": value }),
+    ))
 }
 
 fn remove_token(c: &mut Ctx) -> Result<Reply, ApiError> {
@@ -222,12 +280,17 @@ fn remove_token(c: &mut Ctx) -> Result<Reply, ApiError> {
     if let Some(u) = c.state.users.get_mut(&userid) {
         u.tokens.retain(|t| t.id != tokenid);
     }
-    c.state.acl.retain(|e| e.ugid != format!("{userid}!{tokenid}"));
+    c.state
+        .acl
+        .retain(|e| e.ugid != format!("{userid}!{tokenid}"));
     Ok(Reply::null())
 }
 
 fn roles(_c: &mut Ctx) -> Result<Reply, ApiError> {
-    let rows: Vec<Value> = ROLES.iter().map(|(name, privs)| json!({ "roleid": name, "privs": privs.join(","), "special": 1 })).collect();
+    let rows: Vec<Value> = ROLES
+        .iter()
+        .map(|(name, privs)| json!({ "roleid": name, "privs": privs.join(","), "special": 1 }))
+        .collect();
     Ok(Reply::data(Value::Array(rows)))
 }
 
@@ -245,7 +308,12 @@ fn read_acl(c: &mut Ctx) -> Result<Reply, ApiError> {
 fn update_acl(c: &mut Ctx) -> Result<Reply, ApiError> {
     let path = c.req("path")?.to_string();
     c.check(&path, &["Permissions.Modify"], false)?;
-    let roles: Vec<String> = c.req("roles")?.split([',', ';', ' ']).filter(|s| !s.is_empty()).map(str::to_string).collect();
+    let roles: Vec<String> = c
+        .req("roles")?
+        .split([',', ';', ' '])
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
     for r in &roles {
         if perms::role_privs(r).is_none() {
             return Err(ApiError::fail(format!("role '{r}' does not exist")));
@@ -253,7 +321,14 @@ fn update_acl(c: &mut Ctx) -> Result<Reply, ApiError> {
     }
     let propagate = c.str("propagate").is_none_or(|v| v == "1");
     let delete = c.flag("delete");
-    let list = |k: &str| -> Vec<String> { c.str(k).unwrap_or("").split([',', ';', ' ']).filter(|s| !s.is_empty()).map(str::to_string).collect() };
+    let list = |k: &str| -> Vec<String> {
+        c.str(k)
+            .unwrap_or("")
+            .split([',', ';', ' '])
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
     let mut subjects: Vec<(String, bool)> = list("users").into_iter().map(|u| (u, false)).collect();
     subjects.extend(list("tokens").into_iter().map(|t| (t, true)));
     for (ugid, is_token) in &subjects {
@@ -263,9 +338,17 @@ fn update_acl(c: &mut Ctx) -> Result<Reply, ApiError> {
     }
     for (ugid, is_token) in subjects {
         for role in &roles {
-            c.state.acl.retain(|e| !(e.path == path && e.ugid == ugid && &e.role == role));
+            c.state
+                .acl
+                .retain(|e| !(e.path == path && e.ugid == ugid && &e.role == role));
             if !delete {
-                c.state.acl.push(AclEntry { path: path.clone(), ugid: ugid.clone(), role: role.clone(), propagate, is_token });
+                c.state.acl.push(AclEntry {
+                    path: path.clone(),
+                    ugid: ugid.clone(),
+                    role: role.clone(),
+                    propagate,
+                    is_token,
+                });
             }
         }
     }

@@ -30,22 +30,42 @@ fn resources(c: &mut Ctx) -> Result<Reply, ApiError> {
     let s = &*c.state;
     let mut rows: Vec<Value> = Vec::new();
     if want("vm") {
-        rows.extend(s.guests.values().filter(|g| c.can(&format!("/vms/{}", g.vmid), &["VM.Audit"])).map(|g| s.guest_resource(g, now)));
+        rows.extend(
+            s.guests
+                .values()
+                .filter(|g| c.can(&format!("/vms/{}", g.vmid), &["VM.Audit"]))
+                .map(|g| s.guest_resource(g, now)),
+        );
     }
     if want("node") {
-        rows.extend(s.nodes.iter().filter(|n| c.can(&format!("/nodes/{}", n.name), &["Sys.Audit"])).map(|n| s.node_resource(n)));
+        rows.extend(
+            s.nodes
+                .iter()
+                .filter(|n| c.can(&format!("/nodes/{}", n.name), &["Sys.Audit"]))
+                .map(|n| s.node_resource(n)),
+        );
     }
     if want("storage") {
         for n in &s.nodes {
             for st in &s.storages {
-                if s.storage_on(&st.id, &n.name) && c.can(&format!("/storage/{}", st.id), &["Datastore.Audit", "Datastore.AllocateSpace"]) {
+                if s.storage_on(&st.id, &n.name)
+                    && c.can(
+                        &format!("/storage/{}", st.id),
+                        &["Datastore.Audit", "Datastore.AllocateSpace"],
+                    )
+                {
                     rows.push(s.storage_resource(st, &n.name));
                 }
             }
         }
     }
     if filter.is_none() {
-        rows.extend(s.pools.keys().filter(|p| c.can(&format!("/pool/{p}"), &["Pool.Audit"])).map(|p| json!({ "id": format!("/pool/{p}"), "type": "pool", "pool": p })));
+        rows.extend(
+            s.pools
+                .keys()
+                .filter(|p| c.can(&format!("/pool/{p}"), &["Pool.Audit"]))
+                .map(|p| json!({ "id": format!("/pool/{p}"), "type": "pool", "pool": p })),
+        );
     }
     Ok(Reply::data(Value::Array(rows)))
 }
@@ -74,21 +94,29 @@ fn nextid(c: &mut Ctx) -> Result<Reply, ApiError> {
         }
         return Ok(Reply::data(json!(v.to_string())));
     }
-    let free = (100u32..=999_999).find(|id| !c.state.guests.contains_key(id)).ok_or_else(|| ApiError::fail("unable to get any free VMID in range [100, 999999]"))?;
+    let free = (100u32..=999_999)
+        .find(|id| !c.state.guests.contains_key(id))
+        .ok_or_else(|| ApiError::fail("unable to get any free VMID in range [100, 999999]"))?;
     Ok(Reply::data(json!(free.to_string())))
 }
 
 fn cluster_tasks(c: &mut Ctx) -> Result<Reply, ApiError> {
     let mut rows: Vec<&crate::sim::state::Task> = c.state.tasks.iter().collect();
     rows.sort_by(|a, b| b.starttime.cmp(&a.starttime).then(b.pid.cmp(&a.pid)));
-    let visible = |t: &&crate::sim::state::Task| c.user == t.user.split('!').next().unwrap_or("") || c.can("/", &["Sys.Audit"]);
-    let data: Vec<Value> = rows.into_iter().filter(visible).map(|t| {
-        let mut v = c.state.task_entry(t);
-        if let Some(o) = v.as_object_mut() {
-            o.insert("saved".into(), json!("1"));
-        }
-        v
-    }).collect();
+    let visible = |t: &&crate::sim::state::Task| {
+        c.user == t.user.split('!').next().unwrap_or("") || c.can("/", &["Sys.Audit"])
+    };
+    let data: Vec<Value> = rows
+        .into_iter()
+        .filter(visible)
+        .map(|t| {
+            let mut v = c.state.task_entry(t);
+            if let Some(o) = v.as_object_mut() {
+                o.insert("saved".into(), json!("1"));
+            }
+            v
+        })
+        .collect();
     Ok(Reply::data(Value::Array(data)))
 }
 
@@ -120,7 +148,13 @@ fn pools(c: &mut Ctx) -> Result<Reply, ApiError> {
         .values()
         .filter(|p| only.as_deref().is_none_or(|o| o == p.poolid))
         .filter(|p| c.can(&format!("/pool/{}", p.poolid), &["Pool.Audit"]))
-        .map(|p| if only.is_some() { pool_json(c, p, kind.as_deref()) } else { json!({ "poolid": p.poolid, "comment": p.comment }) })
+        .map(|p| {
+            if only.is_some() {
+                pool_json(c, p, kind.as_deref())
+            } else {
+                json!({ "poolid": p.poolid, "comment": p.comment })
+            }
+        })
         .collect();
     if let Some(o) = &only
         && rows.is_empty()
@@ -132,7 +166,11 @@ fn pools(c: &mut Ctx) -> Result<Reply, ApiError> {
 
 fn read_pool(c: &mut Ctx) -> Result<Reply, ApiError> {
     let id = c.req("poolid")?.to_string();
-    let p = c.state.pools.get(&id).ok_or_else(|| ApiError::fail(format!("pool '{id}' does not exist")))?;
+    let p = c
+        .state
+        .pools
+        .get(&id)
+        .ok_or_else(|| ApiError::fail(format!("pool '{id}' does not exist")))?;
     let v = pool_json(c, p, c.str("type"));
     Ok(Reply::data(v))
 }
@@ -140,10 +178,20 @@ fn read_pool(c: &mut Ctx) -> Result<Reply, ApiError> {
 fn create_pool(c: &mut Ctx) -> Result<Reply, ApiError> {
     let id = c.req("poolid")?.to_string();
     if c.state.pools.contains_key(&id) {
-        return Err(ApiError::fail(format!("create pool failed: pool '{id}' already exists")));
+        return Err(ApiError::fail(format!(
+            "create pool failed: pool '{id}' already exists"
+        )));
     }
     let comment = c.str("comment").unwrap_or("").to_string();
-    c.state.pools.insert(id.clone(), Pool { poolid: id, comment, vms: Vec::new(), storages: Vec::new() });
+    c.state.pools.insert(
+        id.clone(),
+        Pool {
+            poolid: id,
+            comment,
+            vms: Vec::new(),
+            storages: Vec::new(),
+        },
+    );
     Ok(Reply::null())
 }
 
@@ -154,15 +202,33 @@ fn update_pool(c: &mut Ctx) -> Result<Reply, ApiError> {
     }
     let delete = c.flag("delete");
     let allow_move = c.flag("allow-move");
-    let vms: Vec<u32> = c.str("vms").unwrap_or("").split([',', ';', ' ']).filter_map(|v| v.parse().ok()).collect();
-    let storages: Vec<String> = c.str("storage").unwrap_or("").split([',', ';', ' ']).filter(|s| !s.is_empty()).map(str::to_string).collect();
+    let vms: Vec<u32> = c
+        .str("vms")
+        .unwrap_or("")
+        .split([',', ';', ' '])
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let storages: Vec<String> = c
+        .str("storage")
+        .unwrap_or("")
+        .split([',', ';', ' '])
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
     for vmid in &vms {
-        let g = c.state.guests.get(vmid).ok_or_else(|| ApiError::fail(format!("no such VMID '{vmid}'")))?;
-        if !delete && let Some(other) = &g.pool
+        let g = c
+            .state
+            .guests
+            .get(vmid)
+            .ok_or_else(|| ApiError::fail(format!("no such VMID '{vmid}'")))?;
+        if !delete
+            && let Some(other) = &g.pool
             && *other != id
             && !allow_move
         {
-            return Err(ApiError::fail(format!("VM {vmid} belongs already to pool '{other}' and 'allow-move' is not set")));
+            return Err(ApiError::fail(format!(
+                "VM {vmid} belongs already to pool '{other}' and 'allow-move' is not set"
+            )));
         }
     }
     let comment = c.str("comment").map(str::to_string);

@@ -16,8 +16,14 @@ pub fn find<'a>(c: &'a Ctx, kind: GuestKind) -> Result<&'a Guest, ApiError> {
     match c.state.guests.get(&vmid) {
         Some(g) if g.kind == kind && g.node == node => Ok(g),
         _ => {
-            let dir = if kind == GuestKind::Qemu { "qemu-server" } else { "lxc" };
-            Err(ApiError::fail(format!("Configuration file 'nodes/{node}/{dir}/{vmid}.conf' does not exist")))
+            let dir = if kind == GuestKind::Qemu {
+                "qemu-server"
+            } else {
+                "lxc"
+            };
+            Err(ApiError::fail(format!(
+                "Configuration file 'nodes/{node}/{dir}/{vmid}.conf' does not exist"
+            )))
         }
     }
 }
@@ -46,7 +52,13 @@ pub fn status_current(c: &mut Ctx, kind: GuestKind) -> Result<Reply, ApiError> {
     });
     if let Some(o) = v.as_object_mut() {
         if kind == GuestKind::Qemu {
-            let qmp = if !running { "stopped" } else if g.paused { "paused" } else { "running" };
+            let qmp = if !running {
+                "stopped"
+            } else if g.paused {
+                "paused"
+            } else {
+                "running"
+            };
             o.insert("qmpstatus".into(), json!(qmp));
             o.insert("agent".into(), json!(u8::from(agent_enabled(g))));
             if running {
@@ -73,7 +85,8 @@ pub fn status_current(c: &mut Ctx, kind: GuestKind) -> Result<Reply, ApiError> {
 }
 
 pub fn agent_enabled(g: &Guest) -> bool {
-    g.cfg("agent").is_some_and(|a| a == "1" || a.starts_with("1,") || a.contains("enabled=1"))
+    g.cfg("agent")
+        .is_some_and(|a| a == "1" || a.starts_with("1,") || a.contains("enabled=1"))
 }
 
 /// A power action as a task; the precondition failures end the task with PVE's text.
@@ -101,9 +114,13 @@ pub fn power(c: &mut Ctx, kind: GuestKind, action: &'static str) -> Result<Reply
     };
     if outcome.is_ok() {
         outcome = match action {
-            "start" if g.is_template() => Err("you can't start a vm if it's a template".to_string()),
+            "start" if g.is_template() => {
+                Err("you can't start a vm if it's a template".to_string())
+            }
             "start" if running => Err(format!("{who} {vmid} already running")),
-            "shutdown" | "reboot" | "reset" | "suspend" if !running => Err(format!("{who} {vmid} not running")),
+            "shutdown" | "reboot" | "reset" | "suspend" if !running => {
+                Err(format!("{who} {vmid} not running"))
+            }
             "resume" if !running => Err(format!("{who} {vmid} not running")),
             _ => Ok(()),
         };
@@ -117,7 +134,10 @@ pub fn power(c: &mut Ctx, kind: GuestKind, action: &'static str) -> Result<Reply
         _ => Effect::None,
     };
     let mut lines = Vec::new();
-    if action == "start" && kind == GuestKind::Qemu && g.config.values().any(|v| v.contains("cloudinit")) {
+    if action == "start"
+        && kind == GuestKind::Qemu
+        && g.config.values().any(|v| v.contains("cloudinit"))
+    {
         lines.push("generating cloud-init ISO".to_string());
     }
     Ok(c.spawn(task_kind, vmid.to_string(), lines, outcome, effect, None))
@@ -125,15 +145,38 @@ pub fn power(c: &mut Ctx, kind: GuestKind, action: &'static str) -> Result<Reply
 
 /// Parameters that are not config keys.
 const NON_CONFIG: &[&str] = &[
-    "node", "vmid", "digest", "delete", "revert", "skiplock", "force", "background_delay", "start",
-    "pool", "storage", "archive", "unique", "live-restore", "bwlimit", "import-working-storage",
+    "node",
+    "vmid",
+    "digest",
+    "delete",
+    "revert",
+    "skiplock",
+    "force",
+    "background_delay",
+    "start",
+    "pool",
+    "storage",
+    "archive",
+    "unique",
+    "live-restore",
+    "bwlimit",
+    "import-working-storage",
     "ha-managed",
 ];
 
 /// Options PVE changes on a running VM without hotplug support ("fast plug").
 const FAST_PLUG: &[&str] = &[
-    "name", "description", "onboot", "protection", "tags", "startup", "shares", "hookscript",
-    "hotplug", "lock", "vmstatestorage",
+    "name",
+    "description",
+    "onboot",
+    "protection",
+    "tags",
+    "startup",
+    "shares",
+    "hookscript",
+    "hotplug",
+    "lock",
+    "vmstatestorage",
 ];
 
 /// Whether changing `key` on a running VM applies live (else it goes pending), from the VM's
@@ -168,23 +211,49 @@ pub fn update_config(c: &mut Ctx, kind: GuestKind) -> Result<(), ApiError> {
     if let Some(want) = c.str("digest")
         && want != g.digest()
     {
-        return Err(ApiError::fail("detected modified configuration - file changed by other user? Try again."));
+        return Err(ApiError::fail(
+            "detected modified configuration - file changed by other user? Try again.",
+        ));
     }
     if let Some(e) = lock_error(c, g) {
         return Err(ApiError::fail(e));
     }
     let running = g.is_running();
     let hotplug = g.cfg("hotplug").map(str::to_string);
-    let split = |v: Option<&str>| -> Vec<String> { v.unwrap_or("").split([',', ';', ' ']).filter(|s| !s.is_empty()).map(str::to_string).collect() };
+    let split = |v: Option<&str>| -> Vec<String> {
+        v.unwrap_or("")
+            .split([',', ';', ' '])
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
     let deletes = split(c.str("delete"));
     let reverts = split(c.str("revert"));
-    if g.cfg("protection") == Some("1") && deletes.iter().any(|d| crate::sim::state::is_disk_key(d)) && !c.flag("force") {
-        return Err(ApiError::fail(format!("can't remove drive '{}' - protection mode enabled", deletes.iter().find(|d| crate::sim::state::is_disk_key(d)).map(String::as_str).unwrap_or(""))));
+    if g.cfg("protection") == Some("1")
+        && deletes.iter().any(|d| crate::sim::state::is_disk_key(d))
+        && !c.flag("force")
+    {
+        return Err(ApiError::fail(format!(
+            "can't remove drive '{}' - protection mode enabled",
+            deletes
+                .iter()
+                .find(|d| crate::sim::state::is_disk_key(d))
+                .map(String::as_str)
+                .unwrap_or("")
+        )));
     }
-    let changes: Vec<(String, String)> = c.params.iter().filter(|(k, _)| !NON_CONFIG.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let changes: Vec<(String, String)> = c
+        .params
+        .iter()
+        .filter(|(k, _)| !NON_CONFIG.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     for k in &deletes {
         if changes.iter().any(|(ck, _)| ck == k) {
-            return Err(ApiError::param(k, "unable to delete parameter that is set in the same request"));
+            return Err(ApiError::param(
+                k,
+                "unable to delete parameter that is set in the same request",
+            ));
         }
     }
     let node = c.node().to_string();
@@ -201,7 +270,9 @@ pub fn update_config(c: &mut Ctx, kind: GuestKind) -> Result<(), ApiError> {
         resolved.push((k, v));
     }
     c.state.volumes.extend(new_vols);
-    let Some(g) = c.state.guests.get_mut(&vmid) else { return Ok(()) };
+    let Some(g) = c.state.guests.get_mut(&vmid) else {
+        return Ok(());
+    };
     for k in reverts {
         g.pending.shift_remove(&k);
     }
@@ -225,16 +296,38 @@ pub fn update_config(c: &mut Ctx, kind: GuestKind) -> Result<(), ApiError> {
 }
 
 /// `local-lvm:32` → a new 32 GiB volume `local-lvm:vm-VMID-disk-N,size=32G` (other options kept).
-pub fn allocate_disk(c: &mut Ctx, vmid: u32, node: &str, key: &str, value: &str, new_vols: &mut Vec<Volume>) -> Result<String, ApiError> {
+pub fn allocate_disk(
+    c: &mut Ctx,
+    vmid: u32,
+    node: &str,
+    key: &str,
+    value: &str,
+    new_vols: &mut Vec<Volume>,
+) -> Result<String, ApiError> {
     let (first, rest) = value.split_once(',').unwrap_or((value, ""));
-    let first = first.strip_prefix("file=").or_else(|| first.strip_prefix("volume=")).unwrap_or(first);
-    let Some((store, size)) = first.split_once(':') else { return Ok(value.to_string()) };
-    let Ok(gib) = size.parse::<f64>() else { return Ok(value.to_string()) };
+    let first = first
+        .strip_prefix("file=")
+        .or_else(|| first.strip_prefix("volume="))
+        .unwrap_or(first);
+    let Some((store, size)) = first.split_once(':') else {
+        return Ok(value.to_string());
+    };
+    let Ok(gib) = size.parse::<f64>() else {
+        return Ok(value.to_string());
+    };
     if !c.state.storage_on(store, node) {
-        return Err(ApiError::param(key, format!("storage '{store}' does not exist")));
+        return Err(ApiError::param(
+            key,
+            format!("storage '{store}' does not exist"),
+        ));
     }
-    let taken = |n: usize, vols: &[Volume]| vols.iter().any(|v| v.volid == format!("{store}:vm-{vmid}-disk-{n}"));
-    let n = (0..).find(|n| !taken(*n, &c.state.volumes) && !taken(*n, new_vols)).unwrap_or(0);
+    let taken = |n: usize, vols: &[Volume]| {
+        vols.iter()
+            .any(|v| v.volid == format!("{store}:vm-{vmid}-disk-{n}"))
+    };
+    let n = (0..)
+        .find(|n| !taken(*n, &c.state.volumes) && !taken(*n, new_vols))
+        .unwrap_or(0);
     let bytes = (gib * (1u64 << 30) as f64) as u64;
     let volid = format!("{store}:vm-{vmid}-disk-{n}");
     let shared = c.state.storage(store).is_some_and(|s| s.shared);
@@ -250,7 +343,10 @@ pub fn allocate_disk(c: &mut Ctx, vmid: u32, node: &str, key: &str, value: &str,
         notes: None,
         protected: false,
     });
-    let opts: Vec<&str> = rest.split(',').filter(|p| !p.is_empty() && !p.starts_with("size=")).collect();
+    let opts: Vec<&str> = rest
+        .split(',')
+        .filter(|p| !p.is_empty() && !p.starts_with("size="))
+        .collect();
     let mut out = volid;
     for o in opts {
         out.push(',');
@@ -268,7 +364,11 @@ fn with_mac(c: &mut Ctx, v: &str) -> String {
         return v.to_string();
     }
     let mac = c.state.random_mac();
-    if rest.is_empty() { format!("{model}={mac}") } else { format!("{model}={mac},{rest}") }
+    if rest.is_empty() {
+        format!("{model}={mac}")
+    } else {
+        format!("{model}={mac},{rest}")
+    }
 }
 
 /// Config with pending values applied (PVE's default for `GET .../config`).
@@ -298,7 +398,24 @@ pub fn config_json(g: &Guest, current: bool) -> Value {
 
 /// Numeric keys come back as numbers, like PVE's JSON encoding of its parsed config.
 fn config_value(k: &str, v: &str) -> Value {
-    const NUMERIC: &[&str] = &["cores", "sockets", "vcpus", "balloon", "cpuunits", "shares", "onboot", "protection", "template", "numa", "acpi", "kvm", "tablet", "localtime", "cpulimit", "swap"];
+    const NUMERIC: &[&str] = &[
+        "cores",
+        "sockets",
+        "vcpus",
+        "balloon",
+        "cpuunits",
+        "shares",
+        "onboot",
+        "protection",
+        "template",
+        "numa",
+        "acpi",
+        "kvm",
+        "tablet",
+        "localtime",
+        "cpulimit",
+        "swap",
+    ];
     if NUMERIC.contains(&k)
         && let Ok(n) = v.parse::<i64>()
     {

@@ -7,7 +7,11 @@ use super::{ApiError, Ctx, NODE, Perm, Reply, Route, VMID, index, route};
 use crate::sim::state::GuestKind;
 
 pub fn routes() -> Vec<Route> {
-    let power = Perm::Privs { path: "/vms/{vmid}", privs: &["VM.PowerMgmt"], any: false };
+    let power = Perm::Privs {
+        path: "/vms/{vmid}",
+        privs: &["VM.PowerMgmt"],
+        any: false,
+    };
     vec![
         route("GET", "/nodes/{node}/lxc", "vmlist", "array", Perm::All, &[NODE], list).protected().desc("LXC container index (per node)."),
         route("GET", "/nodes/{node}/lxc/{vmid}", "vmdiridx", "array", Perm::All, &[NODE, VMID], |c| {

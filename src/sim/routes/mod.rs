@@ -32,7 +32,11 @@ pub enum Perm {
     /// Any authenticated user (`user: all`); the handler filters.
     All,
     /// `["perm", path, [privs], "any", 1?]`.
-    Privs { path: &'static str, privs: &'static [&'static str], any: bool },
+    Privs {
+        path: &'static str,
+        privs: &'static [&'static str],
+        any: bool,
+    },
     /// A check the handler does itself; the text is the schema's check for apidoc.
     Custom(&'static str),
 }
@@ -56,8 +60,27 @@ pub struct Route {
 
 /// Builds a route; `allowtoken` on, `protected` off, no description.
 #[allow(clippy::too_many_arguments)]
-pub fn route(method: &'static str, path: &'static str, name: &'static str, returns: &'static str, perm: Perm, params: &'static [&'static str], handler: Handler) -> Route {
-    Route { method, path, name, description: "", params, perm, allowtoken: true, protected: false, returns, handler }
+pub fn route(
+    method: &'static str,
+    path: &'static str,
+    name: &'static str,
+    returns: &'static str,
+    perm: Perm,
+    params: &'static [&'static str],
+    handler: Handler,
+) -> Route {
+    Route {
+        method,
+        path,
+        name,
+        description: "",
+        params,
+        perm,
+        allowtoken: true,
+        protected: false,
+        returns,
+        handler,
+    }
 }
 
 impl Route {
@@ -118,16 +141,21 @@ pub fn table() -> Result<&'static [Compiled], String> {
                     let specs = route
                         .params
                         .iter()
-                        .map(|s| parse_spec(s).map_err(|e| format!("{} {}: {e}", route.method, route.path)))
+                        .map(|s| {
+                            parse_spec(s)
+                                .map_err(|e| format!("{} {}: {e}", route.method, route.path))
+                        })
                         .collect::<Result<Vec<_>, _>>()?;
                     let segs = route
                         .path
                         .split('/')
                         .filter(|s| !s.is_empty())
-                        .map(|s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                            Some(var) => Seg::Var(var),
-                            None => Seg::Lit(s),
-                        })
+                        .map(
+                            |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                                Some(var) => Seg::Var(var),
+                                None => Seg::Lit(s),
+                            },
+                        )
                         .collect();
                     Ok(Compiled { route, specs, segs })
                 })
@@ -166,12 +194,17 @@ pub fn lookup<'t>(table: &'t [Compiled], segments: &[String]) -> Vec<(&'t Compil
         }
     }
     let max = best.iter().map(|b| b.2).max().unwrap_or(0);
-    best.into_iter().filter(|b| b.2 == max).map(|(c, v, _)| (c, v)).collect()
+    best.into_iter()
+        .filter(|b| b.2 == max)
+        .map(|(c, v, _)| (c, v))
+        .collect()
 }
 
 /// The child segments of a template, for directory indexes.
 pub fn children_of(template: &str) -> Vec<&'static str> {
-    let Ok(table) = table() else { return Vec::new() };
+    let Ok(table) = table() else {
+        return Vec::new();
+    };
     let depth = template.split('/').filter(|s| !s.is_empty()).count();
     let mut out: Vec<&'static str> = Vec::new();
     for c in table {
@@ -199,7 +232,10 @@ impl Reply {
         Reply { data, total: None }
     }
     pub fn null() -> Self {
-        Reply { data: Value::Null, total: None }
+        Reply {
+            data: Value::Null,
+            total: None,
+        }
     }
 }
 
@@ -213,7 +249,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: u16, message: impl Into<String>) -> Self {
-        ApiError { status, message: message.into(), errors: None }
+        ApiError {
+            status,
+            message: message.into(),
+            errors: None,
+        }
     }
     /// A plain `die` in a PVE handler: HTTP 500 with the text.
     pub fn fail(message: impl Into<String>) -> Self {
@@ -224,7 +264,11 @@ impl ApiError {
         Self::params([(key.to_string(), msg.into())].into_iter().collect())
     }
     pub fn params(errors: IndexMap<String, String>) -> Self {
-        ApiError { status: 400, message: "Parameter verification failed.".into(), errors: Some(errors) }
+        ApiError {
+            status: 400,
+            message: "Parameter verification failed.".into(),
+            errors: Some(errors),
+        }
     }
     pub fn perm(detail: Option<String>) -> Self {
         match detail {
@@ -257,7 +301,8 @@ impl Ctx<'_> {
         self.params.get(k).map(String::as_str)
     }
     pub fn req(&self, k: &str) -> Result<&str, ApiError> {
-        self.str(k).ok_or_else(|| ApiError::param(k, "property is missing and it is not optional"))
+        self.str(k)
+            .ok_or_else(|| ApiError::param(k, "property is missing and it is not optional"))
     }
     pub fn int(&self, k: &str) -> Option<i64> {
         self.str(k).and_then(|v| v.parse().ok())
@@ -269,7 +314,9 @@ impl Ctx<'_> {
         self.str("node").unwrap_or("")
     }
     pub fn vmid(&self) -> u32 {
-        self.int("vmid").and_then(|v| u32::try_from(v).ok()).unwrap_or(0)
+        self.int("vmid")
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(0)
     }
     /// PVE proxies `/nodes/{node}/...` to the node; an unknown node fails the lookup.
     pub fn check_node(&self) -> Result<(), ApiError> {
@@ -277,7 +324,9 @@ impl Ctx<'_> {
         if self.state.node(node).is_some() {
             Ok(())
         } else {
-            Err(ApiError::fail(format!("hostname lookup '{node}' failed - failed to get address info for: {node}: Name or service not known")))
+            Err(ApiError::fail(format!(
+                "hostname lookup '{node}' failed - failed to get address info for: {node}: Name or service not known"
+            )))
         }
     }
 
@@ -290,7 +339,10 @@ impl Ctx<'_> {
         if super::perms::has(&self.state.acl, &self.user, path, privs, any) {
             Ok(())
         } else {
-            Err(ApiError::perm(Some(format!("{path}, {}", privs.join(if any { "|" } else { ", " })))))
+            Err(ApiError::perm(Some(format!(
+                "{path}, {}",
+                privs.join(if any { "|" } else { ", " })
+            ))))
         }
     }
 
@@ -299,8 +351,25 @@ impl Ctx<'_> {
     }
 
     /// Starts a task on the request's node and returns its UPID as the reply.
-    pub fn spawn(&mut self, kind: &'static str, id: String, lines: Vec<String>, outcome: Result<(), String>, effect: Effect, lock: Option<(u32, &'static str)>) -> Reply {
-        let spec = TaskSpec { node: self.node().to_string(), kind, id, user: self.auth_id.clone(), lines, outcome, effect, lock };
+    pub fn spawn(
+        &mut self,
+        kind: &'static str,
+        id: String,
+        lines: Vec<String>,
+        outcome: Result<(), String>,
+        effect: Effect,
+        lock: Option<(u32, &'static str)>,
+    ) -> Reply {
+        let spec = TaskSpec {
+            node: self.node().to_string(),
+            kind,
+            id,
+            user: self.auth_id.clone(),
+            lines,
+            outcome,
+            effect,
+            lock,
+        };
         let upid = self.state.spawn_task(spec, self.now);
         Reply::data(json!(upid))
     }
@@ -308,7 +377,10 @@ impl Ctx<'_> {
 
 /// Answers a directory index: one object per child, keyed by `key` (`name`, `subdir`, `cmd`).
 pub fn index(ctx: &Ctx, key: &str) -> Reply {
-    let rows: Vec<Value> = children_of(ctx.template).into_iter().map(|c| json!({ key: c })).collect();
+    let rows: Vec<Value> = children_of(ctx.template)
+        .into_iter()
+        .map(|c| json!({ key: c }))
+        .collect();
     Reply::data(Value::Array(rows))
 }
 
@@ -321,9 +393,23 @@ mod tests {
         let t = table().unwrap();
         let mut seen = std::collections::HashSet::new();
         for c in t {
-            assert!(seen.insert((c.route.method, c.route.path)), "duplicate {} {}", c.route.method, c.route.path);
-            for var in c.segs.iter().filter_map(|s| if let Seg::Var(v) = s { Some(*v) } else { None }) {
-                assert!(c.specs.iter().any(|s| s.name == var), "{} {} lacks a spec for {{{var}}}", c.route.method, c.route.path);
+            assert!(
+                seen.insert((c.route.method, c.route.path)),
+                "duplicate {} {}",
+                c.route.method,
+                c.route.path
+            );
+            for var in c
+                .segs
+                .iter()
+                .filter_map(|s| if let Seg::Var(v) = s { Some(*v) } else { None })
+            {
+                assert!(
+                    c.specs.iter().any(|s| s.name == var),
+                    "{} {} lacks a spec for {{{var}}}",
+                    c.route.method,
+                    c.route.path
+                );
             }
         }
     }
@@ -331,11 +417,20 @@ mod tests {
     #[test]
     fn literal_segments_win() {
         let t = table().unwrap();
-        let segs: Vec<String> = ["nodes", "pve1", "qemu", "101", "status", "current"].iter().map(|s| s.to_string()).collect();
+        let segs: Vec<String> = ["nodes", "pve1", "qemu", "101", "status", "current"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let m = lookup(t, &segs);
         assert_eq!(m.len(), 1);
-        assert_eq!(m[0].0.route.path, "/nodes/{node}/qemu/{vmid}/status/current");
-        assert_eq!(m[0].1, vec![("node", "pve1".to_string()), ("vmid", "101".to_string())]);
+        assert_eq!(
+            m[0].0.route.path,
+            "/nodes/{node}/qemu/{vmid}/status/current"
+        );
+        assert_eq!(
+            m[0].1,
+            vec![("node", "pve1".to_string()), ("vmid", "101".to_string())]
+        );
         assert!(children_of("/nodes/{node}/qemu/{vmid}/status").contains(&"start"));
     }
 }

@@ -8,7 +8,11 @@ use crate::sim::tasks::Effect;
 
 const UPID: &str = "upid:string";
 const STORAGE: &str = "storage:string fmt=pve-storage-id";
-const STORAGE_AUDIT: Perm = Perm::Privs { path: "/storage/{storage}", privs: &["Datastore.Audit", "Datastore.AllocateSpace"], any: true };
+const STORAGE_AUDIT: Perm = Perm::Privs {
+    path: "/storage/{storage}",
+    privs: &["Datastore.Audit", "Datastore.AllocateSpace"],
+    any: true,
+};
 
 pub fn routes() -> Vec<Route> {
     vec![
@@ -45,7 +49,8 @@ pub fn routes() -> Vec<Route> {
             NODE, UPID, "download?:boolean", "limit?:integer min=0", "start?:integer min=0",
         ], task_log).protected().desc("Read task log."),
         route("POST", "/nodes/{node}/vzdump", "vzdump", "string", Perm::All, &[
-            NODE, "all?:boolean", "bwlimit?:integer min=0", "compress?:string enum=0|1|gzip|lzo|zstd", "dumpdir?:string",
+            "node?:string fmt=pve-node", // optional in the schema, though always in the path
+ "all?:boolean", "bwlimit?:integer min=0", "compress?:string enum=0|1|gzip|lzo|zstd", "dumpdir?:string",
             "exclude?:string fmt=pve-vmid-list", "exclude-path?:array", "fleecing?:string fmt=backup-fleecing",
             "ionice?:integer min=0 max=8", "job-id?:string maxlen=50 pattern=\\S+", "lockwait?:integer min=0",
             "mailnotification?:string enum=always|failure", "mailto?:string fmt=email-or-username-list",
@@ -80,7 +85,9 @@ fn nodes(c: &mut Ctx) -> Result<Reply, ApiError> {
 
 fn node_status(c: &mut Ctx) -> Result<Reply, ApiError> {
     c.check_node()?;
-    let Some(n) = c.state.node(c.node()) else { return Err(ApiError::fail("node vanished")) };
+    let Some(n) = c.state.node(c.node()) else {
+        return Err(ApiError::fail("node vanished"));
+    };
     Ok(Reply::data(json!({
         "cpu": n.cpu, "uptime": n.uptime, "loadavg": ["0.42", "0.37", "0.30"], "wait": 0.001,
         "kversion": "Linux 6.14.8-2-pve #1 SMP PREEMPT_DYNAMIC PMX 6.14.8-2 x86_64",
@@ -127,7 +134,9 @@ fn storage_row(c: &Ctx, s: &crate::sim::state::Storage, node: &str) -> Value {
 fn node_storage(c: &mut Ctx) -> Result<Reply, ApiError> {
     c.check_node()?;
     let node = c.node().to_string();
-    let content = c.str("content").map(|s| s.split(',').map(str::to_string).collect::<Vec<_>>());
+    let content = c
+        .str("content")
+        .map(|s| s.split(',').map(str::to_string).collect::<Vec<_>>());
     let only = c.str("storage").map(str::to_string);
     let rows: Vec<Value> = c
         .state
@@ -135,8 +144,17 @@ fn node_storage(c: &mut Ctx) -> Result<Reply, ApiError> {
         .iter()
         .filter(|s| c.state.storage_on(&s.id, &node))
         .filter(|s| only.as_deref().is_none_or(|o| o == s.id))
-        .filter(|s| content.as_ref().is_none_or(|want| want.iter().any(|w| s.content.contains(w))))
-        .filter(|s| c.can(&format!("/storage/{}", s.id), &["Datastore.Audit", "Datastore.AllocateSpace"]))
+        .filter(|s| {
+            content
+                .as_ref()
+                .is_none_or(|want| want.iter().any(|w| s.content.contains(w)))
+        })
+        .filter(|s| {
+            c.can(
+                &format!("/storage/{}", s.id),
+                &["Datastore.Audit", "Datastore.AllocateSpace"],
+            )
+        })
         .map(|s| storage_row(c, s, &node))
         .collect();
     Ok(Reply::data(Value::Array(rows)))
@@ -187,7 +205,9 @@ fn content(c: &mut Ctx) -> Result<Reply, ApiError> {
 fn storage_status(c: &mut Ctx) -> Result<Reply, ApiError> {
     let id = check_storage(c)?;
     let node = c.node().to_string();
-    let Some(s) = c.state.storage(&id) else { return Err(ApiError::fail(format!("storage '{id}' does not exist"))) };
+    let Some(s) = c.state.storage(&id) else {
+        return Err(ApiError::fail(format!("storage '{id}' does not exist")));
+    };
     Ok(Reply::data(storage_row(c, s, &node)))
 }
 
@@ -215,12 +235,22 @@ fn node_tasks(c: &mut Ctx) -> Result<Reply, ApiError> {
         .filter(|t| typefilter.as_deref().is_none_or(|f| t.kind.contains(f)))
         .filter(|t| userfilter.as_deref().is_none_or(|f| t.user.contains(f)))
         .filter(|t| !errors_only || t.finished.as_ref().is_some_and(|f| f.1 != "OK"))
-        .filter(|t| c.user == t.user.split('!').next().unwrap_or("") || c.can("/nodes", &["Sys.Audit"]))
+        .filter(|t| {
+            c.user == t.user.split('!').next().unwrap_or("") || c.can("/nodes", &["Sys.Audit"])
+        })
         .collect();
     list.sort_by(|a, b| b.starttime.cmp(&a.starttime).then(b.pid.cmp(&a.pid)));
     let total = list.len();
-    let rows: Vec<Value> = list.into_iter().skip(start).take(limit).map(|t| c.state.task_entry(t)).collect();
-    Ok(Reply { data: Value::Array(rows), total: Some(total) })
+    let rows: Vec<Value> = list
+        .into_iter()
+        .skip(start)
+        .take(limit)
+        .map(|t| c.state.task_entry(t))
+        .collect();
+    Ok(Reply {
+        data: Value::Array(rows),
+        total: Some(total),
+    })
 }
 
 fn find_task(c: &Ctx) -> Result<usize, ApiError> {
@@ -228,15 +258,23 @@ fn find_task(c: &Ctx) -> Result<usize, ApiError> {
     let upid = c.req("upid")?;
     let parts: Vec<&str> = upid.split(':').collect();
     if parts.len() != 9 || parts[0] != "UPID" {
-        return Err(ApiError::fail(format!("unable to parse worker upid '{upid}'")));
+        return Err(ApiError::fail(format!(
+            "unable to parse worker upid '{upid}'"
+        )));
     }
-    c.state.tasks.iter().position(|t| t.upid == upid).ok_or_else(|| ApiError::fail(format!("no such task '{upid}'")))
+    c.state
+        .tasks
+        .iter()
+        .position(|t| t.upid == upid)
+        .ok_or_else(|| ApiError::fail(format!("no such task '{upid}'")))
 }
 
 fn stop_task(c: &mut Ctx) -> Result<Reply, ApiError> {
     let i = find_task(c)?;
     let t = &c.state.tasks[i];
-    if c.user != t.user.split('!').next().unwrap_or("") && !c.can(&format!("/nodes/{}", t.node), &["Sys.Modify"]) {
+    if c.user != t.user.split('!').next().unwrap_or("")
+        && !c.can(&format!("/nodes/{}", t.node), &["Sys.Modify"])
+    {
         return Err(ApiError::perm(None));
     }
     if t.finished.is_none() {
@@ -251,37 +289,86 @@ fn task_log(c: &mut Ctx) -> Result<Reply, ApiError> {
     let limit = c.int("limit").unwrap_or(50).max(0) as usize;
     let lines = c.state.task_log(&c.state.tasks[i], c.now);
     let total = lines.len();
-    let rows: Vec<Value> = lines.into_iter().enumerate().skip(start).take(limit).map(|(n, t)| json!({ "n": n + 1, "t": t })).collect();
-    Ok(Reply { data: Value::Array(rows), total: Some(total) })
+    let rows: Vec<Value> = lines
+        .into_iter()
+        .enumerate()
+        .skip(start)
+        .take(limit)
+        .map(|(n, t)| json!({ "n": n + 1, "t": t }))
+        .collect();
+    Ok(Reply {
+        data: Value::Array(rows),
+        total: Some(total),
+    })
 }
 
 fn vzdump(c: &mut Ctx) -> Result<Reply, ApiError> {
     c.check_node()?;
     let node = c.node().to_string();
     let mut vmids: Vec<u32> = if c.flag("all") {
-        c.state.guests.values().filter(|g| g.node == node).map(|g| g.vmid).collect()
+        c.state
+            .guests
+            .values()
+            .filter(|g| g.node == node)
+            .map(|g| g.vmid)
+            .collect()
     } else {
-        c.str("vmid").unwrap_or("").split([',', ';', ' ']).filter_map(|v| v.parse().ok()).collect()
+        c.str("vmid")
+            .unwrap_or("")
+            .split([',', ';', ' '])
+            .filter_map(|v| v.parse().ok())
+            .collect()
     };
     if let Some(pool) = c.str("pool") {
-        vmids.extend(c.state.pools.get(pool).map(|p| p.vms.clone()).unwrap_or_default());
+        vmids.extend(
+            c.state
+                .pools
+                .get(pool)
+                .map(|p| p.vms.clone())
+                .unwrap_or_default(),
+        );
     }
-    let excluded: Vec<u32> = c.str("exclude").unwrap_or("").split([',', ';', ' ']).filter_map(|v| v.parse().ok()).collect();
+    let excluded: Vec<u32> = c
+        .str("exclude")
+        .unwrap_or("")
+        .split([',', ';', ' '])
+        .filter_map(|v| v.parse().ok())
+        .collect();
     vmids.retain(|v| !excluded.contains(v));
     if vmids.is_empty() {
-        return Err(ApiError::param("vmid", "property is missing and it is not optional"));
+        return Err(ApiError::param(
+            "vmid",
+            "property is missing and it is not optional",
+        ));
     }
     for id in &vmids {
         c.check(&format!("/vms/{id}"), &["VM.Backup"], false)?;
     }
     let storage = c.str("storage").unwrap_or("local").to_string();
-    if !c.state.storage(&storage).is_some_and(|s| s.content.iter().any(|x| x == "backup")) {
-        return Err(ApiError::fail(format!("storage '{storage}' does not support backups")));
+    if !c
+        .state
+        .storage(&storage)
+        .is_some_and(|s| s.content.iter().any(|x| x == "backup"))
+    {
+        return Err(ApiError::fail(format!(
+            "storage '{storage}' does not support backups"
+        )));
     }
-    c.check(&format!("/storage/{storage}"), &["Datastore.AllocateSpace"], false)?;
+    c.check(
+        &format!("/storage/{storage}"),
+        &["Datastore.AllocateSpace"],
+        false,
+    )?;
     let mode = c.str("mode").unwrap_or("snapshot").to_string();
     let compress = c.str("compress").unwrap_or("zstd").to_string();
-    let mut lines = vec![format!("INFO: starting new backup job: vzdump {} --storage {storage} --mode {mode} --compress {compress}", vmids.iter().map(u32::to_string).collect::<Vec<_>>().join(" "))];
+    let mut lines = vec![format!(
+        "INFO: starting new backup job: vzdump {} --storage {storage} --mode {mode} --compress {compress}",
+        vmids
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(" ")
+    )];
     let mut outcome = Ok(());
     for id in &vmids {
         match c.state.guests.get(id) {
@@ -292,21 +379,41 @@ fn vzdump(c: &mut Ctx) -> Result<Reply, ApiError> {
                 lines.push(format!("INFO: skip external VMs: {id}"));
             }
             Some(g) => {
-                let kind = if g.kind == GuestKind::Qemu { "qemu" } else { "lxc" };
+                let kind = if g.kind == GuestKind::Qemu {
+                    "qemu"
+                } else {
+                    "lxc"
+                };
                 lines.push(format!("INFO: Starting Backup of VM {id} ({kind})"));
                 lines.push(format!("INFO: VM Name: {}", g.name()));
                 if let Some(l) = g.lock() {
-                    lines.push(format!("ERROR: Backup of VM {id} failed - {} is locked ({l})", g.kind.short()));
+                    lines.push(format!(
+                        "ERROR: Backup of VM {id} failed - {} is locked ({l})",
+                        g.kind.short()
+                    ));
                     outcome = Err("job errors".to_string());
                     continue;
                 }
-                lines.extend(crate::sim::tasks::progress_lines(g.maxdisk().max(1 << 30), 4).into_iter().map(|l| format!("INFO: {l}")));
+                lines.extend(
+                    crate::sim::tasks::progress_lines(g.maxdisk().max(1 << 30), 4)
+                        .into_iter()
+                        .map(|l| format!("INFO: {l}")),
+                );
                 lines.push(format!("INFO: Finished Backup of VM {id}"));
             }
         }
     }
     lines.push("INFO: Backup job finished".to_string());
-    let ids: Vec<u32> = vmids.iter().copied().filter(|id| c.state.guests.get(id).is_some_and(|g| g.node == node && g.lock().is_none())).collect();
+    let ids: Vec<u32> = vmids
+        .iter()
+        .copied()
+        .filter(|id| {
+            c.state
+                .guests
+                .get(id)
+                .is_some_and(|g| g.node == node && g.lock().is_none())
+        })
+        .collect();
     let effect = Effect::Backup {
         vmids: ids,
         storage,
@@ -315,7 +422,15 @@ fn vzdump(c: &mut Ctx) -> Result<Reply, ApiError> {
         protected: c.flag("protected"),
         compress,
     };
-    let id = if vmids.len() == 1 { vmids[0].to_string() } else { String::new() };
-    let lock = if vmids.len() == 1 { Some((vmids[0], "backup")) } else { None };
+    let id = if vmids.len() == 1 {
+        vmids[0].to_string()
+    } else {
+        String::new()
+    };
+    let lock = if vmids.len() == 1 {
+        Some((vmids[0], "backup"))
+    } else {
+        None
+    };
     Ok(c.spawn("vzdump", id, lines, outcome, effect, lock))
 }

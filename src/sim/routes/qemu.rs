@@ -9,11 +9,28 @@ use super::{ApiError, Ctx, NODE, Perm, Reply, Route, VMID, index, route};
 use crate::sim::state::{Guest, GuestKind};
 use crate::sim::tasks::Effect;
 
-pub const AUDIT: Perm = Perm::Privs { path: "/vms/{vmid}", privs: &["VM.Audit"], any: false };
-const POWER: Perm = Perm::Privs { path: "/vms/{vmid}", privs: &["VM.PowerMgmt"], any: false };
+pub const AUDIT: Perm = Perm::Privs {
+    path: "/vms/{vmid}",
+    privs: &["VM.Audit"],
+    any: false,
+};
+const POWER: Perm = Perm::Privs {
+    path: "/vms/{vmid}",
+    privs: &["VM.PowerMgmt"],
+    any: false,
+};
 const CONFIG: Perm = Perm::Privs {
     path: "/vms/{vmid}",
-    privs: &["VM.Config.Disk", "VM.Config.CDROM", "VM.Config.CPU", "VM.Config.Memory", "VM.Config.Network", "VM.Config.HWType", "VM.Config.Options", "VM.Config.Cloudinit"],
+    privs: &[
+        "VM.Config.Disk",
+        "VM.Config.CDROM",
+        "VM.Config.CPU",
+        "VM.Config.Memory",
+        "VM.Config.Network",
+        "VM.Config.HWType",
+        "VM.Config.Options",
+        "VM.Config.Cloudinit",
+    ],
     any: true,
 };
 
@@ -56,7 +73,10 @@ macro_rules! qemu_options {
 }
 
 pub fn routes() -> Vec<Route> {
-    let power = |action: &'static str, name: &'static str, params: &'static [&'static str], handler: super::Handler| {
+    let power = |action: &'static str,
+                 name: &'static str,
+                 params: &'static [&'static str],
+                 handler: super::Handler| {
         let path: &'static str = match action {
             "start" => "/nodes/{node}/qemu/{vmid}/status/start",
             "stop" => "/nodes/{node}/qemu/{vmid}/status/stop",
@@ -144,7 +164,13 @@ fn vm_row(g: &Guest, now: i64, full: bool) -> Value {
             o.insert("lock".into(), json!(l));
         }
         if full {
-            let qmp = if !running { "stopped" } else if g.paused { "paused" } else { "running" };
+            let qmp = if !running {
+                "stopped"
+            } else if g.paused {
+                "paused"
+            } else {
+                "running"
+            };
             o.insert("qmpstatus".into(), json!(qmp));
         }
     }
@@ -176,7 +202,10 @@ fn create_vm(c: &mut Ctx) -> Result<Reply, ApiError> {
         None => c.check(&format!("/vms/{vmid}"), &["VM.Allocate"], false)?,
     }
     if c.state.guests.contains_key(&vmid) {
-        return Err(ApiError::fail(format!("unable to create VM {vmid} - VM {vmid} already exists on node '{}'", c.state.guests[&vmid].node)));
+        return Err(ApiError::fail(format!(
+            "unable to create VM {vmid} - VM {vmid} already exists on node '{}'",
+            c.state.guests[&vmid].node
+        )));
     }
     if let Some(p) = &pool
         && !c.state.pools.contains_key(p)
@@ -186,28 +215,40 @@ fn create_vm(c: &mut Ctx) -> Result<Reply, ApiError> {
     let node = c.node().to_string();
     let r = c.state.next_random();
     let mut config: IndexMap<String, String> = IndexMap::new();
-    config.insert("smbios1".into(), format!("uuid={}", crate::sim::tasks::uuid_like(r, vmid)));
-    config.insert("vmgenid".into(), crate::sim::tasks::uuid_like(r.rotate_left(17), vmid));
-    config.insert("meta".into(), format!("creation-qemu=9.2.0,ctime={}", c.now()));
+    config.insert(
+        "smbios1".into(),
+        format!("uuid={}", crate::sim::tasks::uuid_like(r, vmid)),
+    );
+    config.insert(
+        "vmgenid".into(),
+        crate::sim::tasks::uuid_like(r.rotate_left(17), vmid),
+    );
+    config.insert(
+        "meta".into(),
+        format!("creation-qemu=9.2.0,ctime={}", c.now()),
+    );
     config.insert("lock".into(), "create".into());
-    c.state.guests.insert(vmid, Guest {
+    c.state.guests.insert(
         vmid,
-        kind: GuestKind::Qemu,
-        node: node.clone(),
-        status: "stopped".into(),
-        paused: false,
-        config,
-        pending: IndexMap::new(),
-        snapshots: Vec::new(),
-        parent: None,
-        pool: pool.clone(),
-        agent_ifaces: Vec::new(),
-        started_at: None,
-        cpu: 0.0,
-        mem: 0,
-        netin: 0,
-        netout: 0,
-    });
+        Guest {
+            vmid,
+            kind: GuestKind::Qemu,
+            node: node.clone(),
+            status: "stopped".into(),
+            paused: false,
+            config,
+            pending: IndexMap::new(),
+            snapshots: Vec::new(),
+            parent: None,
+            pool: pool.clone(),
+            agent_ifaces: Vec::new(),
+            started_at: None,
+            cpu: 0.0,
+            mem: 0,
+            netin: 0,
+            netout: 0,
+        },
+    );
     // The config is written with the creation lock held, like PVE's `create` lock.
     c.params.insert("skiplock".into(), "1".into());
     let user = std::mem::replace(&mut c.user, "root@pam".to_string());
@@ -223,8 +264,19 @@ fn create_vm(c: &mut Ctx) -> Result<Reply, ApiError> {
     if let Some(g) = c.state.guests.get_mut(&vmid) {
         g.config.shift_remove("lock");
     }
-    let effect = if c.flag("start") { Effect::Start { vmid } } else { Effect::None };
-    Ok(c.spawn("qmcreate", vmid.to_string(), Vec::new(), Ok(()), effect, Some((vmid, "create"))))
+    let effect = if c.flag("start") {
+        Effect::Start { vmid }
+    } else {
+        Effect::None
+    };
+    Ok(c.spawn(
+        "qmcreate",
+        vmid.to_string(),
+        Vec::new(),
+        Ok(()),
+        effect,
+        Some((vmid, "create")),
+    ))
 }
 
 fn destroy(c: &mut Ctx) -> Result<Reply, ApiError> {
@@ -234,23 +286,42 @@ fn destroy(c: &mut Ctx) -> Result<Reply, ApiError> {
         return Err(ApiError::fail(e));
     }
     if g.cfg("protection") == Some("1") {
-        return Err(ApiError::fail(format!("can't remove VM {vmid} - protection mode enabled")));
+        return Err(ApiError::fail(format!(
+            "can't remove VM {vmid} - protection mode enabled"
+        )));
     }
     if g.is_running() {
-        return Err(ApiError::fail(format!("VM {vmid} is running - destroy failed")));
+        return Err(ApiError::fail(format!(
+            "VM {vmid} is running - destroy failed"
+        )));
     }
     if c.flag("purge") {
         c.state.acl.retain(|e| e.path != format!("/vms/{vmid}"));
     }
     let lines = vec!["Removing image: 100% complete...done.".to_string()];
-    Ok(c.spawn("qmdestroy", vmid.to_string(), lines, Ok(()), Effect::Destroy { vmid }, None))
+    Ok(c.spawn(
+        "qmdestroy",
+        vmid.to_string(),
+        lines,
+        Ok(()),
+        Effect::Destroy { vmid },
+        None,
+    ))
 }
 
 fn get_config(c: &mut Ctx) -> Result<Reply, ApiError> {
     let g = find(c, GuestKind::Qemu)?;
     if let Some(name) = c.str("snapshot") {
-        let s = g.snapshots.iter().find(|s| s.name == name).ok_or_else(|| ApiError::fail(format!("snapshot '{name}' does not exist")))?;
-        let mut m: serde_json::Map<String, Value> = s.config.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        let s = g
+            .snapshots
+            .iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| ApiError::fail(format!("snapshot '{name}' does not exist")))?;
+        let mut m: serde_json::Map<String, Value> = s
+            .config
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
         m.insert("digest".into(), json!(g.digest()));
         return Ok(Reply::data(Value::Object(m)));
     }
@@ -265,7 +336,14 @@ fn put_config(c: &mut Ctx) -> Result<Reply, ApiError> {
 fn post_config(c: &mut Ctx) -> Result<Reply, ApiError> {
     guest::update_config(c, GuestKind::Qemu)?;
     let vmid = c.vmid();
-    Ok(c.spawn("qmconfig", vmid.to_string(), Vec::new(), Ok(()), Effect::None, None))
+    Ok(c.spawn(
+        "qmconfig",
+        vmid.to_string(),
+        Vec::new(),
+        Ok(()),
+        Effect::None,
+        None,
+    ))
 }
 
 fn agent_interfaces(c: &mut Ctx) -> Result<Reply, ApiError> {

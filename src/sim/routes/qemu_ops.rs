@@ -8,9 +8,12 @@ use super::{ApiError, Ctx, NODE, Perm, Reply, Route, VMID, route};
 use crate::sim::state::{GuestKind, disk_size, format_size, is_disk_key, parse_size};
 use crate::sim::tasks::{CloneOpts, Effect, progress_lines};
 
-
 pub fn routes() -> Vec<Route> {
-    let migrate = Perm::Privs { path: "/vms/{vmid}", privs: &["VM.Migrate"], any: false };
+    let migrate = Perm::Privs {
+        path: "/vms/{vmid}",
+        privs: &["VM.Migrate"],
+        any: false,
+    };
     vec![
         route("POST", "/nodes/{node}/qemu/{vmid}/clone", "clone_vm", "string",
             Perm::Custom(r#"["and",["perm","/vms/{vmid}",["VM.Clone"]],["or",["perm","/vms/{newid}",["VM.Allocate"]],["perm","/pool/{pool}",["VM.Allocate"],"require_param","pool"]]]"#),
@@ -41,7 +44,9 @@ const RESIZE_DISK: &str = "disk:string enum=ide0|ide1|ide2|ide3|scsi0|scsi1|scsi
 
 /// Storages holding the guest's disks that are not shared.
 fn local_storages(c: &Ctx, vmid: u32) -> Vec<String> {
-    let Some(g) = c.state.guests.get(&vmid) else { return Vec::new() };
+    let Some(g) = c.state.guests.get(&vmid) else {
+        return Vec::new();
+    };
     let mut out: Vec<String> = g
         .config
         .iter()
@@ -61,19 +66,28 @@ fn clone(c: &mut Ctx) -> Result<Reply, ApiError> {
     let newid = u32::try_from(c.int("newid").unwrap_or(0)).unwrap_or(0);
     let pool = c.str("pool").map(str::to_string);
     c.check(&format!("/vms/{vmid}"), &["VM.Clone"], false)?;
-    if !c.can(&format!("/vms/{newid}"), &["VM.Allocate"]) && !pool.as_ref().is_some_and(|p| c.can(&format!("/pool/{p}"), &["VM.Allocate"])) {
+    if !c.can(&format!("/vms/{newid}"), &["VM.Allocate"])
+        && !pool
+            .as_ref()
+            .is_some_and(|p| c.can(&format!("/pool/{p}"), &["VM.Allocate"]))
+    {
         return Err(ApiError::perm(Some(format!("/vms/{newid}, VM.Allocate"))));
     }
     let full = if is_template { c.flag("full") } else { true };
     if !full {
         for p in ["storage", "format"] {
             if c.str(p).is_some() {
-                return Err(ApiError::param(p, format!("parameter '{p}' not allowed for linked clones")));
+                return Err(ApiError::param(
+                    p,
+                    format!("parameter '{p}' not allowed for linked clones"),
+                ));
             }
         }
     }
     if c.state.guests.contains_key(&newid) {
-        return Err(ApiError::fail(format!("unable to create VM {newid}: config file already exists")));
+        return Err(ApiError::fail(format!(
+            "unable to create VM {newid}: config file already exists"
+        )));
     }
     if let Some(p) = &pool
         && !c.state.pools.contains_key(p)
@@ -85,13 +99,21 @@ fn clone(c: &mut Ctx) -> Result<Reply, ApiError> {
     if c.state.node(&target).is_none() {
         return Err(ApiError::fail(format!("no such cluster node '{target}'")));
     }
-    if target != node && !local_storages(c, vmid).is_empty() && c.str("storage").is_none_or(|s| c.state.storage(s).is_some_and(|st| !st.shared)) {
-        return Err(ApiError::fail(format!("can't clone VM to node '{target}' (VM uses local storage)")));
+    if target != node
+        && !local_storages(c, vmid).is_empty()
+        && c.str("storage")
+            .is_none_or(|s| c.state.storage(s).is_some_and(|st| !st.shared))
+    {
+        return Err(ApiError::fail(format!(
+            "can't clone VM to node '{target}' (VM uses local storage)"
+        )));
     }
     if let Some(s) = c.str("storage")
         && !c.state.storage_on(s, &target)
     {
-        return Err(ApiError::fail(format!("storage '{s}' is not available on node '{target}'")));
+        return Err(ApiError::fail(format!(
+            "storage '{s}' is not available on node '{target}'"
+        )));
     }
     let snapshot = c.str("snapname").map(str::to_string);
     if let Some(s) = &snapshot
@@ -115,12 +137,26 @@ fn clone(c: &mut Ctx) -> Result<Reply, ApiError> {
     };
     let now = c.now();
     c.state.create_clone(vmid, newid, opts, now);
-    let mut lines = vec![format!("create {} clone of drive scsi0", if full { "full" } else { "linked" })];
+    let mut lines = vec![format!(
+        "create {} clone of drive scsi0",
+        if full { "full" } else { "linked" }
+    )];
     if full {
         lines.extend(progress_lines(total, 4));
     }
-    let lock = if is_template { None } else { Some((vmid, "clone")) };
-    Ok(c.spawn("qmclone", vmid.to_string(), lines, outcome, Effect::Clone { newid }, lock))
+    let lock = if is_template {
+        None
+    } else {
+        Some((vmid, "clone"))
+    };
+    Ok(c.spawn(
+        "qmclone",
+        vmid.to_string(),
+        lines,
+        outcome,
+        Effect::Clone { newid },
+        lock,
+    ))
 }
 
 fn template(c: &mut Ctx) -> Result<Reply, ApiError> {
@@ -133,9 +169,18 @@ fn template(c: &mut Ctx) -> Result<Reply, ApiError> {
         return Err(ApiError::fail("you can't convert a template to a template"));
     }
     if g.is_running() {
-        return Err(ApiError::fail("you can't convert a VM to template if VM is running"));
+        return Err(ApiError::fail(
+            "you can't convert a VM to template if VM is running",
+        ));
     }
-    Ok(c.spawn("qmtemplate", vmid.to_string(), Vec::new(), Ok(()), Effect::Template { vmid }, None))
+    Ok(c.spawn(
+        "qmtemplate",
+        vmid.to_string(),
+        Vec::new(),
+        Ok(()),
+        Effect::Template { vmid },
+        None,
+    ))
 }
 
 fn resize(c: &mut Ctx) -> Result<Reply, ApiError> {
@@ -144,13 +189,17 @@ fn resize(c: &mut Ctx) -> Result<Reply, ApiError> {
     if let Some(want) = c.str("digest")
         && want != g.digest()
     {
-        return Err(ApiError::fail("detected modified configuration - file changed by other user? Try again."));
+        return Err(ApiError::fail(
+            "detected modified configuration - file changed by other user? Try again.",
+        ));
     }
     if let Some(e) = guest::lock_error(c, g) {
         return Err(ApiError::fail(e));
     }
     let disk = c.req("disk")?.to_string();
-    let value = g.cfg(&disk).ok_or_else(|| ApiError::fail(format!("disk '{disk}' does not exist")))?;
+    let value = g
+        .cfg(&disk)
+        .ok_or_else(|| ApiError::fail(format!("disk '{disk}' does not exist")))?;
     if value.contains("media=cdrom") {
         return Err(ApiError::fail("you can't resize a cdrom"));
     }
@@ -160,13 +209,29 @@ fn resize(c: &mut Ctx) -> Result<Reply, ApiError> {
         Some(s) => (true, s),
         None => (false, size),
     };
-    let bytes = parse_size(amount).ok_or_else(|| ApiError::param("size", "value does not match the regex pattern"))?;
+    let bytes = parse_size(amount)
+        .ok_or_else(|| ApiError::param("size", "value does not match the regex pattern"))?;
     let new = if relative { current + bytes } else { bytes };
     if new < current {
         return Err(ApiError::fail("shrinking disks is not supported"));
     }
-    let line = format!("Size of logical volume changed from {} to {}.", format_size(current), format_size(new));
-    Ok(c.spawn("qmresize", vmid.to_string(), vec![line], Ok(()), Effect::Resize { vmid, disk, bytes: new }, None))
+    let line = format!(
+        "Size of logical volume changed from {} to {}.",
+        format_size(current),
+        format_size(new)
+    );
+    Ok(c.spawn(
+        "qmresize",
+        vmid.to_string(),
+        vec![line],
+        Ok(()),
+        Effect::Resize {
+            vmid,
+            disk,
+            bytes: new,
+        },
+        None,
+    ))
 }
 
 fn precondition(c: &mut Ctx) -> Result<Reply, ApiError> {
@@ -174,11 +239,19 @@ fn precondition(c: &mut Ctx) -> Result<Reply, ApiError> {
     let vmid = g.vmid;
     let running = g.is_running();
     let node = c.node().to_string();
-    let used: Vec<String> = g.config.iter().filter(|(k, _)| is_disk_key(k)).filter_map(|(_, v)| v.split(':').next().map(str::to_string)).collect();
+    let used: Vec<String> = g
+        .config
+        .iter()
+        .filter(|(k, _)| is_disk_key(k))
+        .filter_map(|(_, v)| v.split(':').next().map(str::to_string))
+        .collect();
     let mut allowed = Vec::new();
     let mut not_allowed = serde_json::Map::new();
     for n in c.state.nodes.iter().filter(|n| n.name != node) {
-        let missing: Vec<&String> = used.iter().filter(|s| !c.state.storage_on(s, &n.name)).collect();
+        let missing: Vec<&String> = used
+            .iter()
+            .filter(|s| !c.state.storage_on(s, &n.name))
+            .collect();
         if !n.online {
             not_allowed.insert(n.name.clone(), json!({ "unavailable_storages": [] }));
         } else if missing.is_empty() {
@@ -214,7 +287,11 @@ fn migrate_vm(c: &mut Ctx) -> Result<Reply, ApiError> {
     }
     match c.state.node(&target) {
         None => return Err(ApiError::fail(format!("no such cluster node '{target}'"))),
-        Some(n) if !n.online => return Err(ApiError::fail(format!("target node '{target}' is not online"))),
+        Some(n) if !n.online => {
+            return Err(ApiError::fail(format!(
+                "target node '{target}' is not online"
+            )));
+        }
         _ => {}
     }
     if g.is_running() && !c.flag("online") {
@@ -223,15 +300,35 @@ fn migrate_vm(c: &mut Ctx) -> Result<Reply, ApiError> {
     if let Some(e) = guest::lock_error(c, g) {
         return Err(ApiError::fail(e));
     }
-    let missing: Vec<String> = g.config.iter().filter(|(k, _)| is_disk_key(k)).filter_map(|(_, v)| v.split(':').next().map(str::to_string)).filter(|s| !c.state.storage_on(s, &target)).collect();
+    let missing: Vec<String> = g
+        .config
+        .iter()
+        .filter(|(k, _)| is_disk_key(k))
+        .filter_map(|(_, v)| v.split(':').next().map(str::to_string))
+        .filter(|s| !c.state.storage_on(s, &target))
+        .collect();
     if let Some(s) = missing.first() {
-        return Err(ApiError::fail(format!("storage '{s}' is not available on node '{target}'")));
+        return Err(ApiError::fail(format!(
+            "storage '{s}' is not available on node '{target}'"
+        )));
     }
-    let mut lines = vec![format!("starting migration of VM {vmid} to node '{target}'")];
+    let mut lines = vec![format!(
+        "starting migration of VM {vmid} to node '{target}'"
+    )];
     if !local_storages(c, vmid).is_empty() {
-        lines.extend(progress_lines(g.maxdisk().max(1 << 30), 4).into_iter().map(|l| format!("drive-scsi0: {l}")));
+        lines.extend(
+            progress_lines(g.maxdisk().max(1 << 30), 4)
+                .into_iter()
+                .map(|l| format!("drive-scsi0: {l}")),
+        );
     }
     lines.push("migration finished successfully".to_string());
-    Ok(c.spawn("qmigrate", vmid.to_string(), lines, Ok(()), Effect::Migrate { vmid, target }, Some((vmid, "migrate"))))
+    Ok(c.spawn(
+        "qmigrate",
+        vmid.to_string(),
+        lines,
+        Ok(()),
+        Effect::Migrate { vmid, target },
+        Some((vmid, "migrate")),
+    ))
 }
-

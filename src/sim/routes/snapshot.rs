@@ -8,25 +8,105 @@ use super::{ApiError, Ctx, NODE, Perm, Reply, Route, SNAPNAME, VMID, index, rout
 use crate::sim::state::GuestKind;
 use crate::sim::tasks::Effect;
 
-const SNAP: Perm = Perm::Privs { path: "/vms/{vmid}", privs: &["VM.Snapshot"], any: false };
+const SNAP: Perm = Perm::Privs {
+    path: "/vms/{vmid}",
+    privs: &["VM.Snapshot"],
+    any: false,
+};
 
 pub fn routes() -> Vec<Route> {
     vec![
-        route("GET", "/nodes/{node}/qemu/{vmid}/snapshot", "snapshot_list", "array", super::qemu::AUDIT, &[NODE, VMID], list).protected().desc("List all snapshots."),
-        route("POST", "/nodes/{node}/qemu/{vmid}/snapshot", "snapshot", "string", SNAP, &[NODE, VMID, SNAPNAME, "description?:string", "vmstate?:boolean"], create).protected().desc("Snapshot a VM."),
-        route("GET", "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}", "snapshot_cmd_idx", "array", Perm::All, &[NODE, VMID, SNAPNAME], |c| {
-            snapshot_exists(c)?;
-            Ok(index(c, "cmd"))
-        }),
-        route("DELETE", "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}", "delsnapshot", "string", SNAP, &[NODE, VMID, SNAPNAME, "force?:boolean"], delete).protected().desc("Delete a VM snapshot."),
-        route("POST", "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}/rollback", "rollback", "string",
-            Perm::Privs { path: "/vms/{vmid}", privs: &["VM.Snapshot", "VM.Snapshot.Rollback"], any: true },
-            &[NODE, VMID, SNAPNAME, "start?:boolean"], rollback).protected().desc("Rollback VM state to specified snapshot."),
-        route("GET", "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config", "get_snapshot_config", "object",
-            Perm::Privs { path: "/vms/{vmid}", privs: &["VM.Snapshot", "VM.Snapshot.Rollback", "VM.Audit"], any: true },
-            &[NODE, VMID, SNAPNAME], get_config).desc("Get snapshot configuration"),
-        route("PUT", "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config", "update_snapshot_config", "null", SNAP,
-            &[NODE, VMID, SNAPNAME, "description?:string"], put_config).protected().desc("Update snapshot metadata."),
+        route(
+            "GET",
+            "/nodes/{node}/qemu/{vmid}/snapshot",
+            "snapshot_list",
+            "array",
+            super::qemu::AUDIT,
+            &[NODE, VMID],
+            list,
+        )
+        .protected()
+        .desc("List all snapshots."),
+        route(
+            "POST",
+            "/nodes/{node}/qemu/{vmid}/snapshot",
+            "snapshot",
+            "string",
+            SNAP,
+            &[
+                NODE,
+                VMID,
+                SNAPNAME,
+                "description?:string",
+                "vmstate?:boolean",
+            ],
+            create,
+        )
+        .protected()
+        .desc("Snapshot a VM."),
+        route(
+            "GET",
+            "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}",
+            "snapshot_cmd_idx",
+            "array",
+            Perm::All,
+            &[NODE, VMID, SNAPNAME],
+            |c| {
+                snapshot_exists(c)?;
+                Ok(index(c, "cmd"))
+            },
+        ),
+        route(
+            "DELETE",
+            "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}",
+            "delsnapshot",
+            "string",
+            SNAP,
+            &[NODE, VMID, SNAPNAME, "force?:boolean"],
+            delete,
+        )
+        .protected()
+        .desc("Delete a VM snapshot."),
+        route(
+            "POST",
+            "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}/rollback",
+            "rollback",
+            "string",
+            Perm::Privs {
+                path: "/vms/{vmid}",
+                privs: &["VM.Snapshot", "VM.Snapshot.Rollback"],
+                any: true,
+            },
+            &[NODE, VMID, SNAPNAME, "start?:boolean"],
+            rollback,
+        )
+        .protected()
+        .desc("Rollback VM state to specified snapshot."),
+        route(
+            "GET",
+            "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config",
+            "get_snapshot_config",
+            "object",
+            Perm::Privs {
+                path: "/vms/{vmid}",
+                privs: &["VM.Snapshot", "VM.Snapshot.Rollback", "VM.Audit"],
+                any: true,
+            },
+            &[NODE, VMID, SNAPNAME],
+            get_config,
+        )
+        .desc("Get snapshot configuration"),
+        route(
+            "PUT",
+            "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config",
+            "update_snapshot_config",
+            "null",
+            SNAP,
+            &[NODE, VMID, SNAPNAME, "description?:string"],
+            put_config,
+        )
+        .protected()
+        .desc("Update snapshot metadata."),
     ]
 }
 
@@ -46,7 +126,8 @@ fn list(c: &mut Ctx) -> Result<Reply, ApiError> {
         .snapshots
         .iter()
         .map(|s| {
-            let mut v = json!({ "name": s.name, "snaptime": s.snaptime, "description": s.description });
+            let mut v =
+                json!({ "name": s.name, "snaptime": s.snaptime, "description": s.description });
             if let Some(o) = v.as_object_mut() {
                 if s.vmstate {
                     o.insert("vmstate".into(), json!(1));
@@ -71,7 +152,10 @@ fn create(c: &mut Ctx) -> Result<Reply, ApiError> {
     let vmid = g.vmid;
     let name = c.req("snapname")?.to_string();
     if name == "current" {
-        return Err(ApiError::param("snapname", "invalid snapshot name 'current'"));
+        return Err(ApiError::param(
+            "snapname",
+            "invalid snapshot name 'current'",
+        ));
     }
     let mut outcome = match guest::lock_error(c, g) {
         Some(e) => Err(e),
@@ -84,10 +168,21 @@ fn create(c: &mut Ctx) -> Result<Reply, ApiError> {
     let mut lines = Vec::new();
     if vmstate && g.is_running() {
         lines.push("saving VM state and RAM using storage 'local-lvm'".to_string());
-        lines.extend(crate::sim::tasks::progress_lines(g.maxmem(), 2).into_iter().map(|l| l.replace("transferred", "saving")));
+        lines.extend(
+            crate::sim::tasks::progress_lines(g.maxmem(), 2)
+                .into_iter()
+                .map(|l| l.replace("transferred", "saving")),
+        );
     }
-    lines.push(format!("snapshotting 'drive-scsi0' (local-lvm:vm-{vmid}-disk-0)"));
-    let effect = Effect::Snapshot { vmid, name, description: c.str("description").unwrap_or("").to_string(), vmstate };
+    lines.push(format!(
+        "snapshotting 'drive-scsi0' (local-lvm:vm-{vmid}-disk-0)"
+    ));
+    let effect = Effect::Snapshot {
+        vmid,
+        name,
+        description: c.str("description").unwrap_or("").to_string(),
+        vmstate,
+    };
     let lock = outcome.is_ok().then_some((vmid, "snapshot"));
     Ok(c.spawn("qmsnapshot", vmid.to_string(), lines, outcome, effect, lock))
 }
@@ -104,7 +199,14 @@ fn delete(c: &mut Ctx) -> Result<Reply, ApiError> {
         outcome = Err(format!("snapshot '{name}' does not exist"));
     }
     let effect = Effect::DeleteSnapshot { vmid, name };
-    Ok(c.spawn("qmdelsnapshot", vmid.to_string(), Vec::new(), outcome, effect, Some((vmid, "snapshot-delete"))))
+    Ok(c.spawn(
+        "qmdelsnapshot",
+        vmid.to_string(),
+        Vec::new(),
+        outcome,
+        effect,
+        Some((vmid, "snapshot-delete")),
+    ))
 }
 
 fn rollback(c: &mut Ctx) -> Result<Reply, ApiError> {
@@ -118,23 +220,47 @@ fn rollback(c: &mut Ctx) -> Result<Reply, ApiError> {
     if outcome.is_ok() && !g.snapshots.iter().any(|s| s.name == name) {
         outcome = Err(format!("snapshot '{name}' does not exist"));
     }
-    let lines = vec![format!("Logical volume \"vm-{vmid}-disk-0\" successfully rolled back.")];
-    let effect = Effect::Rollback { vmid, name, start: c.flag("start") };
-    Ok(c.spawn("qmrollback", vmid.to_string(), lines, outcome, effect, Some((vmid, "rollback"))))
+    let lines = vec![format!(
+        "Logical volume \"vm-{vmid}-disk-0\" successfully rolled back."
+    )];
+    let effect = Effect::Rollback {
+        vmid,
+        name,
+        start: c.flag("start"),
+    };
+    Ok(c.spawn(
+        "qmrollback",
+        vmid.to_string(),
+        lines,
+        outcome,
+        effect,
+        Some((vmid, "rollback")),
+    ))
 }
 
 fn get_config(c: &mut Ctx) -> Result<Reply, ApiError> {
     let g = find(c, GuestKind::Qemu)?;
     let name = c.req("snapname")?;
-    let s = g.snapshots.iter().find(|s| s.name == name).ok_or_else(|| ApiError::fail(format!("snapshot '{name}' does not exist")))?;
-    let mut m: serde_json::Map<String, Value> = s.config.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+    let s = g
+        .snapshots
+        .iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| ApiError::fail(format!("snapshot '{name}' does not exist")))?;
+    let mut m: serde_json::Map<String, Value> = s
+        .config
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
     m.insert("snaptime".into(), json!(s.snaptime));
     m.insert("description".into(), json!(s.description));
     if let Some(p) = &s.parent {
         m.insert("parent".into(), json!(p));
     }
     if s.vmstate {
-        m.insert("vmstate".into(), json!(format!("local-lvm:vm-{}-state-{}", g.vmid, s.name)));
+        m.insert(
+            "vmstate".into(),
+            json!(format!("local-lvm:vm-{}-state-{}", g.vmid, s.name)),
+        );
     }
     Ok(Reply::data(Value::Object(m)))
 }
@@ -144,7 +270,11 @@ fn put_config(c: &mut Ctx) -> Result<Reply, ApiError> {
     let vmid = c.vmid();
     let name = c.req("snapname")?.to_string();
     if let Some(d) = c.str("description").map(str::to_string)
-        && let Some(s) = c.state.guests.get_mut(&vmid).and_then(|g| g.snapshots.iter_mut().find(|s| s.name == name))
+        && let Some(s) = c
+            .state
+            .guests
+            .get_mut(&vmid)
+            .and_then(|g| g.snapshots.iter_mut().find(|s| s.name == name))
     {
         s.description = d;
     }
