@@ -141,6 +141,9 @@ fn param_json(s: &ParamSpec) -> Value {
     if let Some(x) = s.max_length {
         m.insert("maxLength".into(), json!(x));
     }
+    if let Some(x) = s.min_length {
+        m.insert("minLength".into(), json!(x));
+    }
     if !s.enumeration.is_empty() {
         m.insert("enum".into(), json!(s.enumeration));
     }

@@ -1,0 +1,448 @@
+//! HTTPS round trips against the simulator with a real client (reqwest + rustls): login and
+//! CSRF, API tokens, PVE's error shapes (400 map, 401, 403, 501) and tasks that succeed or fail
+//! inside the task, with the clock moved only by `advance()`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use pvesh_plus::secret::Secret;
+use pvesh_plus::sim::{self, DEMO_TFA_SECRET, Faults, SimHandle, SimOptions};
+use reqwest::{Client, Method, StatusCode};
+use serde_json::Value;
+
+const TOKEN: &str = "root@pam!ci";
+const TOKEN_SECRET: &str = "5ec2e7a0-0000-4000-8000-000000000001";
+
+async fn start() -> SimHandle {
+    sim::start(SimOptions {
+        speed: 0.0,
+        tokens: vec![(TOKEN.into(), Secret::new(TOKEN_SECRET))],
+        users: vec![("root@pam".into(), Secret::new("rootpw"))],
+        ..SimOptions::default()
+    })
+    .await
+    .unwrap()
+}
+
+fn client(h: &SimHandle) -> Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cert = reqwest::Certificate::from_pem(h.cert_pem().as_bytes()).unwrap();
+    Client::builder()
+        .add_root_certificate(cert)
+        .build()
+        .unwrap()
+}
+
+struct Resp {
+    status: StatusCode,
+    reason: String,
+    body: Value,
+    raw: String,
+    close: bool,
+}
+
+struct Session {
+    h: SimHandle,
+    c: Client,
+    ticket: Option<String>,
+    csrf: Option<String>,
+    token: bool,
+}
+
+impl Session {
+    async fn new() -> Session {
+        let h = start().await;
+        let c = client(&h);
+        Session {
+            h,
+            c,
+            ticket: None,
+            csrf: None,
+            token: false,
+        }
+    }
+
+    async fn login(&mut self, user: &str, pw: &str) -> Resp {
+        let r = self
+            .call(
+                Method::POST,
+                "/access/ticket",
+                &[("username", user), ("password", pw)],
+            )
+            .await;
+        if r.status == 200 && r.body["data"]["NeedTFA"].is_null() {
+            self.ticket = r.body["data"]["ticket"].as_str().map(str::to_string);
+            self.csrf = r.body["data"]["CSRFPreventionToken"]
+                .as_str()
+                .map(str::to_string);
+        }
+        r
+    }
+
+    async fn call(&self, method: Method, path: &str, params: &[(&str, &str)]) -> Resp {
+        let url = format!("{}/api2/json{path}", self.h.url());
+        let mut rb = self.c.request(method.clone(), &url);
+        rb = if method == Method::GET || method == Method::DELETE {
+            rb.query(params)
+        } else {
+            rb.form(params)
+        };
+        if let Some(t) = &self.ticket {
+            rb = rb.header("Cookie", format!("PVEAuthCookie={}", urlencode(t)));
+        }
+        if let (Some(c), true) = (&self.csrf, method != Method::GET) {
+            rb = rb.header("CSRFPreventionToken", c);
+        }
+        if self.token {
+            rb = rb.header(
+                "Authorization",
+                format!("PVEAPIToken={TOKEN}={TOKEN_SECRET}"),
+            );
+        }
+        let resp = rb.send().await.unwrap();
+        let status = resp.status();
+        let close = resp
+            .headers()
+            .get("connection")
+            .is_some_and(|v| v == "close");
+        let reason = status.canonical_reason().unwrap_or("").to_string();
+        let reason = resp
+            .extensions()
+            .get::<hyper::ext::ReasonPhrase>()
+            .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned())
+            .unwrap_or(reason);
+        let raw = resp.text().await.unwrap();
+        let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
+        Resp {
+            status,
+            reason,
+            body,
+            raw,
+            close,
+        }
+    }
+
+    async fn get(&self, path: &str) -> Resp {
+        self.call(Method::GET, path, &[]).await
+    }
+
+    async fn task_status(&self, upid: &str) -> Value {
+        let r = self
+            .get(&format!("/nodes/pve1/tasks/{}/status", urlencode(upid)))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.raw);
+        r.body["data"].clone()
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+#[tokio::test]
+async fn login_csrf_and_auth_errors() {
+    let mut s = Session::new().await;
+    let r = s.get("/cluster/resources").await;
+    assert_eq!((r.status.as_u16(), r.reason.as_str()), (401, "No ticket"));
+    assert!(r.close);
+    let bad = s.login("root@pam", "wrong").await;
+    assert_eq!(
+        (bad.status.as_u16(), bad.reason.as_str()),
+        (401, "authentication failure")
+    );
+    let ok = s.login("root@pam", "rootpw").await;
+    assert_eq!(ok.status, 200, "{}", ok.raw);
+    assert!(s.ticket.as_deref().unwrap().starts_with("PVE:root@pam:"));
+    assert_eq!(ok.body["data"]["clustername"], "demo");
+    let r = s.get("/cluster/resources?type=vm").await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["name"] == "web01" && g["vmid"] == 101)
+    );
+    let csrf = s.csrf.take();
+    let r = s
+        .call(
+            Method::POST,
+            "/nodes/pve1/qemu/101/snapshot",
+            &[("snapname", "x1")],
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.reason.as_str()),
+        (401, "Permission denied - invalid csrf token")
+    );
+    s.csrf = csrf;
+    let r = s
+        .call(
+            Method::POST,
+            "/nodes/pve1/qemu/101/snapshot",
+            &[("snapname", "x1")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert!(r.body["data"].as_str().unwrap().starts_with("UPID:pve1:"));
+    // Renewal: the ticket itself is a password.
+    let ticket = s.ticket.clone().unwrap();
+    let r = s.login("root@pam", &ticket).await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    // Expiry on the simulated clock.
+    s.h.advance(7201.0);
+    let r = s.get("/version").await;
+    assert_eq!(r.status, 401);
+}
+
+#[tokio::test]
+async fn totp_second_factor() {
+    let mut s = Session::new().await;
+    let r = s.login("tfa@pve", "tfa").await;
+    assert_eq!(r.body["data"]["NeedTFA"], 1, "{}", r.raw);
+    let half = r.body["data"]["ticket"].as_str().unwrap().to_string();
+    assert!(half.starts_with("PVE:!tfa!"));
+    s.ticket = Some(half.clone());
+    assert_eq!(
+        s.get("/version").await.status,
+        401,
+        "a half ticket is no ticket"
+    );
+    s.ticket = None;
+    let code = sim::totp_code(DEMO_TFA_SECRET, s.h.now()).unwrap();
+    let r = s
+        .call(
+            Method::POST,
+            "/access/ticket",
+            &[
+                ("username", "tfa@pve"),
+                ("tfa-challenge", &half),
+                ("password", "000000x"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    let r = s
+        .call(
+            Method::POST,
+            "/access/ticket",
+            &[
+                ("username", "tfa@pve"),
+                ("tfa-challenge", &half),
+                ("password", &code),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert!(
+        r.body["data"]["ticket"]
+            .as_str()
+            .unwrap()
+            .starts_with("PVE:tfa@pve:")
+    );
+}
+
+#[tokio::test]
+async fn tokens_and_permissions() {
+    let mut s = Session::new().await;
+    s.token = true;
+    let r = s.get("/nodes/pve1/qemu/101/status/current").await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert_eq!(r.body["data"]["status"], "running");
+    let r = s
+        .call(
+            Method::PUT,
+            "/access/password",
+            &[("userid", "root@pam"), ("password", "new-password")],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        r.reason,
+        "Permission check failed (URI '/access/password' not available with API token, need proper ticket.)"
+    );
+    // A task started by a token names the token in its UPID.
+    let r = s
+        .call(Method::POST, "/nodes/pve1/qemu/120/status/start", &[])
+        .await;
+    assert_eq!(r.status, 500, "dev-box lives on pve3: {}", r.raw);
+    let r = s
+        .call(Method::POST, "/nodes/pve3/qemu/120/status/start", &[])
+        .await;
+    assert!(
+        r.body["data"]
+            .as_str()
+            .unwrap()
+            .ends_with(":qmstart:120:root@pam!ci:"),
+        "{}",
+        r.raw
+    );
+    // The auditor may read but not act.
+    s.token = false;
+    s.login("auditor@pve", "auditor").await;
+    assert_eq!(s.get("/nodes/pve1/qemu/101/config").await.status, 200);
+    let r = s
+        .call(Method::POST, "/nodes/pve1/qemu/101/status/stop", &[])
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.reason.as_str()),
+        (403, "Permission check failed (/vms/101, VM.PowerMgmt)")
+    );
+}
+
+#[tokio::test]
+async fn error_shapes() {
+    let mut s = Session::new().await;
+    s.login("root@pam", "rootpw").await;
+    let r = s
+        .call(
+            Method::POST,
+            "/nodes/pve1/qemu/101/snapshot",
+            &[("snapname", "1bad"), ("vmstate", "true"), ("bogus", "1")],
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.reason.as_str()),
+        (400, "Parameter verification failed.")
+    );
+    assert_eq!(r.body["message"], "Parameter verification failed.\n");
+    let errors = r.body["errors"].as_object().unwrap();
+    assert_eq!(
+        errors["vmstate"],
+        "type check ('boolean') failed - got 'true'"
+    );
+    assert_eq!(
+        errors["snapname"],
+        "invalid format - invalid configuration ID '1bad'\n"
+    );
+    assert_eq!(
+        errors["bogus"],
+        "property is not defined in schema and the schema does not allow additional properties"
+    );
+    let r = s.get("/nodes/pve1/nonsense").await;
+    assert_eq!(
+        (r.status.as_u16(), r.reason.as_str()),
+        (501, "Method 'GET /nodes/pve1/nonsense' not implemented")
+    );
+    let r = s
+        .call(
+            Method::POST,
+            "/nodes/pve1/qemu/101/snapshot",
+            &[("snapname", "a"), ("node", "pve2")],
+        )
+        .await;
+    assert_eq!(
+        r.body["errors"]["node"],
+        "duplicate parameter (already defined in URI) with conflicting values!"
+    );
+    let r = s.get("/cluster/nextid?vmid=101").await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["errors"]["vmid"], "VM 101 already exists");
+    let r = s.call(Method::DELETE, "/nodes/pve1/qemu/103", &[]).await;
+    assert_eq!(r.status, 500);
+    assert_eq!(r.reason, "can't remove VM 103 - protection mode enabled");
+    let url = format!("{}/api2/json/version", s.h.url());
+    let r =
+        s.c.get(url)
+            .header(
+                "Cookie",
+                format!("PVEAuthCookie={}", urlencode(s.ticket.as_deref().unwrap())),
+            )
+            .body("x=1")
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 501);
+    let js =
+        s.c.get(format!("{}/pve-docs/api-viewer/apidoc.js", s.h.url()))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+    let body = js
+        .strip_prefix("const apiSchema = ")
+        .unwrap()
+        .trim_end()
+        .strip_suffix(';')
+        .unwrap();
+    assert!(serde_json::from_str::<Value>(body).unwrap().is_array());
+}
+
+#[tokio::test]
+async fn tasks_succeed_and_fail_inside_the_task() {
+    let mut s = Session::new().await;
+    s.login("root@pam", "rootpw").await;
+    // Starting a running VM is accepted; the task fails.
+    let r = s
+        .call(Method::POST, "/nodes/pve1/qemu/101/status/start", &[])
+        .await;
+    assert_eq!(r.status, 200);
+    let failing = r.body["data"].as_str().unwrap().to_string();
+    // A snapshot takes the lock while it runs and appears at the end.
+    let r = s
+        .call(
+            Method::POST,
+            "/nodes/pve1/qemu/101/snapshot",
+            &[("snapname", "before"), ("description", "d")],
+        )
+        .await;
+    let snap = r.body["data"].as_str().unwrap().to_string();
+    assert_eq!(s.task_status(&snap).await["status"], "running");
+    let cur = s.get("/nodes/pve1/qemu/101/status/current").await;
+    assert_eq!(cur.body["data"]["lock"], "snapshot");
+    let r = s
+        .call(
+            Method::POST,
+            "/nodes/pve1/qemu/101/snapshot",
+            &[("snapname", "again")],
+        )
+        .await;
+    let locked = r.body["data"].as_str().unwrap().to_string();
+    s.h.advance(5.0);
+    let st = s.task_status(&failing).await;
+    assert_eq!(
+        (st["status"].as_str(), st["exitstatus"].as_str()),
+        (Some("stopped"), Some("VM 101 already running"))
+    );
+    assert_eq!(s.task_status(&snap).await["exitstatus"], "OK");
+    assert_eq!(
+        s.task_status(&locked).await["exitstatus"],
+        "VM is locked (snapshot)"
+    );
+    let log = s
+        .get(&format!("/nodes/pve1/tasks/{}/log", urlencode(&failing)))
+        .await;
+    assert_eq!(
+        log.body["data"].as_array().unwrap().last().unwrap()["t"],
+        "TASK ERROR: VM 101 already running"
+    );
+    assert!(log.body["total"].as_u64().unwrap() >= 1);
+    let snaps = s.get("/nodes/pve1/qemu/101/snapshot").await;
+    let names: Vec<&str> = snaps.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["pre-upgrade", "after-upgrade", "before", "current"]);
+    assert!(s.get("/nodes/pve1/qemu/101/status/current").await.body["data"]["lock"].is_null());
+    // fail_tasks turns a matching task into a failure.
+    s.h.set_faults(Faults {
+        fail_tasks: Some("^qmstop$".into()),
+        ..Faults::default()
+    });
+    let r = s
+        .call(Method::POST, "/nodes/pve1/qemu/101/status/stop", &[])
+        .await;
+    let stop = r.body["data"].as_str().unwrap().to_string();
+    s.h.advance(2.0);
+    assert_eq!(
+        s.task_status(&stop).await["exitstatus"],
+        "simulated task failure"
+    );
+    let tasks = s.get("/nodes/pve1/tasks?limit=2").await;
+    assert_eq!(tasks.body["data"].as_array().unwrap().len(), 2);
+    assert!(tasks.body["total"].as_u64().unwrap() >= 4);
+    assert!(s.h.count("POST", "/nodes/{node}/qemu/{vmid}/snapshot") >= 2);
+    assert!(s.h.mutating_count() >= 4);
+}
