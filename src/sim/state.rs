@@ -183,6 +183,20 @@ pub fn is_disk_key(k: &str) -> bool {
         })
 }
 
+/// The storage of a disk value (`local-lvm:vm-100-disk-0,...` → `local-lvm`); `None` for
+/// `none,media=cdrom` and other values without a volume.
+pub fn disk_storage(v: &str) -> Option<&str> {
+    let first = v.split(',').next()?;
+    let first = first
+        .strip_prefix("file=")
+        .or_else(|| first.strip_prefix("volume="))
+        .unwrap_or(first);
+    first
+        .split_once(':')
+        .map(|(s, _)| s)
+        .filter(|s| !s.is_empty() && !s.starts_with('/'))
+}
+
 /// Parses `size=32G` out of a disk property string into bytes.
 pub fn disk_size(v: &str) -> Option<u64> {
     v.split(',')
