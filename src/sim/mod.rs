@@ -14,7 +14,8 @@
 //! - `params`      the parameter-spec mini-language and PVE-style validation.
 //! - `perms`       built-in roles, ACLs and privilege checks.
 //! - `state`       the cluster state ([`State`]) and its JSON views.
-//! - `tasks`       UPIDs, task lifecycles, logs and their effects on state.
+//! - `tasks`       UPIDs, task lifecycles and logs.
+//! - `effects`     what a finished task does to the state.
 //! - `scenario`    the demo cluster and the generated clusters.
 //! - `routes`      the route table (data) and the handlers.
 //! - `server`      the HTTP layer: envelope, errors, auth, faults, request log.
@@ -23,6 +24,7 @@
 mod apidoc;
 mod clock;
 mod crypto;
+mod effects;
 mod params;
 mod perms;
 pub mod routes;
