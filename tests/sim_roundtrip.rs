@@ -44,7 +44,8 @@ struct Session {
     c: Client,
     ticket: Option<String>,
     csrf: Option<String>,
-    token: bool,
+    /// `(token id, secret)` sent as `PVEAPIToken`.
+    token: Option<(String, String)>,
 }
 
 impl Session {
@@ -56,7 +57,7 @@ impl Session {
             c,
             ticket: None,
             csrf: None,
-            token: false,
+            token: None,
         }
     }
 
@@ -91,11 +92,8 @@ impl Session {
         if let (Some(c), true) = (&self.csrf, method != Method::GET) {
             rb = rb.header("CSRFPreventionToken", c);
         }
-        if self.token {
-            rb = rb.header(
-                "Authorization",
-                format!("PVEAPIToken={TOKEN}={TOKEN_SECRET}"),
-            );
+        if let Some((id, secret)) = &self.token {
+            rb = rb.header("Authorization", format!("PVEAPIToken={id}={secret}"));
         }
         let resp = rb.send().await.unwrap();
         let status = resp.status();
@@ -243,7 +241,7 @@ async fn totp_second_factor() {
 #[tokio::test]
 async fn tokens_and_permissions() {
     let mut s = Session::new().await;
-    s.token = true;
+    s.token = Some((TOKEN.into(), TOKEN_SECRET.into()));
     let r = s.get("/nodes/pve1/qemu/101/status/current").await;
     assert_eq!(r.status, 200, "{}", r.raw);
     assert_eq!(r.body["data"]["status"], "running");
@@ -276,7 +274,7 @@ async fn tokens_and_permissions() {
         r.raw
     );
     // The auditor may read but not act.
-    s.token = false;
+    s.token = None;
     s.login("auditor@pve", "auditor").await;
     assert_eq!(s.get("/nodes/pve1/qemu/101/config").await.status, 200);
     let r = s
@@ -750,7 +748,7 @@ async fn generated_scenario_serves_resources() {
         c,
         ticket: None,
         csrf: None,
-        token: false,
+        token: None,
     };
     s.login("root@pam", "rootpw").await;
     let r = s.get("/cluster/resources?type=vm").await;
@@ -758,4 +756,55 @@ async fn generated_scenario_serves_resources() {
     assert_eq!(rows.len(), 2000);
     assert!(rows.iter().any(|g| g["name"] == "gen-00042"));
     assert!(rows.iter().any(|g| g["type"] == "lxc"));
+}
+
+#[tokio::test]
+async fn privilege_separated_tokens() {
+    let mut s = Session::new().await;
+    s.login("root@pam", "rootpw").await;
+    let r = s
+        .call(Method::POST, "/access/users/auditor@pve/token/sep", &[])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert_eq!(r.body["data"]["full-tokenid"], "auditor@pve!sep");
+    let secret = r.body["data"]["value"].as_str().unwrap().to_string();
+
+    let mut t = Session {
+        h: s.h.clone(),
+        c: s.c.clone(),
+        ticket: None,
+        csrf: None,
+        token: Some(("auditor@pve!sep".into(), secret.clone())),
+    };
+    assert_eq!(
+        vm_count(&t).await,
+        0,
+        "a privsep token without ACL sees nothing"
+    );
+    let r = s
+        .call(
+            Method::PUT,
+            "/access/acl",
+            &[
+                ("path", "/vms/101"),
+                ("roles", "PVEAuditor"),
+                ("tokens", "auditor@pve!sep"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert_eq!(vm_count(&t).await, 1);
+    t.token = Some(("auditor@pve!sep".into(), "wrong".into()));
+    let r = t.get("/version").await;
+    assert_eq!(
+        (r.status.as_u16(), r.reason.as_str()),
+        (401, "Authentication failed!")
+    );
+}
+
+async fn vm_count(s: &Session) -> usize {
+    s.get("/cluster/resources?type=vm").await.body["data"]
+        .as_array()
+        .unwrap()
+        .len()
 }

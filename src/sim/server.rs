@@ -232,6 +232,7 @@ impl Server {
             Auth {
                 user: String::new(),
                 auth_id: String::new(),
+                perm_id: String::new(),
             }
         } else {
             match self.authenticate(&shared.state, inc, route.allowtoken, &rel, now, lifetime) {
@@ -244,7 +245,7 @@ impl Server {
         }
         if let Perm::Privs { path, privs, any } = route.perm {
             let path = substitute(path, &params);
-            if !super::perms::has(&shared.state.acl, &auth.user, &path, privs, any) {
+            if !super::perms::has(&shared.state.acl, &auth.perm_id, &path, privs, any) {
                 let detail = format!("{path}, {}", privs.join(if any { "|" } else { ", " }));
                 return (template, Outcome::Err(ApiError::perm(Some(detail)), false));
             }
@@ -262,6 +263,7 @@ impl Server {
             state: &mut shared.state,
             params,
             user: auth.user,
+            perm_id: auth.perm_id,
             auth_id: auth.auth_id,
             now: now_f,
             keys: &self.keys,
@@ -301,17 +303,13 @@ impl Server {
             let (user, name) = id
                 .split_once('!')
                 .ok_or_else(|| ApiError::new(401, "Authentication failed!"))?;
-            let valid = state.users.get(user).is_some_and(|u| {
-                u.enable
-                    && u.tokens.iter().any(|t| {
-                        t.id == name
-                            && t.secret.expose() == secret
-                            && (t.expire == 0 || t.expire > now)
-                    })
-            });
-            if !valid {
-                return Err(ApiError::new(401, "Authentication failed!"));
-            }
+            let token = state
+                .users
+                .get(user)
+                .filter(|u| u.enable)
+                .and_then(|u| u.tokens.iter().find(|t| t.id == name))
+                .filter(|t| t.secret.expose() == secret && (t.expire == 0 || t.expire > now))
+                .ok_or_else(|| ApiError::new(401, "Authentication failed!"))?;
             if !allowtoken {
                 return Err(ApiError::perm(Some(format!(
                     "URI '{rel}' not available with API token, need proper ticket."
@@ -320,6 +318,11 @@ impl Server {
             return Ok(Auth {
                 user: user.to_string(),
                 auth_id: id.to_string(),
+                perm_id: if token.privsep {
+                    id.to_string()
+                } else {
+                    user.to_string()
+                },
             });
         }
         let ticket = authz
@@ -346,7 +349,8 @@ impl Server {
         }
         Ok(Auth {
             user: subject.clone(),
-            auth_id: subject,
+            auth_id: subject.clone(),
+            perm_id: subject,
         })
     }
 }
@@ -354,6 +358,8 @@ impl Server {
 struct Auth {
     user: String,
     auth_id: String,
+    /// Whose privileges count: the user, or the token id when it has privilege separation.
+    perm_id: String,
 }
 
 enum Outcome {

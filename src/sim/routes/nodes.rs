@@ -27,6 +27,10 @@ pub fn routes() -> Vec<Route> {
             NODE, "content?:string fmt=pve-storage-content-list", "enabled?:boolean", "format?:boolean",
             "storage?:string fmt=pve-storage-id", "target?:string fmt=pve-node",
         ], node_storage).protected().desc("Get status for all datastores."),
+        route("GET", "/nodes/{node}/storage/{storage}", "diridx", "array", STORAGE_AUDIT, &[NODE, STORAGE], |c| {
+            check_storage(c)?;
+            Ok(index(c, "subdir"))
+        }),
         route("GET", "/nodes/{node}/storage/{storage}/content", "index", "array", STORAGE_AUDIT, &[
             NODE, STORAGE, "content?:string fmt=pve-storage-content", "vmid?:integer fmt=pve-vmid min=100 max=999999999",
         ], content).protected().desc("List storage content."),

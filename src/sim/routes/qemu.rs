@@ -227,7 +227,6 @@ fn create_vm(c: &mut Ctx) -> Result<Reply, ApiError> {
         "meta".into(),
         format!("creation-qemu=9.2.0,ctime={}", c.now()),
     );
-    config.insert("lock".into(), "create".into());
     c.state.guests.insert(
         vmid,
         Guest {
@@ -249,20 +248,14 @@ fn create_vm(c: &mut Ctx) -> Result<Reply, ApiError> {
             netout: 0,
         },
     );
-    // The config is written with the creation lock held, like PVE's `create` lock.
-    c.params.insert("skiplock".into(), "1".into());
-    let user = std::mem::replace(&mut c.user, "root@pam".to_string());
+    // The task below holds the `create` lock until it ends, as PVE's creation does.
     let result = guest::update_config(c, GuestKind::Qemu);
-    c.user = user;
     if let Err(e) = result {
         c.state.guests.remove(&vmid);
         return Err(e);
     }
     if let Some(p) = pool.and_then(|p| c.state.pools.get_mut(&p)) {
         p.vms.push(vmid);
-    }
-    if let Some(g) = c.state.guests.get_mut(&vmid) {
-        g.config.shift_remove("lock");
     }
     let effect = if c.flag("start") {
         Effect::Start { vmid }
