@@ -274,6 +274,7 @@ fn precondition(c: &mut Ctx) -> Result<Reply, ApiError> {
     Ok(Reply::data(json!({
         "running": u8::from(running), "allowed_nodes": allowed, "not_allowed_nodes": not_allowed,
         "local_disks": local, "local_resources": [], "mapped-resources": [], "mapped-resource-info": {},
+        "has-dbus-vmstate": false,
     })))
 }
 
