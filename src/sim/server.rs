@@ -507,3 +507,89 @@ fn render(out: Outcome) -> Response<Full<Bytes>> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inc(method: &str, query: &str, ctype: &str, body: &str) -> Incoming2 {
+        let mut headers = HeaderMap::new();
+        if !ctype.is_empty() {
+            headers.insert("content-type", HeaderValue::from_str(ctype).unwrap());
+        }
+        Incoming2 {
+            method: method.into(),
+            path: "/api2/json/x".into(),
+            query: query.into(),
+            headers,
+            body: Bytes::from(body.to_string()),
+        }
+    }
+
+    fn check(i: Incoming2, want: &[(&str, &str)]) {
+        let got = decode_params(&i).unwrap();
+        let got: Vec<(&str, &str)> = got.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn params_from_query_form_and_json() {
+        check(
+            inc("GET", "a=1&b=x%20y", "", ""),
+            &[("a", "1"), ("b", "x y")],
+        );
+        check(
+            inc(
+                "POST",
+                "",
+                "application/x-www-form-urlencoded",
+                "net0=virtio%2Cbridge%3Dvmbr0",
+            ),
+            &[("net0", "virtio,bridge=vmbr0")],
+        );
+        check(inc("POST", "b=2", "", "a=1&b=1"), &[("a", "1"), ("b", "2")]);
+        check(
+            inc(
+                "POST",
+                "",
+                "application/json",
+                r#"{"start":true,"cores":2,"name":"x","skip":null}"#,
+            ),
+            &[("start", "1"), ("cores", "2"), ("name", "x")],
+        );
+        assert_eq!(
+            decode_params(&inc("POST", "", "application/json", "[1]"))
+                .unwrap_err()
+                .status,
+            400
+        );
+    }
+
+    #[test]
+    fn cookies_and_substitution() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "cookie",
+            HeaderValue::from_static("a=b; PVEAuthCookie=PVE%3Aroot%40pam%3A1::x"),
+        );
+        assert_eq!(
+            cookie(&h, "PVEAuthCookie").as_deref(),
+            Some("PVE:root@pam:1::x")
+        );
+        assert_eq!(cookie(&h, "nope"), None);
+        let p: Params = [("vmid".to_string(), "101".to_string())]
+            .into_iter()
+            .collect();
+        assert_eq!(substitute("/vms/{vmid}", &p), "/vms/101");
+    }
+
+    #[test]
+    fn dice_is_deterministic_and_in_range() {
+        let (mut a, mut b) = (42, 42);
+        for _ in 0..100 {
+            let x = dice(&mut a);
+            assert_eq!(x, dice(&mut b));
+            assert!((0.0..1.0).contains(&x));
+        }
+    }
+}

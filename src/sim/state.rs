@@ -465,11 +465,6 @@ impl State {
             "maxdisk": s.total,
         })
     }
-
-    /// The guests' vmids a pool holds (kept in sync with `Guest::pool`).
-    pub fn pool_of(&self, vmid: u32) -> Option<&str> {
-        self.guests.get(&vmid).and_then(|g| g.pool.as_deref())
-    }
 }
 
 #[cfg(test)]

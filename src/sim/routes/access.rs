@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::{ApiError, Ctx, Perm, Reply, Route, TOKENID, USERID, index, route};
 use crate::secret::Secret;
-use crate::sim::crypto::{self, totp_code};
+use crate::sim::crypto::totp_code;
 use crate::sim::perms::{self, AclEntry, ROLES};
 use crate::sim::state::ApiToken;
 
@@ -256,11 +256,8 @@ fn generate_token(c: &mut Ctx) -> Result<Reply, ApiError> {
             "Token '{tokenid}' for user '{userid}' already exists."
         )));
     }
-    let r = c.state.next_random();
-    let value = crate::sim::tasks::uuid_like(
-        r ^ crypto::random_token(8).len() as u64 ^ rand::random::<u64>(),
-        r as u32,
-    );
+    // Secrets are real random values (not from the seed): they are credentials.
+    let value = crate::sim::tasks::uuid_like(rand::random(), rand::random());
     let token = ApiToken {
         id: tokenid.clone(),
         secret: Secret::new(value.clone()),

@@ -236,7 +236,6 @@ fn resize(c: &mut Ctx) -> Result<Reply, ApiError> {
 
 fn precondition(c: &mut Ctx) -> Result<Reply, ApiError> {
     let g = find(c, GuestKind::Qemu)?;
-    let vmid = g.vmid;
     let running = g.is_running();
     let node = c.node().to_string();
     let used: Vec<String> = g
@@ -270,7 +269,6 @@ fn precondition(c: &mut Ctx) -> Result<Reply, ApiError> {
             json!({ "volid": volid, "drivename": k, "size": disk_size(v).unwrap_or(0), "is_attached": 1, "is_vmstate": 0, "is_unused": 0, "replicate": 1, "cdrom": false, "is_tpmstate": 0 })
         })
         .collect();
-    let _ = vmid;
     Ok(Reply::data(json!({
         "running": u8::from(running), "allowed_nodes": allowed, "not_allowed_nodes": not_allowed,
         "local_disks": local, "local_resources": [], "mapped-resources": [], "mapped-resource-info": {},
