@@ -141,6 +141,14 @@ async fn login_csrf_and_auth_errors() {
     let r = s.get("/cluster/resources").await;
     assert_eq!((r.status.as_u16(), r.reason.as_str()), (401, "No ticket"));
     assert!(r.close);
+    let creds = s.h.credentials();
+    assert_eq!(creds[0].0, "root@pam");
+    assert_eq!(creds[0].1.expose(), "rootpw");
+    assert!(
+        creds
+            .iter()
+            .any(|(u, p)| u == "auditor@pve" && p.expose() == "auditor")
+    );
     let bad = s.login("root@pam", "wrong").await;
     assert_eq!(
         (bad.status.as_u16(), bad.reason.as_str()),
@@ -807,4 +815,25 @@ async fn vm_count(s: &Session) -> usize {
         .as_array()
         .unwrap()
         .len()
+}
+
+#[tokio::test]
+async fn default_options_give_a_random_root_password() {
+    let h = sim::start(SimOptions::default()).await.unwrap();
+    assert!(h.url().starts_with("https://127.0.0.1:"));
+    assert_eq!(h.fingerprint().len(), 95);
+    let (user, pw) = h.credentials().into_iter().next().unwrap();
+    assert_eq!(user, "root@pam");
+    assert_eq!(pw.expose().len(), 32);
+    let c = client(&h);
+    let mut s = Session {
+        h,
+        c,
+        ticket: None,
+        csrf: None,
+        token: None,
+    };
+    assert_eq!(s.login("root@pam", pw.expose()).await.status, 200);
+    let nodes = s.get("/nodes").await;
+    assert_eq!(nodes.body["data"][0]["ssl_fingerprint"], s.h.fingerprint());
 }

@@ -389,11 +389,15 @@ impl State {
         Ok(())
     }
 
+    /// Users with a password, `root@pam` first.
     pub fn password_credentials(&self) -> Vec<(String, Secret)> {
-        self.users
+        let mut out: Vec<(String, Secret)> = self
+            .users
             .values()
             .filter_map(|u| u.password.clone().map(|p| (u.userid.clone(), p)))
-            .collect()
+            .collect();
+        out.sort_by_key(|(u, _)| u != "root@pam");
+        out
     }
 
     /// A `/cluster/resources` row for a guest (FACTS §5 fields and types).
