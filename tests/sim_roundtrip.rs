@@ -837,3 +837,36 @@ async fn default_options_give_a_random_root_password() {
     let nodes = s.get("/nodes").await;
     assert_eq!(nodes.body["data"][0]["ssl_fingerprint"], s.h.fingerprint());
 }
+
+#[tokio::test]
+async fn stopping_a_task_interrupts_it() {
+    let mut s = Session::new().await;
+    s.login("root@pam", "rootpw").await;
+    let r = s
+        .call(
+            Method::POST,
+            "/nodes/pve1/vzdump",
+            &[("vmid", "106"), ("storage", "backup")],
+        )
+        .await;
+    let upid = r.body["data"].as_str().unwrap().to_string();
+    s.h.advance(3.0);
+    let status = s.get("/nodes/pve1/qemu/106/status/current").await;
+    assert_eq!(status.body["data"]["lock"], "backup");
+    let enc = urlencode(&upid);
+    let r = s
+        .call(Method::DELETE, &format!("/nodes/pve1/tasks/{enc}"), &[])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    s.h.advance(10.0);
+    assert_eq!(
+        s.task_status(&upid).await["exitstatus"],
+        "interrupted by signal"
+    );
+    let status = s.get("/nodes/pve1/qemu/106/status/current").await;
+    assert!(status.body["data"]["lock"].is_null());
+    let log = s.get(&format!("/nodes/pve1/tasks/{enc}/log")).await;
+    assert!(!log.raw.contains("Finished Backup"), "{}", log.raw);
+    let backups = s.get("/nodes/pve1/storage/backup/content?vmid=106").await;
+    assert_eq!(backups.body["data"].as_array().unwrap().len(), 0);
+}

@@ -236,8 +236,9 @@ impl State {
         }
     }
 
-    /// Ends task `i`; `interrupt` stops it early with that exit status and no effect.
-    pub fn finish_task(&mut self, i: usize, interrupt: Option<&str>) {
+    /// Ends task `i`: as planned, or, with `interrupt = Some((reason, now))`, stopped early at
+    /// `now` with that exit status and without its effect.
+    pub fn finish_task(&mut self, i: usize, interrupt: Option<(&str, f64)>) {
         let Some(task) = self.tasks.get(i).cloned() else {
             return;
         };
@@ -246,25 +247,24 @@ impl State {
         {
             g.config.shift_remove("lock");
         }
-        let end = if interrupt.is_some() {
-            task.start_f.max(task.end_f.min(f64::MAX))
-        } else {
-            task.end_f
-        };
-        let exit = match (interrupt, &task.outcome) {
-            (Some(why), _) => why.to_string(),
-            (None, Err(e)) => {
-                if let Effect::Clone { newid } = task.effect {
-                    self.remove_guest(newid);
-                }
-                e.clone()
-            }
+        let failed = interrupt.is_some() || task.outcome.is_err();
+        if failed && let Effect::Clone { newid } = task.effect {
+            // A failed clone removes the VM it reserved.
+            self.remove_guest(newid);
+        }
+        let (end, exit) = match (interrupt, &task.outcome) {
+            (Some((why, now)), _) => (now, why.to_string()),
+            (None, Err(e)) => (task.end_f, e.clone()),
             (None, Ok(())) => {
                 self.apply(task.effect.clone(), task.end_f.floor() as i64);
-                "OK".to_string()
+                (task.end_f, "OK".to_string())
             }
         };
         if let Some(t) = self.tasks.get_mut(i) {
+            if interrupt.is_some() {
+                let elapsed = end - t.start_f;
+                t.lines.retain(|(at, _)| *at <= elapsed);
+            }
             t.finished = Some((end.floor() as i64, exit));
         }
     }

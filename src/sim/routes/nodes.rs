@@ -282,7 +282,8 @@ fn stop_task(c: &mut Ctx) -> Result<Reply, ApiError> {
         return Err(ApiError::perm(None));
     }
     if t.finished.is_none() {
-        c.state.finish_task(i, Some("interrupted by signal"));
+        let now = c.now;
+        c.state.finish_task(i, Some(("interrupted by signal", now)));
     }
     Ok(Reply::null())
 }
