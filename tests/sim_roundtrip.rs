@@ -870,3 +870,50 @@ async fn stopping_a_task_interrupts_it() {
     let backups = s.get("/nodes/pve1/storage/backup/content?vmid=106").await;
     assert_eq!(backups.body["data"].as_array().unwrap().len(), 0);
 }
+
+#[tokio::test]
+async fn config_disks_unused_and_protection() {
+    let mut s = Session::new().await;
+    s.login("root@pam", "rootpw").await;
+    let r = s
+        .call(
+            Method::PUT,
+            "/nodes/pve1/qemu/103/config",
+            &[("delete", "scsi0")],
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.reason.as_str()),
+        (500, "can't remove drive 'scsi0' - protection mode enabled")
+    );
+    let put = |params: &'static [(&'static str, &'static str)]| {
+        s.call(Method::PUT, "/nodes/pve2/qemu/150/config", params)
+    };
+    assert_eq!(put(&[("scsi1", "local-lvm:4")]).await.status, 200);
+    let cfg = s.get("/nodes/pve2/qemu/150/config").await.body["data"].clone();
+    assert_eq!(cfg["scsi1"], "local-lvm:vm-150-disk-1,size=4G");
+    assert_eq!(
+        volume_count(&s, "/nodes/pve2/storage/local-lvm/content?vmid=150").await,
+        2
+    );
+    assert_eq!(put(&[("delete", "scsi1")]).await.status, 200);
+    let cfg = s.get("/nodes/pve2/qemu/150/config").await.body["data"].clone();
+    assert_eq!(cfg["unused0"], "local-lvm:vm-150-disk-1");
+    assert_eq!(
+        volume_count(&s, "/nodes/pve2/storage/local-lvm/content?vmid=150").await,
+        2,
+        "an unused disk keeps its volume"
+    );
+    assert_eq!(put(&[("delete", "unused0")]).await.status, 200);
+    assert_eq!(
+        volume_count(&s, "/nodes/pve2/storage/local-lvm/content?vmid=150").await,
+        1,
+        "deleting unused0 destroys the volume"
+    );
+    let r = put(&[("cores", "2"), ("delete", "cores")]).await;
+    assert_eq!(r.status, 400);
+}
+
+async fn volume_count(s: &Session, path: &str) -> usize {
+    s.get(path).await.body["data"].as_array().unwrap().len()
+}

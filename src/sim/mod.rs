@@ -113,6 +113,7 @@ pub struct RequestRecord {
     pub path: String,
     /// The route template that answered (e.g. `/cluster/resources`), or the path when none did.
     pub template: String,
+    /// The HTTP status sent; 0 when the drop fault closed the connection instead.
     pub status: u16,
 }
 

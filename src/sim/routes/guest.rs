@@ -219,6 +219,7 @@ pub fn update_config(c: &mut Ctx, kind: GuestKind) -> Result<(), ApiError> {
         return Err(ApiError::fail(e));
     }
     let running = g.is_running();
+    let force = c.flag("force");
     let hotplug = g.cfg("hotplug").map(str::to_string);
     let split = |v: Option<&str>| -> Vec<String> {
         v.unwrap_or("")
@@ -229,18 +230,20 @@ pub fn update_config(c: &mut Ctx, kind: GuestKind) -> Result<(), ApiError> {
     };
     let deletes = split(c.str("delete"));
     let reverts = split(c.str("revert"));
+    // PVE's check_protection: no drive (other than a CD-ROM) or unused disk may be removed.
     if g.cfg("protection") == Some("1")
-        && deletes.iter().any(|d| crate::sim::state::is_disk_key(d))
-        && !c.flag("force")
+        && let Some(k) = deletes.iter().find(|k| {
+            let is_drive = crate::sim::state::is_disk_key(k)
+                && g.cfg(k).is_some_and(|v| !v.contains("media=cdrom"));
+            is_drive || k.starts_with("unused")
+        })
     {
-        return Err(ApiError::fail(format!(
-            "can't remove drive '{}' - protection mode enabled",
-            deletes
-                .iter()
-                .find(|d| crate::sim::state::is_disk_key(d))
-                .map(String::as_str)
-                .unwrap_or("")
-        )));
+        let what = if k.starts_with("unused") {
+            format!("can't remove unused disk '{}'", g.cfg(k).unwrap_or(""))
+        } else {
+            format!("can't remove drive '{k}'")
+        };
+        return Err(ApiError::fail(format!("{what} - protection mode enabled")));
     }
     let changes: Vec<(String, String)> = c
         .params
@@ -289,10 +292,39 @@ pub fn update_config(c: &mut Ctx, kind: GuestKind) -> Result<(), ApiError> {
             g.pending.insert(k, None);
         } else {
             g.pending.shift_remove(&k);
-            g.config.shift_remove(&k);
+            let old = g.config.shift_remove(&k);
+            // A removed disk stays as `unusedN` unless `force` destroys it, as in PVE.
+            if let Some(volid) = old
+                .as_deref()
+                .filter(|v| crate::sim::state::is_disk_key(&k) && !v.contains("media=cdrom"))
+                .and_then(|v| v.split(',').next())
+                .filter(|_| !force)
+            {
+                let n = (0..)
+                    .find(|n| !g.config.contains_key(&format!("unused{n}")))
+                    .unwrap_or(0);
+                g.config.insert(format!("unused{n}"), volid.to_string());
+            }
         }
     }
+    // Volumes no longer referenced (a deleted `unusedN`, or a drive removed with `force`) go.
+    let guests = &c.state.guests;
+    c.state.volumes.retain(|v| {
+        v.vmid != Some(vmid) || v.content == "backup" || still_used(guests, vmid, &v.volid)
+    });
     Ok(())
+}
+
+/// Whether the guest still references the volume (in its config, pending values or snapshots).
+fn still_used(guests: &std::collections::BTreeMap<u32, Guest>, vmid: u32, volid: &str) -> bool {
+    guests.get(&vmid).is_some_and(|g| {
+        let refers = |v: &str| v.split(',').next() == Some(volid);
+        g.config.values().any(|v| refers(v))
+            || g.pending.values().flatten().any(|v| refers(v))
+            || g.snapshots
+                .iter()
+                .any(|s| s.config.values().any(|v| refers(v)))
+    })
 }
 
 /// `local-lvm:32` → a new 32 GiB volume `local-lvm:vm-VMID-disk-N,size=32G` (other options kept).
