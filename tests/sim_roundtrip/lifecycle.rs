@@ -84,8 +84,6 @@ async fn tasks_succeed_and_fail_inside_the_task() {
 }
 
 /// Runs a call that must return a UPID, advances the clock past it, and returns its exit status.
-
-/// Runs a call that must return a UPID, advances the clock past it, and returns its exit status.
 async fn run_task(
     s: &Session,
     method: Method,
