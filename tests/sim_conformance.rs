@@ -217,6 +217,7 @@ async fn responses_match_the_schema_returns() {
     let h = pvesh_plus::sim::start(pvesh_plus::sim::SimOptions {
         speed: 0.0,
         users: vec![("root@pam".into(), pvesh_plus::secret::Secret::new("pw"))],
+        tokens: vec![("root@pam!ci".into(), pvesh_plus::secret::Secret::new("t"))],
         ..Default::default()
     })
     .await
@@ -316,6 +317,24 @@ async fn responses_match_the_schema_returns() {
         ("/access/roles", "/access/roles"),
         ("/access/acl", "/access/acl"),
         ("/nodes/pve1/tasks", "/nodes/{node}/tasks"),
+        ("/cluster/nextid", "/cluster/nextid"),
+        (
+            "/nodes/pve1/qemu/101/snapshot/pre-upgrade/config",
+            "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config",
+        ),
+        (
+            "/nodes/pve1/lxc/200/config",
+            "/nodes/{node}/lxc/{vmid}/config",
+        ),
+        (
+            "/access/users/root@pam/token",
+            "/access/users/{userid}/token",
+        ),
+        (
+            "/access/users/root@pam/token/ci",
+            "/access/users/{userid}/token/{tokenid}",
+        ),
+        ("/pools?poolid=lab", "/pools"),
     ]
     .iter()
     .map(|(p, t)| (p.to_string(), *t))

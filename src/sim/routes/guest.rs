@@ -407,13 +407,13 @@ fn with_mac(c: &mut Ctx, v: &str) -> String {
 pub fn config_json(g: &Guest, current: bool) -> Value {
     let mut m = serde_json::Map::new();
     for (k, v) in &g.config {
-        m.insert(k.clone(), config_value(k, v));
+        m.insert(k.clone(), config_value(g.kind, k, v));
     }
     if !current {
         for (k, v) in &g.pending {
             match v {
                 Some(v) => {
-                    m.insert(k.clone(), config_value(k, v));
+                    m.insert(k.clone(), config_value(g.kind, k, v));
                 }
                 None => {
                     m.remove(k);
@@ -428,8 +428,9 @@ pub fn config_json(g: &Guest, current: bool) -> Value {
     Value::Object(m)
 }
 
-/// Numeric keys come back as numbers, like PVE's JSON encoding of its parsed config.
-fn config_value(k: &str, v: &str) -> Value {
+/// Integer and boolean keys come back as JSON numbers, like PVE's encoding of its parsed config
+/// (for containers `memory` and `swap` are integers too; for VMs `memory` is a property string).
+fn config_value(kind: GuestKind, k: &str, v: &str) -> Value {
     const NUMERIC: &[&str] = &[
         "cores",
         "sockets",
@@ -446,10 +447,19 @@ fn config_value(k: &str, v: &str) -> Value {
         "tablet",
         "localtime",
         "cpulimit",
-        "swap",
+        "unprivileged",
+        "tty",
+        "console",
+        "debug",
     ];
-    if NUMERIC.contains(&k)
+    let lxc_numeric = kind == GuestKind::Lxc && matches!(k, "memory" | "swap");
+    if (NUMERIC.contains(&k) || lxc_numeric)
         && let Ok(n) = v.parse::<i64>()
+    {
+        return json!(n);
+    }
+    if k == "cpulimit"
+        && let Ok(n) = v.parse::<f64>()
     {
         return json!(n);
     }
@@ -460,10 +470,10 @@ fn config_value(k: &str, v: &str) -> Value {
 pub fn pending_json(g: &Guest) -> Value {
     let mut rows = Vec::new();
     for (k, v) in &g.config {
-        let mut row = json!({ "key": k, "value": config_value(k, v) });
+        let mut row = json!({ "key": k, "value": config_value(g.kind, k, v) });
         if let (Some(p), Some(o)) = (g.pending.get(k), row.as_object_mut()) {
             match p {
-                Some(p) => o.insert("pending".into(), config_value(k, p)),
+                Some(p) => o.insert("pending".into(), config_value(g.kind, k, p)),
                 None => o.insert("delete".into(), json!(1)),
             };
         }
@@ -473,7 +483,7 @@ pub fn pending_json(g: &Guest) -> Value {
         if !g.config.contains_key(k)
             && let Some(v) = v
         {
-            rows.push(json!({ "key": k, "pending": config_value(k, v) }));
+            rows.push(json!({ "key": k, "pending": config_value(g.kind, k, v) }));
         }
     }
     rows.push(json!({ "key": "digest", "value": g.digest() }));
