@@ -432,3 +432,65 @@ async fn generated_scenario_serves_resources() {
 async fn volume_count(s: &Session, path: &str) -> usize {
     s.get(path).await.body["data"].as_array().unwrap().len()
 }
+
+#[tokio::test]
+async fn containers() {
+    let mut s = Session::new().await;
+    s.login("root@pam", "rootpw").await;
+    let r = s
+        .call(
+            Method::PUT,
+            "/nodes/pve1/lxc/200/config",
+            &[("memory", "1024"), ("net0", "name=eth0,brige=vmbr0")],
+        )
+        .await;
+    assert_eq!(
+        r.body["errors"]["net0"],
+        "invalid format - invalid key in comma-separated list property: brige\n"
+    );
+    let r = s
+        .call(
+            Method::PUT,
+            "/nodes/pve1/lxc/200/config",
+            &[("memory", "1024")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    let cfg = s.get("/nodes/pve1/lxc/200/config").await.body["data"].clone();
+    assert_eq!(cfg["memory"], 1024);
+    assert_eq!(
+        run_task(
+            &s,
+            Method::POST,
+            "/nodes/pve1/lxc/200/snapshot",
+            &[("snapname", "pre")],
+            5.0
+        )
+        .await,
+        "OK"
+    );
+    let snaps = s.get("/nodes/pve1/lxc/200/snapshot").await;
+    assert_eq!(snaps.body["data"][0]["name"], "pre");
+    assert_eq!(snaps.body["data"][1]["name"], "current");
+    let r = s.call(Method::DELETE, "/nodes/pve1/lxc/200", &[]).await;
+    assert_eq!(r.reason, "CT 200 is running - destroy failed");
+    assert_eq!(
+        run_task(
+            &s,
+            Method::POST,
+            "/nodes/pve1/lxc/200/status/shutdown",
+            &[],
+            5.0
+        )
+        .await,
+        "OK"
+    );
+    assert_eq!(
+        run_task(&s, Method::DELETE, "/nodes/pve1/lxc/200", &[], 5.0).await,
+        "OK"
+    );
+    assert_eq!(
+        s.get("/nodes/pve1/lxc/200/config").await.reason,
+        "Configuration file 'nodes/pve1/lxc/200.conf' does not exist"
+    );
+}

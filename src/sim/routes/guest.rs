@@ -143,6 +143,43 @@ pub fn power(c: &mut Ctx, kind: GuestKind, action: &'static str) -> Result<Reply
     Ok(c.spawn(task_kind, vmid.to_string(), lines, outcome, effect, None))
 }
 
+/// `DELETE /nodes/{node}/{qemu|lxc}/{vmid}`: refused for protected, running or locked guests.
+pub fn destroy(c: &mut Ctx, kind: GuestKind) -> Result<Reply, ApiError> {
+    let g = find(c, kind)?;
+    let vmid = g.vmid;
+    let who = kind.short();
+    if let Some(e) = lock_error(c, g) {
+        return Err(ApiError::fail(e));
+    }
+    if g.cfg("protection") == Some("1") {
+        return Err(ApiError::fail(format!(
+            "can't remove {who} {vmid} - protection mode enabled"
+        )));
+    }
+    if g.is_running() {
+        return Err(ApiError::fail(format!(
+            "{who} {vmid} is running - destroy failed"
+        )));
+    }
+    if c.flag("purge") {
+        c.state.acl.retain(|e| e.path != format!("/vms/{vmid}"));
+    }
+    let task = if kind == GuestKind::Qemu {
+        "qmdestroy"
+    } else {
+        "vzdestroy"
+    };
+    let lines = vec!["Removing image: 100% complete...done.".to_string()];
+    Ok(c.spawn(
+        task,
+        vmid.to_string(),
+        lines,
+        Ok(()),
+        Effect::Destroy { vmid },
+        None,
+    ))
+}
+
 /// Parameters that are not config keys.
 const NON_CONFIG: &[&str] = &[
     "node",
