@@ -40,8 +40,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::secret::Secret;
 
 pub use crypto::totp_code;
+pub use perms::{AclEntry, ROLES};
 pub use scenario::{DEMO_TFA_SECRET, Scenario};
-pub use state::{Guest, GuestKind, Node, Pool, Snapshot, State, Storage, Task, Volume};
+pub use state::{
+    ApiToken, Guest, GuestKind, Node, Pool, Snapshot, State, Storage, Task, User, Volume,
+};
+pub use tasks::Effect;
 
 /// How to start a simulator.
 #[derive(Debug, Clone)]

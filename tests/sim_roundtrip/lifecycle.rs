@@ -494,3 +494,34 @@ async fn containers() {
         "Configuration file 'nodes/pve1/lxc/200.conf' does not exist"
     );
 }
+
+#[tokio::test]
+async fn with_state_changes_are_seen_by_clients() {
+    let mut s = Session::new().await;
+    s.login("root@pam", "rootpw").await;
+    let digest = s.get("/nodes/pve1/qemu/101/config").await.body["data"]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    s.h.with_state(|st| {
+        st.guests
+            .get_mut(&101)
+            .unwrap()
+            .config
+            .insert("description".into(), "changed behind your back".into());
+    });
+    let r = s
+        .call(
+            Method::PUT,
+            "/nodes/pve1/qemu/101/config",
+            &[("cores", "4"), ("digest", &digest)],
+        )
+        .await;
+    assert_eq!(
+        r.reason,
+        "detected modified configuration - file changed by other user? Try again."
+    );
+    let now = s.h.now();
+    s.h.advance(30.0);
+    assert_eq!(s.h.now(), now + 30);
+}
