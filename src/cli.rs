@@ -383,7 +383,10 @@ async fn connect_demo(args: &SessionArgs) -> Result<Session> {
         scenario,
         users: vec![("root@pam".to_string(), password.clone())],
         speed: 10.0,
-        faults: sim::Faults { latency_ms: args.sim_latency.unwrap_or(0), ..sim::Faults::default() },
+        faults: sim::Faults {
+            latency_ms: args.sim_latency.unwrap_or(0),
+            ..sim::Faults::default()
+        },
         ..SimOptions::default()
     };
     let handle = sim::start(opts)

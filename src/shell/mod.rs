@@ -125,7 +125,10 @@ fn spawn_refresher(ctx: &Ctx) -> tokio::task::JoinHandle<()> {
         tick.tick().await;
         loop {
             tick.tick().await;
-            if let Ok(data) = client.get(&crate::api::endpoints::cluster_resources(None)).await {
+            if let Ok(data) = client
+                .get(&crate::api::endpoints::cluster_resources(None))
+                .await
+            {
                 if let Ok(inv) = crate::inventory::Inventory::from_resources(&data) {
                     shared.set(inv);
                 }

@@ -10,10 +10,15 @@ const TIMEOUT_MS: u64 = 20_000;
 
 fn shell(sim: &TestSim, home: &std::path::Path, user: &str, password: &str) -> PtySession {
     let mut cmd = std_cmd(home);
-    cmd.args(["--url", &sim.handle.url(), "--fingerprint", &sim.handle.fingerprint()])
-        .env("PROXMOX_USER", user)
-        .env("PROXMOX_PASSWORD", password)
-        .env("TERM", "xterm");
+    cmd.args([
+        "--url",
+        &sim.handle.url(),
+        "--fingerprint",
+        &sim.handle.fingerprint(),
+    ])
+    .env("PROXMOX_USER", user)
+    .env("PROXMOX_PASSWORD", password)
+    .env("TERM", "xterm");
     spawn_command(cmd, Some(TIMEOUT_MS)).unwrap()
 }
 
@@ -48,7 +53,10 @@ fn ctrl_c_cancels_a_slow_command_and_returns_to_the_prompt() {
     p.exp_string("type `help`").unwrap();
     p.exp_string("> ").unwrap();
     // From now on every answer takes 15 s: `version` would hang that long.
-    sim.handle.set_faults(Faults { latency_ms: 15_000, ..Faults::default() });
+    sim.handle.set_faults(Faults {
+        latency_ms: 15_000,
+        ..Faults::default()
+    });
     p.send_line("version").unwrap();
     p.exp_string("version").unwrap();
     p.send_control('c').unwrap();
@@ -58,12 +66,18 @@ fn ctrl_c_cancels_a_slow_command_and_returns_to_the_prompt() {
     sim.handle.set_faults(Faults::default());
     p.send_line("exit").unwrap();
     let rest = p.exp_eof().unwrap();
-    assert!(!rest.contains("release:"), "the cancelled command still printed: {rest}");
+    assert!(
+        !rest.contains("release:"),
+        "the cancelled command still printed: {rest}"
+    );
 }
 
 #[test]
 fn history_keeps_no_secret_after_a_totp_login() {
-    let sim = TestSim::start(SimOptions { speed: 0.0, ..SimOptions::default() });
+    let sim = TestSim::start(SimOptions {
+        speed: 0.0,
+        ..SimOptions::default()
+    });
     let home = tempfile::tempdir().unwrap();
     let mut p = shell(&sim, home.path(), "tfa@pve", "tfa");
     p.exp_string("TOTP code: ").unwrap();
@@ -78,8 +92,14 @@ fn history_keeps_no_secret_after_a_totp_login() {
     p.send_line("exit").unwrap();
     p.exp_eof().unwrap();
     let history = std::fs::read_to_string(home.path().join("state/pvesh-plus/history")).unwrap();
-    assert!(history.contains("ls | count"), "history was not written: {history:?}");
+    assert!(
+        history.contains("ls | count"),
+        "history was not written: {history:?}"
+    );
     for secret in [code.as_str(), "hunter2secret", "tfa"] {
-        assert!(!history.contains(secret), "history holds '{secret}': {history:?}");
+        assert!(
+            !history.contains(secret),
+            "history holds '{secret}': {history:?}"
+        );
     }
 }
