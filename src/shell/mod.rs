@@ -125,13 +125,11 @@ fn spawn_refresher(ctx: &Ctx) -> tokio::task::JoinHandle<()> {
         tick.tick().await;
         loop {
             tick.tick().await;
-            if let Ok(data) = client
-                .get(&crate::api::endpoints::cluster_resources(None))
-                .await
+            let request = crate::api::endpoints::cluster_resources(None);
+            if let Ok(data) = client.get(&request).await
+                && let Ok(inv) = crate::inventory::Inventory::from_resources(&data)
             {
-                if let Ok(inv) = crate::inventory::Inventory::from_resources(&data) {
-                    shared.set(inv);
-                }
+                shared.set(inv);
             }
         }
     })
@@ -139,6 +137,15 @@ fn spawn_refresher(ctx: &Ctx) -> tokio::task::JoinHandle<()> {
 
 /// Runs the interactive session until `exit` or Ctrl-D; returns the exit code.
 pub async fn run(ctx: &mut Ctx, style: Style) -> i32 {
+    // Completion needs the inventory from the first Tab on: load it before the first prompt.
+    if ctx.cached_inventory().is_none()
+        && let Err(e) = ctx.refresh().await
+    {
+        eprintln!(
+            "warning: the inventory could not be loaded ({}); names will not complete until `refresh`",
+            e.message
+        );
+    }
     let refresher = spawn_refresher(ctx);
     let code = repl(ctx, style).await;
     refresher.abort();

@@ -77,7 +77,17 @@ fn demo(s: &mut State) {
         (101, "pve1", "web01", true, "prod;web", 2, 4096, 32, true),
         (102, "pve2", "web02", true, "prod;web", 2, 4096, 32, true),
         (103, "pve1", "db01", true, "prod;db", 4, 16384, 200, true),
-        (104, "pve2", "db02", true, "prod;db", 4, 16384, 200, true),
+        (
+            104,
+            "pve2",
+            "db-replica",
+            true,
+            "prod;db",
+            4,
+            16384,
+            200,
+            true,
+        ),
         (105, "pve3", "cache01", true, "prod", 2, 8192, 16, true),
         (106, "pve1", "lb01", true, "prod;web", 1, 1024, 8, false),
         (110, "pve2", "ci-runner-01", true, "ci", 4, 8192, 64, true),
@@ -179,7 +189,7 @@ fn demo(s: &mut State) {
     for (vmid, name, running, tags, node) in [
         (200, "dns01", true, "infra", "pve1"),
         (201, "proxy01", true, "infra;web", "pve2"),
-        (202, "build-cache", false, "ci", "pve3"),
+        (202, "build-cache", false, "cache", "pve3"),
     ] {
         let g = lxc(s, vmid, node, name, running, tags);
         s.guests.insert(vmid, g);
@@ -233,7 +243,7 @@ fn demo(s: &mut State) {
         (101, "qemu", 2, "web01 nightly"),
         (101, "qemu", 1, "web01 nightly"),
         (103, "qemu", 1, "db01 before schema migration"),
-        (104, "qemu", 1, "db02 nightly"),
+        (104, "qemu", 1, "db-replica nightly"),
         (200, "lxc", 3, "dns01 weekly"),
     ];
     for &(vmid, kind, days_ago, notes) in backups {

@@ -11,7 +11,8 @@ pub const PASSWORD: &str = "test-password-7Qx";
 /// A simulator running on a runtime of its own, so the test thread may block on a child process.
 pub struct TestSim {
     pub handle: SimHandle,
-    pub runtime: tokio::runtime::Runtime,
+    /// Kept alive: the simulator runs on it.
+    pub _runtime: tokio::runtime::Runtime,
 }
 
 impl TestSim {
@@ -24,7 +25,10 @@ impl TestSim {
         let mut opts = opts;
         opts.users.push(("root@pam".into(), Secret::new(PASSWORD)));
         let handle = runtime.block_on(sim::start(opts)).unwrap();
-        TestSim { handle, runtime }
+        TestSim {
+            handle,
+            _runtime: runtime,
+        }
     }
 
     pub fn demo() -> TestSim {

@@ -9,4 +9,7 @@
 mod cli;
 mod common;
 mod interop;
+mod lang_props;
 mod pty;
+mod sim_conformance;
+mod sim_roundtrip;

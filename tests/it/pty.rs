@@ -86,9 +86,11 @@ fn history_keeps_no_secret_after_a_totp_login() {
     p.exp_string("type `help`").unwrap();
     p.exp_string("> ").unwrap();
     p.send_line("ls | count").unwrap();
+    p.exp_regex(r"\r\n\d+\r\n").unwrap();
     p.exp_string("> ").unwrap();
     p.send_line("get /version password=hunter2secret").unwrap();
-    p.exp_string("> ").unwrap();
+    p.exp_string("property is not defined").unwrap();
+    p.exp_string("!> ").unwrap();
     p.send_line("exit").unwrap();
     p.exp_eof().unwrap();
     let history = std::fs::read_to_string(home.path().join("state/pvesh-plus/history")).unwrap();

@@ -1,13 +1,9 @@
 //! HTTPS round trips against the simulator with a real client (reqwest + rustls): login and
 //! CSRF, API tokens, PVE's error shapes (400 map, 401, 403, 501) and tasks that succeed or fail
 //! inside the task, with the clock moved only by `advance()`.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "sim_roundtrip/auth.rs"]
 mod auth;
-#[path = "sim_roundtrip/errors.rs"]
 mod errors;
-#[path = "sim_roundtrip/lifecycle.rs"]
 mod lifecycle;
 
 use pvesh_plus::secret::Secret;

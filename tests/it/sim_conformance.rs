@@ -2,7 +2,6 @@
 //! (`../shared/pve-api/apidata.json`): every served route and method exists with the same
 //! handler name, `allowtoken` and `protected` flags, and every declared parameter exists there
 //! with the same type, optional-ness, enum and range.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
 use std::path::PathBuf;
