@@ -172,7 +172,9 @@ pub fn schema_json(text: &str) -> Result<Json, SchemaError> {
     let mut stream = serde_json::Deserializer::from_str(body).into_iter::<Json>();
     match stream.next() {
         Some(Ok(v)) => Ok(v),
-        Some(Err(e)) => Err(SchemaError(format!("the API schema is not valid JSON: {e}"))),
+        Some(Err(e)) => Err(SchemaError(format!(
+            "the API schema is not valid JSON: {e}"
+        ))),
         None => Err(SchemaError("the API schema is empty".into())),
     }
 }
@@ -381,16 +383,29 @@ var otherScript = function() { return 1; };
         assert_eq!(post.params[2].format.as_deref(), Some("type"));
         let nodes = &s.find("/nodes").unwrap().methods["GET"];
         assert_eq!(nodes.returns_fields, ["node"]);
-        assert_eq!(s.find("/version").unwrap().methods["GET"].returns_fields, ["release", "version"]);
+        assert_eq!(
+            s.find("/version").unwrap().methods["GET"].returns_fields,
+            ["release", "version"]
+        );
         assert_eq!(s.path_count(), 7);
     }
 
     #[test]
     fn children_of_root_and_paths() {
         let s = schema();
-        let roots: Vec<&str> = s.children("/").unwrap().iter().map(|n| n.text.as_str()).collect();
+        let roots: Vec<&str> = s
+            .children("/")
+            .unwrap()
+            .iter()
+            .map(|n| n.text.as_str())
+            .collect();
         assert_eq!(roots, ["nodes", "version"]);
-        let under: Vec<&str> = s.children("/nodes/pve1").unwrap().iter().map(|n| n.text.as_str()).collect();
+        let under: Vec<&str> = s
+            .children("/nodes/pve1")
+            .unwrap()
+            .iter()
+            .map(|n| n.text.as_str())
+            .collect();
         assert_eq!(under, ["qemu"]);
         assert!(s.children("/nope").is_none());
     }
@@ -411,5 +426,4 @@ var otherScript = function() { return 1; };
             assert!(err.0.contains(want), "{text}: {err}");
         }
     }
-
 }

@@ -7,13 +7,18 @@
 //! signature, not a decision made at the call site.
 //!
 //! Files: `context.rs` (the session a command runs in), `engine.rs` (parse → run stages),
-//! `read.rs` (version, nodes, ls, status, tasks), `records.rs` (where, select, sort-by, ...),
+//! `read.rs` (version, nodes, ls, status, tasks), `reads.rs` (ps, storage, content, pools, tags,
+//! templates), `guest_reads.rs` (snapshots, backups, config, ip), `propstring.rs` (config
+//! property strings), `records.rs` (where, select, sort-by, ...),
 //! `help.rs`.
 
 mod context;
 mod engine;
+mod guest_reads;
 mod help;
+mod propstring;
 mod read;
+mod reads;
 mod records;
 mod session;
 
@@ -199,6 +204,17 @@ pub static COMMANDS: &[&Command] = &[
     &read::NODES,
     &read::TASKS,
     &read::VERSION,
+    // Reads: cluster-wide and per-guest records (reads.rs, guest_reads.rs).
+    &reads::PS,
+    &reads::STORAGE,
+    &reads::CONTENT,
+    &reads::POOLS,
+    &reads::TAGS,
+    &reads::TEMPLATES,
+    &guest_reads::SNAPSHOTS,
+    &guest_reads::BACKUPS,
+    &guest_reads::CONFIG,
+    &guest_reads::IP,
     &records::WHERE,
     &records::SELECT,
     &records::SORT_BY,
