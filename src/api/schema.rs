@@ -7,6 +7,7 @@
 //! path (`/nodes/pve1/qemu/101`) is matched against templated segments (`{node}`, `{vmid}`).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use serde_json::Value as Json;
@@ -290,22 +291,35 @@ fn flag(v: Option<&Json>) -> bool {
 /// The schema shared between the session (which loads it in the background) and the line
 /// editor (which completes from it without waiting).
 #[derive(Debug, Clone, Default)]
-pub struct SharedSchema(Arc<RwLock<Option<Arc<ApiSchema>>>>);
+pub struct SharedSchema {
+    slot: Arc<RwLock<Option<Arc<ApiSchema>>>>,
+    /// Set when the server answered that it does not serve the schema.
+    unavailable: Arc<AtomicBool>,
+}
 
 impl SharedSchema {
     /// The schema, once loaded.
     pub fn get(&self) -> Option<Arc<ApiSchema>> {
-        match self.0.read() {
+        match self.slot.read() {
             Ok(guard) => guard.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
     }
 
     pub fn set(&self, schema: Arc<ApiSchema>) {
-        match self.0.write() {
+        match self.slot.write() {
             Ok(mut guard) => *guard = Some(schema),
             Err(poisoned) => *poisoned.into_inner() = Some(schema),
         }
+    }
+
+    /// Records that the server does not serve the schema, so nobody asks again this session.
+    pub fn mark_unavailable(&self) {
+        self.unavailable.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_unavailable(&self) -> bool {
+        self.unavailable.load(Ordering::Relaxed)
     }
 }
 

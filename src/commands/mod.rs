@@ -12,6 +12,7 @@
 //! property strings), `records.rs` (where, select, sort-by, ...),
 //! `help.rs`.
 
+mod apischema;
 mod context;
 mod engine;
 mod guest_reads;
@@ -25,6 +26,7 @@ mod session;
 use std::future::Future;
 use std::pin::Pin;
 
+pub use apischema::{APIDOC_PATH, load_into as load_schema_into};
 pub use context::{Ctx, OutputFormat};
 pub use engine::{Output, run_line};
 pub use read::{GUEST_FIELDS, guest_record};
@@ -47,6 +49,10 @@ pub enum ArgKind {
     Count,
     /// One of a fixed set of words.
     Choice(&'static [&'static str]),
+    /// A path in the API tree (`/nodes/pve1/qemu`): completed from the server's schema.
+    ApiPath,
+    /// A `name=value` parameter of the API path before it, named from the schema.
+    ApiParam,
     /// Free text.
     Text,
 }
@@ -215,6 +221,7 @@ pub static COMMANDS: &[&Command] = &[
     &guest_reads::BACKUPS,
     &guest_reads::CONFIG,
     &guest_reads::IP,
+    &apischema::USAGE,
     &records::WHERE,
     &records::SELECT,
     &records::SORT_BY,

@@ -117,7 +117,7 @@ pub static LS: Command = Command {
         args: &[
             Arg::opt(
                 "path",
-                ArgKind::Text,
+                ArgKind::ApiPath,
                 "an API path to list instead (`ls /nodes`, `ls .`)",
             ),
             Arg::flag(

@@ -7,6 +7,7 @@
 //! adapters here, so it is tested without a terminal.
 
 pub mod complete;
+mod complete_api;
 pub mod highlight;
 mod history;
 mod prompt;
@@ -19,6 +20,7 @@ use reedline::{
     default_emacs_keybindings,
 };
 
+use crate::api::schema::SharedSchema;
 use crate::commands::Ctx;
 use crate::error::exit;
 use crate::inventory::SharedInventory;
@@ -37,18 +39,22 @@ pub fn history_path() -> Option<PathBuf> {
 
 struct LineCompleter {
     inventory: SharedInventory,
+    schema: SharedSchema,
 }
 
 impl Completer for LineCompleter {
     fn complete(&mut self, line: &str, pos: usize) -> reedline::CompletionResult {
         let inv = self.inventory.get();
-        let suggestions: Vec<Suggestion> = complete::complete(line, pos, inv.as_deref())
+        let schema = self.schema.get();
+        let candidates = complete::complete_with(line, pos, inv.as_deref(), schema.as_deref());
+        let suggestions: Vec<Suggestion> = candidates
             .into_iter()
             .map(|c| Suggestion {
+                // An API directory (`/nodes/`) or a parameter name (`full=`) goes on without a space.
+                append_whitespace: !c.value.ends_with('/') && !c.value.ends_with('='),
                 value: c.value,
                 description: (!c.description.is_empty()).then_some(c.description),
                 span: Span::new(c.span.start, c.span.end),
-                append_whitespace: true,
                 ..Suggestion::default()
             })
             .collect();
@@ -82,6 +88,7 @@ fn editor(ctx: &Ctx, style: Style) -> Reedline {
     let mut editor = Reedline::create()
         .with_completer(Box::new(LineCompleter {
             inventory: ctx.shared_inventory(),
+            schema: ctx.shared_schema(),
         }))
         .with_menu(ReedlineMenu::EngineCompleter(Box::new(menu)))
         .with_edit_mode(Box::new(Emacs::new(keybindings)))
@@ -114,6 +121,12 @@ fn editor(ctx: &Ctx, style: Style) -> Reedline {
 
 /// Runs the interactive session until `exit` or Ctrl-D; returns the exit code.
 pub async fn run(ctx: &mut Ctx, style: Style) -> i32 {
+    // The API schema loads in the background: path completion uses it once it is there and
+    // never waits for it.
+    tokio::spawn(crate::commands::load_schema_into(
+        ctx.client.clone(),
+        ctx.shared_schema(),
+    ));
     let mut editor = editor(ctx, style);
     let mut last_failed = false;
     loop {
