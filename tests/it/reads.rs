@@ -240,3 +240,32 @@ fn get_shows_each_bad_parameter() {
     assert!(err.contains("snapshot: invalid format"), "{err}");
     assert!(err.contains("usage /nodes/pve1/qemu/101/config"), "{err}");
 }
+
+#[test]
+fn every_example_of_the_read_commands_runs() {
+    let sim = TestSim::demo();
+    sim.handle.advance(60.0);
+    let mine = [
+        "ps",
+        "storage",
+        "content",
+        "pools",
+        "tags",
+        "templates",
+        "snapshots",
+        "backups",
+        "config",
+        "ip",
+        "usage",
+    ];
+    let mut ran = 0;
+    for name in mine {
+        let cmd = pvesh_plus::commands::find(name).unwrap();
+        for example in cmd.sig.examples {
+            let (code, _, err) = sim.run(example.line);
+            assert_eq!(code, 0, "example `{}` failed: {err}", example.line);
+            ran += 1;
+        }
+    }
+    assert!(ran >= 2 * mine.len(), "only {ran} examples");
+}
