@@ -279,3 +279,37 @@ pub static USAGE: Command = Command {
         })
     },
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_file_names_are_safe_and_per_build() {
+        let name = |v: &str, r: &str| {
+            cache_path(v, r)
+                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .unwrap_or_default()
+        };
+        assert_eq!(name("9.1.1", "5b2c5e4d"), "apidoc-9.1.1-5b2c5e4d.json");
+        assert_eq!(name("9.1.1", ""), "apidoc-9.1.1.json");
+        assert_eq!(name("../../etc", "a/b"), "apidoc-.._.._etc-a_b.json");
+    }
+
+    #[test]
+    fn method_summary_names_returns() {
+        let m = MethodInfo {
+            method: "GET".into(),
+            name: "index".into(),
+            description: "Cluster node index.\nMore.".into(),
+            params: Vec::new(),
+            returns: "array".into(),
+            returns_fields: vec!["node".into(), "status".into()],
+            protected: false,
+        };
+        assert_eq!(
+            method_summary("/nodes", &m),
+            "GET /nodes — Cluster node index.\n  returns: array of {node, status}"
+        );
+    }
+}

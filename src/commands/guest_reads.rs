@@ -500,6 +500,17 @@ fn ip_rows(g: &Guest, data: &serde_json::Value) -> Vec<Value> {
     out
 }
 
+/// Why an answer holds no addresses: the agent's own error (`{"result":{"error":{"desc":..}}}`,
+/// seen when a guest's agent does not support the command), else a plain statement.
+fn agent_error(data: &serde_json::Value) -> String {
+    data.pointer("/result/error/desc")
+        .and_then(|d| d.as_str())
+        .map_or_else(
+            || "no addresses reported".to_string(),
+            |d| format!("guest agent: {d}"),
+        )
+}
+
 fn ip_head(g: &Guest) -> Record {
     Record::from_pairs([
         ("vmid", Value::Int(i64::from(g.vmid))),
@@ -569,7 +580,7 @@ pub static IP: Command = Command {
                     Ok(data) => {
                         let rows = ip_rows(g, &data);
                         if rows.is_empty() {
-                            out.push(ip_error_row(g, "no addresses reported".into()));
+                            out.push(ip_error_row(g, agent_error(&data)));
                         }
                         out.extend(rows);
                     }
@@ -609,5 +620,48 @@ mod tests {
             .map(|(d, n)| (*d, n.to_string()))
             .collect();
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn agent_answers_without_addresses() {
+        let unsupported =
+            json!({"result": {"error": {"class": "Unsupported", "desc": "command not supported"}}});
+        assert_eq!(
+            agent_error(&unsupported),
+            "guest agent: command not supported"
+        );
+        assert_eq!(agent_error(&json!({"result": []})), "no addresses reported");
+        let g = Guest {
+            vmid: 101,
+            name: "web01".into(),
+            node: "pve1".into(),
+            kind: GuestKind::Qemu,
+            status: "running".into(),
+            template: false,
+            tags: Vec::new(),
+            pool: None,
+            lock: None,
+            hastate: None,
+            cpu: 0.0,
+            maxcpu: 1,
+            mem: 0,
+            maxmem: 0,
+            disk: 0,
+            maxdisk: 0,
+            uptime: 0,
+            netin: 0,
+            netout: 0,
+        };
+        // Interfaces without `ip-addresses` (FACTS §9) and `lo` give no rows.
+        let data = json!({"result": [
+            {"name": "lo", "ip-addresses": [{"ip-address": "127.0.0.1"}]},
+            {"name": "eth1", "hardware-address": "aa:bb"},
+            {"name": "eth0", "hardware-address": "bc:24", "ip-addresses": [
+                {"ip-address": "10.0.0.5", "ip-address-type": "ipv4", "prefix": 24}]}
+        ]});
+        let rows = ip_rows(&g, &data);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(field_text(&rows[0], "address"), "10.0.0.5");
+        assert_eq!(field_text(&rows[0], "mac"), "bc:24");
     }
 }
