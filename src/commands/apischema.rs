@@ -187,8 +187,7 @@ pub static USAGE: Command = Command {
     sig: Signature {
         name: "usage",
         category: Category::Session,
-        about: "The parameters and return type of an API path, from the schema the server serves \
-                (falls back to the live directory index).",
+        about: "The parameters and return type of an API path, from the server's own schema.",
         args: &[
             Arg::opt(
                 "path",

@@ -8,13 +8,14 @@
 //!
 //! Files: `context.rs` (the session a command runs in), `engine.rs` (parse → run stages),
 //! `read.rs` (version, nodes, ls, status, tasks), `reads.rs` (ps, storage, content, pools, tags,
-//! templates), `guest_reads.rs` (snapshots, backups, config, ip), `propstring.rs` (config
+//! templates), `guest_reads.rs` (snapshots, backups, config), `guest_ip.rs` (ip), `propstring.rs` (config
 //! property strings), `records.rs` (where, select, sort-by, ...),
 //! `help.rs`.
 
 mod apischema;
 mod context;
 mod engine;
+mod guest_ip;
 mod guest_reads;
 mod help;
 mod propstring;
@@ -220,7 +221,7 @@ pub static COMMANDS: &[&Command] = &[
     &guest_reads::SNAPSHOTS,
     &guest_reads::BACKUPS,
     &guest_reads::CONFIG,
-    &guest_reads::IP,
+    &guest_ip::IP,
     &apischema::USAGE,
     &records::WHERE,
     &records::SELECT,
