@@ -87,6 +87,15 @@ impl Ctx {
         Ok(self.client.get(req).await?)
     }
 
+    /// Like [`Ctx::get`], but hands back the API error itself, for commands that report some
+    /// failures as data (`ip` shows "VM is stopped" in that guest's row).
+    pub async fn get_or_api_error(
+        &self,
+        req: &ApiRequest,
+    ) -> std::result::Result<Json, crate::api::ApiError> {
+        self.client.get(req).await
+    }
+
     /// The inventory, loading it with one `GET /cluster/resources` if there is none yet.
     pub async fn inventory(&mut self) -> Result<Arc<Inventory>> {
         match self.inventory.get() {

@@ -155,7 +155,7 @@ pub static IP: Command = Command {
                     GuestKind::Qemu => endpoints::agent_network(&g.node, g.vmid),
                     GuestKind::Lxc => ApiRequest::get(format!("{}/interfaces", g.api_path())),
                 };
-                match ctx.client.get(&req).await {
+                match ctx.get_or_api_error(&req).await {
                     Ok(data) => {
                         let rows = ip_rows(g, &data);
                         if rows.is_empty() {

@@ -27,15 +27,17 @@ const MAX: usize = 200;
 
 /// Candidates for the word at `pos` in `line`.
 pub fn complete(line: &str, pos: usize, inv: Option<&Inventory>) -> Vec<Candidate> {
-    complete_with(line, pos, inv, None)
+    complete_with(line, pos, inv, None, "/")
 }
 
-/// Like [`complete`], with the API schema for path and parameter completion.
+/// Like [`complete`], with the API schema for path and parameter completion and the session's
+/// current API directory `cwd` for relative paths.
 pub fn complete_with(
     line: &str,
     pos: usize,
     inv: Option<&Inventory>,
     schema: Option<&ApiSchema>,
+    cwd: &str,
 ) -> Vec<Candidate> {
     let pos = floor_char_boundary(line, pos.min(line.len()));
     let before = &line[..pos];
@@ -80,6 +82,7 @@ pub fn complete_with(
     let ctx = Context {
         inv,
         schema,
+        cwd,
         cmd,
         source: first_stage_name.as_deref(),
     };
@@ -89,6 +92,8 @@ pub fn complete_with(
 struct Context<'a> {
     inv: Option<&'a Inventory>,
     schema: Option<&'a ApiSchema>,
+    /// The session's current API directory, for relative paths.
+    cwd: &'a str,
     cmd: &'static Command,
     /// The first command of the pipeline, when the cursor is in a later stage (its fields flow in).
     source: Option<&'a str>,
@@ -142,7 +147,7 @@ impl Context<'_> {
             let (Some(schema), Some(path)) = (self.schema, words.first()) else {
                 return Vec::new();
             };
-            return complete_api::params(schema, path, &words[1..], partial, span);
+            return complete_api::params(schema, self.cwd, path, &words[1..], partial, span);
         }
         // Filters and field lists take many words: every word is completed the same way.
         self.of_kind(kind, partial, span)
@@ -165,20 +170,19 @@ impl Context<'_> {
         }
     }
 
-    /// An absolute API path from the schema; `cd` also takes a guest name.
+    /// An API path from the schema, absolute or relative; `cd` also takes a guest name.
     fn api_path(&self, partial: &str, span: Range<usize>) -> Vec<Candidate> {
-        if !partial.is_empty() && !partial.starts_with('/') {
-            return if self.cmd.sig.name == "cd" {
-                self.guests(partial, span)
-            } else {
-                Vec::new()
-            };
-        }
-        let Some(schema) = self.schema else {
-            return Vec::new();
+        let mut out = match self.schema {
+            Some(schema) => {
+                let templates = self.cmd.sig.name == "usage";
+                complete_api::paths(schema, self.inv, self.cwd, partial, span.clone(), templates)
+            }
+            None => Vec::new(),
         };
-        let templates = self.cmd.sig.name == "usage";
-        complete_api::paths(schema, self.inv, partial, span, templates)
+        if self.cmd.sig.name == "cd" && !partial.is_empty() && !partial.contains('/') {
+            out.extend(self.guests(partial, span));
+        }
+        out
     }
 
     fn guests(&self, partial: &str, span: Range<usize>) -> Vec<Candidate> {

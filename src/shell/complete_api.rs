@@ -14,25 +14,29 @@ use crate::inventory::Inventory;
 
 use super::complete::Candidate;
 
-/// Candidates for an absolute API path being typed. `templates` offers `{node}`-style segments
-/// literally (for `usage`); otherwise only concrete names from the inventory.
+/// Candidates for an API path being typed: absolute, or relative to `cwd` (the session's
+/// `pwd`). `templates` offers `{node}`-style segments literally (for `usage`); otherwise only
+/// concrete names from the inventory. With nothing typed, the children of `cwd`.
 pub fn paths(
     schema: &ApiSchema,
     inv: Option<&Inventory>,
+    cwd: &str,
     partial: &str,
     span: Range<usize>,
     templates: bool,
 ) -> Vec<Candidate> {
-    let partial = if partial.is_empty() { "/" } else { partial };
-    if !partial.starts_with('/') {
-        return Vec::new();
-    }
+    let partial = if partial.is_empty() && cwd == "/" {
+        "/"
+    } else {
+        partial
+    };
     let cut = partial.rfind('/').map_or(0, |i| i + 1);
     let (dir, typed) = partial.split_at(cut);
-    let Some(children) = schema.children(dir) else {
+    let absolute = join(cwd, dir);
+    let Some(children) = schema.children(&absolute) else {
         return Vec::new();
     };
-    let segments: Vec<&str> = dir.split('/').filter(|s| !s.is_empty()).collect();
+    let segments: Vec<&str> = absolute.split('/').filter(|s| !s.is_empty()).collect();
     let mut options: Vec<(String, String, bool)> = Vec::new();
     for child in children {
         let has_children = !child.children.is_empty();
@@ -58,6 +62,25 @@ pub fn paths(
         .collect();
     out.dedup_by(|a, b| a.value == b.value);
     out
+}
+
+/// `dir` (absolute, or relative to `cwd`, with `.` and `..`) as an absolute path.
+fn join(cwd: &str, dir: &str) -> String {
+    let mut parts: Vec<&str> = if dir.starts_with('/') {
+        Vec::new()
+    } else {
+        cwd.split('/').filter(|s| !s.is_empty()).collect()
+    };
+    for seg in dir.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            s => parts.push(s),
+        }
+    }
+    format!("/{}", parts.join("/"))
 }
 
 fn describe(node: &PathNode) -> String {
@@ -115,12 +138,13 @@ fn fill_template(name: &str, segments: &[&str], inv: Option<&Inventory>) -> Vec<
 /// or `name=value` for an enumerated parameter once `name=` is typed.
 pub fn params(
     schema: &ApiSchema,
+    cwd: &str,
     path: &str,
     used: &[&str],
     partial: &str,
     span: Range<usize>,
 ) -> Vec<Candidate> {
-    let Some(node) = schema.find(path) else {
+    let Some(node) = schema.find(&join(cwd, path)) else {
         return Vec::new();
     };
     let Some(get) = node.methods.get("GET") else {
@@ -260,10 +284,15 @@ mod tests {
 
     /// `‸` marks the cursor.
     fn check(line: &str, expected: &[&str]) {
+        check_in("/", line, expected);
+    }
+
+    /// Completes `line` with the session in API directory `cwd`.
+    fn check_in(cwd: &str, line: &str, expected: &[&str]) {
         let pos = line.find('‸').unwrap();
         let text = line.replace('‸', "");
         let (schema, inv) = (schema(), inventory());
-        let got: Vec<String> = complete_with(&text, pos, Some(&inv), Some(&schema))
+        let got: Vec<String> = complete_with(&text, pos, Some(&inv), Some(&schema), cwd)
             .into_iter()
             .map(|c| c.value)
             .collect();
@@ -295,7 +324,27 @@ mod tests {
         check("cd /nope/‸", &[]);
         check("cd web‸", &["web01", "web02"]);
         check("ls we‸", &[]);
+        check("ls nod‸", &["nodes/"]);
         check("get /ver‸", &["/version"]);
+    }
+
+    #[test]
+    fn relative_paths_from_the_current_directory() {
+        check_in("/nodes", "ls ‸", &["pve1/", "pve2/"]);
+        check_in(
+            "/nodes",
+            "cd pve2/‸",
+            &["pve2/qemu/", "pve2/lxc/", "pve2/storage/"],
+        );
+        check_in("/nodes/pve1/qemu", "get ../lxc/‸", &["../lxc/200"]);
+        check_in("/nodes/pve1/qemu", "get ./1‸", &["./101/"]);
+        check_in("/nodes/pve1", "cd /v‸", &["/version"]);
+        check_in(
+            "/nodes/pve1/qemu/101",
+            "get config ‸",
+            &["current=", "snapshot="],
+        );
+        check_in("/nodes", "cd web‸", &["web01", "web02"]);
     }
 
     #[test]
@@ -340,7 +389,7 @@ mod tests {
     #[test]
     fn no_schema_no_paths() {
         let inv = inventory();
-        assert!(complete_with("cd /no", 6, Some(&inv), None).is_empty());
-        assert_eq!(complete_with("cd web0", 7, Some(&inv), None).len(), 2);
+        assert!(complete_with("cd /no", 6, Some(&inv), None, "/").is_empty());
+        assert_eq!(complete_with("cd web0", 7, Some(&inv), None, "/").len(), 2);
     }
 }

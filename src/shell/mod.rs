@@ -13,6 +13,7 @@ mod history;
 mod prompt;
 
 use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 
 use reedline::{
     ColumnarMenu, Completer, DefaultHinter, Emacs, KeyCode, KeyModifiers, MenuBuilder, Reedline,
@@ -40,13 +41,20 @@ pub fn history_path() -> Option<PathBuf> {
 struct LineCompleter {
     inventory: SharedInventory,
     schema: SharedSchema,
+    /// The session's `pwd`, copied in before each prompt, for relative API paths.
+    cwd: Arc<RwLock<String>>,
 }
 
 impl Completer for LineCompleter {
     fn complete(&mut self, line: &str, pos: usize) -> reedline::CompletionResult {
         let inv = self.inventory.get();
         let schema = self.schema.get();
-        let candidates = complete::complete_with(line, pos, inv.as_deref(), schema.as_deref());
+        let cwd = match self.cwd.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        let candidates =
+            complete::complete_with(line, pos, inv.as_deref(), schema.as_deref(), &cwd);
         let suggestions: Vec<Suggestion> = candidates
             .into_iter()
             .map(|c| Suggestion {
@@ -74,7 +82,7 @@ impl Validator for LineValidator {
     }
 }
 
-fn editor(ctx: &Ctx, style: Style) -> Reedline {
+fn editor(ctx: &Ctx, style: Style, cwd: Arc<RwLock<String>>) -> Reedline {
     let menu = ColumnarMenu::default().with_name("completion_menu");
     let mut keybindings = default_emacs_keybindings();
     keybindings.add_binding(
@@ -89,6 +97,7 @@ fn editor(ctx: &Ctx, style: Style) -> Reedline {
         .with_completer(Box::new(LineCompleter {
             inventory: ctx.shared_inventory(),
             schema: ctx.shared_schema(),
+            cwd,
         }))
         .with_menu(ReedlineMenu::EngineCompleter(Box::new(menu)))
         .with_edit_mode(Box::new(Emacs::new(keybindings)))
@@ -127,9 +136,13 @@ pub async fn run(ctx: &mut Ctx, style: Style) -> i32 {
         ctx.client.clone(),
         ctx.shared_schema(),
     ));
-    let mut editor = editor(ctx, style);
+    let cwd = Arc::new(RwLock::new(ctx.cwd.clone()));
+    let mut editor = editor(ctx, style, cwd.clone());
     let mut last_failed = false;
     loop {
+        if let Ok(mut shown) = cwd.write() {
+            shown.clone_from(&ctx.cwd);
+        }
         let prompt = prompt::ShellPrompt::new(ctx, last_failed, style.color);
         let signal = match tokio::task::block_in_place(|| editor.read_line(&prompt)) {
             Ok(s) => s,
