@@ -232,7 +232,7 @@ pub static GET: Command = Command {
                 ArgKind::Field,
                 "a field name (in a pipe) or an API path (first)",
             ),
-            Arg::opt("params", ArgKind::Text, "k=v API parameters"),
+            Arg::opt("params", ArgKind::ApiParam, "k=v API parameters"),
         ],
         destructive: false,
         fields: &[],

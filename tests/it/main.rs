@@ -12,5 +12,6 @@ mod common;
 mod interop;
 mod lang_props;
 mod pty;
+mod reads;
 mod sim_conformance;
 mod sim_roundtrip;
