@@ -224,8 +224,7 @@ pub static GET: Command = Command {
     sig: Signature {
         name: "get",
         category: Category::Records,
-        about: "In a pipe: the values of one field. First in a line: GET an API path, pvesh style \
-                (relative to `pwd`, with k=v parameters); the answer flows on as records.",
+        about: "In a pipe: one field's values. First in a line: GET an API path, as pvesh does.",
         args: &[
             Arg::pos(
                 "field",
