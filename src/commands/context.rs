@@ -11,7 +11,9 @@ use crate::api::{ApiRequest, Client, endpoints};
 use crate::error::Result;
 use std::sync::Arc;
 
+use crate::config::Config;
 use crate::inventory::{Guest, Inventory, SharedInventory};
+use crate::staging::StagingState;
 
 /// How the final value of a line is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -52,15 +54,22 @@ pub struct Ctx {
     /// The current API path for `cd`/`pwd`/`ls PATH`, always absolute.
     pub cwd: String,
     pub format: OutputFormat,
+    /// The configuration (policy, protected guests, quotas); the empty default for `--demo`.
+    pub config: Config,
+    /// The pending buffer, audit log, clock and confirm window.
+    pub staging: StagingState,
     inventory: SharedInventory,
     notes: NoteSink,
 }
 
 impl Ctx {
     pub fn new(client: Client, cluster: impl Into<String>) -> Ctx {
+        let cluster = cluster.into();
         Ctx {
             client,
-            cluster: cluster.into(),
+            staging: StagingState::in_memory(&cluster),
+            config: Config::default(),
+            cluster,
             current: None,
             current_node: None,
             cwd: "/".to_string(),
