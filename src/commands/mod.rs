@@ -8,11 +8,14 @@
 //!
 //! Files: `context.rs` (the session a command runs in), `engine.rs` (parse → run stages),
 //! `read.rs` (version, nodes, ls, status, tasks), `records.rs` (where, select, sort-by, ...),
-//! `help.rs`.
+//! `actions.rs` (start, stop, snapshot, set, ... : plan, stage or run), `pending.rs` (pending,
+//! diff, discard, commit, confirm), `help.rs`.
 
+mod actions;
 mod context;
 mod engine;
 mod help;
+mod pending;
 mod read;
 mod records;
 mod session;
@@ -22,6 +25,7 @@ use std::pin::Pin;
 
 pub use context::{Ctx, OutputFormat};
 pub use engine::{Output, run_line};
+pub use pending::{check_confirm_window, finish_run, restore_notice};
 pub use read::{GUEST_FIELDS, guest_record};
 
 use crate::error::Result;
@@ -124,6 +128,10 @@ pub enum Category {
     Records,
     /// The session itself: help, context.
     Session,
+    /// Changes guests: lifecycle, snapshots, config (destructive ones stage).
+    Change,
+    /// Works on the pending plan: pending, diff, discard, commit, confirm.
+    Plan,
 }
 
 /// The declarative description of a command.
@@ -199,6 +207,26 @@ pub static COMMANDS: &[&Command] = &[
     &read::NODES,
     &read::TASKS,
     &read::VERSION,
+    // Staged changes (issue 5): actions on guests, then the pending plan.
+    &actions::START,
+    &actions::STOP,
+    &actions::SHUTDOWN,
+    &actions::REBOOT,
+    &actions::RESET,
+    &actions::SUSPEND,
+    &actions::RESUME,
+    &actions::DESTROY,
+    &actions::SNAPSHOT,
+    &actions::ROLLBACK,
+    &actions::DELSNAPSHOT,
+    &actions::SET,
+    &actions::TAG,
+    &actions::TEMPLATE,
+    &pending::PENDING,
+    &pending::DIFF,
+    &pending::DISCARD,
+    &pending::COMMIT,
+    &pending::CONFIRM,
     &records::WHERE,
     &records::SELECT,
     &records::SORT_BY,

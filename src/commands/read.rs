@@ -79,7 +79,7 @@ pub fn guest_record(g: &Guest) -> Value {
 }
 
 /// The VMIDs of guest records piped in (anything with a `vmid` field).
-fn piped_vmids(input: &Value) -> Vec<String> {
+pub(super) fn piped_vmids(input: &Value) -> Vec<String> {
     let items: Vec<&Value> = match input {
         Value::List(items) => items.iter().collect(),
         Value::Record(_) => vec![input],
