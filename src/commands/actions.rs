@@ -110,9 +110,10 @@ fn set_value(key: &str, raw: &str, kind: GuestKind) -> Result<(String, String)> 
         "cores" | "sockets" => number(1)?,
         "memory" => mib()?,
         "balloon" => mib()?,
-        "onboot" => match parse_bool(raw) {
-            Some(b) => u8::from(b).to_string(),
-            None => return Err(bad("expected yes/no, true/false or 1/0")),
+        "onboot" => match (raw, parse_bool(raw)) {
+            ("1" | "0", _) => raw.to_string(),
+            (_, Some(b)) => u8::from(b).to_string(),
+            _ => return Err(bad("expected yes/no, true/false or 1/0")),
         },
         "tags" => raw
             .split([',', ';', ' '])
