@@ -548,12 +548,12 @@ async fn run_and_print(ctx: &mut Ctx, line: &str, style: Style, location: Option
             let _ = stdout.write_all(text.as_bytes());
             let _ = stdout.flush();
             drop(stdout);
+            if let Some(e) = &out.failure {
+                print_error(e, location);
+            }
             match &out.failure {
-                Some(e) => {
-                    print_error(e, location);
-                    e.exit_code()
-                }
-                None if cancel.is_cancelled() => exit::INTERRUPTED,
+                _ if cancel.is_cancelled() => exit::INTERRUPTED,
+                Some(e) => e.exit_code(),
                 None => exit::OK,
             }
         }

@@ -423,9 +423,15 @@ async fn commit(ctx: &mut Ctx, call: super::Call) -> Result<Output> {
     }
     let _ = ctx.refresh().await;
     let failure = (bad > 0).then(|| {
+        let count = |s: Status| outcomes.iter().filter(|o| o.status == s).count();
         Error::new(
             ErrorKind::Partial,
-            format!("{bad} of {total} change(s) did not succeed (see the table above)"),
+            format!(
+                "{bad} of {total} change(s) did not succeed: {} failed, {} skipped, {} not run (see the table above)",
+                count(Status::Failed),
+                count(Status::Skipped),
+                count(Status::NotRun)
+            ),
         )
     });
     Ok(Output::value(outcome_records(&outcomes))

@@ -435,3 +435,41 @@ fn the_audit_log_has_a_line_per_mutation_and_no_secret() {
     assert!(!text.contains(PASSWORD));
     assert!(!text.contains("PVEAuthCookie"));
 }
+
+#[test]
+fn ctrl_c_stops_launching_and_reports_what_ran() {
+    // A clock that only moves when told: the first task runs until the test advances it.
+    let env = Env::with(SimOptions {
+        speed: 0.0,
+        ..SimOptions::default()
+    });
+    let (code, _, err) = env.run("ls | where tags has ci and type = qemu | stop");
+    assert_eq!(code, 0, "{err}");
+    let mut shell = env.spawn_stdin(&[]);
+    shell.send("commit --parallel 1");
+    shell.wait_for("running (UPID:");
+    let pid = shell.child.id().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    shell.wait_for("no new actions will start");
+    env.sim.handle.advance(5.0);
+    shell.wait_for("stop done");
+    let (code, err) = shell.finish();
+    assert_eq!(code, 130, "{err}");
+    assert_eq!(
+        env.sim
+            .handle
+            .count("POST", "/nodes/{node}/qemu/{vmid}/status/stop"),
+        1,
+        "only the running action finished"
+    );
+    let (_, out, _) = env.run("pending");
+    assert_eq!(
+        out.matches("stops the guest").count(),
+        2,
+        "the rest stays pending: {out}"
+    );
+}
