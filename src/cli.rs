@@ -480,7 +480,9 @@ async fn run_session(args: SessionArgs) -> Result<i32> {
     if let Some(notice) = crate::commands::restore_notice(&session.ctx) {
         eprintln!("{notice}");
     }
-    Ok(crate::shell::run(&mut session.ctx, style).await)
+    let code = crate::shell::run(&mut session.ctx, style).await;
+    // Leaving the shell inside a confirm window rolls back, as the end of a batch does.
+    Ok(crate::commands::finish_run(&mut session.ctx, false, code).await)
 }
 
 /// Gives the session its config, its pending buffer (restored from disk, with a notice), its
@@ -499,8 +501,22 @@ fn setup_staging(ctx: &mut Ctx, config: Config, interactive: bool) -> Result<()>
         ctx.client.username(),
     ));
     ctx.staging.clock = crate::staging::clock_from_env();
+    ctx.staging.confirm = Arc::new(crate::staging::ConfirmWindow::restore(
+        crate::staging::state_file("confirm", &cluster),
+    ));
+    if let Some(plan) = ctx.staging.confirm.peek() {
+        eprintln!(
+            "!!! an earlier session left a confirmed commit unconfirmed ({} guest(s), snapshot {}): \
+             type `confirm` to keep it; otherwise it rolls back when its window ends or when this run ends",
+            plan.guests.len(),
+            plan.snapname
+        );
+    }
     if interactive {
-        ctx.staging.timer_notify = Some(Arc::new(|msg: &str| eprintln!("\n{msg}")));
+        // The line editor holds the terminal in raw mode: end lines with \r\n.
+        ctx.staging.timer_notify = Some(Arc::new(|msg: &str| {
+            eprint!("\r\n{}\r\n", msg.replace('\n', "\r\n"));
+        }));
     } else if let Some(notice) = crate::commands::restore_notice(ctx) {
         eprintln!("{notice}");
     }

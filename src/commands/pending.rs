@@ -28,7 +28,10 @@ Confirmed commits (--confirm DURATION):
   The window is checked before every line, by a timer in an interactive shell, and when a run
   ends: a -c, -f or standard-input run that ends inside the window ROLLS BACK before it exits
   (exit code 3), so closing the session never leaves a silent half-state. Confirm in the same
-  run (`commit --confirm 5m` ... `confirm`) to keep the changes.
+  run (`commit --confirm 5m` ... `confirm`) to keep the changes. Leaving the shell inside the
+  window rolls back too. If the process dies (closed terminal, kill -9), the window is saved next
+  to the pending buffer: the next start announces it, and it rolls back when the window ends or
+  when that run ends, unless `confirm` comes first.
 Exit codes: 3 when any action failed or was skipped; 130 after Ctrl-C (the first Ctrl-C stops
 launching new actions and waits for the running ones; the table says what ran and what not).
 ";
@@ -400,15 +403,14 @@ async fn commit(ctx: &mut Ctx, call: super::Call) -> Result<Output> {
     if let (Some(mut plan), Some(secs)) = (plan, window) {
         let now = ctx.staging.clock.now(&client).await?;
         plan.deadline = now + i64::try_from(secs).unwrap_or(i64::MAX / 2);
-        ctx.note(&format!(
+        let announce = format!(
             "!!! confirmed commit: type `confirm` within {} or all {} guest(s) roll back to {}",
             crate::lang::format_duration(secs),
             plan.guests.len(),
             plan.snapname
-        ));
-        if let Ok(mut slot) = ctx.staging.confirm.lock() {
-            *slot = Some(plan);
-        }
+        );
+        ctx.staging.confirm.open(plan)?;
+        ctx.note(&announce);
         if let Some(notify) = &ctx.staging.timer_notify
             && ctx.staging.clock.is_local()
         {

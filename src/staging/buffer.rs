@@ -34,6 +34,11 @@ pub struct PendingBuffer {
 
 /// `$XDG_STATE_HOME/pvesh-plus/pending-<cluster>.json`, with the cluster name made file-safe.
 pub fn default_path(cluster: &str) -> Option<PathBuf> {
+    state_file("pending", cluster)
+}
+
+/// `$XDG_STATE_HOME/pvesh-plus/<what>-<cluster>.json` (`confirm-demo.json`).
+pub fn state_file(what: &str, cluster: &str) -> Option<PathBuf> {
     let state = std::env::var_os("XDG_STATE_HOME")
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
@@ -48,11 +53,7 @@ pub fn default_path(cluster: &str) -> Option<PathBuf> {
             }
         })
         .collect();
-    Some(
-        state
-            .join("pvesh-plus")
-            .join(format!("pending-{safe}.json")),
-    )
+    Some(state.join("pvesh-plus").join(format!("{what}-{safe}.json")))
 }
 
 impl PendingBuffer {

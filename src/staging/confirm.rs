@@ -8,7 +8,10 @@
 //! by the hidden `PVESH_PLUS_CLOCK=server` — the server's (`GET /nodes/{node}/time`).
 
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
 
 use super::action::{Action, ActionKind, Precondition, Target};
 use crate::api::{Client, endpoints};
@@ -89,7 +92,7 @@ pub fn clock_from_env() -> Arc<dyn Clock> {
 }
 
 /// An open confirmation window.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfirmPlan {
     /// Unix seconds (by the session's clock) after which the guests roll back.
     pub deadline: i64,
@@ -99,17 +102,77 @@ pub struct ConfirmPlan {
     pub guests: Vec<(Target, bool)>,
 }
 
-/// The window shared by the session and the background timer; whoever takes it acts.
-pub type ConfirmSlot = Arc<Mutex<Option<ConfirmPlan>>>;
-
-/// Takes the plan out of the slot (so it is acted on once).
-pub fn take(slot: &ConfirmSlot) -> Option<ConfirmPlan> {
-    slot.lock().ok().and_then(|mut g| g.take())
+/// The window, shared by the session and the background timer (whoever takes it acts), and
+/// saved next to the pending buffer: a session that dies inside the window (closed terminal,
+/// `kill -9`) leaves it on disk, and the next start picks it up, so the rollback still happens.
+#[derive(Debug, Default)]
+pub struct ConfirmWindow {
+    plan: Mutex<Option<ConfirmPlan>>,
+    path: Option<PathBuf>,
 }
 
-/// The plan in the slot, left there.
+pub type ConfirmSlot = Arc<ConfirmWindow>;
+
+impl ConfirmWindow {
+    /// A window saved at `path`, restored from it if an earlier session left one there.
+    pub fn restore(path: Option<PathBuf>) -> ConfirmWindow {
+        let plan = path
+            .as_deref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .and_then(|text| serde_json::from_str(&text).ok());
+        ConfirmWindow {
+            plan: Mutex::new(plan),
+            path,
+        }
+    }
+
+    /// Opens the window (saving it first, so a crash right after still knows it).
+    pub fn open(&self, plan: ConfirmPlan) -> Result<()> {
+        if let Some(path) = &self.path {
+            let text = serde_json::to_string_pretty(&plan)
+                .map_err(|e| Error::internal(format!("cannot encode the confirm window: {e}")))?;
+            let tmp = path.with_extension("json.tmp");
+            std::fs::create_dir_all(path.parent().unwrap_or(std::path::Path::new(".")))
+                .and_then(|()| std::fs::write(&tmp, text))
+                .and_then(|()| std::fs::rename(&tmp, path))
+                .map_err(|e| {
+                    Error::internal(format!(
+                        "cannot save the confirm window to {}: {e}",
+                        path.display()
+                    ))
+                })?;
+        }
+        if let Ok(mut g) = self.plan.lock() {
+            *g = Some(plan);
+        }
+        Ok(())
+    }
+
+    /// Takes the plan out (so it is acted on once) and forgets the saved copy.
+    pub fn take(&self) -> Option<ConfirmPlan> {
+        let plan = self.plan.lock().ok().and_then(|mut g| g.take());
+        if plan.is_some()
+            && let Some(path) = &self.path
+        {
+            let _ = std::fs::remove_file(path);
+        }
+        plan
+    }
+
+    /// The open plan, left in place.
+    pub fn peek(&self) -> Option<ConfirmPlan> {
+        self.plan.lock().ok().and_then(|g| g.clone())
+    }
+}
+
+/// Takes the plan out of the window (so it is acted on once).
+pub fn take(slot: &ConfirmSlot) -> Option<ConfirmPlan> {
+    slot.take()
+}
+
+/// The plan in the window, left there.
 pub fn peek(slot: &ConfirmSlot) -> Option<ConfirmPlan> {
-    slot.lock().ok().and_then(|g| g.clone())
+    slot.peek()
 }
 
 /// `pvesh-confirm-<unix time>`: a valid PVE snapshot name (letters, digits, `-`; ≤ 40).
@@ -187,9 +250,20 @@ mod tests {
             cleanup_actions(&plan)[1].summary(),
             "delsnapshot pvesh-confirm-40"
         );
-        let slot: ConfirmSlot = Arc::new(Mutex::new(Some(plan.clone())));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("confirm-demo.json");
+        let slot: ConfirmSlot = Arc::new(ConfirmWindow::restore(Some(path.clone())));
+        assert_eq!(peek(&slot), None);
+        slot.open(plan.clone()).unwrap();
         assert_eq!(peek(&slot), Some(plan.clone()));
+        let again = ConfirmWindow::restore(Some(path.clone()));
+        assert_eq!(
+            again.peek(),
+            Some(plan.clone()),
+            "a new session finds the open window"
+        );
         assert_eq!(take(&slot), Some(plan));
         assert_eq!(take(&slot), None);
+        assert!(!path.exists());
     }
 }

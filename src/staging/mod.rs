@@ -18,17 +18,17 @@ mod engine;
 pub mod policy;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
 
 use tokio_util::sync::CancellationToken;
 
 pub use action::{Action, ActionKind, Precondition, Target};
 pub use audit::{AuditEntry, AuditLog};
-pub use buffer::{PendingBuffer, default_path};
+pub use buffer::{PendingBuffer, default_path, state_file};
 pub use confirm::{
-    Clock, ConfirmPlan, ConfirmSlot, ServerClock, SystemClock, cleanup_actions, clock_from_env,
-    peek, rollback_actions, snapshot_actions, snapshot_name, take,
+    Clock, ConfirmPlan, ConfirmSlot, ConfirmWindow, ServerClock, SystemClock, cleanup_actions,
+    clock_from_env, peek, rollback_actions, snapshot_actions, snapshot_name, take,
 };
 pub use engine::{
     ExecOptions, ItemOutcome, LiveGuest, OUTCOME_COLUMNS, Status, execute, outcome_records,
@@ -63,7 +63,7 @@ impl StagingState {
             buffer: PendingBuffer::in_memory(cluster),
             audit: Arc::new(AuditLog::new(None, cluster, "")),
             clock: Arc::new(SystemClock),
-            confirm: Arc::new(Mutex::new(None)),
+            confirm: Arc::new(ConfirmWindow::default()),
             timer_notify: None,
             cancel: CancellationToken::new(),
             graceful: Arc::new(AtomicBool::new(false)),

@@ -473,3 +473,29 @@ fn ctrl_c_stops_launching_and_reports_what_ran() {
         "the rest stays pending: {out}"
     );
 }
+
+#[test]
+fn a_session_killed_inside_the_window_still_rolls_back_later() {
+    let env = Env::new();
+    env.run("stop web01");
+    let mut shell = env.spawn_stdin(&[("PVESH_PLUS_CLOCK", "server")]);
+    shell.send("commit --confirm 1h");
+    shell.wait_for("confirmed commit");
+    shell.child.kill().unwrap();
+    shell.child.wait().unwrap();
+    assert!(!env.running(101), "the commit applied");
+    // The next run finds the open window, says so, and rolls back when it ends.
+    let out = env
+        .cmd()
+        .env("PVESH_PLUS_CLOCK", "server")
+        .args(["-c", "pending"])
+        .output()
+        .unwrap();
+    let (code, _, err) = split(out);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("left a confirmed commit unconfirmed"), "{err}");
+    assert!(err.contains("ROLLING BACK"), "{err}");
+    assert!(env.running(101));
+    let (code, _, err) = env.run("pending");
+    assert_eq!(code, 0, "the window is closed now: {err}");
+}
