@@ -499,3 +499,48 @@ fn a_session_killed_inside_the_window_still_rolls_back_later() {
     let (code, _, err) = env.run("pending");
     assert_eq!(code, 0, "the window is closed now: {err}");
 }
+
+#[test]
+fn the_config_sets_the_policy_and_the_protected_list() {
+    let env = Env::new();
+    let config = env.state.path().join("cluster-config.yaml");
+    std::fs::write(
+        &config,
+        "staging:\n  policy: none\nprotected:\n  vmids: [102]\nquotas:\n  max_cores: 4\n",
+    )
+    .unwrap();
+    let run = |line: &str| {
+        split(
+            env.cmd()
+                .arg("--config")
+                .arg(&config)
+                .args(["-c", line])
+                .output()
+                .unwrap(),
+        )
+    };
+    // `none`: destructive actions run at once.
+    let (code, out, err) = run("stop web01");
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(!env.running(101));
+    assert!(env.pending_file().is_none());
+    // The config's protected list refuses, naming the rule.
+    let (code, _, err) = run("stop web02");
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("protected.vmids"), "{err}");
+    // Quotas apply to `set`.
+    let (code, _, err) = run("set cores=8 web01");
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("max_cores"), "{err}");
+}
+
+#[test]
+fn help_commit_documents_the_confirm_window() {
+    let env = Env::new();
+    let (code, out, _) = env.run("help commit");
+    assert_eq!(code, 0);
+    assert!(out.contains("ROLLS BACK before it exits"), "{out}");
+    let (_, out, _) = env.run("help");
+    assert!(out.contains("Changing guests"), "{out}");
+    assert!(out.contains("5    a batch"), "{out}");
+}
