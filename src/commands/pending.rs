@@ -315,7 +315,8 @@ async fn commit(ctx: &mut Ctx, call: super::Call) -> Result<Output> {
             )
         })
         .collect();
-    ctx.staging.buffer.take_all()?;
+    // The plan stays saved until the commit ends: if the process dies half-way, the next commit
+    // re-checks every action, and those already applied are skipped by their preconditions.
     ctx.staging.graceful.store(true, Ordering::Relaxed);
     let client = ctx.client.clone();
     let audit = ctx.staging.audit.clone();
@@ -361,7 +362,6 @@ async fn commit(ctx: &mut Ctx, call: super::Call) -> Result<Output> {
             .await
         };
         if let Some(bad) = snaps.iter().find(|o| o.status != Status::Done) {
-            ctx.staging.buffer.push(actions)?;
             return Err(Error::new(
                 ErrorKind::Task,
                 format!(
@@ -393,6 +393,7 @@ async fn commit(ctx: &mut Ctx, call: super::Call) -> Result<Output> {
         .map(|o| o.action.clone())
         .collect();
     let kept = not_run.len() + interrupted.len();
+    ctx.staging.buffer.take_all()?;
     if kept > 0 {
         ctx.staging
             .buffer

@@ -8,7 +8,7 @@
 //! to their end, so the outcome table says what really happened. This module never prints: it
 //! hands progress lines to a callback.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -286,7 +286,13 @@ pub async fn execute<F: FnMut(&str)>(
     let mut outcomes: Vec<Option<ItemOutcome>> = vec![None; total];
     let mut started = vec![false; total];
     let mut node_load: HashMap<String, usize> = HashMap::new();
-    let mut busy_guests: HashSet<u32> = HashSet::new();
+    // For each action, the one before it on the same guest: they run in plan order.
+    let mut last_on: HashMap<u32, usize> = HashMap::new();
+    let previous: Vec<Option<usize>> = actions
+        .iter()
+        .enumerate()
+        .map(|(i, a)| last_on.insert(a.target.vmid, i))
+        .collect();
     let mut set = tokio::task::JoinSet::new();
     let mut ids: HashMap<tokio::task::Id, (usize, Instant)> = HashMap::new();
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
@@ -302,35 +308,31 @@ pub async fn execute<F: FnMut(&str)>(
                     continue;
                 }
                 let a = &actions[i];
-                let vmid = a.target.vmid;
-                // An earlier action on the same guest must have finished, and well.
-                let earlier: Vec<usize> =
-                    (0..i).filter(|&j| actions[j].target.vmid == vmid).collect();
-                if earlier.iter().any(|&j| outcomes[j].is_none()) || busy_guests.contains(&vmid) {
-                    continue;
-                }
-                started[i] = true;
-                if earlier.iter().any(|&j| {
-                    outcomes[j]
-                        .as_ref()
-                        .is_some_and(|o| o.status != Status::Done)
-                }) {
-                    outcomes[i] = Some(ItemOutcome {
-                        action: a.clone(),
-                        status: Status::NotRun,
-                        detail: "an earlier change to this guest did not happen".into(),
-                        upid: None,
-                        seconds: 0.0,
-                    });
-                    continue;
+                // The previous action on the same guest must have finished, and well.
+                if let Some(j) = previous[i] {
+                    match &outcomes[j] {
+                        None => continue,
+                        Some(o) if o.status != Status::Done => {
+                            started[i] = true;
+                            outcomes[i] = Some(ItemOutcome {
+                                action: a.clone(),
+                                status: Status::NotRun,
+                                detail: "an earlier change to this guest did not happen".into(),
+                                upid: None,
+                                seconds: 0.0,
+                            });
+                            continue;
+                        }
+                        Some(_) => {}
+                    }
                 }
                 let load = node_load.entry(a.target.node.clone()).or_default();
                 if *load >= per_node {
-                    started[i] = false;
                     continue;
                 }
                 *load += 1;
-                busy_guests.insert(vmid);
+                started[i] = true;
+                let vmid = a.target.vmid;
                 let job = Job {
                     client: client.clone(),
                     audit: Arc::clone(audit),
@@ -362,7 +364,6 @@ pub async fn execute<F: FnMut(&str)>(
                 if let Some(load) = node_load.get_mut(&a.target.node) {
                     *load = load.saturating_sub(1);
                 }
-                busy_guests.remove(&a.target.vmid);
                 while let Ok(line) = rx.try_recv() {
                     progress(&line);
                 }
@@ -407,3 +408,7 @@ pub async fn execute<F: FnMut(&str)>(
         })
         .collect()
 }
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;
