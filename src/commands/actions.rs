@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::inventory::Guest;
 use crate::lang::{Value, parse_bool, parse_size};
 use crate::staging::{
-    Action, ActionKind, ExecOptions, OUTCOME_COLUMNS, Precondition, Status, Target, execute,
+    self, Action, ActionKind, ExecOptions, OUTCOME_COLUMNS, Precondition, Status, Target, execute,
     outcome_records, policy,
 };
 
@@ -215,6 +215,8 @@ async fn apply(ctx: &mut Ctx, call: Call, kind: ActionKind, skip: usize) -> Resu
         check_snapname(&name)?;
         params.insert("snapname".into(), name);
     }
+    // Fresh statuses: a stale cache would plan a stop for a guest someone already stopped.
+    ctx.refresh().await?;
     let guests = targets(ctx, &call, skip).await?;
     if guests.is_empty() {
         return Ok(Output::value(Value::List(Vec::new())).with_empty("no guests: nothing to do"));
@@ -238,6 +240,10 @@ async fn apply(ctx: &mut Ctx, call: Call, kind: ActionKind, skip: usize) -> Resu
             return Err(Error::usage(
                 "--vmstate is for VMs only; containers have no RAM state to save",
             ));
+        }
+        if let Some(why) = staging::status_skip(kind, &g.status) {
+            ctx.note(&format!("{}: {why}, nothing to do", g.label()));
+            continue;
         }
         let cfg: Map<String, Json> = if needs_config {
             let data = ctx

@@ -126,8 +126,14 @@ fn precheck_live(action: &Action, live: Option<&LiveGuest>) -> Option<String> {
             action.precondition.node, live.node
         ));
     }
-    let running = live.status == "running";
-    match action.kind {
+    status_skip(action.kind, &live.status)
+}
+
+/// Why a lifecycle action makes no sense for a guest in `status` (starting a running guest,
+/// stopping a stopped one), or `None` when it does.
+pub fn status_skip(kind: ActionKind, status: &str) -> Option<String> {
+    let running = status == "running";
+    match kind {
         ActionKind::Start if running => Some("already running".into()),
         ActionKind::Stop
         | ActionKind::Shutdown
@@ -136,7 +142,7 @@ fn precheck_live(action: &Action, live: Option<&LiveGuest>) -> Option<String> {
         | ActionKind::Suspend
             if !running =>
         {
-            Some(format!("not running (status {})", live.status))
+            Some(format!("not running (status {status})"))
         }
         _ => None,
     }

@@ -32,6 +32,7 @@ pub use confirm::{
 };
 pub use engine::{
     ExecOptions, ItemOutcome, LiveGuest, OUTCOME_COLUMNS, Status, execute, outcome_records,
+    status_skip,
 };
 
 use crate::api::Client;
