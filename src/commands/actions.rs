@@ -297,6 +297,10 @@ async fn apply(ctx: &mut Ctx, call: Call, kind: ActionKind, skip: usize) -> Resu
         ));
         out = Output::value(records).with_columns(super::pending::PENDING_COLUMNS);
     }
+    for a in now.iter().filter(|a| !a.effect.is_empty()) {
+        let effects: Vec<String> = a.effect.iter().map(|(k, e)| format!("{k} {e}")).collect();
+        ctx.note(&format!("{}: {}", a.target.label(), effects.join(", ")));
+    }
     if !now.is_empty() {
         let ran = run_now(ctx, now).await;
         out = ran;

@@ -400,8 +400,13 @@ fn set_says_what_applies_live_and_reductions_stage() {
     assert_eq!(env.sim.handle.mutating_count(), 0, "a reduction stages");
     assert!(out.contains("reduces resources"), "{out}");
     assert!(out.contains("cores waits for a reboot"), "{out}");
-    let (code, out, err) = env.run("set name=web01-new onboot=1 web02");
+    let (code, out, err) = env.run("set name=web01-new onboot=1 memory=8G web02");
     assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        err.contains("memory waits for a reboot, name applies now"),
+        "{err}"
+    );
+    assert!(out.contains("pending until reboot: memory"), "{out}");
     assert!(out.contains(" done "), "{out}");
     let name = env
         .sim
