@@ -15,7 +15,7 @@ use super::{Arg, ArgKind, Call, Category, Command, Ctx, Example, Output, Signatu
 use crate::api::{GuestKind, endpoints};
 use crate::error::{Error, Result};
 use crate::inventory::Guest;
-use crate::lang::{Value, parse_bool, parse_size};
+use crate::lang::Value;
 use crate::staging::{
     self, Action, ActionKind, ExecOptions, OUTCOME_COLUMNS, Precondition, Status, Target, execute,
     outcome_records, policy,
@@ -54,15 +54,6 @@ fn target_of(g: &Guest) -> Target {
     }
 }
 
-/// The `n`-th positional, or a usage error naming it.
-fn positional(call: &Call, n: usize, what: &str, usage: &str) -> Result<String> {
-    call.args
-        .positionals
-        .get(n)
-        .map(|w| w.text.clone())
-        .ok_or_else(|| Error::usage(format!("{what} is missing")).hinted(format!("usage: {usage}")))
-}
-
 /// PVE's `pve-configid` format for snapshot names: a letter, then letters, digits, `-` or `_`.
 fn check_snapname(name: &str) -> Result<()> {
     let mut chars = name.chars();
@@ -89,118 +80,6 @@ fn flag_params(call: &Call) -> BTreeMap<String, String> {
     params
 }
 
-/// Checks a `key=value` of `set` and puts it in PVE's form.
-fn set_value(key: &str, raw: &str, kind: GuestKind) -> Result<(String, String)> {
-    let bad = |what: &str| Error::usage(format!("{key}={raw}: {what}"));
-    let number = |min: u64| -> Result<String> {
-        raw.parse::<u64>()
-            .ok()
-            .filter(|n| *n >= min)
-            .map(|n| n.to_string())
-            .ok_or_else(|| bad(&format!("expected a whole number ≥ {min}")))
-    };
-    let mib = || -> Result<String> {
-        let bytes = match raw.parse::<u64>() {
-            Ok(n) => n << 20,
-            Err(_) => parse_size(raw).ok_or_else(|| bad("expected MiB or a size such as 4G"))?,
-        };
-        Ok((bytes >> 20).to_string())
-    };
-    let value = match key {
-        "cores" | "sockets" => number(1)?,
-        "memory" => mib()?,
-        "balloon" => mib()?,
-        "onboot" => match (raw, parse_bool(raw)) {
-            ("1" | "0", _) => raw.to_string(),
-            (_, Some(b)) => u8::from(b).to_string(),
-            _ => return Err(bad("expected yes/no, true/false or 1/0")),
-        },
-        "tags" => raw
-            .split([',', ';', ' '])
-            .filter(|t| !t.is_empty())
-            .collect::<Vec<_>>()
-            .join(";"),
-        _ => raw.to_string(),
-    };
-    let key = match (kind, key) {
-        (GuestKind::Lxc, "name") => "hostname",
-        (GuestKind::Lxc, "sockets" | "balloon") => {
-            return Err(bad("containers have no such setting"));
-        }
-        _ => key,
-    };
-    Ok((key.to_string(), value))
-}
-
-fn set_changes(call: &Call, kind: GuestKind) -> Result<BTreeMap<String, String>> {
-    if call.args.pairs.is_empty() {
-        return Err(Error::usage("set needs at least one KEY=VALUE")
-            .hinted(format!("keys: {}", policy::SET_KEYS.join(", "))));
-    }
-    let mut out = BTreeMap::new();
-    for p in &call.args.pairs {
-        if !policy::SET_KEYS.contains(&p.key.as_str()) {
-            return Err(Error::usage(format!("set cannot change '{}'", p.key))
-                .hinted(format!("keys: {}", policy::SET_KEYS.join(", "))));
-        }
-        let (k, v) = set_value(&p.key, &p.value.text, kind)?;
-        out.insert(k, v);
-    }
-    Ok(out)
-}
-
-fn tag_list(cfg: &Map<String, Json>) -> Vec<String> {
-    policy::config_text(cfg, "tags")
-        .unwrap_or_default()
-        .split([';', ',', ' '])
-        .filter(|t| !t.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
-/// Fills in a `set` or `tag` action from the guest's config; `None` when there is nothing to do.
-fn fill_config_change(
-    ctx: &Ctx,
-    call: &Call,
-    mut a: Action,
-    g: &Guest,
-    cfg: &Map<String, Json>,
-) -> Result<Option<Action>> {
-    let changes = if a.kind == ActionKind::Tag {
-        let op = positional(call, 0, "add or rm", "tag add|rm TAG [VM...]")?;
-        let tag = positional(call, 1, "the tag", "tag add|rm TAG [VM...]")?;
-        let mut tags = tag_list(cfg);
-        let has = tags.iter().any(|t| t.eq_ignore_ascii_case(&tag));
-        match op.as_str() {
-            "add" if has => return Ok(None),
-            "add" => tags.push(tag),
-            "rm" if !has => return Ok(None),
-            "rm" => tags.retain(|t| !t.eq_ignore_ascii_case(&tag)),
-            other => {
-                return Err(Error::usage(format!("tag takes add or rm, got '{other}'"))
-                    .hinted("usage: tag add|rm TAG [VM...]"));
-            }
-        }
-        BTreeMap::from([("tags".to_string(), tags.join(";"))])
-    } else {
-        let changes = set_changes(call, g.kind)?;
-        policy::check_quotas(&ctx.config, &g.label(), &changes, cfg)?;
-        a.destructive_reason = policy::set_risk(&changes, cfg);
-        let running = g.status == "running";
-        for (k, v) in &changes {
-            let effect = policy::effect(k, v, running, g.kind == GuestKind::Qemu, cfg);
-            a.effect.insert(k.clone(), effect.to_string());
-        }
-        changes
-    };
-    for k in changes.keys() {
-        a.before
-            .insert(k.clone(), policy::config_text(cfg, k).unwrap_or_default());
-    }
-    a.params = changes;
-    Ok(Some(a))
-}
-
 /// Plans `kind` on the call's targets, checks the policy, stages what must stage and runs the
 /// rest at once.
 async fn apply(ctx: &mut Ctx, call: Call, kind: ActionKind, skip: usize) -> Result<Output> {
@@ -211,7 +90,7 @@ async fn apply(ctx: &mut Ctx, call: Call, kind: ActionKind, skip: usize) -> Resu
         ActionKind::Snapshot | ActionKind::Rollback | ActionKind::Delsnapshot
     ) {
         let usage = format!("{} SNAPSHOT [VM...]", kind.as_str());
-        let name = positional(&call, 0, "the snapshot name", &usage)?;
+        let name = super::changes::positional(&call, 0, "the snapshot name", &usage)?;
         check_snapname(&name)?;
         params.insert("snapname".into(), name);
     }
@@ -264,7 +143,7 @@ async fn apply(ctx: &mut Ctx, call: Call, kind: ActionKind, skip: usize) -> Resu
         );
         a.params = params.clone();
         if matches!(kind, ActionKind::Set | ActionKind::Tag) {
-            match fill_config_change(ctx, &call, a, g, &cfg)? {
+            match super::changes::fill_config_change(ctx, &call, a, g, &cfg)? {
                 Some(filled) => a = filled,
                 None => continue,
             }

@@ -8,10 +8,12 @@
 //!
 //! Files: `context.rs` (the session a command runs in), `engine.rs` (parse → run stages),
 //! `read.rs` (version, nodes, ls, status, tasks), `records.rs` (where, select, sort-by, ...),
-//! `actions.rs` (start, stop, snapshot, set, ... : plan, stage or run), `pending.rs` (pending,
+//! `actions.rs` (start, stop, snapshot, set, ... : plan, stage or run), `changes.rs` (set and tag
+//! values), `pending.rs` (pending,
 //! diff, discard, commit, confirm), `help.rs`.
 
 mod actions;
+mod changes;
 mod context;
 mod engine;
 mod help;
