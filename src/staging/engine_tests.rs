@@ -140,3 +140,52 @@ async fn a_failure_stops_new_launches_unless_keep_going() {
     let statuses: Vec<Status> = outcomes.iter().map(|o| o.status).collect();
     assert_eq!(statuses, [Status::Failed, Status::Done]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_background_timer_rolls_back_an_expired_window() {
+    use crate::staging::{ConfirmPlan, ConfirmWindow, spawn_confirm_timer};
+    let (handle, client) = connect().await;
+    let snap = on(&handle, 101, ActionKind::Snapshot, "pvesh-confirm-1");
+    let stop = Action::new(
+        ActionKind::Stop,
+        snap.target.clone(),
+        snap.precondition.clone(),
+    );
+    let target = snap.target.clone();
+    let outcomes = run(&client, vec![snap, stop], opts(1, false)).await;
+    assert!(outcomes.iter().all(|o| o.status == Status::Done));
+    assert!(!handle.with_state(|s| s.guests.get(&101).unwrap().is_running()));
+
+    let window: crate::staging::ConfirmSlot = Arc::new(ConfirmWindow::default());
+    window
+        .open(ConfirmPlan {
+            deadline: 0,
+            snapname: "pvesh-confirm-1".into(),
+            guests: vec![(target, true)],
+        })
+        .unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let notify: crate::staging::Notify = Arc::new(move |line: &str| {
+        let _ = tx.send(line.to_string());
+    });
+    let audit = Arc::new(AuditLog::new(None, "test", "root@pam"));
+    spawn_confirm_timer(client.clone(), audit, window.clone(), 0, notify);
+    let mut seen = Vec::new();
+    while let Some(line) = rx.recv().await {
+        let done = line.contains("rollback finished") || line.contains("could not be rolled back");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    assert!(seen[0].contains("ROLLING BACK"), "{seen:#?}");
+    assert!(
+        seen.last().unwrap().contains("rollback finished"),
+        "{seen:#?}"
+    );
+    assert!(window.peek().is_none(), "the window is closed");
+    assert!(
+        handle.with_state(|s| s.guests.get(&101).unwrap().is_running()),
+        "restarted"
+    );
+}
