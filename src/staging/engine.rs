@@ -339,12 +339,20 @@ pub async fn execute<F: FnMut(&str)>(
                 *load += 1;
                 started[i] = true;
                 let vmid = a.target.vmid;
+                // After an earlier action of this plan on the same guest, the snapshot of the
+                // cluster taken at the start (status, digest) is outdated by our own change: the
+                // check was made for the first action of the chain, and the digest is dropped.
+                let chained = previous[i].is_some();
+                let mut action = a.clone();
+                if chained {
+                    action.precondition.digest = None;
+                }
                 let job = Job {
                     client: client.clone(),
                     audit: Arc::clone(audit),
-                    action: a.clone(),
+                    action,
                     live: live.get(&vmid).cloned(),
-                    check: opts.check_preconditions,
+                    check: opts.check_preconditions && !chained,
                     wait: opts.wait.clone(),
                     progress: tx.clone(),
                     tag: format!("[{}/{total}]", i + 1),

@@ -551,3 +551,21 @@ fn help_commit_documents_the_confirm_window() {
     assert!(out.contains("Changing guests"), "{out}");
     assert!(out.contains("5    a batch"), "{out}");
 }
+
+#[test]
+fn several_changes_to_one_guest_commit_in_order() {
+    let env = Env::new();
+    // A reduction, then the reboot that applies it, then a stop and a start: each later action
+    // sees the guest as the earlier ones left it, not as it was when staged.
+    let (code, _, err) = env.batch("set cores=1 web01\nreboot web01\nstop web01\n");
+    assert_eq!(code, 5, "{err}");
+    let (code, out, err) = env.run("commit");
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(out.matches(" done ").count(), 3, "{out}");
+    let cores = env
+        .sim
+        .handle
+        .with_state(|s| s.guests.get(&101).unwrap().cfg("cores").map(str::to_string));
+    assert_eq!(cores.as_deref(), Some("1"));
+    assert!(!env.running(101));
+}
