@@ -4,7 +4,10 @@
 //! - evaluating `where | sort-by | first 10` over 10 000 guest records, without the network;
 //! - the simulator's requests per second for `GET /cluster/resources` (10 000 guests);
 //! - `--demo` cold start to a first answer, and `-c ls` wall time and peak memory against a
-//!   10 000-guest simulator (the release binary, measured with /usr/bin/time).
+//!   10 000-guest simulator (the release binary, measured with /usr/bin/time);
+//! - `bulk`: a snapshot of 500 guests through the staging executor at `--parallel` 4, 8 and 16
+//!   (at most 2 per node, 8 nodes) against the ideal ceil(500/parallel)·T and a sequential loop,
+//!   where T is the simulated task time (`BULK_T_MS`, default 50 ms).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -274,6 +277,133 @@ fn bench_binary(rt: &tokio::runtime::Runtime) {
     );
 }
 
+fn bench_bulk(rt: &tokio::runtime::Runtime) {
+    use pvesh_plus::api::{Auth, Client, ConnectOptions, TlsMode, endpoints};
+    use pvesh_plus::staging::{
+        Action, ActionKind, AuditLog, ExecOptions, Precondition, Status, Target, execute,
+    };
+    const GUESTS: usize = 500;
+    // A snapshot task takes 3 simulated seconds; the clock speed makes that T of real time.
+    let t_ms: f64 = std::env::var("BULK_T_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50.0);
+    let handle = rt
+        .block_on(sim::start(SimOptions {
+            scenario: Scenario::Generated {
+                guests: 800,
+                nodes: 8,
+            },
+            tokens: vec![("root@pam!bench".into(), Secret::new("bench-secret"))],
+            speed: 3000.0 / t_ms,
+            ..SimOptions::default()
+        }))
+        .unwrap();
+    let client = rt
+        .block_on(Client::connect(ConnectOptions {
+            url: handle.url(),
+            auth: Auth::Token {
+                tokenid: "root@pam!bench".into(),
+                secret: Secret::new("bench-secret"),
+            },
+            tls: TlsMode::Fingerprint(handle.fingerprint()),
+            timeout: Duration::from_secs(30),
+            tfa: None,
+        }))
+        .unwrap();
+    let data = rt
+        .block_on(client.get(&endpoints::cluster_resources(None)))
+        .unwrap();
+    let inv = Inventory::from_resources(&data).unwrap();
+    let targets: Vec<Target> = inv
+        .guests()
+        .iter()
+        .filter(|g| g.kind == pvesh_plus::api::GuestKind::Qemu && !g.template)
+        .take(GUESTS)
+        .map(|g| Target {
+            vmid: g.vmid,
+            node: g.node.clone(),
+            guest_kind: g.kind,
+            name: g.name.clone(),
+        })
+        .collect();
+    assert_eq!(
+        targets.len(),
+        GUESTS,
+        "the generated cluster has too few VMs"
+    );
+    let plan = |snap: &str| -> Vec<Action> {
+        targets
+            .iter()
+            .map(|t| {
+                Action::new(
+                    ActionKind::Snapshot,
+                    t.clone(),
+                    Precondition {
+                        digest: None,
+                        node: t.node.clone(),
+                        status: String::new(),
+                    },
+                )
+                .param("snapname", snap)
+            })
+            .collect()
+    };
+    let audit = std::sync::Arc::new(AuditLog::new(None, "bench", "root@pam!bench"));
+    let t = t_ms / 1000.0;
+    println!(
+        "bulk snapshot of {GUESTS} guests on 8 nodes, T = {t_ms} ms per task (at most 2 tasks per node)"
+    );
+    println!("  parallel   wall      ideal ceil(N/p)·T   ratio");
+    for parallel in [4usize, 8, 16] {
+        let opts = ExecOptions {
+            parallel,
+            check_preconditions: false,
+            keep_going: true,
+            ..ExecOptions::default()
+        };
+        let start = Instant::now();
+        let outcomes = rt.block_on(execute(
+            &client,
+            &audit,
+            plan(&format!("bulk-p{parallel}")),
+            &Default::default(),
+            &opts,
+            &mut |_: &str| {},
+        ));
+        let wall = start.elapsed().as_secs_f64();
+        let ok = outcomes.iter().filter(|o| o.status == Status::Done).count();
+        assert_eq!(
+            ok,
+            GUESTS,
+            "{:?}",
+            outcomes.iter().find(|o| o.status != Status::Done)
+        );
+        let ideal = GUESTS.div_ceil(parallel) as f64 * t;
+        println!(
+            "  {parallel:>8}   {wall:>6.2} s   {ideal:>6.2} s            {:.2}x",
+            wall / ideal
+        );
+    }
+    // The sequential loop a script would write: send, wait, next.
+    let start = Instant::now();
+    rt.block_on(async {
+        let wait = ExecOptions::default().wait;
+        for a in plan("bulk-seq") {
+            client
+                .run_task(&a.request(), &wait, &mut |_: &str| {})
+                .await
+                .unwrap();
+        }
+    });
+    let wall = start.elapsed().as_secs_f64();
+    let ideal = GUESTS as f64 * t;
+    println!(
+        "  sequential {wall:>6.2} s   {ideal:>6.2} s (N·T)       {:.2}x",
+        wall / ideal
+    );
+}
+
 fn main() {
     let filter = std::env::args()
         .nth(1)
@@ -296,5 +426,8 @@ fn main() {
     }
     if "binary".contains(filter.as_str()) {
         bench_binary(&rt);
+    }
+    if "bulk".contains(filter.as_str()) {
+        bench_bulk(&rt);
     }
 }

@@ -24,8 +24,10 @@ use crate::sim::{self, Scenario, SimHandle, SimOptions};
     name = "pvesh-plus",
     version,
     about = "pvesh+ — an interactive shell for Proxmox VE clusters",
-    after_help = "Exit codes: 0 ok, 1 a command failed, 2 usage or parse error, 3 a commit partly failed,\n\
-                  4 refused by policy, 130 interrupted.\n\n\
+    after_help = "Exit codes: 0 ok, 1 a command failed, 2 usage or parse error, 3 a commit partly failed\n\
+                  (or a run ended inside a confirm window and rolled back), 4 refused by policy,\n\
+                  5 a -f or standard-input batch ended with changes still pending (kept, not applied),\n\
+                  130 interrupted.\n\n\
                   Try it without a cluster: pvesh-plus --demo"
 )]
 pub struct Cli {
@@ -253,6 +255,7 @@ fn random_password() -> String {
 /// A connected session: the command context and, for `--demo`, the simulator behind it.
 struct Session {
     ctx: Ctx,
+    config: Config,
     _sim: Option<SimHandle>,
     banner: String,
 }
@@ -333,6 +336,7 @@ async fn connect(args: &SessionArgs) -> Result<Session> {
     );
     Ok(Session {
         ctx: Ctx::new(client, settings.cluster.clone()),
+        config,
         _sim: None,
         banner,
     })
@@ -420,6 +424,7 @@ async fn connect_demo(args: &SessionArgs) -> Result<Session> {
     );
     Ok(Session {
         ctx,
+        config: Config::default(),
         _sim: Some(handle),
         banner,
     })
@@ -439,39 +444,97 @@ async fn run_session(args: SessionArgs) -> Result<i32> {
     };
     let mut session = connect(&args).await?;
     session.ctx.format = format;
+    let interactive =
+        args.command.is_none() && args.file.is_none() && std::io::stdin().is_terminal();
+    setup_staging(&mut session.ctx, session.config.clone(), interactive)?;
     let style = Style::detect();
     if let Some(line) = &args.command {
-        return Ok(run_and_print(&mut session.ctx, line, style, None).await);
+        let code = run_and_print(&mut session.ctx, line, style, None).await;
+        return Ok(crate::commands::finish_run(&mut session.ctx, false, code).await);
     }
     if let Some(path) = &args.file {
         let text = std::fs::read_to_string(path).map_err(|e| {
             Error::usage(format!("cannot read {}: {e}", path.display()))
                 .hinted("check the path given to -f")
         })?;
-        return Ok(run_batch(
+        let mut lines = text.lines().map(|l| Ok(l.to_string()));
+        let code = run_batch(
             &mut session.ctx,
-            &text,
+            &mut lines,
             &path.display().to_string(),
             args.keep_going,
             style,
         )
-        .await);
+        .await?;
+        return Ok(crate::commands::finish_run(&mut session.ctx, true, code).await);
     }
-    if !std::io::stdin().is_terminal() {
-        let mut text = String::new();
-        for line in std::io::stdin().lock().lines() {
-            match line {
-                Ok(l) => {
-                    text.push_str(&l);
-                    text.push('\n');
-                }
-                Err(e) => return Err(Error::usage(format!("cannot read standard input: {e}"))),
+    if !interactive {
+        // Lines run as they arrive, so a script can wait for one line's effect before the next.
+        let stdin = std::io::stdin();
+        let mut lines = std::iter::from_fn(|| {
+            let mut buf = String::new();
+            match tokio::task::block_in_place(|| stdin.lock().read_line(&mut buf)) {
+                Ok(0) => None,
+                Ok(_) => Some(Ok(buf.trim_end_matches(['\n', '\r']).to_string())),
+                Err(e) => Some(Err(e)),
             }
-        }
-        return Ok(run_batch(&mut session.ctx, &text, "<stdin>", args.keep_going, style).await);
+        });
+        let code = run_batch(
+            &mut session.ctx,
+            &mut lines,
+            "<stdin>",
+            args.keep_going,
+            style,
+        )
+        .await?;
+        return Ok(crate::commands::finish_run(&mut session.ctx, true, code).await);
     }
     println!("{}", session.banner);
-    Ok(crate::shell::run(&mut session.ctx, style).await)
+    if let Some(notice) = crate::commands::restore_notice(&session.ctx) {
+        eprintln!("{notice}");
+    }
+    let code = crate::shell::run(&mut session.ctx, style).await;
+    // Leaving the shell inside a confirm window rolls back, as the end of a batch does.
+    Ok(crate::commands::finish_run(&mut session.ctx, false, code).await)
+}
+
+/// Gives the session its config, its pending buffer (restored from disk, with a notice), its
+/// audit log and its clock. Interactive sessions also get a background timer for confirm
+/// windows.
+fn setup_staging(ctx: &mut Ctx, config: Config, interactive: bool) -> Result<()> {
+    let cluster = ctx.cluster.clone();
+    ctx.staging.buffer = match crate::staging::default_path(&cluster) {
+        Some(path) => crate::staging::PendingBuffer::open(&cluster, path)?,
+        None => crate::staging::PendingBuffer::in_memory(&cluster),
+    };
+    let audit_path = config.audit.enabled.then(|| config.audit.path.clone());
+    ctx.staging.audit = Arc::new(crate::staging::AuditLog::new(
+        audit_path,
+        &cluster,
+        ctx.client.username(),
+    ));
+    ctx.staging.clock = crate::staging::clock_from_env();
+    ctx.staging.confirm = Arc::new(crate::staging::ConfirmWindow::restore(
+        crate::staging::state_file("confirm", &cluster),
+    ));
+    if let Some(plan) = ctx.staging.confirm.peek() {
+        eprintln!(
+            "!!! an earlier session left a confirmed commit unconfirmed ({} guest(s), snapshot {}): \
+             type `confirm` to keep it; otherwise it rolls back when its window ends or when this run ends",
+            plan.guests.len(),
+            plan.snapname
+        );
+    }
+    if interactive {
+        // The line editor holds the terminal in raw mode: end lines with \r\n.
+        ctx.staging.timer_notify = Some(Arc::new(|msg: &str| {
+            eprint!("\r\n{}\r\n", msg.replace('\n', "\r\n"));
+        }));
+    } else if let Some(notice) = crate::commands::restore_notice(ctx) {
+        eprintln!("{notice}");
+    }
+    ctx.config = config;
+    Ok(())
 }
 
 /// Runs one line like [`run_and_print`], but Ctrl-C cancels it (its requests and task waits
@@ -483,9 +546,29 @@ pub async fn run_interruptible(ctx: &mut Ctx, line: &str, style: Style) -> i32 {
 /// Runs one line, prints its output or its error, and returns the exit code. Ctrl-C cancels the
 /// line: its requests and task waits are dropped, and the code is 130.
 async fn run_and_print(ctx: &mut Ctx, line: &str, style: Style, location: Option<&str>) -> i32 {
-    let result = tokio::select! {
-        r = run_line(ctx, line) => r,
-        _ = tokio::signal::ctrl_c() => Err(Error::new(ErrorKind::Interrupted, "interrupted")),
+    crate::commands::check_confirm_window(ctx).await;
+    // A command that stops gracefully (commit) sets `graceful`: the first Ctrl-C then only
+    // cancels its token (no new actions start) and the second one drops the line.
+    let cancel = tokio_util::sync::CancellationToken::new();
+    ctx.staging.cancel = cancel.clone();
+    let graceful = ctx.staging.graceful.clone();
+    graceful.store(false, std::sync::atomic::Ordering::Relaxed);
+    let result = {
+        let work = run_line(ctx, line);
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                r = &mut work => break r,
+                _ = tokio::signal::ctrl_c() => {
+                    if graceful.load(std::sync::atomic::Ordering::Relaxed) && !cancel.is_cancelled() {
+                        eprintln!("interrupt: no new actions will start; waiting for the running ones (Ctrl-C again to stop waiting)");
+                        cancel.cancel();
+                        continue;
+                    }
+                    break Err(Error::new(ErrorKind::Interrupted, "interrupted"));
+                }
+            }
+        }
     };
     match result {
         Ok(out) => {
@@ -493,7 +576,15 @@ async fn run_and_print(ctx: &mut Ctx, line: &str, style: Style, location: Option
             let mut stdout = std::io::stdout().lock();
             let _ = stdout.write_all(text.as_bytes());
             let _ = stdout.flush();
-            exit::OK
+            drop(stdout);
+            if let Some(e) = &out.failure {
+                print_error(e, location);
+            }
+            match &out.failure {
+                _ if cancel.is_cancelled() => exit::INTERRUPTED,
+                Some(e) => e.exit_code(),
+                None => exit::OK,
+            }
         }
         Err(e) => {
             print_error(&e, location);
@@ -504,9 +595,17 @@ async fn run_and_print(ctx: &mut Ctx, line: &str, style: Style, location: Option
 
 /// Runs the lines of a script: `#` comments and blank lines are skipped; the first failing line
 /// stops the run (unless `keep_going`) and its exit code is returned.
-async fn run_batch(ctx: &mut Ctx, text: &str, name: &str, keep_going: bool, style: Style) -> i32 {
+async fn run_batch(
+    ctx: &mut Ctx,
+    lines: &mut dyn Iterator<Item = std::io::Result<String>>,
+    name: &str,
+    keep_going: bool,
+    style: Style,
+) -> Result<i32> {
     let mut first_failure = exit::OK;
-    for (i, line) in text.lines().enumerate() {
+    for (i, line) in lines.enumerate() {
+        let line = line.map_err(|e| Error::usage(format!("cannot read {name}: {e}")))?;
+        let line = line.as_str();
         let trimmed = line.trim();
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
@@ -522,7 +621,7 @@ async fn run_batch(ctx: &mut Ctx, text: &str, name: &str, keep_going: bool, styl
             }
         }
     }
-    first_failure
+    Ok(first_failure)
 }
 
 /// The text for a line's output in the chosen format.

@@ -12,6 +12,7 @@
 //! commands/      Command trait + Signature + examples; one registry list
 //! inventory.rs   cached cluster inventory (one GET /cluster/resources)
 //! api/           Client (auth, TLS, envelope, errors, retries), endpoint builders, UPID, tasks
+//! staging/       actions, the pending buffer, policy, audit log, commit engine, confirm window
 //! sim/           the embedded PVE API simulator: server, state, routes, scenarios, faults
 //! render/        tables and styles
 //! shell/         the interactive line editor: completion, highlighting, prompt, history
@@ -41,3 +42,4 @@ pub mod render;
 pub mod secret;
 pub mod shell;
 pub mod sim;
+pub mod staging;

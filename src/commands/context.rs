@@ -12,7 +12,9 @@ use crate::api::{ApiRequest, Client, endpoints};
 use crate::error::Result;
 use std::sync::Arc;
 
+use crate::config::Config;
 use crate::inventory::{Guest, Inventory, SharedInventory};
+use crate::staging::StagingState;
 
 /// How the final value of a line is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -53,6 +55,10 @@ pub struct Ctx {
     /// The current API path for `cd`/`pwd`/`ls PATH`, always absolute.
     pub cwd: String,
     pub format: OutputFormat,
+    /// The configuration (policy, protected guests, quotas); the empty default for `--demo`.
+    pub config: Config,
+    /// The pending buffer, audit log, clock and confirm window.
+    pub staging: StagingState,
     inventory: SharedInventory,
     schema: SharedSchema,
     notes: NoteSink,
@@ -60,9 +66,12 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new(client: Client, cluster: impl Into<String>) -> Ctx {
+        let cluster = cluster.into();
         Ctx {
             client,
-            cluster: cluster.into(),
+            staging: StagingState::in_memory(&cluster),
+            config: Config::default(),
+            cluster,
             current: None,
             current_node: None,
             cwd: "/".to_string(),

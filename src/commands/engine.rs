@@ -18,6 +18,9 @@ pub struct Output {
     pub empty: &'static str,
     /// The value is text to print exactly as it is (`to json`).
     pub raw: bool,
+    /// Printed after the value, and the line still fails with it (a commit with failed items
+    /// shows its outcome table and exits 3).
+    pub failure: Option<Error>,
 }
 
 impl Output {
@@ -27,6 +30,7 @@ impl Output {
             columns: None,
             empty: "no results",
             raw: false,
+            failure: None,
         }
     }
 
@@ -41,6 +45,11 @@ impl Output {
 
     pub fn raw(mut self) -> Output {
         self.raw = true;
+        self
+    }
+
+    pub fn with_failure(mut self, failure: Option<Error>) -> Output {
+        self.failure = failure;
         self
     }
 

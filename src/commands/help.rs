@@ -25,6 +25,7 @@ Exit codes:
   2    usage or parse error
   3    a commit partly failed
   4    refused by policy (protected guest, quota, VMID range)
+  5    a batch (-f or standard input) ended with changes still pending: they are kept, not applied
   130  interrupted (Ctrl-C)
 ";
 
@@ -47,6 +48,10 @@ pub fn command_help(sig: &Signature) -> String {
         out.push('\n');
         out.push_str(FILTER_LANGUAGE);
     }
+    if sig.name == "commit" {
+        out.push('\n');
+        out.push_str(super::pending::COMMIT_NOTES);
+    }
     out
 }
 
@@ -65,6 +70,8 @@ pub fn overview() -> String {
     );
     for (cat, title) in [
         (Category::Read, "Reading the cluster"),
+        (Category::Change, "Changing guests (destructive ones stage)"),
+        (Category::Plan, "The pending plan"),
         (Category::Records, "Working on records"),
         (Category::Session, "The session"),
     ] {

@@ -9,15 +9,20 @@
 //! Files: `context.rs` (the session a command runs in), `engine.rs` (parse → run stages),
 //! `read.rs` (version, nodes, ls, status, tasks), `reads.rs` (ps, storage, content, pools, tags,
 //! templates), `guest_reads.rs` (snapshots, backups, config), `guest_ip.rs` (ip), `propstring.rs` (config
-//! property strings), `records.rs` (where, select, sort-by, ...),
+//! property strings), `apischema.rs` (usage, the server's API schema), `records.rs` (where, select,
+//! sort-by, ...), `actions.rs` (start, stop, snapshot, set, ...: plan, stage or run), `changes.rs` (set
+//! and tag values), `pending.rs` (pending, diff, discard, commit, confirm), `session.rs` (use, cd, ...),
 //! `help.rs`.
 
+mod actions;
 mod apischema;
+mod changes;
 mod context;
 mod engine;
 mod guest_ip;
 mod guest_reads;
 mod help;
+mod pending;
 mod propstring;
 mod read;
 mod reads;
@@ -30,6 +35,7 @@ use std::pin::Pin;
 pub use apischema::{APIDOC_PATH, load_into as load_schema_into};
 pub use context::{Ctx, OutputFormat};
 pub use engine::{Output, run_line};
+pub use pending::{check_confirm_window, finish_run, restore_notice};
 pub use read::{GUEST_FIELDS, guest_record};
 
 use crate::error::Result;
@@ -136,6 +142,10 @@ pub enum Category {
     Records,
     /// The session itself: help, context.
     Session,
+    /// Changes guests: lifecycle, snapshots, config (destructive ones stage).
+    Change,
+    /// Works on the pending plan: pending, diff, discard, commit, confirm.
+    Plan,
 }
 
 /// The declarative description of a command.
@@ -211,7 +221,7 @@ pub static COMMANDS: &[&Command] = &[
     &read::NODES,
     &read::TASKS,
     &read::VERSION,
-    // Reads: cluster-wide and per-guest records (reads.rs, guest_reads.rs).
+    // Reads: cluster-wide and per-guest records (reads.rs, guest_reads.rs, guest_ip.rs).
     &reads::PS,
     &reads::STORAGE,
     &reads::CONTENT,
@@ -223,6 +233,26 @@ pub static COMMANDS: &[&Command] = &[
     &guest_reads::CONFIG,
     &guest_ip::IP,
     &apischema::USAGE,
+    // Changes: actions on guests (run at once or staged), then the pending plan.
+    &actions::START,
+    &actions::STOP,
+    &actions::SHUTDOWN,
+    &actions::REBOOT,
+    &actions::RESET,
+    &actions::SUSPEND,
+    &actions::RESUME,
+    &actions::DESTROY,
+    &actions::SNAPSHOT,
+    &actions::ROLLBACK,
+    &actions::DELSNAPSHOT,
+    &actions::SET,
+    &actions::TAG,
+    &actions::TEMPLATE,
+    &pending::PENDING,
+    &pending::DIFF,
+    &pending::DISCARD,
+    &pending::COMMIT,
+    &pending::CONFIRM,
     &records::WHERE,
     &records::SELECT,
     &records::SORT_BY,
@@ -296,7 +326,7 @@ mod tests {
 
     #[test]
     fn suggests_close_names() {
-        assert_eq!(suggest("stauts"), vec!["status"]);
+        assert_eq!(suggest("stauts").first(), Some(&"status"));
         assert!(suggest("sort").contains(&"sort-by"));
     }
 }

@@ -441,7 +441,7 @@ mod tests {
 
     #[test]
     fn commands() {
-        check("sta‸", &["status"]);
+        check("sta‸", &["status", "start"]);
         check("sort‸", &["sort-by"]);
         check("ls | whe‸", &["where"]);
         check("ls | so‸", &["sort-by"]);

@@ -1,7 +1,7 @@
 //! The prompt: the cluster, the current VM, and a mark when the last command failed.
 //!
-//! `demo web01> `, `homelab> `, `demo! ` after a failure. Pending changes will show here once
-//! staging lands (`demo web01 [2 pending]> `).
+//! `demo web01> `, `homelab> `, `demo! ` after a failure, and the staged changes waiting for
+//! `commit`: `demo web01 [2 pending]> `.
 
 use std::borrow::Cow;
 
@@ -35,6 +35,13 @@ pub fn prompt_text(ctx: &Ctx) -> String {
             .unwrap_or_else(|| vmid.to_string());
         text.push(' ');
         text.push_str(&name);
+    }
+    let pending = ctx.staging.buffer.len();
+    if pending > 0 {
+        text.push_str(&format!(" [{pending} pending]"));
+    }
+    if crate::staging::peek(&ctx.staging.confirm).is_some() {
+        text.push_str(" [confirm?]");
     }
     text
 }

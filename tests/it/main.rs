@@ -15,3 +15,4 @@ mod pty;
 mod reads;
 mod sim_conformance;
 mod sim_roundtrip;
+mod staging;

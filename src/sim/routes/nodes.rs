@@ -22,6 +22,7 @@ pub fn routes() -> Vec<Route> {
             Ok(index(c, "name"))
         }).desc("Node index."),
         route("GET", "/nodes/{node}/status", "status", "object", Perm::Privs { path: "/nodes/{node}", privs: &["Sys.Audit"], any: false }, &[NODE], node_status).desc("Read node status"),
+        route("GET", "/nodes/{node}/time", "time", "object", Perm::Privs { path: "/nodes/{node}", privs: &["Sys.Audit"], any: false }, &[NODE], node_time).desc("Read server time and time zone settings."),
         route("GET", "/storage", "index", "array", Perm::All, &["type?:string enum=btrfs|cephfs|cifs|dir|esxi|iscsi|iscsidirect|lvm|lvmthin|nfs|pbs|rbd|zfs|zfspool"], storage_index).desc("Storage index."),
         route("GET", "/nodes/{node}/storage", "index", "array", Perm::All, &[
             NODE, "content?:string fmt=pve-storage-content-list", "enabled?:boolean", "format?:boolean",
@@ -85,6 +86,15 @@ fn nodes(c: &mut Ctx) -> Result<Reply, ApiError> {
         })
         .collect();
     Ok(Reply::data(Value::Array(rows)))
+}
+
+/// The simulated clock as PVE reports it; the zone is always UTC, so `localtime` equals `time`.
+fn node_time(c: &mut Ctx) -> Result<Reply, ApiError> {
+    c.check_node()?;
+    let now = c.now();
+    Ok(Reply::data(
+        json!({ "time": now, "localtime": now, "timezone": "UTC" }),
+    ))
 }
 
 fn node_status(c: &mut Ctx) -> Result<Reply, ApiError> {

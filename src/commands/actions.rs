@@ -1,0 +1,490 @@
+//! Commands that change guests: `start stop shutdown reboot reset suspend resume destroy
+//! snapshot rollback delsnapshot set tag template`.
+//!
+//! Each resolves its targets the way `status` does (arguments, else the guests piped in, else the
+//! current VM), plans one [`Action`] per guest, checks the safety policy (protected guests and
+//! quotas refuse with exit 4 before any request), and then stages the destructive ones and runs
+//! the rest at once through the same executor `commit` uses. Nothing here prints.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+
+use serde_json::{Map, Value as Json};
+
+use super::{Arg, ArgKind, Call, Category, Command, Ctx, Example, Output, Signature};
+use crate::api::{GuestKind, endpoints};
+use crate::error::{Error, Result};
+use crate::inventory::Guest;
+use crate::lang::Value;
+use crate::staging::{
+    self, Action, ActionKind, ExecOptions, OUTCOME_COLUMNS, Precondition, Status, Target, execute,
+    outcome_records, policy,
+};
+
+const VM: Arg = Arg::opt(
+    "vm",
+    ArgKind::Vm,
+    "VMID, name, prefix or @selector (default: piped guests or the current VM)",
+);
+
+/// The guests a change applies to, after skipping `skip` leading positionals (a snapshot name...).
+async fn targets(ctx: &mut Ctx, call: &Call, skip: usize) -> Result<Vec<Guest>> {
+    let mut words: Vec<String> = call
+        .args
+        .positionals
+        .iter()
+        .skip(skip)
+        .map(|w| w.text.clone())
+        .collect();
+    if words.is_empty() {
+        words = super::read::piped_vmids(&call.input);
+        if words.is_empty() && !call.input.is_null() {
+            return Ok(Vec::new());
+        }
+    }
+    ctx.targets(&words).await
+}
+
+fn target_of(g: &Guest) -> Target {
+    Target {
+        vmid: g.vmid,
+        node: g.node.clone(),
+        guest_kind: g.kind,
+        name: g.name.clone(),
+    }
+}
+
+/// PVE's `pve-configid` format for snapshot names: a letter, then letters, digits, `-` or `_`.
+fn check_snapname(name: &str) -> Result<()> {
+    let mut chars = name.chars();
+    let ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && name.len() <= 40;
+    if ok {
+        Ok(())
+    } else {
+        Err(
+            Error::usage(format!("'{name}' is not a valid snapshot name"))
+                .hinted("start with a letter; then letters, digits, - or _; at most 40 characters"),
+        )
+    }
+}
+
+/// The flags of a call as action parameters (`--purge` → `purge=1`, `--timeout 60`).
+fn flag_params(call: &Call) -> BTreeMap<String, String> {
+    let mut params = BTreeMap::new();
+    for f in &call.args.flags {
+        let value = f.value.as_ref().map_or("1".to_string(), |w| w.text.clone());
+        params.insert(f.name.clone(), value);
+    }
+    params
+}
+
+/// Plans `kind` on the call's targets, checks the policy, stages what must stage and runs the
+/// rest at once.
+async fn apply(ctx: &mut Ctx, call: Call, kind: ActionKind, skip: usize) -> Result<Output> {
+    let destructive_cmd = super::find(kind.as_str()).is_some_and(|c| c.sig.destructive);
+    let mut params = flag_params(&call);
+    if matches!(
+        kind,
+        ActionKind::Snapshot | ActionKind::Rollback | ActionKind::Delsnapshot
+    ) {
+        let usage = format!("{} SNAPSHOT [VM...]", kind.as_str());
+        let name = super::changes::positional(&call, 0, "the snapshot name", &usage)?;
+        check_snapname(&name)?;
+        params.insert("snapname".into(), name);
+    }
+    // Fresh statuses: a stale cache would plan a stop for a guest someone already stopped.
+    ctx.refresh().await?;
+    let guests = targets(ctx, &call, skip).await?;
+    if guests.is_empty() {
+        return Ok(Output::value(Value::List(Vec::new())).with_empty("no guests: nothing to do"));
+    }
+    let needs_config = destructive_cmd || matches!(kind, ActionKind::Set | ActionKind::Tag);
+    let mut actions = Vec::new();
+    for g in &guests {
+        if kind == ActionKind::Reset && g.kind == GuestKind::Lxc {
+            return Err(Error::usage(format!(
+                "{} is a container: containers have no reset",
+                g.label()
+            ))
+            .hinted("use `reboot` or `stop` then `start`"));
+        }
+        if matches!(
+            kind,
+            ActionKind::Snapshot | ActionKind::Rollback | ActionKind::Delsnapshot
+        ) && g.kind == GuestKind::Lxc
+            && params.contains_key("vmstate")
+        {
+            return Err(Error::usage(
+                "--vmstate is for VMs only; containers have no RAM state to save",
+            ));
+        }
+        if let Some(why) = staging::status_skip(kind, &g.status) {
+            ctx.note(&format!("{}: {why}, nothing to do", g.label()));
+            continue;
+        }
+        let cfg: Map<String, Json> = if needs_config {
+            let data = ctx
+                .get(&endpoints::guest_config(g.kind, &g.node, g.vmid))
+                .await?;
+            data.as_object().cloned().unwrap_or_default()
+        } else {
+            Map::new()
+        };
+        let mut a = Action::new(
+            kind,
+            target_of(g),
+            Precondition {
+                digest: policy::config_text(&cfg, "digest"),
+                node: g.node.clone(),
+                status: g.status.clone(),
+            },
+        );
+        a.params = params.clone();
+        if matches!(kind, ActionKind::Set | ActionKind::Tag) {
+            match super::changes::fill_config_change(ctx, &call, a, g, &cfg)? {
+                Some(filled) => a = filled,
+                None => continue,
+            }
+        }
+        if destructive_cmd || a.destructive_reason.is_some() {
+            let reason =
+                policy::protection_reason(&ctx.config, g.vmid, &g.name, &g.tags, Some(&cfg));
+            if let Some(reason) = reason {
+                return Err(policy::protected_error(&g.label(), kind.as_str(), &reason));
+            }
+        }
+        actions.push(a);
+    }
+    let policy_now = ctx.config.staging.policy;
+    let (staged, now): (Vec<Action>, Vec<Action>) = actions.into_iter().partition(|a| {
+        policy::stages(
+            policy_now,
+            destructive_cmd || a.destructive_reason.is_some(),
+        )
+    });
+    let mut out = Output::value(Value::List(Vec::new())).with_empty("nothing to do");
+    if !staged.is_empty() {
+        let first = ctx.staging.buffer.len() + 1;
+        let count = staged.len();
+        let records = super::pending::pending_records(&staged, first);
+        ctx.staging.buffer.push(staged)?;
+        ctx.note(&format!(
+            "staged {count} change(s); {} pending — review with `pending` or `diff`, apply with `commit`",
+            ctx.staging.buffer.len()
+        ));
+        out = Output::value(records).with_columns(super::pending::PENDING_COLUMNS);
+    }
+    for a in now.iter().filter(|a| !a.effect.is_empty()) {
+        let effects: Vec<String> = a.effect.iter().map(|(k, e)| format!("{k} {e}")).collect();
+        ctx.note(&format!("{}: {}", a.target.label(), effects.join(", ")));
+    }
+    if !now.is_empty() {
+        let ran = run_now(ctx, now).await;
+        out = ran;
+    }
+    Ok(out)
+}
+
+/// Runs actions at once through the executor; a failed item makes the line fail with exit 3
+/// after its outcome table.
+async fn run_now(ctx: &mut Ctx, actions: Vec<Action>) -> Output {
+    let client = ctx.client.clone();
+    let audit = ctx.staging.audit.clone();
+    let opts = ExecOptions {
+        keep_going: true,
+        check_preconditions: false,
+        cancel: ctx.staging.cancel.clone(),
+        ..ExecOptions::default()
+    };
+    ctx.staging.graceful.store(true, Ordering::Relaxed);
+    let total = actions.len();
+    let outcomes = {
+        let mut note = |line: &str| ctx.note(line);
+        execute(
+            &client,
+            &audit,
+            actions,
+            &Default::default(),
+            &opts,
+            &mut note,
+        )
+        .await
+    };
+    let failed = outcomes.iter().filter(|o| o.status != Status::Done).count();
+    let failure = (failed > 0).then(|| {
+        Error::new(
+            crate::error::ErrorKind::Partial,
+            format!("{failed} of {total} action(s) did not succeed (see the table above)"),
+        )
+    });
+    let _ = ctx.refresh().await;
+    Output::value(outcome_records(&outcomes))
+        .with_columns(OUTCOME_COLUMNS)
+        .with_failure(failure)
+}
+
+macro_rules! change_command {
+    ($static:ident, $kind:expr, $skip:expr, $sig:expr) => {
+        pub static $static: Command = Command {
+            sig: $sig,
+            run: |ctx, call| Box::pin(apply(ctx, call, $kind, $skip)),
+        };
+    };
+}
+
+const fn sig(
+    name: &'static str,
+    about: &'static str,
+    args: &'static [Arg],
+    destructive: bool,
+    examples: &'static [Example],
+) -> Signature {
+    Signature {
+        name,
+        category: Category::Change,
+        about,
+        args,
+        destructive,
+        fields: OUTCOME_COLUMNS,
+        examples,
+    }
+}
+
+const fn ex(line: &'static str, about: &'static str) -> Example {
+    Example { line, about }
+}
+
+change_command!(
+    START,
+    ActionKind::Start,
+    0,
+    sig(
+        "start",
+        "Start guests (runs at once, following each task).",
+        &[VM],
+        false,
+        &[
+            ex("start dev-box", "start one guest"),
+            ex(
+                "ls | where status=stopped and tags has lab | start",
+                "start the guests piped in"
+            )
+        ]
+    )
+);
+change_command!(
+    STOP,
+    ActionKind::Stop,
+    0,
+    sig(
+        "stop",
+        "Stop guests at once, like pulling the plug (staged).",
+        &[VM],
+        true,
+        &[
+            ex("stop web01", "stage a hard stop"),
+            ex(
+                "ls | where tags has ci and type = qemu | stop",
+                "stage a stop per guest piped in"
+            )
+        ]
+    )
+);
+change_command!(
+    SHUTDOWN,
+    ActionKind::Shutdown,
+    0,
+    sig(
+        "shutdown",
+        "Shut guests down cleanly (staged).",
+        &[
+            VM,
+            Arg::flag("--timeout", ArgKind::Count, "seconds to wait for the guest"),
+            Arg::switch("--force-stop", "stop it when the timeout passes")
+        ],
+        true,
+        &[ex(
+            "shutdown web02 --timeout 60 --force-stop",
+            "stage a clean shutdown, forced after 60 s"
+        )]
+    )
+);
+change_command!(
+    REBOOT,
+    ActionKind::Reboot,
+    0,
+    sig(
+        "reboot",
+        "Reboot guests, applying pending config changes (staged).",
+        &[VM],
+        true,
+        &[ex("reboot web01", "stage a reboot")]
+    )
+);
+change_command!(
+    RESET,
+    ActionKind::Reset,
+    0,
+    sig(
+        "reset",
+        "Reset VMs like the reset button (staged).",
+        &[VM],
+        true,
+        &[ex("reset web01", "stage a hard reset")]
+    )
+);
+change_command!(
+    SUSPEND,
+    ActionKind::Suspend,
+    0,
+    sig(
+        "suspend",
+        "Pause VMs (staged).",
+        &[VM],
+        true,
+        &[ex("suspend web01", "stage a pause")]
+    )
+);
+change_command!(
+    RESUME,
+    ActionKind::Resume,
+    0,
+    sig(
+        "resume",
+        "Resume paused VMs (runs at once).",
+        &[VM],
+        false,
+        &[ex("resume web01", "resume a paused VM")]
+    )
+);
+change_command!(
+    DESTROY,
+    ActionKind::Destroy,
+    0,
+    sig(
+        "destroy",
+        "Destroy guests and their disks (staged; cannot be undone).",
+        &[
+            VM,
+            Arg::switch(
+                "--purge",
+                "also remove it from backup jobs, replication and HA"
+            )
+        ],
+        true,
+        &[ex(
+            "destroy old-app --purge",
+            "stage the removal of a guest"
+        )]
+    )
+);
+change_command!(
+    SNAPSHOT,
+    ActionKind::Snapshot,
+    1,
+    sig(
+        "snapshot",
+        "Take a snapshot of guests (runs at once).",
+        &[
+            Arg::pos("name", ArgKind::Text, "the snapshot name"),
+            VM,
+            Arg::switch("--vmstate", "save the RAM too (VMs)"),
+            Arg::flag("--description", ArgKind::Text, "a note")
+        ],
+        false,
+        &[
+            ex("snapshot pre-upgrade web01", "one guest"),
+            ex(
+                "ls | where status=running | snapshot pre-upgrade",
+                "every running guest, in parallel"
+            )
+        ]
+    )
+);
+change_command!(
+    ROLLBACK,
+    ActionKind::Rollback,
+    1,
+    sig(
+        "rollback",
+        "Roll guests back to a snapshot (staged).",
+        &[
+            Arg::pos("name", ArgKind::Text, "the snapshot name"),
+            VM,
+            Arg::switch("--start", "start the guest afterwards")
+        ],
+        true,
+        &[ex("rollback pre-upgrade web01", "stage a rollback")]
+    )
+);
+change_command!(
+    DELSNAPSHOT,
+    ActionKind::Delsnapshot,
+    1,
+    sig(
+        "delsnapshot",
+        "Delete a snapshot of guests (staged).",
+        &[Arg::pos("name", ArgKind::Text, "the snapshot name"), VM],
+        true,
+        &[ex("delsnapshot pre-upgrade web01", "stage the deletion")]
+    )
+);
+change_command!(
+    SET,
+    ActionKind::Set,
+    0,
+    sig(
+        "set",
+        "Change cores, sockets, memory, balloon, name, description, onboot or tags; says per key whether it applies live or at the next reboot. Reductions stage.",
+        &[
+            Arg::pos(
+                "key=value",
+                ArgKind::Text,
+                "one or more settings (memory in MiB or with a unit: 8G)"
+            ),
+            VM
+        ],
+        false,
+        &[
+            ex("set memory=8G web01", "more memory (runs at once)"),
+            ex("set cores=2 web01", "fewer cores: staged"),
+            ex("ls | where tags has lab | set onboot=1", "many guests")
+        ]
+    )
+);
+change_command!(
+    TAG,
+    ActionKind::Tag,
+    2,
+    sig(
+        "tag",
+        "Add or remove a tag on guests (runs at once).",
+        &[
+            Arg::pos("op", ArgKind::Choice(&["add", "rm"]), "add or rm"),
+            Arg::pos("tag", ArgKind::Text, "the tag"),
+            VM
+        ],
+        false,
+        &[
+            ex("tag add maintenance web01", "tag one guest"),
+            ex(
+                "ls | where name =~ ci | tag rm ci",
+                "untag the guests piped in"
+            )
+        ]
+    )
+);
+change_command!(
+    TEMPLATE,
+    ActionKind::Template,
+    0,
+    sig(
+        "template",
+        "Convert guests to templates (staged; cannot be undone).",
+        &[VM],
+        true,
+        &[ex("template dev-box", "stage the conversion")]
+    )
+);

@@ -1,0 +1,584 @@
+//! The pending plan: `pending`, `diff`, `discard`, `commit`, `confirm`, and the session hooks
+//! around a confirmed commit's window (checked before every line and at the end of a run).
+//!
+//! `commit` re-checks every action against the cluster, runs them through the staging executor
+//! and returns the outcome table; it never prints (progress goes through [`Ctx::note`]).
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::Ordering;
+
+use super::{Arg, ArgKind, Category, Command, Ctx, Example, Output, Signature};
+use crate::error::{Error, ErrorKind, Result};
+use crate::lang::{Record, Value, parse_duration};
+use crate::staging::{
+    self, Action, ActionKind, ConfirmPlan, ExecOptions, LiveGuest, OUTCOME_COLUMNS, Status,
+    execute, outcome_records,
+};
+
+/// The columns `pending` shows.
+pub const PENDING_COLUMNS: &[&str] = &["n", "action", "vmid", "name", "node", "why", "effect"];
+
+/// `help commit` adds this.
+pub const COMMIT_NOTES: &str = "\
+Confirmed commits (--confirm DURATION):
+  Every affected guest is snapshotted first (pvesh-confirm-<time>), then the plan is applied.
+  Unless `confirm` arrives within DURATION, every guest is rolled back to that snapshot (guests
+  that were running are started again) and a loud notice says so. Actions that no snapshot can
+  undo (destroy, template) refuse --confirm.
+  The window is checked before every line, by a timer in an interactive shell, and when a run
+  ends: a -c, -f or standard-input run that ends inside the window ROLLS BACK before it exits
+  (exit code 3), so closing the session never leaves a silent half-state. Confirm in the same
+  run (`commit --confirm 5m` ... `confirm`) to keep the changes. Leaving the shell inside the
+  window rolls back too. If the process dies (closed terminal, kill -9), the window is saved next
+  to the pending buffer: the next start announces it, and it rolls back when the window ends or
+  when that run ends, unless `confirm` comes first.
+Exit codes: 3 when any action failed or was skipped; 130 after Ctrl-C (the first Ctrl-C stops
+launching new actions and waits for the running ones; the table says what ran and what not).
+";
+
+/// Records for a list of planned actions, numbered from `first`.
+pub fn pending_records(actions: &[Action], first: usize) -> Value {
+    Value::List(
+        actions
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                let mut r = Record::new();
+                r.insert("n", Value::Int((first + i) as i64));
+                r.insert("action", Value::String(a.summary()));
+                r.insert("vmid", Value::Int(i64::from(a.target.vmid)));
+                r.insert("name", Value::String(a.target.name.clone()));
+                r.insert("node", Value::String(a.target.node.clone()));
+                r.insert(
+                    "type",
+                    Value::String(a.target.guest_kind.as_str().to_string()),
+                );
+                r.insert(
+                    "why",
+                    a.destructive_reason
+                        .clone()
+                        .map_or(Value::Null, Value::String),
+                );
+                let effect: Vec<String> =
+                    a.effect.iter().map(|(k, e)| format!("{k} {e}")).collect();
+                r.insert("effect", Value::String(effect.join(", ")));
+                r.insert("status", Value::String(a.precondition.status.clone()));
+                r.insert(
+                    "digest",
+                    a.precondition
+                        .digest
+                        .clone()
+                        .map_or(Value::Null, Value::String),
+                );
+                Value::Record(r)
+            })
+            .collect(),
+    )
+}
+
+/// What an action changes, as (field, before, after) rows.
+fn changes_of(a: &Action) -> Vec<(String, String, String)> {
+    let status = a.precondition.status.clone();
+    let snap = a.params.get("snapname").cloned().unwrap_or_default();
+    match a.kind {
+        ActionKind::Set | ActionKind::Tag => a
+            .params
+            .iter()
+            .map(|(k, v)| {
+                let before = a.before.get(k).cloned().unwrap_or_default();
+                (k.clone(), before, v.clone())
+            })
+            .collect(),
+        ActionKind::Stop | ActionKind::Shutdown => {
+            vec![("status".into(), status, "stopped".into())]
+        }
+        ActionKind::Start => vec![("status".into(), status, "running".into())],
+        ActionKind::Suspend => vec![("status".into(), status, "paused".into())],
+        ActionKind::Resume => vec![("status".into(), status, "running".into())],
+        ActionKind::Reboot | ActionKind::Reset => {
+            vec![("status".into(), status, "running (restarted)".into())]
+        }
+        ActionKind::Destroy => vec![("guest".into(), "exists".into(), "destroyed".into())],
+        ActionKind::Template => vec![("template".into(), "0".into(), "1".into())],
+        ActionKind::Snapshot => vec![(format!("snapshot {snap}"), "-".into(), "taken".into())],
+        ActionKind::Rollback => {
+            vec![(
+                "state".into(),
+                "current".into(),
+                format!("as at snapshot {snap}"),
+            )]
+        }
+        ActionKind::Delsnapshot => vec![(
+            format!("snapshot {snap}"),
+            "exists".into(),
+            "deleted".into(),
+        )],
+    }
+}
+
+pub static PENDING: Command = Command {
+    sig: Signature {
+        name: "pending",
+        category: Category::Plan,
+        about: "List the staged changes: what, on which guest and node, why it is destructive, and when it takes effect.",
+        args: &[],
+        destructive: false,
+        fields: &[
+            "n", "action", "vmid", "name", "node", "type", "why", "effect", "status", "digest",
+        ],
+        examples: &[Example {
+            line: "pending",
+            about: "the plan",
+        }],
+    },
+    run: |ctx, _call| {
+        Box::pin(async move {
+            Ok(
+                Output::value(pending_records(ctx.staging.buffer.actions(), 1))
+                    .with_columns(PENDING_COLUMNS)
+                    .with_empty("nothing pending"),
+            )
+        })
+    },
+};
+
+pub static DIFF: Command = Command {
+    sig: Signature {
+        name: "diff",
+        category: Category::Plan,
+        about: "Before and after, per guest, for every staged change.",
+        args: &[],
+        destructive: false,
+        fields: &["n", "vmid", "name", "field", "before", "after"],
+        examples: &[Example {
+            line: "diff",
+            about: "what the commit would change",
+        }],
+    },
+    run: |ctx, _call| {
+        Box::pin(async move {
+            let mut rows = Vec::new();
+            for (i, a) in ctx.staging.buffer.actions().iter().enumerate() {
+                for (field, before, after) in changes_of(a) {
+                    let mut r = Record::new();
+                    r.insert("n", Value::Int(i as i64 + 1));
+                    r.insert("vmid", Value::Int(i64::from(a.target.vmid)));
+                    r.insert("name", Value::String(a.target.name.clone()));
+                    r.insert("field", Value::String(field));
+                    r.insert("before", Value::String(before));
+                    r.insert("after", Value::String(after));
+                    rows.push(Value::Record(r));
+                }
+            }
+            Ok(Output::value(Value::List(rows)).with_empty("nothing pending"))
+        })
+    },
+};
+
+pub static DISCARD: Command = Command {
+    sig: Signature {
+        name: "discard",
+        category: Category::Plan,
+        about: "Drop staged changes by number (all of them without numbers).",
+        args: &[Arg::opt("n", ArgKind::Count, "numbers from `pending`")],
+        destructive: false,
+        fields: &[],
+        examples: &[
+            Example {
+                line: "discard 2 3",
+                about: "drop two changes",
+            },
+            Example {
+                line: "discard",
+                about: "drop the whole plan",
+            },
+        ],
+    },
+    run: |ctx, call| {
+        Box::pin(async move {
+            let mut positions = Vec::new();
+            for w in &call.args.positionals {
+                let n = w.text.parse::<usize>().map_err(|_| {
+                    Error::usage(format!(
+                        "discard takes numbers from `pending`, got '{}'",
+                        w.text
+                    ))
+                })?;
+                positions.push(n);
+            }
+            let removed = ctx.staging.buffer.discard(&positions)?;
+            ctx.note(&format!(
+                "discarded {} change(s); {} pending",
+                removed.len(),
+                ctx.staging.buffer.len()
+            ));
+            Ok(Output::none())
+        })
+    },
+};
+
+fn count_flag(call: &super::Call, name: &str, default: usize) -> Result<usize> {
+    match call.args.flag(name).and_then(|f| f.value.as_ref()) {
+        None => Ok(default),
+        Some(w) => w
+            .text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| Error::usage(format!("--{name} takes a number ≥ 1, got '{}'", w.text))),
+    }
+}
+
+pub static COMMIT: Command = Command {
+    sig: Signature {
+        name: "commit",
+        category: Category::Plan,
+        about: "Apply the staged changes: re-check each guest, run with bounded parallelism, follow every task, show an outcome table.",
+        args: &[
+            Arg::flag(
+                "--parallel",
+                ArgKind::Count,
+                "tasks at once (default 4; at most 2 per node)",
+            ),
+            Arg::switch("--keep-going", "go on after a failure"),
+            Arg::flag(
+                "--confirm",
+                ArgKind::Text,
+                "snapshot first, roll back unless `confirm` comes within this time (5m, 30s)",
+            ),
+        ],
+        destructive: false,
+        fields: OUTCOME_COLUMNS,
+        examples: &[
+            Example {
+                line: "commit",
+                about: "apply the plan",
+            },
+            Example {
+                line: "commit --parallel 8 --keep-going",
+                about: "faster, and do not stop at a failure",
+            },
+            Example {
+                line: "commit --confirm 5m",
+                about: "apply; roll back in 5 minutes unless confirmed",
+            },
+        ],
+    },
+    run: |ctx, call| Box::pin(commit(ctx, call)),
+};
+
+async fn commit(ctx: &mut Ctx, call: super::Call) -> Result<Output> {
+    let parallel = count_flag(&call, "parallel", 4)?;
+    let keep_going = call.args.has_flag("keep-going");
+    let window = match call.args.flag("confirm").and_then(|f| f.value.as_ref()) {
+        None => None,
+        Some(w) => Some(parse_duration(&w.text).filter(|s| *s > 0).ok_or_else(|| {
+            Error::usage(format!(
+                "--confirm takes a duration such as 5m or 30s, got '{}'",
+                w.text
+            ))
+        })?),
+    };
+    if staging::peek(&ctx.staging.confirm).is_some() {
+        return Err(Error::usage("a confirmed commit is waiting for `confirm`")
+            .hinted("type `confirm` to keep it, or wait for its rollback before committing more"));
+    }
+    let actions = ctx.staging.buffer.actions().to_vec();
+    if actions.is_empty() {
+        ctx.note("nothing to commit");
+        return Ok(Output::none());
+    }
+    if window.is_some()
+        && let Some(a) = actions.iter().find(|a| !a.kind.undoable())
+    {
+        return Err(Error::new(
+            ErrorKind::Policy,
+            format!(
+                "refusing --confirm: `{}` on {} cannot be undone by a snapshot",
+                a.summary(),
+                a.target.label()
+            ),
+        )
+        .hinted("commit it without --confirm, or `discard` it first; nothing was sent"));
+    }
+    let inv = ctx.refresh().await?;
+    let live: HashMap<u32, LiveGuest> = inv
+        .guests()
+        .iter()
+        .map(|g| {
+            (
+                g.vmid,
+                LiveGuest {
+                    node: g.node.clone(),
+                    status: g.status.clone(),
+                },
+            )
+        })
+        .collect();
+    // The plan stays saved until the commit ends: if the process dies half-way, the next commit
+    // re-checks every action, and those already applied are skipped by their preconditions.
+    ctx.staging.graceful.store(true, Ordering::Relaxed);
+    let client = ctx.client.clone();
+    let audit = ctx.staging.audit.clone();
+    let opts = ExecOptions {
+        parallel,
+        keep_going,
+        cancel: ctx.staging.cancel.clone(),
+        ..ExecOptions::default()
+    };
+    let mut plan = None;
+    if window.is_some() {
+        let now = ctx.staging.clock.now(&client).await?;
+        let mut seen = BTreeSet::new();
+        let guests: Vec<_> = actions
+            .iter()
+            .filter(|a| seen.insert(a.target.vmid))
+            .map(|a| {
+                let running = live
+                    .get(&a.target.vmid)
+                    .is_some_and(|l| l.status == "running");
+                (a.target.clone(), running)
+            })
+            .collect();
+        let snapname = staging::snapshot_name(now);
+        ctx.note(&format!(
+            "taking snapshot {snapname} of {} guest(s) first",
+            guests.len()
+        ));
+        let snaps = {
+            let mut note = |l: &str| ctx.note(l);
+            let snap_opts = ExecOptions {
+                check_preconditions: false,
+                ..opts.clone()
+            };
+            execute(
+                &client,
+                &audit,
+                staging::snapshot_actions(&snapname, &guests),
+                &live,
+                &snap_opts,
+                &mut note,
+            )
+            .await
+        };
+        if let Some(bad) = snaps.iter().find(|o| o.status != Status::Done) {
+            return Err(Error::new(
+                ErrorKind::Task,
+                format!(
+                    "could not snapshot {} ({}): nothing was applied, the plan is still pending",
+                    bad.action.target.label(),
+                    bad.detail
+                ),
+            ));
+        }
+        plan = Some(ConfirmPlan {
+            deadline: 0,
+            snapname,
+            guests,
+        });
+    }
+    let total = actions.len();
+    let outcomes = {
+        let mut note = |l: &str| ctx.note(l);
+        execute(&client, &audit, actions, &live, &opts, &mut note).await
+    };
+    let not_run: Vec<Action> = outcomes
+        .iter()
+        .filter(|o| o.status == Status::NotRun && o.detail.starts_with("not started"))
+        .map(|o| o.action.clone())
+        .collect();
+    let interrupted: Vec<Action> = outcomes
+        .iter()
+        .filter(|o| o.status == Status::NotRun && o.detail.starts_with("interrupted"))
+        .map(|o| o.action.clone())
+        .collect();
+    let kept = not_run.len() + interrupted.len();
+    ctx.staging.buffer.take_all()?;
+    if kept > 0 {
+        ctx.staging
+            .buffer
+            .push(not_run.into_iter().chain(interrupted).collect())?;
+        ctx.note(&format!("{kept} change(s) did not start and stay pending"));
+    }
+    let bad = outcomes.iter().filter(|o| o.status != Status::Done).count();
+    if let (Some(mut plan), Some(secs)) = (plan, window) {
+        let now = ctx.staging.clock.now(&client).await?;
+        plan.deadline = now + i64::try_from(secs).unwrap_or(i64::MAX / 2);
+        let announce = format!(
+            "!!! confirmed commit: type `confirm` within {} or all {} guest(s) roll back to {}",
+            crate::lang::format_duration(secs),
+            plan.guests.len(),
+            plan.snapname
+        );
+        ctx.staging.confirm.open(plan)?;
+        ctx.note(&announce);
+        if let Some(notify) = &ctx.staging.timer_notify
+            && ctx.staging.clock.is_local()
+        {
+            staging::spawn_confirm_timer(
+                client.clone(),
+                audit.clone(),
+                ctx.staging.confirm.clone(),
+                secs,
+                notify.clone(),
+            );
+        }
+    }
+    let _ = ctx.refresh().await;
+    let failure = (bad > 0).then(|| {
+        let count = |s: Status| outcomes.iter().filter(|o| o.status == s).count();
+        Error::new(
+            ErrorKind::Partial,
+            format!(
+                "{bad} of {total} change(s) did not succeed: {} failed, {} skipped, {} not run (see the table above)",
+                count(Status::Failed),
+                count(Status::Skipped),
+                count(Status::NotRun)
+            ),
+        )
+    });
+    Ok(Output::value(outcome_records(&outcomes))
+        .with_columns(OUTCOME_COLUMNS)
+        .with_failure(failure))
+}
+
+pub static CONFIRM: Command = Command {
+    sig: Signature {
+        name: "confirm",
+        category: Category::Plan,
+        about: "Keep a confirmed commit: cancels its rollback and deletes the safety snapshots.",
+        args: &[],
+        destructive: false,
+        fields: OUTCOME_COLUMNS,
+        examples: &[Example {
+            line: "confirm",
+            about: "after `commit --confirm 5m`",
+        }],
+    },
+    run: |ctx, _call| {
+        Box::pin(async move {
+            let Some(plan) = staging::take(&ctx.staging.confirm) else {
+                return Err(Error::usage("no confirmed commit is waiting").hinted(
+                    "`commit --confirm 5m` opens one; an expired one has already rolled back",
+                ));
+            };
+            ctx.note(&format!(
+                "confirmed: the changes stay; deleting the snapshots {}",
+                plan.snapname
+            ));
+            let client = ctx.client.clone();
+            let audit = ctx.staging.audit.clone();
+            let opts = ExecOptions {
+                check_preconditions: false,
+                keep_going: true,
+                ..ExecOptions::default()
+            };
+            let outcomes = {
+                let mut note = |l: &str| ctx.note(l);
+                execute(
+                    &client,
+                    &audit,
+                    staging::cleanup_actions(&plan),
+                    &HashMap::new(),
+                    &opts,
+                    &mut note,
+                )
+                .await
+            };
+            Ok(Output::value(outcome_records(&outcomes)).with_columns(OUTCOME_COLUMNS))
+        })
+    },
+};
+
+/// Rolls back an open window now, loudly; the exit code says whether every guest came back.
+async fn fire_rollback(ctx: &mut Ctx, plan: ConfirmPlan, why: &str) -> bool {
+    ctx.note(&staging::rollback_banner(&plan, why));
+    let client = ctx.client.clone();
+    let audit = ctx.staging.audit.clone();
+    let outcomes = {
+        let mut note = |l: &str| ctx.note(l);
+        staging::roll_back(&client, &audit, &plan, &mut note).await
+    };
+    let failed = outcomes.iter().filter(|o| o.status != Status::Done).count();
+    if failed == 0 {
+        ctx.note("!!! rollback finished: every guest is back to its snapshot");
+    } else {
+        ctx.note(&format!(
+            "!!! rollback: {failed} guest(s) could not be rolled back; check them now"
+        ));
+    }
+    let _ = ctx.refresh().await;
+    failed == 0
+}
+
+/// Before each line: a confirm window whose deadline has passed rolls back now.
+pub async fn check_confirm_window(ctx: &mut Ctx) {
+    let Some(plan) = staging::peek(&ctx.staging.confirm) else {
+        return;
+    };
+    let now = match ctx.staging.clock.now(&ctx.client).await {
+        Ok(now) => now,
+        Err(e) => {
+            ctx.note(&format!(
+                "warning: cannot read the clock for the confirm window: {}",
+                e.message
+            ));
+            return;
+        }
+    };
+    if now < plan.deadline {
+        return;
+    }
+    if let Some(plan) = staging::take(&ctx.staging.confirm) {
+        fire_rollback(ctx, plan, "the confirm window expired without `confirm`").await;
+    }
+}
+
+/// At the end of a `-c`, `-f` or standard-input run: an open confirm window rolls back (exit 3),
+/// and a batch that leaves changes pending lists them and exits with
+/// [`staging::EXIT_PENDING_LEFT`]. Returns the exit code to use instead of `code`.
+pub async fn finish_run(ctx: &mut Ctx, batch: bool, code: i32) -> i32 {
+    let mut code = code;
+    if let Some(plan) = staging::take(&ctx.staging.confirm) {
+        fire_rollback(
+            ctx,
+            plan,
+            "the run ended inside the confirm window without `confirm`",
+        )
+        .await;
+        code = crate::error::exit::PARTIAL;
+    }
+    let left = ctx.staging.buffer.len();
+    if left > 0 && batch {
+        let lines: Vec<String> = ctx
+            .staging
+            .buffer
+            .actions()
+            .iter()
+            .enumerate()
+            .map(|(i, a)| format!("  {}. {} on {}", i + 1, a.summary(), a.target.label()))
+            .collect();
+        ctx.note(&format!(
+            "{left} change(s) pending, not applied (`commit` applies them, `discard` drops them):\n{}",
+            lines.join("\n")
+        ));
+        if code == crate::error::exit::OK {
+            code = staging::EXIT_PENDING_LEFT;
+        }
+    }
+    code
+}
+
+/// The notice shown at start when an earlier session left changes pending.
+pub fn restore_notice(ctx: &Ctx) -> Option<String> {
+    let n = ctx.staging.buffer.len();
+    (n > 0).then(|| {
+        let path = ctx
+            .staging
+            .buffer
+            .path()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        format!("restored {n} pending change(s) from {path}: `pending` lists them, `commit` applies, `discard` drops")
+    })
+}

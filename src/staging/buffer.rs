@@ -1,0 +1,285 @@
+//! The pending buffer: the ordered list of staged actions, saved to disk on every change.
+//!
+//! The file is `$XDG_STATE_HOME/pvesh-plus/pending-<cluster>.json` (else
+//! `~/.local/state/...`), written to a temporary file in the same directory and renamed over the
+//! old one, so a crash (even `kill -9`) leaves either the old or the new plan, never half of one.
+//! This module does no API calls and never prints.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::action::Action;
+use crate::error::{Error, ErrorKind, Result};
+
+/// The on-disk form, versioned so a later format can tell an old file apart.
+#[derive(Debug, Serialize, Deserialize)]
+struct Saved {
+    version: u32,
+    cluster: String,
+    actions: Vec<Action>,
+}
+
+const VERSION: u32 = 1;
+
+/// The staged actions, in the order they will run.
+#[derive(Debug, Default)]
+pub struct PendingBuffer {
+    actions: Vec<Action>,
+    cluster: String,
+    /// Where it is saved; `None` keeps it in memory only.
+    path: Option<PathBuf>,
+}
+
+/// `$XDG_STATE_HOME/pvesh-plus/pending-<cluster>.json`, with the cluster name made file-safe.
+pub fn default_path(cluster: &str) -> Option<PathBuf> {
+    state_file("pending", cluster)
+}
+
+/// `$XDG_STATE_HOME/pvesh-plus/<what>-<cluster>.json` (`confirm-demo.json`).
+pub fn state_file(what: &str, cluster: &str) -> Option<PathBuf> {
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| dirs::home_dir().map(|h| h.join(".local").join("state")))?;
+    let safe: String = cluster
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    Some(state.join("pvesh-plus").join(format!("{what}-{safe}.json")))
+}
+
+impl PendingBuffer {
+    /// A buffer that lives in memory only (tests, and when no state directory is known).
+    pub fn in_memory(cluster: &str) -> PendingBuffer {
+        PendingBuffer {
+            actions: Vec::new(),
+            cluster: cluster.to_string(),
+            path: None,
+        }
+    }
+
+    /// Opens the buffer saved at `path`, or an empty one if there is no file yet.
+    pub fn open(cluster: &str, path: PathBuf) -> Result<PendingBuffer> {
+        let actions = match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let saved: Saved = serde_json::from_str(&text).map_err(|e| {
+                    Error::new(
+                        ErrorKind::Config,
+                        format!(
+                            "the pending changes in {} cannot be read: {e}",
+                            path.display()
+                        ),
+                    )
+                    .hinted("move the file away to start with an empty plan")
+                })?;
+                if saved.version != VERSION {
+                    return Err(Error::new(
+                        ErrorKind::Config,
+                        format!(
+                            "{} was written by another version of pvesh+ (format {})",
+                            path.display(),
+                            saved.version
+                        ),
+                    )
+                    .hinted("move the file away to start with an empty plan"));
+                }
+                saved.actions
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!("cannot read {}: {e}", path.display()),
+                ));
+            }
+        };
+        Ok(PendingBuffer {
+            actions,
+            cluster: cluster.to_string(),
+            path: Some(path),
+        })
+    }
+
+    pub fn actions(&self) -> &[Action] {
+        &self.actions
+    }
+
+    pub fn len(&self) -> usize {
+        self.actions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.actions.is_empty()
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Appends actions and saves.
+    pub fn push(&mut self, actions: Vec<Action>) -> Result<()> {
+        self.actions.extend(actions);
+        self.save()
+    }
+
+    /// Removes the actions at the given 1-based positions (all of them when empty), saves, and
+    /// returns what was removed.
+    pub fn discard(&mut self, positions: &[usize]) -> Result<Vec<Action>> {
+        if let Some(bad) = positions
+            .iter()
+            .find(|&&p| p == 0 || p > self.actions.len())
+        {
+            return Err(Error::usage(format!(
+                "there is no pending change {bad} (there are {})",
+                self.actions.len()
+            ))
+            .hinted("`pending` lists them with their numbers"));
+        }
+        let removed = if positions.is_empty() {
+            std::mem::take(&mut self.actions)
+        } else {
+            let mut kept = Vec::new();
+            let mut removed = Vec::new();
+            for (i, a) in std::mem::take(&mut self.actions).into_iter().enumerate() {
+                if positions.contains(&(i + 1)) {
+                    removed.push(a);
+                } else {
+                    kept.push(a);
+                }
+            }
+            self.actions = kept;
+            removed
+        };
+        self.save()?;
+        Ok(removed)
+    }
+
+    /// Takes every action out (for a commit) and saves the empty buffer.
+    pub fn take_all(&mut self) -> Result<Vec<Action>> {
+        self.discard(&[])
+    }
+
+    /// Writes the buffer: a temporary file in the same directory, flushed, then renamed. An empty
+    /// buffer removes the file.
+    pub fn save(&self) -> Result<()> {
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        let fail = |what: &str, e: std::io::Error| {
+            Error::new(
+                ErrorKind::Internal,
+                format!(
+                    "cannot save the pending changes ({what} {}): {e}",
+                    path.display()
+                ),
+            )
+            .hinted("check that the state directory is writable (XDG_STATE_HOME)")
+        };
+        if self.actions.is_empty() {
+            return match std::fs::remove_file(path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(fail("remove", e)),
+                _ => Ok(()),
+            };
+        }
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| fail("create the directory of", e))?;
+        }
+        let saved = Saved {
+            version: VERSION,
+            cluster: self.cluster.clone(),
+            actions: self.actions.clone(),
+        };
+        let text = serde_json::to_string_pretty(&saved)
+            .map_err(|e| Error::internal(format!("cannot encode the pending changes: {e}")))?;
+        let tmp = path.with_extension(format!("json.tmp{}", std::process::id()));
+        let mut file = std::fs::File::create(&tmp).map_err(|e| fail("create", e))?;
+        file.write_all(text.as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(|e| fail("write", e))?;
+        std::fs::rename(&tmp, path).map_err(|e| fail("rename onto", e))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::GuestKind;
+    use crate::staging::{ActionKind, Precondition, Target};
+
+    fn stop(vmid: u32) -> Action {
+        Action::new(
+            ActionKind::Stop,
+            Target {
+                vmid,
+                node: "pve1".into(),
+                guest_kind: GuestKind::Qemu,
+                name: format!("vm{vmid}"),
+            },
+            Precondition {
+                digest: None,
+                node: "pve1".into(),
+                status: "running".into(),
+            },
+        )
+    }
+
+    #[test]
+    fn saves_restores_and_removes_the_file_when_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join("pending-demo.json");
+        let mut b = PendingBuffer::open("demo", path.clone()).unwrap();
+        b.push(vec![stop(101), stop(102), stop(103)]).unwrap();
+        let again = PendingBuffer::open("demo", path.clone()).unwrap();
+        assert_eq!(again.actions(), b.actions());
+        let removed = b.discard(&[2]).unwrap();
+        assert_eq!(removed[0].target.vmid, 102);
+        let vmids: Vec<u32> = PendingBuffer::open("demo", path.clone())
+            .unwrap()
+            .actions()
+            .iter()
+            .map(|a| a.target.vmid)
+            .collect();
+        assert_eq!(vmids, vec![101, 103]);
+        b.take_all().unwrap();
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn discard_rejects_bad_positions() {
+        let mut b = PendingBuffer::in_memory("demo");
+        b.push(vec![stop(101)]).unwrap();
+        for bad in [0, 2] {
+            let e = b.discard(&[bad]).unwrap_err();
+            assert!(e.message.contains("no pending change"), "{e}");
+        }
+        assert_eq!(b.len(), 1);
+    }
+
+    #[test]
+    fn a_corrupt_file_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pending-x.json");
+        std::fs::write(&path, "{not json").unwrap();
+        let e = PendingBuffer::open("x", path).unwrap_err();
+        assert!(e.message.contains("cannot be read"), "{e}");
+    }
+
+    #[test]
+    fn cluster_names_are_made_file_safe() {
+        let p = default_path("a/b c").unwrap();
+        assert!(
+            p.ends_with("pvesh-plus/pending-a_b_c.json"),
+            "{}",
+            p.display()
+        );
+    }
+}

@@ -1,0 +1,139 @@
+//! Staged changes (DESIGN §3): the action type every guest change is expressed in, the pending
+//! buffer saved on every change, the safety policy, the audit log, the executor that runs actions
+//! with bounded parallelism, and confirmed commits with automatic rollback.
+//!
+//! This module owns the data and the mechanics; the commands that plan and commit live in
+//! `commands::actions` and `commands::pending`. It never prints and never reads the terminal:
+//! progress goes to callbacks the caller supplies.
+//!
+//! Files: `action.rs` (Action and its request), `buffer.rs` (persistence), `audit.rs`,
+//! `policy.rs` (staging policy, protection, quotas, hotplug), `engine.rs` (the executor),
+//! `confirm.rs` (clock and confirmation window).
+
+mod action;
+mod audit;
+mod buffer;
+mod confirm;
+mod engine;
+pub mod policy;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use tokio_util::sync::CancellationToken;
+
+pub use action::{Action, ActionKind, Precondition, Target};
+pub use audit::{AuditEntry, AuditLog};
+pub use buffer::{PendingBuffer, default_path, state_file};
+pub use confirm::{
+    Clock, ConfirmPlan, ConfirmSlot, ConfirmWindow, ServerClock, SystemClock, cleanup_actions,
+    clock_from_env, peek, rollback_actions, snapshot_actions, snapshot_name, take,
+};
+pub use engine::{
+    ExecOptions, ItemOutcome, LiveGuest, OUTCOME_COLUMNS, Status, execute, outcome_records,
+    status_skip,
+};
+
+use crate::api::Client;
+
+/// Exit code of a batch (`-f` or standard input) that ends with changes still pending.
+pub const EXIT_PENDING_LEFT: i32 = 5;
+
+/// A callback for notices from outside a command (the background timer).
+pub type Notify = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// The staging part of a session: what the command context carries.
+pub struct StagingState {
+    pub buffer: PendingBuffer,
+    pub audit: Arc<AuditLog>,
+    pub clock: Arc<dyn Clock>,
+    pub confirm: ConfirmSlot,
+    /// Interactive sessions: where the background timer of a confirm window reports.
+    pub timer_notify: Option<Notify>,
+    /// Cancelled by the first Ctrl-C of a line whose command stops gracefully (`commit`).
+    pub cancel: CancellationToken,
+    /// Set by a command that handles Ctrl-C itself; the line runner reads it.
+    pub graceful: Arc<AtomicBool>,
+}
+
+impl StagingState {
+    /// In memory only: no file for the buffer, no audit log, the local clock.
+    pub fn in_memory(cluster: &str) -> StagingState {
+        StagingState {
+            buffer: PendingBuffer::in_memory(cluster),
+            audit: Arc::new(AuditLog::new(None, cluster, "")),
+            clock: Arc::new(SystemClock),
+            confirm: Arc::new(ConfirmWindow::default()),
+            timer_notify: None,
+            cancel: CancellationToken::new(),
+            graceful: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
+
+/// Rolls back a confirm window's guests; returns the outcomes. Used by the session check, the
+/// end of a batch and the background timer.
+pub async fn roll_back<F: FnMut(&str)>(
+    client: &Client,
+    audit: &Arc<AuditLog>,
+    plan: &ConfirmPlan,
+    progress: &mut F,
+) -> Vec<ItemOutcome> {
+    let opts = ExecOptions {
+        check_preconditions: false,
+        keep_going: true,
+        ..ExecOptions::default()
+    };
+    execute(
+        client,
+        audit,
+        rollback_actions(plan),
+        &HashMap::new(),
+        &opts,
+        progress,
+    )
+    .await
+}
+
+/// The loud notice for a rollback that fired.
+pub fn rollback_banner(plan: &ConfirmPlan, why: &str) -> String {
+    let names: Vec<String> = plan.guests.iter().map(|(t, _)| t.label()).collect();
+    format!(
+        "!!! ROLLING BACK: {why}; returning {} guest(s) to snapshot {}: {}",
+        plan.guests.len(),
+        plan.snapname,
+        names.join(", ")
+    )
+}
+
+/// In an interactive session with the local clock: rolls the window back when its deadline
+/// passes, even while the shell waits for input.
+pub fn spawn_confirm_timer(
+    client: Client,
+    audit: Arc<AuditLog>,
+    slot: ConfirmSlot,
+    wait_secs: u64,
+    notify: Notify,
+) {
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_secs(wait_secs)).await;
+        let Some(plan) = take(&slot) else {
+            return;
+        };
+        notify(&rollback_banner(
+            &plan,
+            "the confirm window expired without `confirm`",
+        ));
+        let mut say = |line: &str| notify(line);
+        let outcomes = roll_back(&client, &audit, &plan, &mut say).await;
+        let failed = outcomes.iter().filter(|o| o.status != Status::Done).count();
+        if failed == 0 {
+            notify("!!! rollback finished: every guest is back to its snapshot");
+        } else {
+            notify(&format!(
+                "!!! rollback: {failed} guest(s) could not be rolled back; check them now"
+            ));
+        }
+    });
+}
