@@ -67,6 +67,7 @@ pub fn overview() -> String {
         (Category::Read, "Reading the cluster"),
         (Category::Records, "Working on records"),
         (Category::Session, "The session"),
+        (Category::Create, "Creating guests"),
     ] {
         let cmds: Vec<&Command> = COMMANDS
             .iter()

@@ -8,11 +8,12 @@
 //!
 //! Files: `context.rs` (the session a command runs in), `engine.rs` (parse → run stages),
 //! `read.rs` (version, nodes, ls, status, tasks), `records.rs` (where, select, sort-by, ...),
-//! `help.rs`.
+//! `new.rs` (new, new-template: over `crate::wizard`), `help.rs`.
 
 mod context;
 mod engine;
 mod help;
+mod new;
 mod read;
 mod records;
 mod session;
@@ -124,6 +125,8 @@ pub enum Category {
     Records,
     /// The session itself: help, context.
     Session,
+    /// Creates guests (`new`).
+    Create,
 }
 
 /// The declarative description of a command.
@@ -215,6 +218,9 @@ pub static COMMANDS: &[&Command] = &[
     &session::REFRESH,
     &session::CD,
     &session::PWD,
+    // Guided creation (wizard): new.rs, over crate::wizard.
+    &new::NEW,
+    &new::NEW_TEMPLATE,
     &help::HELP,
 ];
 

@@ -69,17 +69,16 @@ pub async fn run(
     let plan = provision::resolve(ctx, config, &inv, &answers, opts.vmid).await?;
     if opts.confirm {
         prompter.show(&plan.preview());
+    } else {
+        for line in plan.preview().lines() {
+            ctx.note(line);
+        }
     }
     if opts.dry_run {
         return Ok(NewOutcome::Planned(plan));
     }
     if opts.confirm && !prompter.confirm("Build it?", true)? {
         return Err(cancelled());
-    }
-    if !opts.confirm {
-        for line in plan.preview().lines() {
-            ctx.note(line);
-        }
     }
     let built = provision::build(ctx, config, &plan, &opts.build).await?;
     Ok(NewOutcome::Built(plan, built))

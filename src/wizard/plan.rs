@@ -157,7 +157,14 @@ pub fn place(
                 std::cmp::Reverse(n.node.clone()),
             )
         })
-        .map(|n| (n.node.clone(), "most free memory".to_string()))
+        .map(|n| {
+            let why = if shared {
+                "most free memory".to_string()
+            } else {
+                format!("the template's disk is local to {}", template.node)
+            };
+            (n.node.clone(), why)
+        })
         .ok_or_else(|| {
             Error::not_found(format!(
                 "no online node can hold a clone of {} (its disk is on {storage})",
@@ -380,10 +387,6 @@ impl VmPlan {
             self.ciuser.clone().map_or(Value::Null, Value::String),
         );
         r.insert("start", Value::Bool(self.start));
-        r.insert(
-            "steps",
-            Value::List(self.steps().into_iter().map(Value::String).collect()),
-        );
         Value::Record(r)
     }
 }
