@@ -79,6 +79,9 @@ pub struct SessionArgs {
     /// With --demo and --guests: spread them over this many nodes.
     #[arg(long, value_name = "N", requires = "guests")]
     pub nodes: Option<usize>,
+    /// With --demo: delay every simulated answer by this many milliseconds (to try a slow link).
+    #[arg(long, value_name = "MS", requires = "demo")]
+    pub sim_latency: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -204,22 +207,28 @@ async fn run_sim(args: SimArgs) -> Result<i32> {
     let handle = sim::start(opts)
         .await
         .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
-    println!("pvesh+ simulator listening on {}", handle.url());
-    println!(
-        "certificate fingerprint (SHA-256): {}",
-        handle.fingerprint()
-    );
-    println!("user: {}  password: {}", args.user, password.expose());
-    for (id, secret) in &tokens {
-        println!("token: {id}  secret: {}", secret.expose());
-    }
-    println!(
-        "example: curl -k -d username={} -d password=... {}/api2/json/access/ticket",
-        args.user,
-        handle.url()
-    );
-    println!("press Ctrl-C to stop");
-    let _ = std::io::stdout().flush();
+    // A reader that goes away (a closed pipe) must not take the simulator down with it.
+    let banner = {
+        let mut b = format!(
+            "pvesh+ simulator listening on {}\ncertificate fingerprint (SHA-256): {}\nuser: {}  password: {}\n",
+            handle.url(),
+            handle.fingerprint(),
+            args.user,
+            password.expose()
+        );
+        for (id, secret) in &tokens {
+            b.push_str(&format!("token: {id}  secret: {}\n", secret.expose()));
+        }
+        b.push_str(&format!(
+            "example: curl -k -d username={} -d password=... {}/api2/json/access/ticket\npress Ctrl-C to stop\n",
+            args.user,
+            handle.url()
+        ));
+        b
+    };
+    let mut stdout = std::io::stdout();
+    let _ = stdout.write_all(banner.as_bytes());
+    let _ = stdout.flush();
     let _ = tokio::signal::ctrl_c().await;
     handle.shutdown().await;
     Ok(exit::OK)
@@ -380,6 +389,10 @@ async fn connect_demo(args: &SessionArgs) -> Result<Session> {
         scenario,
         users: vec![("root@pam".to_string(), password.clone())],
         speed: 10.0,
+        faults: sim::Faults {
+            latency_ms: args.sim_latency.unwrap_or(0),
+            ..sim::Faults::default()
+        },
         ..SimOptions::default()
     };
     let handle = sim::start(opts)

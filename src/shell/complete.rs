@@ -84,14 +84,13 @@ impl Context<'_> {
     fn argument(&self, words: &[&str], partial: &str, span: Range<usize>) -> Vec<Candidate> {
         let sig = &self.cmd.sig;
         // A value for the flag just before?
-        if let Some(prev) = words.last() {
-            if let Some(flag) = sig
+        if let Some(prev) = words.last()
+            && let Some(flag) = sig
                 .args
                 .iter()
                 .find(|a| a.is_flag() && a.takes_value && a.name == *prev)
-            {
-                return self.of_kind(flag.kind, partial, span);
-            }
+        {
+            return self.of_kind(flag.kind, partial, span);
         }
         if partial.starts_with('-') {
             return sig

@@ -112,8 +112,47 @@ fn editor(ctx: &Ctx, style: Style) -> Reedline {
     editor
 }
 
+/// How often the inventory is refreshed in the background while the shell is open.
+const REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Keeps the shared inventory fresh on a timer, so completion stays current without ever waiting
+/// on the network itself. A failed refresh keeps the old snapshot.
+fn spawn_refresher(ctx: &Ctx) -> tokio::task::JoinHandle<()> {
+    let client = ctx.client.clone();
+    let shared = ctx.shared_inventory();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(REFRESH_EVERY);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let request = crate::api::endpoints::cluster_resources(None);
+            if let Ok(data) = client.get(&request).await
+                && let Ok(inv) = crate::inventory::Inventory::from_resources(&data)
+            {
+                shared.set(inv);
+            }
+        }
+    })
+}
+
 /// Runs the interactive session until `exit` or Ctrl-D; returns the exit code.
 pub async fn run(ctx: &mut Ctx, style: Style) -> i32 {
+    // Completion needs the inventory from the first Tab on: load it before the first prompt.
+    if ctx.cached_inventory().is_none()
+        && let Err(e) = ctx.refresh().await
+    {
+        eprintln!(
+            "warning: the inventory could not be loaded ({}); names will not complete until `refresh`",
+            e.message
+        );
+    }
+    let refresher = spawn_refresher(ctx);
+    let code = repl(ctx, style).await;
+    refresher.abort();
+    code
+}
+
+async fn repl(ctx: &mut Ctx, style: Style) -> i32 {
     let mut editor = editor(ctx, style);
     let mut last_failed = false;
     loop {

@@ -18,28 +18,26 @@ pub fn schema_tree() -> Vec<Value> {
     let Ok(table) = routes::table() else {
         return Vec::new();
     };
-    let mut paths: Vec<&str> = Vec::new();
+    let mut paths: Vec<String> = Vec::new();
     for c in table {
         let mut acc = String::new();
         for seg in c.route.path.split('/').filter(|s| !s.is_empty()) {
             acc.push('/');
             acc.push_str(seg);
-            if let Some(p) = table.iter().map(|c| c.route.path).find(|p| *p == acc)
-                && !paths.contains(&p)
-            {
-                paths.push(p);
+            if !paths.contains(&acc) {
+                paths.push(acc.clone());
             }
         }
     }
     build_children("", &paths, table)
 }
 
-fn build_children(parent: &str, paths: &[&str], table: &[Compiled]) -> Vec<Value> {
+fn build_children(parent: &str, paths: &[String], table: &[Compiled]) -> Vec<Value> {
     let depth = parent.split('/').filter(|s| !s.is_empty()).count() + 1;
     let mut out = Vec::new();
     let mut own: Vec<&str> = paths
         .iter()
-        .copied()
+        .map(String::as_str)
         .filter(|p| {
             p.starts_with(parent)
                 && p[parent.len()..].starts_with('/')
@@ -140,6 +138,9 @@ fn param_json(s: &ParamSpec) -> Value {
     }
     if let Some(x) = s.max_length {
         m.insert("maxLength".into(), json!(x));
+    }
+    if let Some(x) = s.min_length {
+        m.insert("minLength".into(), json!(x));
     }
     if !s.enumeration.is_empty() {
         m.insert("enum".into(), json!(s.enumeration));

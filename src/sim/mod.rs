@@ -14,7 +14,8 @@
 //! - `params`      the parameter-spec mini-language and PVE-style validation.
 //! - `perms`       built-in roles, ACLs and privilege checks.
 //! - `state`       the cluster state ([`State`]) and its JSON views.
-//! - `tasks`       UPIDs, task lifecycles, logs and their effects on state.
+//! - `tasks`       UPIDs, task lifecycles and logs.
+//! - `effects`     what a finished task does to the state.
 //! - `scenario`    the demo cluster and the generated clusters.
 //! - `routes`      the route table (data) and the handlers.
 //! - `server`      the HTTP layer: envelope, errors, auth, faults, request log.
@@ -23,6 +24,7 @@
 mod apidoc;
 mod clock;
 mod crypto;
+mod effects;
 mod params;
 mod perms;
 pub mod routes;
@@ -38,8 +40,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::secret::Secret;
 
 pub use crypto::totp_code;
+pub use perms::{AclEntry, ROLES};
 pub use scenario::{DEMO_TFA_SECRET, Scenario};
-pub use state::{Guest, GuestKind, Node, Pool, Snapshot, State, Storage, Task, Volume};
+pub use state::{
+    ApiToken, Guest, GuestKind, Node, Pool, Snapshot, State, Storage, Task, User, Volume,
+};
+pub use tasks::Effect;
 
 /// How to start a simulator.
 #[derive(Debug, Clone)]
@@ -111,6 +117,7 @@ pub struct RequestRecord {
     pub path: String,
     /// The route template that answered (e.g. `/cluster/resources`), or the path when none did.
     pub template: String,
+    /// The HTTP status sent; 0 when the drop fault closed the connection instead.
     pub status: u16,
 }
 

@@ -3,7 +3,7 @@
 //! Each route declares its parameters as short spec strings, parsed once at start:
 //!
 //! ```text
-//! name[?]:type [fmt=FORMAT] [min=N] [max=N] [maxlen=N] [enum=a|b|c] [idx=LO..HI] [props=KIND] [pattern=REGEX]
+//! name[?]:type [fmt=FORMAT] [min=N] [max=N] [maxlen=N] [minlen=N] [enum=a|b|c] [idx=LO..HI] [props=KIND] [pattern=REGEX]
 //! ```
 //!
 //! `?` marks an optional parameter; `type` is `string`, `integer`, `number`, `boolean` or
@@ -140,6 +140,44 @@ pub const PROP_FORMATS: &[PropFormat] = &[
         keys: DISK_KEYS,
     },
     PropFormat {
+        name: "lxcnet",
+        default_key: None,
+        keys: &[
+            "bridge",
+            "firewall",
+            "gw",
+            "gw6",
+            "host-managed",
+            "hwaddr",
+            "ip",
+            "ip6",
+            "link_down",
+            "mtu",
+            "name",
+            "rate",
+            "tag",
+            "trunks",
+            "type",
+        ],
+    },
+    PropFormat {
+        name: "lxcdisk",
+        default_key: Some("volume"),
+        keys: &[
+            "acl",
+            "backup",
+            "keepattrs",
+            "mountoptions",
+            "mp",
+            "quota",
+            "replicate",
+            "ro",
+            "shared",
+            "size",
+            "volume",
+        ],
+    },
+    PropFormat {
         name: "ipconfig",
         default_key: None,
         keys: &["ip", "gw", "ip6", "gw6"],
@@ -174,6 +212,7 @@ pub struct ParamSpec {
     pub minimum: Option<f64>,
     pub maximum: Option<f64>,
     pub max_length: Option<usize>,
+    pub min_length: Option<usize>,
     pub enumeration: Vec<String>,
     pub pattern: Option<(String, Regex)>,
     /// For `name[n]`: the base name and the inclusive index range.
@@ -208,6 +247,7 @@ pub fn parse_spec(line: &str) -> Result<ParamSpec, String> {
         minimum: None,
         maximum: None,
         max_length: None,
+        min_length: None,
         enumeration: Vec::new(),
         pattern: None,
         indexed: None,
@@ -234,6 +274,7 @@ pub fn parse_spec(line: &str) -> Result<ParamSpec, String> {
             "min" => spec.minimum = Some(num(v)?),
             "max" => spec.maximum = Some(num(v)?),
             "maxlen" => spec.max_length = Some(num(v)? as usize),
+            "minlen" => spec.min_length = Some(num(v)? as usize),
             "enum" => spec.enumeration = v.split('|').map(str::to_string).collect(),
             "props" => {
                 spec.props = Some(
@@ -304,6 +345,11 @@ impl ParamSpec {
             && value.chars().count() > max
         {
             return Err(format!("value may only be {max} characters long"));
+        }
+        if let Some(min) = self.min_length
+            && value.chars().count() < min
+        {
+            return Err(format!("value must be at least {min} characters long"));
         }
         if is_number(value) {
             let v: f64 = value.parse().unwrap_or(0.0);

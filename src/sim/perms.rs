@@ -220,9 +220,23 @@ pub fn privileges(acl: &[AclEntry], ugid: &str, path: &str) -> BTreeSet<&'static
     result
 }
 
-/// Whether `ugid` holds `privs` on `path` (all of them, or any one when `any`).
+/// Whether `ugid` (a userid, or a privilege-separated token id) holds `privs` on `path` (all of
+/// them, or any one when `any`).
 pub fn has(acl: &[AclEntry], ugid: &str, path: &str, privs: &[&str], any: bool) -> bool {
-    let held = privileges(acl, ugid, path);
+    if ugid == "root@pam" {
+        return true;
+    }
+    // A token with privilege separation holds what both it and its user hold.
+    let held = match ugid.split_once('!') {
+        Some((user, _)) => {
+            let of_user = privileges(acl, user, path);
+            privileges(acl, ugid, path)
+                .intersection(&of_user)
+                .copied()
+                .collect()
+        }
+        None => privileges(acl, ugid, path),
+    };
     if any {
         privs.iter().any(|p| held.contains(p))
     } else {
@@ -251,6 +265,8 @@ mod tests {
             entry("/vms", "tfa@pve", "PVEVMAdmin", true),
             entry("/vms/103", "tfa@pve", "NoAccess", false),
             entry("/storage", "x@pve", "PVEAuditor", false),
+            entry("/vms", "auditor@pve!sep", "PVEVMAdmin", true),
+            entry("/", "auditor@pve!wide", "Administrator", true),
         ];
         let cases = [
             ("auditor@pve", "/vms/101", "VM.Audit", true),
@@ -261,6 +277,9 @@ mod tests {
             ("x@pve", "/storage", "Datastore.Audit", true),
             ("x@pve", "/storage/local", "Datastore.Audit", false),
             ("root@pam", "/anything", "Sys.Modify", true),
+            ("auditor@pve!sep", "/vms/101", "VM.Audit", true),
+            ("auditor@pve!sep", "/storage", "Datastore.Audit", false),
+            ("auditor@pve!wide", "/vms/101", "VM.PowerMgmt", false),
         ];
         for (user, path, privilege, want) in cases {
             assert_eq!(

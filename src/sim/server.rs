@@ -232,6 +232,7 @@ impl Server {
             Auth {
                 user: String::new(),
                 auth_id: String::new(),
+                perm_id: String::new(),
             }
         } else {
             match self.authenticate(&shared.state, inc, route.allowtoken, &rel, now, lifetime) {
@@ -244,7 +245,7 @@ impl Server {
         }
         if let Perm::Privs { path, privs, any } = route.perm {
             let path = substitute(path, &params);
-            if !super::perms::has(&shared.state.acl, &auth.user, &path, privs, any) {
+            if !super::perms::has(&shared.state.acl, &auth.perm_id, &path, privs, any) {
                 let detail = format!("{path}, {}", privs.join(if any { "|" } else { ", " }));
                 return (template, Outcome::Err(ApiError::perm(Some(detail)), false));
             }
@@ -262,6 +263,7 @@ impl Server {
             state: &mut shared.state,
             params,
             user: auth.user,
+            perm_id: auth.perm_id,
             auth_id: auth.auth_id,
             now: now_f,
             keys: &self.keys,
@@ -301,17 +303,13 @@ impl Server {
             let (user, name) = id
                 .split_once('!')
                 .ok_or_else(|| ApiError::new(401, "Authentication failed!"))?;
-            let valid = state.users.get(user).is_some_and(|u| {
-                u.enable
-                    && u.tokens.iter().any(|t| {
-                        t.id == name
-                            && t.secret.expose() == secret
-                            && (t.expire == 0 || t.expire > now)
-                    })
-            });
-            if !valid {
-                return Err(ApiError::new(401, "Authentication failed!"));
-            }
+            let token = state
+                .users
+                .get(user)
+                .filter(|u| u.enable)
+                .and_then(|u| u.tokens.iter().find(|t| t.id == name))
+                .filter(|t| t.secret.expose() == secret && (t.expire == 0 || t.expire > now))
+                .ok_or_else(|| ApiError::new(401, "Authentication failed!"))?;
             if !allowtoken {
                 return Err(ApiError::perm(Some(format!(
                     "URI '{rel}' not available with API token, need proper ticket."
@@ -320,6 +318,11 @@ impl Server {
             return Ok(Auth {
                 user: user.to_string(),
                 auth_id: id.to_string(),
+                perm_id: if token.privsep {
+                    id.to_string()
+                } else {
+                    user.to_string()
+                },
             });
         }
         let ticket = authz
@@ -346,7 +349,8 @@ impl Server {
         }
         Ok(Auth {
             user: subject.clone(),
-            auth_id: subject,
+            auth_id: subject.clone(),
+            perm_id: subject,
         })
     }
 }
@@ -354,6 +358,8 @@ impl Server {
 struct Auth {
     user: String,
     auth_id: String,
+    /// Whose privileges count: the user, or the token id when it has privilege separation.
+    perm_id: String,
 }
 
 enum Outcome {
@@ -498,6 +504,92 @@ fn render(out: Outcome) -> Response<Full<Bytes>> {
                 r.extensions_mut().insert(p);
             }
             r
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inc(method: &str, query: &str, ctype: &str, body: &str) -> Incoming2 {
+        let mut headers = HeaderMap::new();
+        if !ctype.is_empty() {
+            headers.insert("content-type", HeaderValue::from_str(ctype).unwrap());
+        }
+        Incoming2 {
+            method: method.into(),
+            path: "/api2/json/x".into(),
+            query: query.into(),
+            headers,
+            body: Bytes::from(body.to_string()),
+        }
+    }
+
+    fn check(i: Incoming2, want: &[(&str, &str)]) {
+        let got = decode_params(&i).unwrap();
+        let got: Vec<(&str, &str)> = got.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn params_from_query_form_and_json() {
+        check(
+            inc("GET", "a=1&b=x%20y", "", ""),
+            &[("a", "1"), ("b", "x y")],
+        );
+        check(
+            inc(
+                "POST",
+                "",
+                "application/x-www-form-urlencoded",
+                "net0=virtio%2Cbridge%3Dvmbr0",
+            ),
+            &[("net0", "virtio,bridge=vmbr0")],
+        );
+        check(inc("POST", "b=2", "", "a=1&b=1"), &[("a", "1"), ("b", "2")]);
+        check(
+            inc(
+                "POST",
+                "",
+                "application/json",
+                r#"{"start":true,"cores":2,"name":"x","skip":null}"#,
+            ),
+            &[("start", "1"), ("cores", "2"), ("name", "x")],
+        );
+        assert_eq!(
+            decode_params(&inc("POST", "", "application/json", "[1]"))
+                .unwrap_err()
+                .status,
+            400
+        );
+    }
+
+    #[test]
+    fn cookies_and_substitution() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "cookie",
+            HeaderValue::from_static("a=b; PVEAuthCookie=PVE%3Aroot%40pam%3A1::x"),
+        );
+        assert_eq!(
+            cookie(&h, "PVEAuthCookie").as_deref(),
+            Some("PVE:root@pam:1::x")
+        );
+        assert_eq!(cookie(&h, "nope"), None);
+        let p: Params = [("vmid".to_string(), "101".to_string())]
+            .into_iter()
+            .collect();
+        assert_eq!(substitute("/vms/{vmid}", &p), "/vms/101");
+    }
+
+    #[test]
+    fn dice_is_deterministic_and_in_range() {
+        let (mut a, mut b) = (42, 42);
+        for _ in 0..100 {
+            let x = dice(&mut a);
+            assert_eq!(x, dice(&mut b));
+            assert!((0.0..1.0).contains(&x));
         }
     }
 }

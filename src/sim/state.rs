@@ -183,6 +183,20 @@ pub fn is_disk_key(k: &str) -> bool {
         })
 }
 
+/// The storage of a disk value (`local-lvm:vm-100-disk-0,...` → `local-lvm`); `None` for
+/// `none,media=cdrom` and other values without a volume.
+pub fn disk_storage(v: &str) -> Option<&str> {
+    let first = v.split(',').next()?;
+    let first = first
+        .strip_prefix("file=")
+        .or_else(|| first.strip_prefix("volume="))
+        .unwrap_or(first);
+    first
+        .split_once(':')
+        .map(|(s, _)| s)
+        .filter(|s| !s.is_empty() && !s.starts_with('/'))
+}
+
 /// Parses `size=32G` out of a disk property string into bytes.
 pub fn disk_size(v: &str) -> Option<u64> {
     v.split(',')
@@ -375,11 +389,15 @@ impl State {
         Ok(())
     }
 
+    /// Users with a password, `root@pam` first.
     pub fn password_credentials(&self) -> Vec<(String, Secret)> {
-        self.users
+        let mut out: Vec<(String, Secret)> = self
+            .users
             .values()
             .filter_map(|u| u.password.clone().map(|p| (u.userid.clone(), p)))
-            .collect()
+            .collect();
+        out.sort_by_key(|(u, _)| u != "root@pam");
+        out
     }
 
     /// A `/cluster/resources` row for a guest (FACTS §5 fields and types).
@@ -450,11 +468,6 @@ impl State {
             "disk": self.storage_used(s, node),
             "maxdisk": s.total,
         })
-    }
-
-    /// The guests' vmids a pool holds (kept in sync with `Guest::pool`).
-    pub fn pool_of(&self, vmid: u32) -> Option<&str> {
-        self.guests.get(&vmid).and_then(|g| g.pool.as_deref())
     }
 }
 

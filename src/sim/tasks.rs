@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use super::state::{GuestKind, State, Volume, format_size};
+use super::state::State;
 
 /// What a task does to the state when it ends successfully.
 #[derive(Debug, Clone)]
@@ -236,8 +236,9 @@ impl State {
         }
     }
 
-    /// Ends task `i`; `interrupt` stops it early with that exit status and no effect.
-    pub fn finish_task(&mut self, i: usize, interrupt: Option<&str>) {
+    /// Ends task `i`: as planned, or, with `interrupt = Some((reason, now))`, stopped early at
+    /// `now` with that exit status and without its effect.
+    pub fn finish_task(&mut self, i: usize, interrupt: Option<(&str, f64)>) {
         let Some(task) = self.tasks.get(i).cloned() else {
             return;
         };
@@ -246,383 +247,26 @@ impl State {
         {
             g.config.shift_remove("lock");
         }
-        let end = if interrupt.is_some() {
-            task.start_f.max(task.end_f.min(f64::MAX))
-        } else {
-            task.end_f
-        };
-        let exit = match (interrupt, &task.outcome) {
-            (Some(why), _) => why.to_string(),
-            (None, Err(e)) => {
-                if let Effect::Clone { newid } = task.effect {
-                    self.remove_guest(newid);
-                }
-                e.clone()
-            }
+        let failed = interrupt.is_some() || task.outcome.is_err();
+        if failed && let Effect::Clone { newid } = task.effect {
+            // A failed clone removes the VM it reserved.
+            self.remove_guest(newid);
+        }
+        let (end, exit) = match (interrupt, &task.outcome) {
+            (Some((why, now)), _) => (now, why.to_string()),
+            (None, Err(e)) => (task.end_f, e.clone()),
             (None, Ok(())) => {
                 self.apply(task.effect.clone(), task.end_f.floor() as i64);
-                "OK".to_string()
+                (task.end_f, "OK".to_string())
             }
         };
         if let Some(t) = self.tasks.get_mut(i) {
+            if interrupt.is_some() {
+                let elapsed = end - t.start_f;
+                t.lines.retain(|(at, _)| *at <= elapsed);
+            }
             t.finished = Some((end.floor() as i64, exit));
         }
-    }
-
-    fn apply(&mut self, effect: Effect, now: i64) {
-        match effect {
-            Effect::None => {}
-            Effect::Start { vmid } => {
-                if let Some(g) = self.guests.get_mut(&vmid) {
-                    g.status = "running".into();
-                    g.paused = false;
-                    g.started_at = Some(now);
-                    // Pending changes apply at start.
-                    let pending = std::mem::take(&mut g.pending);
-                    for (k, v) in pending {
-                        match v {
-                            Some(v) => {
-                                g.config.insert(k, v);
-                            }
-                            None => {
-                                g.config.shift_remove(&k);
-                            }
-                        }
-                    }
-                    g.cpu = 0.05;
-                    g.mem = g.maxmem() / 3;
-                }
-            }
-            Effect::Stop { vmid } => {
-                if let Some(g) = self.guests.get_mut(&vmid) {
-                    g.status = "stopped".into();
-                    g.paused = false;
-                    g.started_at = None;
-                }
-            }
-            Effect::Suspend { vmid } => {
-                if let Some(g) = self.guests.get_mut(&vmid) {
-                    g.paused = true;
-                }
-            }
-            Effect::Resume { vmid } => {
-                if let Some(g) = self.guests.get_mut(&vmid) {
-                    g.paused = false;
-                }
-            }
-            Effect::Reboot { vmid } => {
-                if let Some(g) = self.guests.get_mut(&vmid) {
-                    g.started_at = Some(now);
-                    let pending = std::mem::take(&mut g.pending);
-                    for (k, v) in pending {
-                        match v {
-                            Some(v) => {
-                                g.config.insert(k, v);
-                            }
-                            None => {
-                                g.config.shift_remove(&k);
-                            }
-                        }
-                    }
-                }
-            }
-            Effect::Snapshot {
-                vmid,
-                name,
-                description,
-                vmstate,
-            } => {
-                if let Some(g) = self.guests.get_mut(&vmid) {
-                    let mut config = g.config.clone();
-                    config.shift_remove("lock");
-                    g.snapshots.push(super::state::Snapshot {
-                        name: name.clone(),
-                        parent: g.parent.clone(),
-                        snaptime: now,
-                        vmstate: vmstate && g.is_running(),
-                        description,
-                        config,
-                    });
-                    g.parent = Some(name);
-                }
-            }
-            Effect::DeleteSnapshot { vmid, name } => {
-                if let Some(g) = self.guests.get_mut(&vmid) {
-                    let parent = g
-                        .snapshots
-                        .iter()
-                        .find(|s| s.name == name)
-                        .and_then(|s| s.parent.clone());
-                    g.snapshots.retain(|s| s.name != name);
-                    for s in &mut g.snapshots {
-                        if s.parent.as_deref() == Some(name.as_str()) {
-                            s.parent = parent.clone();
-                        }
-                    }
-                    if g.parent.as_deref() == Some(name.as_str()) {
-                        g.parent = parent;
-                    }
-                }
-            }
-            Effect::Rollback { vmid, name, start } => {
-                if let Some(g) = self.guests.get_mut(&vmid)
-                    && let Some(s) = g.snapshots.iter().find(|s| s.name == name).cloned()
-                {
-                    g.config = s.config;
-                    g.pending.clear();
-                    g.parent = Some(name);
-                    if s.vmstate || start {
-                        g.status = "running".into();
-                        g.started_at = Some(now);
-                    } else {
-                        g.status = "stopped".into();
-                        g.started_at = None;
-                    }
-                }
-            }
-            Effect::Clone { newid } => {
-                if let Some(g) = self.guests.get_mut(&newid) {
-                    g.config.shift_remove("lock");
-                }
-            }
-            Effect::Destroy { vmid } => self.remove_guest(vmid),
-            Effect::Migrate { vmid, target } => {
-                if let Some(g) = self.guests.get_mut(&vmid) {
-                    g.node = target.clone();
-                }
-                for v in &mut self.volumes {
-                    if v.vmid == Some(vmid) && v.node.is_some() && v.content != "backup" {
-                        v.node = Some(target.clone());
-                    }
-                }
-            }
-            Effect::Template { vmid } => {
-                if let Some(g) = self.guests.get_mut(&vmid) {
-                    g.config.insert("template".into(), "1".into());
-                    let renamed: Vec<(String, String)> = g
-                        .config
-                        .iter()
-                        .filter(|(k, v)| {
-                            super::state::is_disk_key(k) && v.contains(&format!("vm-{vmid}-disk-"))
-                        })
-                        .map(|(k, v)| {
-                            (
-                                k.clone(),
-                                v.replace(
-                                    &format!("vm-{vmid}-disk-"),
-                                    &format!("base-{vmid}-disk-"),
-                                ),
-                            )
-                        })
-                        .collect();
-                    for (k, v) in renamed {
-                        g.config.insert(k, v);
-                    }
-                }
-                for v in &mut self.volumes {
-                    if v.vmid == Some(vmid) && v.content == "images" {
-                        v.volid = v
-                            .volid
-                            .replace(&format!("vm-{vmid}-disk-"), &format!("base-{vmid}-disk-"));
-                    }
-                }
-            }
-            Effect::Resize { vmid, disk, bytes } => {
-                if let Some(g) = self.guests.get_mut(&vmid)
-                    && let Some(v) = g.config.get(&disk).cloned()
-                {
-                    let parts: Vec<String> = v
-                        .split(',')
-                        .map(|p| {
-                            if p.starts_with("size=") {
-                                format!("size={}", format_size(bytes))
-                            } else {
-                                p.to_string()
-                            }
-                        })
-                        .collect();
-                    let volid = parts.first().cloned().unwrap_or_default();
-                    g.config.insert(disk, parts.join(","));
-                    if let Some(vol) = self.volumes.iter_mut().find(|x| x.volid == volid) {
-                        vol.size = bytes;
-                    }
-                }
-            }
-            Effect::Backup {
-                vmids,
-                storage,
-                node,
-                notes,
-                protected,
-                compress,
-            } => {
-                for vmid in vmids {
-                    let Some(g) = self.guests.get(&vmid) else {
-                        continue;
-                    };
-                    let (ext, format) = backup_format(g.kind, &compress);
-                    let stamp = chrono::DateTime::from_timestamp(now, 0)
-                        .map(|t| t.format("%Y_%m_%d-%H_%M_%S").to_string())
-                        .unwrap_or_default();
-                    let kind = if g.kind == GuestKind::Qemu {
-                        "qemu"
-                    } else {
-                        "lxc"
-                    };
-                    let shared = self.storage(&storage).is_some_and(|s| s.shared);
-                    let notes = notes.as_ref().map(|n| {
-                        n.replace("{{guestname}}", g.name())
-                            .replace("{{vmid}}", &vmid.to_string())
-                    });
-                    let size = g.maxdisk() / 4 + 1024;
-                    self.volumes.push(Volume {
-                        storage: storage.clone(),
-                        node: if shared { None } else { Some(node.clone()) },
-                        volid: format!("{storage}:backup/vzdump-{kind}-{vmid}-{stamp}.{ext}"),
-                        content: "backup".into(),
-                        format,
-                        size,
-                        ctime: now,
-                        vmid: Some(vmid),
-                        notes,
-                        protected,
-                    });
-                }
-            }
-        }
-    }
-
-    /// Removes a guest, its disks and its pool membership (backups stay).
-    pub fn remove_guest(&mut self, vmid: u32) {
-        self.guests.remove(&vmid);
-        self.volumes
-            .retain(|v| v.vmid != Some(vmid) || v.content == "backup");
-        for p in self.pools.values_mut() {
-            p.vms.retain(|v| *v != vmid);
-        }
-    }
-
-    /// Creates the clone `newid` of `vmid` (from `src_config`) now, locked with `clone`.
-    pub fn create_clone(&mut self, vmid: u32, newid: u32, opts: CloneOpts, now: i64) {
-        let CloneOpts {
-            name,
-            description,
-            target,
-            storage,
-            full,
-            pool,
-            snapshot,
-        } = opts;
-        let Some(mut src) = self.guests.get(&vmid).cloned() else {
-            return;
-        };
-        if let Some(snap) =
-            snapshot.and_then(|n| src.snapshots.iter().find(|s| s.name == n).cloned())
-        {
-            src.config = snap.config;
-        }
-        let mut g = src.clone();
-        g.vmid = newid;
-        g.node = target.clone();
-        g.status = "stopped".into();
-        g.paused = false;
-        g.started_at = None;
-        g.snapshots.clear();
-        g.parent = None;
-        g.pending.clear();
-        g.agent_ifaces.clear();
-        g.pool = pool.clone();
-        g.config.insert("lock".into(), "clone".into());
-        g.config.shift_remove("template");
-        g.config.shift_remove("protection");
-        g.config.insert(
-            "name".into(),
-            name.unwrap_or_else(|| format!("Copy-of-VM-{}", src.name())),
-        );
-        if let Some(d) = description {
-            g.config.insert("description".into(), d);
-        }
-        let mut new_vols = Vec::new();
-        let keys: Vec<String> = g.config.keys().cloned().collect();
-        let mut disk_no = 0;
-        for k in keys {
-            if k.starts_with("net") {
-                if let Some(v) = g.config.get(&k).cloned() {
-                    let mac = self.random_mac();
-                    let v = v
-                        .split(',')
-                        .enumerate()
-                        .map(|(i, p)| match p.split_once('=') {
-                            Some((m, _)) if i == 0 && m != "bridge" => format!("{m}={mac}"),
-                            _ => p.to_string(),
-                        })
-                        .collect::<Vec<_>>()
-                        .join(",");
-                    g.config.insert(k.clone(), v);
-                }
-                continue;
-            }
-            if !super::state::is_disk_key(&k) {
-                continue;
-            }
-            let Some(v) = g.config.get(&k).cloned() else {
-                continue;
-            };
-            if v.contains("media=cdrom") && !v.contains("cloudinit") {
-                continue;
-            }
-            let (volid, rest) = v.split_once(',').unwrap_or((&v, ""));
-            let (src_store, _) = volid.split_once(':').unwrap_or((volid, ""));
-            let store = if full {
-                storage.clone().unwrap_or_else(|| src_store.to_string())
-            } else {
-                src_store.to_string()
-            };
-            let new_volid = if v.contains("cloudinit") {
-                format!("{store}:vm-{newid}-cloudinit")
-            } else if full {
-                let id = format!("{store}:vm-{newid}-disk-{disk_no}");
-                disk_no += 1;
-                id
-            } else {
-                let base = volid.split_once(':').map(|x| x.1).unwrap_or(volid);
-                let id = format!("{store}:{base}/vm-{newid}-disk-{disk_no}");
-                disk_no += 1;
-                id
-            };
-            let size = super::state::disk_size(&v).unwrap_or(4 << 20);
-            new_vols.push(Volume {
-                storage: store.clone(),
-                node: if self.storage(&store).is_some_and(|s| s.shared) {
-                    None
-                } else {
-                    Some(target.clone())
-                },
-                volid: new_volid.clone(),
-                content: "images".into(),
-                format: "raw".into(),
-                size,
-                ctime: now,
-                vmid: Some(newid),
-                notes: None,
-                protected: false,
-            });
-            let joined = if rest.is_empty() {
-                new_volid
-            } else {
-                format!("{new_volid},{rest}")
-            };
-            g.config.insert(k, joined);
-        }
-        if g.config.contains_key("vmgenid") {
-            let r = self.next_random();
-            g.config.insert("vmgenid".into(), uuid_like(r, newid));
-        }
-        if let Some(p) = pool.and_then(|p| self.pools.get_mut(&p)) {
-            p.vms.push(newid);
-        }
-        self.volumes.extend(new_vols);
-        self.guests.insert(newid, g);
     }
 
     /// The task-list entry (running tasks lack `status` and `endtime`).
@@ -669,21 +313,6 @@ impl State {
         }
         out
     }
-}
-
-fn backup_format(kind: GuestKind, compress: &str) -> (String, String) {
-    let base = if kind == GuestKind::Qemu {
-        "vma"
-    } else {
-        "tar"
-    };
-    let ext = match compress {
-        "gzip" | "1" => format!("{base}.gz"),
-        "lzo" => format!("{base}.lzo"),
-        "zstd" => format!("{base}.zst"),
-        _ => base.to_string(),
-    };
-    (ext.clone(), ext)
 }
 
 /// A UUID-shaped string derived from `r` (for `vmgenid`).

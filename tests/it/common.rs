@@ -11,7 +11,8 @@ pub const PASSWORD: &str = "test-password-7Qx";
 /// A simulator running on a runtime of its own, so the test thread may block on a child process.
 pub struct TestSim {
     pub handle: SimHandle,
-    pub runtime: tokio::runtime::Runtime,
+    /// Kept alive: the simulator runs on it.
+    pub _runtime: tokio::runtime::Runtime,
 }
 
 impl TestSim {
@@ -24,7 +25,10 @@ impl TestSim {
         let mut opts = opts;
         opts.users.push(("root@pam".into(), Secret::new(PASSWORD)));
         let handle = runtime.block_on(sim::start(opts)).unwrap();
-        TestSim { handle, runtime }
+        TestSim {
+            handle,
+            _runtime: runtime,
+        }
     }
 
     pub fn demo() -> TestSim {
@@ -56,14 +60,19 @@ impl TestSim {
 
 /// The binary with a clean environment: no user config, no PROXMOX_* variables, no colours.
 pub fn bin() -> Command {
-    let mut cmd = Command::cargo_bin("pvesh-plus").unwrap();
+    Command::from_std(std_cmd(&std::env::temp_dir().join("pvesh-plus-test-home")))
+}
+
+/// The same as [`bin`] as a plain `std::process::Command` (for pseudo-terminal tests), with its
+/// home (config, state, history) under `home`.
+pub fn std_cmd(home: &std::path::Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pvesh-plus"));
     for (k, _) in std::env::vars() {
-        if k.starts_with("PROXMOX_") {
+        if k.starts_with("PROXMOX_") || k.starts_with("XDG_") {
             cmd.env_remove(k);
         }
     }
-    let home = std::env::temp_dir().join("pvesh-plus-test-home");
-    cmd.env("HOME", &home)
+    cmd.env("HOME", home)
         .env("XDG_CONFIG_HOME", home.join("config"))
         .env("XDG_STATE_HOME", home.join("state"))
         .env("NO_COLOR", "1")

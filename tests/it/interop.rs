@@ -1,5 +1,8 @@
-//! Interop with fakepve, a PVE fake that no one here wrote (PyPI). `.ci/run` installs it into a
-//! venv and runs these with `--ignored`, setting `PVESH_FAKEPVE_PYTHON` to that venv's python.
+//! Interop with software no one here wrote, run by `.ci/run` (`--ignored`) with
+//! `PVESH_CI_PYTHON` set to a venv that has fakepve and proxmoxer:
+//! - pvesh+ against fakepve (a PVE fake from PyPI), with a password and with a token;
+//! - proxmoxer against `pvesh-plus sim` (list, start, snapshot);
+//! - pvesh+'s requests through `../shared/pve-api/pve-schema-proxy`: zero violations.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -40,10 +43,177 @@ async def main():
 asyncio.run(main())
 "#;
 
+fn ci_python() -> String {
+    std::env::var("PVESH_CI_PYTHON").expect(
+        "set PVESH_CI_PYTHON to a python with fakepve and proxmoxer installed (.ci/run does)",
+    )
+}
+
+/// A child process killed when dropped.
+struct Child2(Child);
+
+impl Drop for Child2 {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `pvesh-plus sim` and returns it with its URL and fingerprint, read from what it prints.
+fn start_sim(extra: &[&str]) -> (Child2, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pvesh-plus"))
+        .args([
+            "sim",
+            "--listen",
+            "127.0.0.1:0",
+            "--password",
+            "sim-pw",
+            "--speed",
+            "50",
+        ])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut url, mut fingerprint) = (String::new(), String::new());
+    while url.is_empty() || fingerprint.is_empty() {
+        let line = lines.next().expect("the simulator exited early").unwrap();
+        if let Some(u) = line.strip_prefix("pvesh+ simulator listening on ") {
+            url = u.trim().to_string();
+        }
+        if let Some(f) = line.strip_prefix("certificate fingerprint (SHA-256): ") {
+            fingerprint = f.trim().to_string();
+        }
+    }
+    // Keep reading what it prints, so it never writes into a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (Child2(child), url, fingerprint)
+}
+
+const PROXMOXER: &str = r#"
+import sys
+from urllib.parse import urlparse
+from proxmoxer import ProxmoxAPI
+from proxmoxer.tools import Tasks
+u = urlparse(sys.argv[1])
+px = ProxmoxAPI(u.hostname, port=u.port, user="root@pam", password="sim-pw", verify_ssl=False)
+vms = px.cluster.resources.get(type="vm")
+names = {v["name"]: v for v in vms}
+assert "web01" in names and "db01" in names, names.keys()
+dev = names["dev-box"]
+assert dev["status"] == "stopped"
+upid = px.nodes(dev["node"]).qemu(dev["vmid"]).status.start.post()
+st = Tasks.blocking_status(px, upid, timeout=60, polling_interval=0.05)
+assert st["exitstatus"] == "OK", st
+assert px.nodes(dev["node"]).qemu(dev["vmid"]).status.current.get()["status"] == "running"
+web = names["web01"]
+upid = px.nodes(web["node"]).qemu(web["vmid"]).snapshot.post(snapname="from_proxmoxer", description="interop")
+st = Tasks.blocking_status(px, upid, timeout=60, polling_interval=0.05)
+assert st["exitstatus"] == "OK", st
+snaps = [s["name"] for s in px.nodes(web["node"]).qemu(web["vmid"]).snapshot.get()]
+assert "from_proxmoxer" in snaps, snaps
+print("proxmoxer ok:", len(vms), "guests")
+"#;
+
+#[test]
+#[ignore = "needs proxmoxer; .ci/run runs it"]
+fn interop_proxmoxer_drives_the_simulator() {
+    let (_sim, url, _) = start_sim(&[]);
+    let out = Command::new(ci_python())
+        .args(["-c", PROXMOXER, &url])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "proxmoxer failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("proxmoxer ok: 22 guests"), "{stdout}");
+}
+
+#[test]
+#[ignore = "needs ../shared/pve-api/pve-schema-proxy and openssl; .ci/run runs it"]
+fn interop_requests_pass_the_schema_proxy() {
+    let proxy =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/pve-api/pve-schema-proxy");
+    assert!(proxy.exists(), "{} is missing", proxy.display());
+    let (_sim, url, _) = start_sim(&["--token", "root@pam!ci=ci-secret"]);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("run.jsonl");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut proxy_child = Command::new("python3")
+        .arg(&proxy)
+        .args([
+            "--tls",
+            "--quiet",
+            "--port",
+            &port.to_string(),
+            "--upstream",
+            &url,
+            "--log",
+        ])
+        .arg(&log)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The proxy announces itself on stderr once it listens.
+    let mut banner = BufReader::new(proxy_child.stderr.take().unwrap()).lines();
+    let started = banner
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|l| l.starts_with("pve-schema-proxy: https://"));
+    assert!(started, "the schema proxy did not start");
+    std::thread::spawn(move || banner.for_each(drop));
+    let _proxy = Child2(proxy_child);
+    let proxy_url = format!("https://127.0.0.1:{port}");
+    let lines = [
+        "version",
+        "nodes",
+        "ls | where status=running | count",
+        "status web01",
+        "status @tag:ci",
+        "tasks --limit 5",
+        "get /cluster/resources type=node",
+        "ls /nodes/pve1",
+        "use web01",
+    ];
+    for token in [false, true] {
+        for line in lines {
+            let mut cmd = bin();
+            cmd.args(["--url", &proxy_url, "--insecure", "-c", line]);
+            if token {
+                cmd.env("PROXMOX_TOKEN_ID", "root@pam!ci")
+                    .env("PROXMOX_TOKEN_SECRET", "ci-secret");
+            } else {
+                cmd.env("PROXMOX_USER", "root@pam")
+                    .env("PROXMOX_PASSWORD", "sim-pw");
+            }
+            let (code, _, err) = split(cmd.output().unwrap());
+            assert_eq!(code, 0, "{line} (token={token}): {err}");
+        }
+    }
+    let report = Command::new("python3")
+        .arg(&proxy)
+        .arg("report")
+        .arg(&log)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&report.stdout);
+    assert!(report.status.success(), "request violations:\n{text}");
+    assert!(
+        text.contains("/cluster/resources"),
+        "the proxy saw no traffic: {text}"
+    );
+}
+
 fn start() -> FakePve {
-    let python = std::env::var("PVESH_FAKEPVE_PYTHON")
-        .expect("set PVESH_FAKEPVE_PYTHON to a python with fakepve installed (.ci/run does)");
-    let mut child = Command::new(python)
+    let mut child = Command::new(ci_python())
         .args(["-c", LAUNCHER])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

@@ -7,5 +7,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli;
+mod client;
 mod common;
 mod interop;
+mod lang_props;
+mod pty;
+mod sim_conformance;
+mod sim_roundtrip;

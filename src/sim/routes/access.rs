@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::{ApiError, Ctx, Perm, Reply, Route, TOKENID, USERID, index, route};
 use crate::secret::Secret;
-use crate::sim::crypto::{self, totp_code};
+use crate::sim::crypto::totp_code;
 use crate::sim::perms::{self, AclEntry, ROLES};
 use crate::sim::state::ApiToken;
 
@@ -30,6 +30,10 @@ pub fn routes() -> Vec<Route> {
             USERID, TOKENID, "comment?:string", "expire?:integer min=0", "privsep?:boolean",
         ], generate_token).protected().desc("Generate a new API token for a specific user. NOTE: returns API token value, which needs to be stored as it cannot be retrieved afterwards!"),
         route("DELETE", "/access/users/{userid}/token/{tokenid}", "remove_token", "null", SELF_OR_MODIFY, &[USERID, TOKENID], remove_token).protected().desc("Remove API token for a specific user."),
+        route("PUT", "/access/password", "change_password", "null",
+            Perm::Custom(r#"["or",["userid-param","self"],["and",["userid-param","Realm.AllocateUser"],["userid-group",["User.Modify"]]]]"#),
+            &[USERID, "password:string minlen=8 maxlen=64", "confirmation-password?:string minlen=5 maxlen=64"],
+            change_password).protected().no_token().desc("Change user password."),
         route("GET", "/access/roles", "index", "array", Perm::All, &[], roles).desc("Role index."),
         route("GET", "/access/acl", "read_acl", "array", Perm::All, &[], read_acl).desc("Get Access Control List (ACLs)."),
         route("PUT", "/access/acl", "update_acl", "null", Perm::Custom(r#"["perm-modify","{path}"]"#), &[
@@ -252,11 +256,8 @@ fn generate_token(c: &mut Ctx) -> Result<Reply, ApiError> {
             "Token '{tokenid}' for user '{userid}' already exists."
         )));
     }
-    let r = c.state.next_random();
-    let value = crate::sim::tasks::uuid_like(
-        r ^ crypto::random_token(8).len() as u64 ^ rand::random::<u64>(),
-        r as u32,
-    );
+    // Secrets are real random values (not from the seed): they are credentials.
+    let value = crate::sim::tasks::uuid_like(rand::random(), rand::random());
     let token = ApiToken {
         id: tokenid.clone(),
         secret: Secret::new(value.clone()),
@@ -352,5 +353,18 @@ fn update_acl(c: &mut Ctx) -> Result<Reply, ApiError> {
             }
         }
     }
+    Ok(Reply::null())
+}
+
+fn change_password(c: &mut Ctx) -> Result<Reply, ApiError> {
+    let userid = c.req("userid")?.to_string();
+    if c.user != userid && !c.is_root() {
+        return Err(ApiError::perm(None));
+    }
+    if !c.state.users.contains_key(&userid) {
+        return Err(ApiError::fail(format!("no such user ('{userid}')")));
+    }
+    let password = Secret::new(c.req("password")?);
+    c.state.set_password(&userid, password);
     Ok(Reply::null())
 }

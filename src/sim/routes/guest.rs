@@ -143,6 +143,43 @@ pub fn power(c: &mut Ctx, kind: GuestKind, action: &'static str) -> Result<Reply
     Ok(c.spawn(task_kind, vmid.to_string(), lines, outcome, effect, None))
 }
 
+/// `DELETE /nodes/{node}/{qemu|lxc}/{vmid}`: refused for protected, running or locked guests.
+pub fn destroy(c: &mut Ctx, kind: GuestKind) -> Result<Reply, ApiError> {
+    let g = find(c, kind)?;
+    let vmid = g.vmid;
+    let who = kind.short();
+    if let Some(e) = lock_error(c, g) {
+        return Err(ApiError::fail(e));
+    }
+    if g.cfg("protection") == Some("1") {
+        return Err(ApiError::fail(format!(
+            "can't remove {who} {vmid} - protection mode enabled"
+        )));
+    }
+    if g.is_running() {
+        return Err(ApiError::fail(format!(
+            "{who} {vmid} is running - destroy failed"
+        )));
+    }
+    if c.flag("purge") {
+        c.state.acl.retain(|e| e.path != format!("/vms/{vmid}"));
+    }
+    let task = if kind == GuestKind::Qemu {
+        "qmdestroy"
+    } else {
+        "vzdestroy"
+    };
+    let lines = vec!["Removing image: 100% complete...done.".to_string()];
+    Ok(c.spawn(
+        task,
+        vmid.to_string(),
+        lines,
+        Ok(()),
+        Effect::Destroy { vmid },
+        None,
+    ))
+}
+
 /// Parameters that are not config keys.
 const NON_CONFIG: &[&str] = &[
     "node",
@@ -219,6 +256,7 @@ pub fn update_config(c: &mut Ctx, kind: GuestKind) -> Result<(), ApiError> {
         return Err(ApiError::fail(e));
     }
     let running = g.is_running();
+    let force = c.flag("force");
     let hotplug = g.cfg("hotplug").map(str::to_string);
     let split = |v: Option<&str>| -> Vec<String> {
         v.unwrap_or("")
@@ -229,18 +267,20 @@ pub fn update_config(c: &mut Ctx, kind: GuestKind) -> Result<(), ApiError> {
     };
     let deletes = split(c.str("delete"));
     let reverts = split(c.str("revert"));
+    // PVE's check_protection: no drive (other than a CD-ROM) or unused disk may be removed.
     if g.cfg("protection") == Some("1")
-        && deletes.iter().any(|d| crate::sim::state::is_disk_key(d))
-        && !c.flag("force")
+        && let Some(k) = deletes.iter().find(|k| {
+            let is_drive = crate::sim::state::is_disk_key(k)
+                && g.cfg(k).is_some_and(|v| !v.contains("media=cdrom"));
+            is_drive || k.starts_with("unused")
+        })
     {
-        return Err(ApiError::fail(format!(
-            "can't remove drive '{}' - protection mode enabled",
-            deletes
-                .iter()
-                .find(|d| crate::sim::state::is_disk_key(d))
-                .map(String::as_str)
-                .unwrap_or("")
-        )));
+        let what = if k.starts_with("unused") {
+            format!("can't remove unused disk '{}'", g.cfg(k).unwrap_or(""))
+        } else {
+            format!("can't remove drive '{k}'")
+        };
+        return Err(ApiError::fail(format!("{what} - protection mode enabled")));
     }
     let changes: Vec<(String, String)> = c
         .params
@@ -289,10 +329,39 @@ pub fn update_config(c: &mut Ctx, kind: GuestKind) -> Result<(), ApiError> {
             g.pending.insert(k, None);
         } else {
             g.pending.shift_remove(&k);
-            g.config.shift_remove(&k);
+            let old = g.config.shift_remove(&k);
+            // A removed disk stays as `unusedN` unless `force` destroys it, as in PVE.
+            if let Some(volid) = old
+                .as_deref()
+                .filter(|v| crate::sim::state::is_disk_key(&k) && !v.contains("media=cdrom"))
+                .and_then(|v| v.split(',').next())
+                .filter(|_| !force)
+            {
+                let n = (0..)
+                    .find(|n| !g.config.contains_key(&format!("unused{n}")))
+                    .unwrap_or(0);
+                g.config.insert(format!("unused{n}"), volid.to_string());
+            }
         }
     }
+    // Volumes no longer referenced (a deleted `unusedN`, or a drive removed with `force`) go.
+    let guests = &c.state.guests;
+    c.state.volumes.retain(|v| {
+        v.vmid != Some(vmid) || v.content == "backup" || still_used(guests, vmid, &v.volid)
+    });
     Ok(())
+}
+
+/// Whether the guest still references the volume (in its config, pending values or snapshots).
+fn still_used(guests: &std::collections::BTreeMap<u32, Guest>, vmid: u32, volid: &str) -> bool {
+    guests.get(&vmid).is_some_and(|g| {
+        let refers = |v: &str| v.split(',').next() == Some(volid);
+        g.config.values().any(|v| refers(v))
+            || g.pending.values().flatten().any(|v| refers(v))
+            || g.snapshots
+                .iter()
+                .any(|s| s.config.values().any(|v| refers(v)))
+    })
 }
 
 /// `local-lvm:32` → a new 32 GiB volume `local-lvm:vm-VMID-disk-N,size=32G` (other options kept).
@@ -375,13 +444,13 @@ fn with_mac(c: &mut Ctx, v: &str) -> String {
 pub fn config_json(g: &Guest, current: bool) -> Value {
     let mut m = serde_json::Map::new();
     for (k, v) in &g.config {
-        m.insert(k.clone(), config_value(k, v));
+        m.insert(k.clone(), config_value(g.kind, k, v));
     }
     if !current {
         for (k, v) in &g.pending {
             match v {
                 Some(v) => {
-                    m.insert(k.clone(), config_value(k, v));
+                    m.insert(k.clone(), config_value(g.kind, k, v));
                 }
                 None => {
                     m.remove(k);
@@ -396,8 +465,9 @@ pub fn config_json(g: &Guest, current: bool) -> Value {
     Value::Object(m)
 }
 
-/// Numeric keys come back as numbers, like PVE's JSON encoding of its parsed config.
-fn config_value(k: &str, v: &str) -> Value {
+/// Integer and boolean keys come back as JSON numbers, like PVE's encoding of its parsed config
+/// (for containers `memory` and `swap` are integers too; for VMs `memory` is a property string).
+fn config_value(kind: GuestKind, k: &str, v: &str) -> Value {
     const NUMERIC: &[&str] = &[
         "cores",
         "sockets",
@@ -414,10 +484,19 @@ fn config_value(k: &str, v: &str) -> Value {
         "tablet",
         "localtime",
         "cpulimit",
-        "swap",
+        "unprivileged",
+        "tty",
+        "console",
+        "debug",
     ];
-    if NUMERIC.contains(&k)
+    let lxc_numeric = kind == GuestKind::Lxc && matches!(k, "memory" | "swap");
+    if (NUMERIC.contains(&k) || lxc_numeric)
         && let Ok(n) = v.parse::<i64>()
+    {
+        return json!(n);
+    }
+    if k == "cpulimit"
+        && let Ok(n) = v.parse::<f64>()
     {
         return json!(n);
     }
@@ -428,10 +507,10 @@ fn config_value(k: &str, v: &str) -> Value {
 pub fn pending_json(g: &Guest) -> Value {
     let mut rows = Vec::new();
     for (k, v) in &g.config {
-        let mut row = json!({ "key": k, "value": config_value(k, v) });
+        let mut row = json!({ "key": k, "value": config_value(g.kind, k, v) });
         if let (Some(p), Some(o)) = (g.pending.get(k), row.as_object_mut()) {
             match p {
-                Some(p) => o.insert("pending".into(), config_value(k, p)),
+                Some(p) => o.insert("pending".into(), config_value(g.kind, k, p)),
                 None => o.insert("delete".into(), json!(1)),
             };
         }
@@ -441,7 +520,7 @@ pub fn pending_json(g: &Guest) -> Value {
         if !g.config.contains_key(k)
             && let Some(v) = v
         {
-            rows.push(json!({ "key": k, "pending": config_value(k, v) }));
+            rows.push(json!({ "key": k, "pending": config_value(g.kind, k, v) }));
         }
     }
     rows.push(json!({ "key": "digest", "value": g.digest() }));

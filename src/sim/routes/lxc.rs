@@ -22,6 +22,50 @@ pub fn routes() -> Vec<Route> {
             let g = find(c, GuestKind::Lxc)?;
             Ok(Reply::data(guest::config_json(g, c.flag("current"))))
         }).desc("Get container configuration."),
+        route(
+            "PUT",
+            "/nodes/{node}/lxc/{vmid}/config",
+            "update_vm",
+            "null",
+            Perm::Privs {
+                path: "/vms/{vmid}",
+                privs: &["VM.Config.Disk", "VM.Config.CPU", "VM.Config.Memory", "VM.Config.Network", "VM.Config.Options"],
+                any: true,
+            },
+            &[
+                NODE, VMID,
+                "arch?:string enum=amd64|i386|arm64|armhf|riscv32|riscv64", "cmode?:string enum=shell|console|tty",
+                "console?:boolean", "cores?:integer min=1 max=8192", "cpulimit?:number min=0 max=8192",
+                "cpuunits?:integer min=0 max=500000", "debug?:boolean", "delete?:string fmt=pve-configid-list",
+                "description?:string maxlen=8192", "dev[n]?:string idx=0..255", "digest?:string maxlen=40",
+                "features?:string", "hookscript?:string fmt=pve-volume-id", "hostname?:string fmt=dns-name maxlen=255",
+                "lock?:string enum=backup|create|destroyed|disk|fstrim|migrate|mounted|rollback|snapshot|snapshot-delete",
+                "memory?:integer min=16", "mp[n]?:string idx=0..255 props=lxcdisk", "nameserver?:string fmt=lxc-ip-with-ll-iface-list",
+                "net[n]?:string idx=0..31 props=lxcnet", "onboot?:boolean",
+                "ostype?:string enum=debian|devuan|ubuntu|centos|fedora|opensuse|archlinux|alpine|gentoo|nixos|unmanaged",
+                "protection?:boolean", "revert?:string fmt=pve-configid-list", "rootfs?:string props=lxcdisk",
+                "searchdomain?:string fmt=dns-name-list", "startup?:string fmt=pve-startup-order", "swap?:integer min=0",
+                "tags?:string fmt=pve-tag-list", "template?:boolean", "timezone?:string fmt=pve-ct-timezone",
+                "tty?:integer min=0 max=6", "unprivileged?:boolean", "unused[n]?:string idx=0..255",
+            ],
+            |c| {
+                guest::update_config(c, GuestKind::Lxc)?;
+                Ok(Reply::null())
+            },
+        )
+        .protected()
+        .desc("Set container options."),
+        route(
+            "DELETE",
+            "/nodes/{node}/lxc/{vmid}",
+            "destroy_vm",
+            "string",
+            Perm::Privs { path: "/vms/{vmid}", privs: &["VM.Allocate"], any: false },
+            &[NODE, VMID, "destroy-unreferenced-disks?:boolean", "force?:boolean", "purge?:boolean"],
+            |c| guest::destroy(c, GuestKind::Lxc),
+        )
+        .protected()
+        .desc("Destroy the container (also delete all uses files)."),
         route("GET", "/nodes/{node}/lxc/{vmid}/status", "vmcmdidx", "array", Perm::All, &[NODE, VMID], |c| {
             find(c, GuestKind::Lxc)?;
             Ok(index(c, "subdir"))

@@ -286,6 +286,8 @@ pub struct Ctx<'a> {
     pub user: String,
     /// The user or `user@realm!token`, as it appears in UPIDs.
     pub auth_id: String,
+    /// Whose privileges count (the token id for privilege-separated tokens).
+    pub perm_id: String,
     pub now: f64,
     pub keys: &'a Keys,
     pub ticket_lifetime: i64,
@@ -336,7 +338,7 @@ impl Ctx<'_> {
 
     /// Checks `privs` on `path` for the caller; 403 with PVE's detail otherwise.
     pub fn check(&self, path: &str, privs: &[&str], any: bool) -> Result<(), ApiError> {
-        if super::perms::has(&self.state.acl, &self.user, path, privs, any) {
+        if super::perms::has(&self.state.acl, &self.perm_id, path, privs, any) {
             Ok(())
         } else {
             Err(ApiError::perm(Some(format!(
@@ -347,7 +349,7 @@ impl Ctx<'_> {
     }
 
     pub fn can(&self, path: &str, privs: &[&str]) -> bool {
-        super::perms::has(&self.state.acl, &self.user, path, privs, true)
+        super::perms::has(&self.state.acl, &self.perm_id, path, privs, true)
     }
 
     /// Starts a task on the request's node and returns its UPID as the reply.

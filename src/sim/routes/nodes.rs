@@ -27,6 +27,10 @@ pub fn routes() -> Vec<Route> {
             NODE, "content?:string fmt=pve-storage-content-list", "enabled?:boolean", "format?:boolean",
             "storage?:string fmt=pve-storage-id", "target?:string fmt=pve-node",
         ], node_storage).protected().desc("Get status for all datastores."),
+        route("GET", "/nodes/{node}/storage/{storage}", "diridx", "array", STORAGE_AUDIT, &[NODE, STORAGE], |c| {
+            check_storage(c)?;
+            Ok(index(c, "subdir"))
+        }),
         route("GET", "/nodes/{node}/storage/{storage}/content", "index", "array", STORAGE_AUDIT, &[
             NODE, STORAGE, "content?:string fmt=pve-storage-content", "vmid?:integer fmt=pve-vmid min=100 max=999999999",
         ], content).protected().desc("List storage content."),
@@ -49,7 +53,8 @@ pub fn routes() -> Vec<Route> {
             NODE, UPID, "download?:boolean", "limit?:integer min=0", "start?:integer min=0",
         ], task_log).protected().desc("Read task log."),
         route("POST", "/nodes/{node}/vzdump", "vzdump", "string", Perm::All, &[
-            NODE, "all?:boolean", "bwlimit?:integer min=0", "compress?:string enum=0|1|gzip|lzo|zstd", "dumpdir?:string",
+            "node?:string fmt=pve-node", // optional in the schema, though always in the path
+ "all?:boolean", "bwlimit?:integer min=0", "compress?:string enum=0|1|gzip|lzo|zstd", "dumpdir?:string",
             "exclude?:string fmt=pve-vmid-list", "exclude-path?:array", "fleecing?:string fmt=backup-fleecing",
             "ionice?:integer min=0 max=8", "job-id?:string maxlen=50 pattern=\\S+", "lockwait?:integer min=0",
             "mailnotification?:string enum=always|failure", "mailto?:string fmt=email-or-username-list",
@@ -277,7 +282,8 @@ fn stop_task(c: &mut Ctx) -> Result<Reply, ApiError> {
         return Err(ApiError::perm(None));
     }
     if t.finished.is_none() {
-        c.state.finish_task(i, Some("interrupted by signal"));
+        let now = c.now;
+        c.state.finish_task(i, Some(("interrupted by signal", now)));
     }
     Ok(Reply::null())
 }

@@ -101,7 +101,7 @@ pub fn routes() -> Vec<Route> {
         }).desc("Directory index"),
         route("DELETE", "/nodes/{node}/qemu/{vmid}", "destroy_vm", "string", Perm::Privs { path: "/vms/{vmid}", privs: &["VM.Allocate"], any: false }, &[
             NODE, VMID, "destroy-unreferenced-disks?:boolean", "purge?:boolean", "skiplock?:boolean",
-        ], destroy).protected().desc("Destroy the VM and  all used/owned volumes. Removes any VM specific permissions and firewall rules"),
+        ], |c| guest::destroy(c, GuestKind::Qemu)).protected().desc("Destroy the VM and  all used/owned volumes. Removes any VM specific permissions and firewall rules"),
         route("GET", "/nodes/{node}/qemu/{vmid}/config", "vm_config", "object", AUDIT, &[NODE, VMID, "current?:boolean", "snapshot?:string fmt=pve-configid maxlen=40"], get_config).desc("Get the virtual machine configuration with pending configuration changes applied. Set the 'current' parameter to get the current configuration instead."),
         route("POST", "/nodes/{node}/qemu/{vmid}/config", "update_vm_async", "string", CONFIG, qemu_options!(
             VMID, "background_delay?:integer min=1 max=30", "delete?:string fmt=pve-configid-list", "digest?:string maxlen=40",
@@ -227,7 +227,6 @@ fn create_vm(c: &mut Ctx) -> Result<Reply, ApiError> {
         "meta".into(),
         format!("creation-qemu=9.2.0,ctime={}", c.now()),
     );
-    config.insert("lock".into(), "create".into());
     c.state.guests.insert(
         vmid,
         Guest {
@@ -249,20 +248,14 @@ fn create_vm(c: &mut Ctx) -> Result<Reply, ApiError> {
             netout: 0,
         },
     );
-    // The config is written with the creation lock held, like PVE's `create` lock.
-    c.params.insert("skiplock".into(), "1".into());
-    let user = std::mem::replace(&mut c.user, "root@pam".to_string());
+    // The task below holds the `create` lock until it ends, as PVE's creation does.
     let result = guest::update_config(c, GuestKind::Qemu);
-    c.user = user;
     if let Err(e) = result {
         c.state.guests.remove(&vmid);
         return Err(e);
     }
     if let Some(p) = pool.and_then(|p| c.state.pools.get_mut(&p)) {
         p.vms.push(vmid);
-    }
-    if let Some(g) = c.state.guests.get_mut(&vmid) {
-        g.config.shift_remove("lock");
     }
     let effect = if c.flag("start") {
         Effect::Start { vmid }
@@ -276,36 +269,6 @@ fn create_vm(c: &mut Ctx) -> Result<Reply, ApiError> {
         Ok(()),
         effect,
         Some((vmid, "create")),
-    ))
-}
-
-fn destroy(c: &mut Ctx) -> Result<Reply, ApiError> {
-    let g = find(c, GuestKind::Qemu)?;
-    let vmid = g.vmid;
-    if let Some(e) = guest::lock_error(c, g) {
-        return Err(ApiError::fail(e));
-    }
-    if g.cfg("protection") == Some("1") {
-        return Err(ApiError::fail(format!(
-            "can't remove VM {vmid} - protection mode enabled"
-        )));
-    }
-    if g.is_running() {
-        return Err(ApiError::fail(format!(
-            "VM {vmid} is running - destroy failed"
-        )));
-    }
-    if c.flag("purge") {
-        c.state.acl.retain(|e| e.path != format!("/vms/{vmid}"));
-    }
-    let lines = vec!["Removing image: 100% complete...done.".to_string()];
-    Ok(c.spawn(
-        "qmdestroy",
-        vmid.to_string(),
-        lines,
-        Ok(()),
-        Effect::Destroy { vmid },
-        None,
     ))
 }
 

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::guest::{self, find};
 use super::{ApiError, Ctx, NODE, Perm, Reply, Route, VMID, route};
-use crate::sim::state::{GuestKind, disk_size, format_size, is_disk_key, parse_size};
+use crate::sim::state::{GuestKind, disk_size, disk_storage, format_size, is_disk_key, parse_size};
 use crate::sim::tasks::{CloneOpts, Effect, progress_lines};
 
 pub fn routes() -> Vec<Route> {
@@ -51,7 +51,7 @@ fn local_storages(c: &Ctx, vmid: u32) -> Vec<String> {
         .config
         .iter()
         .filter(|(k, v)| is_disk_key(k) && (v.contains("cloudinit") || !v.contains("media=cdrom")))
-        .filter_map(|(_, v)| v.split(':').next().map(str::to_string))
+        .filter_map(|(_, v)| disk_storage(v).map(str::to_string))
         .filter(|s| c.state.storage(s).is_some_and(|st| !st.shared))
         .collect();
     out.sort();
@@ -236,14 +236,13 @@ fn resize(c: &mut Ctx) -> Result<Reply, ApiError> {
 
 fn precondition(c: &mut Ctx) -> Result<Reply, ApiError> {
     let g = find(c, GuestKind::Qemu)?;
-    let vmid = g.vmid;
     let running = g.is_running();
     let node = c.node().to_string();
     let used: Vec<String> = g
         .config
         .iter()
         .filter(|(k, _)| is_disk_key(k))
-        .filter_map(|(_, v)| v.split(':').next().map(str::to_string))
+        .filter_map(|(_, v)| disk_storage(v).map(str::to_string))
         .collect();
     let mut allowed = Vec::new();
     let mut not_allowed = serde_json::Map::new();
@@ -264,16 +263,16 @@ fn precondition(c: &mut Ctx) -> Result<Reply, ApiError> {
         .config
         .iter()
         .filter(|(k, v)| is_disk_key(k) && !v.contains("media=cdrom"))
-        .filter(|(_, v)| v.split(':').next().is_some_and(|s| c.state.storage(s).is_some_and(|st| !st.shared)))
+        .filter(|(_, v)| disk_storage(v).is_some_and(|s| c.state.storage(s).is_some_and(|st| !st.shared)))
         .map(|(k, v)| {
             let volid = v.split(',').next().unwrap_or("");
             json!({ "volid": volid, "drivename": k, "size": disk_size(v).unwrap_or(0), "is_attached": 1, "is_vmstate": 0, "is_unused": 0, "replicate": 1, "cdrom": false, "is_tpmstate": 0 })
         })
         .collect();
-    let _ = vmid;
     Ok(Reply::data(json!({
         "running": u8::from(running), "allowed_nodes": allowed, "not_allowed_nodes": not_allowed,
         "local_disks": local, "local_resources": [], "mapped-resources": [], "mapped-resource-info": {},
+        "has-dbus-vmstate": false,
     })))
 }
 
@@ -304,7 +303,7 @@ fn migrate_vm(c: &mut Ctx) -> Result<Reply, ApiError> {
         .config
         .iter()
         .filter(|(k, _)| is_disk_key(k))
-        .filter_map(|(_, v)| v.split(':').next().map(str::to_string))
+        .filter_map(|(_, v)| disk_storage(v).map(str::to_string))
         .filter(|s| !c.state.storage_on(s, &target))
         .collect();
     if let Some(s) = missing.first() {

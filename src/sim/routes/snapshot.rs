@@ -1,10 +1,11 @@
-//! QEMU snapshot routes: list (with the `current` pseudo entry), create, delete, rollback and the
-//! snapshot config (FACTS §8). The work happens in tasks that hold the guest's lock.
+//! Snapshot routes for VMs and containers: list (with the `current` pseudo entry), create,
+//! delete, rollback and the snapshot config (FACTS §8). The work happens in tasks that hold the
+//! guest's lock.
 
 use serde_json::{Value, json};
 
 use super::guest::{self, find};
-use super::{ApiError, Ctx, NODE, Perm, Reply, Route, SNAPNAME, VMID, index, route};
+use super::{ApiError, Ctx, Handler, NODE, Perm, Reply, Route, SNAPNAME, VMID, index, route};
 use crate::sim::state::GuestKind;
 use crate::sim::tasks::Effect;
 
@@ -13,105 +14,173 @@ const SNAP: Perm = Perm::Privs {
     privs: &["VM.Snapshot"],
     any: false,
 };
+const ROLLBACK: Perm = Perm::Privs {
+    path: "/vms/{vmid}",
+    privs: &["VM.Snapshot", "VM.Snapshot.Rollback"],
+    any: true,
+};
+const READ: Perm = Perm::Privs {
+    path: "/vms/{vmid}",
+    privs: &["VM.Snapshot", "VM.Snapshot.Rollback", "VM.Audit"],
+    any: true,
+};
+
+/// A handler for one guest kind (handlers are plain fn pointers, so one closure per kind).
+macro_rules! per_kind {
+    ($kind:expr, $f:ident) => {
+        match $kind {
+            GuestKind::Qemu => (|c: &mut Ctx| $f(c, GuestKind::Qemu)) as Handler,
+            GuestKind::Lxc => (|c: &mut Ctx| $f(c, GuestKind::Lxc)) as Handler,
+        }
+    };
+}
+
+/// PVE's task types: `qmsnapshot`, `vzsnapshot`, ...
+fn task_type(kind: GuestKind, what: &str) -> &'static str {
+    match (kind, what) {
+        (GuestKind::Qemu, "snapshot") => "qmsnapshot",
+        (GuestKind::Qemu, "delsnapshot") => "qmdelsnapshot",
+        (GuestKind::Qemu, _) => "qmrollback",
+        (GuestKind::Lxc, "snapshot") => "vzsnapshot",
+        (GuestKind::Lxc, "delsnapshot") => "vzdelsnapshot",
+        (GuestKind::Lxc, _) => "vzrollback",
+    }
+}
 
 pub fn routes() -> Vec<Route> {
+    let mut v = kind_routes(GuestKind::Qemu);
+    v.extend(kind_routes(GuestKind::Lxc));
+    v
+}
+
+fn kind_routes(kind: GuestKind) -> Vec<Route> {
+    let qemu = kind == GuestKind::Qemu;
+    let p = |q: &'static str, l: &'static str| if qemu { q } else { l };
+    let create_params: &'static [&'static str] = if qemu {
+        &[
+            NODE,
+            VMID,
+            SNAPNAME,
+            "description?:string",
+            "vmstate?:boolean",
+        ]
+    } else {
+        &[NODE, VMID, SNAPNAME, "description?:string"]
+    };
+    let cmd_idx: Handler = match kind {
+        GuestKind::Qemu => |c| {
+            snapshot_exists(c, GuestKind::Qemu)?;
+            Ok(index(c, "cmd"))
+        },
+        GuestKind::Lxc => |c| {
+            snapshot_exists(c, GuestKind::Lxc)?;
+            Ok(index(c, "cmd"))
+        },
+    };
     vec![
         route(
             "GET",
-            "/nodes/{node}/qemu/{vmid}/snapshot",
-            "snapshot_list",
+            p(
+                "/nodes/{node}/qemu/{vmid}/snapshot",
+                "/nodes/{node}/lxc/{vmid}/snapshot",
+            ),
+            p("snapshot_list", "list"),
             "array",
             super::qemu::AUDIT,
             &[NODE, VMID],
-            list,
+            per_kind!(kind, list),
         )
         .protected()
         .desc("List all snapshots."),
         route(
             "POST",
-            "/nodes/{node}/qemu/{vmid}/snapshot",
+            p(
+                "/nodes/{node}/qemu/{vmid}/snapshot",
+                "/nodes/{node}/lxc/{vmid}/snapshot",
+            ),
             "snapshot",
             "string",
             SNAP,
-            &[
-                NODE,
-                VMID,
-                SNAPNAME,
-                "description?:string",
-                "vmstate?:boolean",
-            ],
-            create,
+            create_params,
+            per_kind!(kind, create),
         )
         .protected()
-        .desc("Snapshot a VM."),
+        .desc(p("Snapshot a VM.", "Snapshot a container.")),
         route(
             "GET",
-            "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}",
+            p(
+                "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}",
+                "/nodes/{node}/lxc/{vmid}/snapshot/{snapname}",
+            ),
             "snapshot_cmd_idx",
             "array",
             Perm::All,
             &[NODE, VMID, SNAPNAME],
-            |c| {
-                snapshot_exists(c)?;
-                Ok(index(c, "cmd"))
-            },
+            cmd_idx,
         ),
         route(
             "DELETE",
-            "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}",
+            p(
+                "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}",
+                "/nodes/{node}/lxc/{vmid}/snapshot/{snapname}",
+            ),
             "delsnapshot",
             "string",
             SNAP,
             &[NODE, VMID, SNAPNAME, "force?:boolean"],
-            delete,
+            per_kind!(kind, delete),
         )
         .protected()
-        .desc("Delete a VM snapshot."),
+        .desc(p("Delete a VM snapshot.", "Delete a LXC snapshot.")),
         route(
             "POST",
-            "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}/rollback",
+            p(
+                "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}/rollback",
+                "/nodes/{node}/lxc/{vmid}/snapshot/{snapname}/rollback",
+            ),
             "rollback",
             "string",
-            Perm::Privs {
-                path: "/vms/{vmid}",
-                privs: &["VM.Snapshot", "VM.Snapshot.Rollback"],
-                any: true,
-            },
+            ROLLBACK,
             &[NODE, VMID, SNAPNAME, "start?:boolean"],
-            rollback,
+            per_kind!(kind, rollback),
         )
         .protected()
-        .desc("Rollback VM state to specified snapshot."),
+        .desc(p(
+            "Rollback VM state to specified snapshot.",
+            "Rollback LXC state to specified snapshot.",
+        )),
         route(
             "GET",
-            "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config",
+            p(
+                "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config",
+                "/nodes/{node}/lxc/{vmid}/snapshot/{snapname}/config",
+            ),
             "get_snapshot_config",
             "object",
-            Perm::Privs {
-                path: "/vms/{vmid}",
-                privs: &["VM.Snapshot", "VM.Snapshot.Rollback", "VM.Audit"],
-                any: true,
-            },
+            READ,
             &[NODE, VMID, SNAPNAME],
-            get_config,
+            per_kind!(kind, get_config),
         )
         .desc("Get snapshot configuration"),
         route(
             "PUT",
-            "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config",
+            p(
+                "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config",
+                "/nodes/{node}/lxc/{vmid}/snapshot/{snapname}/config",
+            ),
             "update_snapshot_config",
             "null",
             SNAP,
             &[NODE, VMID, SNAPNAME, "description?:string"],
-            put_config,
+            per_kind!(kind, put_config),
         )
         .protected()
         .desc("Update snapshot metadata."),
     ]
 }
 
-fn snapshot_exists(c: &Ctx) -> Result<(), ApiError> {
-    let g = find(c, GuestKind::Qemu)?;
+fn snapshot_exists(c: &Ctx, kind: GuestKind) -> Result<(), ApiError> {
+    let g = find(c, kind)?;
     let name = c.str("snapname").unwrap_or("");
     if g.snapshots.iter().any(|s| s.name == name) {
         Ok(())
@@ -120,8 +189,8 @@ fn snapshot_exists(c: &Ctx) -> Result<(), ApiError> {
     }
 }
 
-fn list(c: &mut Ctx) -> Result<Reply, ApiError> {
-    let g = find(c, GuestKind::Qemu)?;
+fn list(c: &mut Ctx, kind: GuestKind) -> Result<Reply, ApiError> {
+    let g = find(c, kind)?;
     let mut rows: Vec<Value> = g
         .snapshots
         .iter()
@@ -147,8 +216,8 @@ fn list(c: &mut Ctx) -> Result<Reply, ApiError> {
     Ok(Reply::data(Value::Array(rows)))
 }
 
-fn create(c: &mut Ctx) -> Result<Reply, ApiError> {
-    let g = find(c, GuestKind::Qemu)?;
+fn create(c: &mut Ctx, kind: GuestKind) -> Result<Reply, ApiError> {
+    let g = find(c, kind)?;
     let vmid = g.vmid;
     let name = c.req("snapname")?.to_string();
     if name == "current" {
@@ -174,9 +243,15 @@ fn create(c: &mut Ctx) -> Result<Reply, ApiError> {
                 .map(|l| l.replace("transferred", "saving")),
         );
     }
-    lines.push(format!(
-        "snapshotting 'drive-scsi0' (local-lvm:vm-{vmid}-disk-0)"
-    ));
+    for (key, value) in g.config.iter().filter(|(k, v)| {
+        (crate::sim::state::is_disk_key(k) || k.as_str() == "rootfs") && !v.contains("media=cdrom")
+    }) {
+        let volid = value.split(',').next().unwrap_or("");
+        lines.push(match kind {
+            GuestKind::Qemu => format!("snapshotting 'drive-{key}' ({volid})"),
+            GuestKind::Lxc => format!("create snapshot of {key} ({volid})"),
+        });
+    }
     let effect = Effect::Snapshot {
         vmid,
         name,
@@ -184,11 +259,18 @@ fn create(c: &mut Ctx) -> Result<Reply, ApiError> {
         vmstate,
     };
     let lock = outcome.is_ok().then_some((vmid, "snapshot"));
-    Ok(c.spawn("qmsnapshot", vmid.to_string(), lines, outcome, effect, lock))
+    Ok(c.spawn(
+        task_type(kind, "snapshot"),
+        vmid.to_string(),
+        lines,
+        outcome,
+        effect,
+        lock,
+    ))
 }
 
-fn delete(c: &mut Ctx) -> Result<Reply, ApiError> {
-    let g = find(c, GuestKind::Qemu)?;
+fn delete(c: &mut Ctx, kind: GuestKind) -> Result<Reply, ApiError> {
+    let g = find(c, kind)?;
     let vmid = g.vmid;
     let name = c.req("snapname")?.to_string();
     let mut outcome = match guest::lock_error(c, g) {
@@ -200,7 +282,7 @@ fn delete(c: &mut Ctx) -> Result<Reply, ApiError> {
     }
     let effect = Effect::DeleteSnapshot { vmid, name };
     Ok(c.spawn(
-        "qmdelsnapshot",
+        task_type(kind, "delsnapshot"),
         vmid.to_string(),
         Vec::new(),
         outcome,
@@ -209,8 +291,8 @@ fn delete(c: &mut Ctx) -> Result<Reply, ApiError> {
     ))
 }
 
-fn rollback(c: &mut Ctx) -> Result<Reply, ApiError> {
-    let g = find(c, GuestKind::Qemu)?;
+fn rollback(c: &mut Ctx, kind: GuestKind) -> Result<Reply, ApiError> {
+    let g = find(c, kind)?;
     let vmid = g.vmid;
     let name = c.req("snapname")?.to_string();
     let mut outcome = match guest::lock_error(c, g) {
@@ -229,7 +311,7 @@ fn rollback(c: &mut Ctx) -> Result<Reply, ApiError> {
         start: c.flag("start"),
     };
     Ok(c.spawn(
-        "qmrollback",
+        task_type(kind, "rollback"),
         vmid.to_string(),
         lines,
         outcome,
@@ -238,8 +320,8 @@ fn rollback(c: &mut Ctx) -> Result<Reply, ApiError> {
     ))
 }
 
-fn get_config(c: &mut Ctx) -> Result<Reply, ApiError> {
-    let g = find(c, GuestKind::Qemu)?;
+fn get_config(c: &mut Ctx, kind: GuestKind) -> Result<Reply, ApiError> {
+    let g = find(c, kind)?;
     let name = c.req("snapname")?;
     let s = g
         .snapshots
@@ -265,8 +347,8 @@ fn get_config(c: &mut Ctx) -> Result<Reply, ApiError> {
     Ok(Reply::data(Value::Object(m)))
 }
 
-fn put_config(c: &mut Ctx) -> Result<Reply, ApiError> {
-    snapshot_exists(c)?;
+fn put_config(c: &mut Ctx, kind: GuestKind) -> Result<Reply, ApiError> {
+    snapshot_exists(c, kind)?;
     let vmid = c.vmid();
     let name = c.req("snapname")?.to_string();
     if let Some(d) = c.str("description").map(str::to_string)

@@ -3,8 +3,6 @@
 //!
 //! Each of the five properties runs 10 000 cases (set per property below, independent of `PROPTEST_CASES`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use proptest::prelude::*;
 use pvesh_plus::lang::{
     Record, Span, Token, Value, classify_filter, lex, lex_partial, parse_filter, parse_filter_in,

@@ -1,0 +1,107 @@
+//! The real binary in a pseudo-terminal: typing, Tab completion, Ctrl-C during a slow command,
+//! and a history file that keeps no secret after a password + TOTP login.
+
+use rexpect::session::{PtySession, spawn_command};
+
+use crate::common::{PASSWORD, TestSim, std_cmd};
+use pvesh_plus::sim::{DEMO_TFA_SECRET, Faults, SimOptions, totp_code};
+
+const TIMEOUT_MS: u64 = 20_000;
+
+fn shell(sim: &TestSim, home: &std::path::Path, user: &str, password: &str) -> PtySession {
+    let mut cmd = std_cmd(home);
+    cmd.args([
+        "--url",
+        &sim.handle.url(),
+        "--fingerprint",
+        &sim.handle.fingerprint(),
+    ])
+    .env("PROXMOX_USER", user)
+    .env("PROXMOX_PASSWORD", password)
+    .env("TERM", "xterm");
+    spawn_command(cmd, Some(TIMEOUT_MS)).unwrap()
+}
+
+#[test]
+fn tab_completes_a_guest_then_status_runs_on_the_current_vm() {
+    let sim = TestSim::demo();
+    let home = tempfile::tempdir().unwrap();
+    let mut p = shell(&sim, home.path(), "root@pam", PASSWORD);
+    p.exp_string("type `help`").unwrap();
+    p.exp_string("> ").unwrap();
+    p.send("use db0").unwrap();
+    p.send("\t").unwrap();
+    p.flush().unwrap();
+    // The completed name is echoed on the line: the screen shows db01.
+    p.exp_string("db01").unwrap();
+    p.send("\r").unwrap();
+    p.flush().unwrap();
+    p.exp_string("db01> ").unwrap();
+    p.send_line("status").unwrap();
+    p.exp_string("vmid:").unwrap();
+    p.exp_string("103").unwrap();
+    p.exp_string("db01> ").unwrap();
+    p.send_line("exit").unwrap();
+    p.exp_eof().unwrap();
+}
+
+#[test]
+fn ctrl_c_cancels_a_slow_command_and_returns_to_the_prompt() {
+    let sim = TestSim::demo();
+    let home = tempfile::tempdir().unwrap();
+    let mut p = shell(&sim, home.path(), "root@pam", PASSWORD);
+    p.exp_string("type `help`").unwrap();
+    p.exp_string("> ").unwrap();
+    // From now on every answer takes 15 s: `version` would hang that long.
+    sim.handle.set_faults(Faults {
+        latency_ms: 15_000,
+        ..Faults::default()
+    });
+    p.send_line("version").unwrap();
+    p.exp_string("version").unwrap();
+    p.send_control('c').unwrap();
+    p.exp_string("interrupted").unwrap();
+    // The prompt is back, marked because the last command did not succeed.
+    p.exp_string("!> ").unwrap();
+    sim.handle.set_faults(Faults::default());
+    p.send_line("exit").unwrap();
+    let rest = p.exp_eof().unwrap();
+    assert!(
+        !rest.contains("release:"),
+        "the cancelled command still printed: {rest}"
+    );
+}
+
+#[test]
+fn history_keeps_no_secret_after_a_totp_login() {
+    let sim = TestSim::start(SimOptions {
+        speed: 0.0,
+        ..SimOptions::default()
+    });
+    let home = tempfile::tempdir().unwrap();
+    let mut p = shell(&sim, home.path(), "tfa@pve", "tfa");
+    p.exp_string("TOTP code: ").unwrap();
+    let code = totp_code(DEMO_TFA_SECRET, sim.handle.now()).unwrap();
+    p.send_line(&code).unwrap();
+    p.exp_string("type `help`").unwrap();
+    p.exp_string("> ").unwrap();
+    p.send_line("ls | count").unwrap();
+    p.exp_regex(r"\r\n\d+\r\n").unwrap();
+    p.exp_string("> ").unwrap();
+    p.send_line("get /version password=hunter2secret").unwrap();
+    p.exp_string("property is not defined").unwrap();
+    p.exp_string("!> ").unwrap();
+    p.send_line("exit").unwrap();
+    p.exp_eof().unwrap();
+    let history = std::fs::read_to_string(home.path().join("state/pvesh-plus/history")).unwrap();
+    assert!(
+        history.contains("ls | count"),
+        "history was not written: {history:?}"
+    );
+    for secret in [code.as_str(), "hunter2secret", "tfa"] {
+        assert!(
+            !history.contains(secret),
+            "history holds '{secret}': {history:?}"
+        );
+    }
+}
