@@ -14,3 +14,4 @@ mod lang_props;
 mod pty;
 mod sim_conformance;
 mod sim_roundtrip;
+mod wizard;
