@@ -18,6 +18,15 @@ use super::validate;
 /// The bridge used when the config names none.
 pub const DEFAULT_BRIDGE: &str = "vmbr0";
 
+/// The SSH public keys in a file (`~` expanded), one per line. The one read of a local file
+/// the wizard does, so a typo in the path is caught while the question is still open.
+pub fn read_key_file(path: &str) -> Result<String, String> {
+    let path = crate::config::expand_tilde(std::path::Path::new(path.trim()));
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    validate::ssh_keys(&text, &path.display().to_string())
+}
+
 pub struct NewFacts<'a> {
     pub config: &'a Config,
     pub inventory: &'a Inventory,
@@ -254,6 +263,8 @@ impl Facts for NewFacts<'_> {
             }
             Rule::Nameservers if text.trim().is_empty() => Ok(()),
             Rule::Nameservers => validate::nameservers(text).map(|_| ()),
+            Rule::Keyfile if text.trim().is_empty() => Ok(()),
+            Rule::Keyfile => read_key_file(text).map(|_| ()),
             Rule::Text => Ok(()),
         }
     }

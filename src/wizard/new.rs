@@ -29,6 +29,7 @@ pub const FLAGS: &[(&str, &str)] = &[
     ("gw", "--gw"),
     ("nameserver", "--nameserver"),
     ("ciuser", "--user"),
+    ("sshkeys", "--ssh-keys"),
 ];
 
 /// How `new` runs.

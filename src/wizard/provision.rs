@@ -146,7 +146,10 @@ pub async fn resolve(
         vmid,
         node,
         placement,
-        sshkeys: ssh_keys(config)?,
+        sshkeys: match answers.get("sshkeys").filter(|f| !f.trim().is_empty()) {
+            Some(file) => Some(super::facts::read_key_file(file).map_err(Error::usage)?),
+            None => ssh_keys(config)?,
+        },
     };
     VmPlan::from_answers(answers, &facts, r)
 }

@@ -47,6 +47,8 @@ pub enum Rule {
     Gateway,
     /// IPv4 name servers, separated by commas or spaces.
     Nameservers,
+    /// A readable file of SSH public keys (`~` expanded), or empty.
+    Keyfile,
     /// Any text, even empty.
     Text,
 }

@@ -54,6 +54,22 @@ pub fn user(text: &str) -> Result<String, String> {
     }
 }
 
+/// The public keys in the text of a key file (`authorized_keys`, `id_ed25519.pub`): its lines
+/// that look like keys, comments and blank lines left out. At least one is required.
+pub fn ssh_keys(text: &str, file: &str) -> Result<String, String> {
+    let keys: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| ["ssh-", "ecdsa-", "sk-"].iter().any(|p| l.starts_with(p)))
+        .collect();
+    if keys.is_empty() {
+        return Err(format!(
+            "{file} holds no SSH public key (lines starting with ssh-, ecdsa- or sk-)"
+        ));
+    }
+    Ok(keys.join("\n"))
+}
+
 /// A size with a unit (`2G`, `512M`).
 pub fn size(text: &str) -> Result<Size, String> {
     Size::from_str(text.trim()).map_err(|e| format!("'{}': {e}", text.trim()))
@@ -239,5 +255,13 @@ mod tests {
         check(cores("two"), Err("not a core count"));
         check(nameservers("1.1.1.1, 9.9.9.9"), Ok("\"1.1.1.1 9.9.9.9\""));
         check(nameservers("1.1.1"), Err("not an IPv4 address"));
+        check(
+            ssh_keys("# mine\nssh-ed25519 AAAA a@b\n\necdsa-sha2 BBBB\n", "f"),
+            Ok("\"ssh-ed25519 AAAA a@b\\necdsa-sha2 BBBB\""),
+        );
+        check(
+            ssh_keys("hello\n", "keys.txt"),
+            Err("keys.txt holds no SSH public key"),
+        );
     }
 }

@@ -115,6 +115,7 @@ const WEB07: &[&str] = &[
     "10.0.5.1",     // gateway
     "9.9.9.9",      // nameserver
     "ops",          // cloud-init user
+    "",             // ssh keys: the config's
     "",             // start: yes
     "yes",          // build it
 ];
@@ -344,6 +345,7 @@ fn the_terminal_wizard_is_driven_with_arrow_keys_and_enter() {
         "Network",
         "Name servers",
         "Cloud-init user",
+        "SSH public keys file",
         "Start it when built",
     ] {
         p.exp_string(prompt).unwrap();
@@ -375,4 +377,63 @@ fn an_answer_outside_the_choices_is_reported() {
         err.message
     );
     assert!(err.message.contains("webserver"), "{}", err.message);
+}
+
+#[test]
+fn ssh_keys_come_from_a_file_when_one_is_named() {
+    let sim = TestSim::demo();
+    let config = settings::sample().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("authorized_keys");
+    std::fs::write(&file, "# laptop\nssh-ed25519 AAAAfromfile me@laptop\n").unwrap();
+    let path = file.display().to_string();
+    let given = [
+        ("name", "web05"),
+        ("template", "debian-12-cloud"),
+        ("sshkeys", path.as_str()),
+    ];
+    let NewOutcome::Planned(plan) = flags(&sim, &config, &given, opts(false, true)).unwrap() else {
+        panic!("a dry run built something");
+    };
+    assert_eq!(
+        plan.sshkeys.as_deref(),
+        Some("ssh-ed25519 AAAAfromfile me@laptop")
+    );
+    let missing = dir.path().join("nope").display().to_string();
+    let given = [
+        ("name", "web05"),
+        ("template", "debian-12-cloud"),
+        ("sshkeys", missing.as_str()),
+    ];
+    let err = flags(&sim, &config, &given, opts(false, true)).unwrap_err();
+    assert!(err.message.contains("cannot read"), "{}", err.message);
+}
+
+#[test]
+fn a_vmid_taken_by_another_client_is_skipped() {
+    let sim = TestSim::demo();
+    let config = settings::sample().unwrap();
+    let mut ctx = ctx(&sim);
+    let inv = sim._runtime.block_on(ctx.refresh()).unwrap();
+    let first = sim
+        ._runtime
+        .block_on(pvesh_plus::wizard::provision::allocate_vmid(
+            &ctx, &config, &inv, None, None,
+        ))
+        .unwrap();
+    // Another client takes that VMID after our inventory was read.
+    sim.handle.with_state(|s| {
+        let mut g = s.guests.values().next().unwrap().clone();
+        g.vmid = first;
+        s.guests.insert(first, g);
+    });
+    let next = sim
+        ._runtime
+        .block_on(pvesh_plus::wizard::provision::allocate_vmid(
+            &ctx, &config, &inv, None, None,
+        ))
+        .unwrap();
+    assert!(next > first, "{next} after {first}");
+    assert!(inv.guest(next).is_none());
+    assert!(sim.handle.count("GET", "/cluster/nextid") >= 3);
 }
