@@ -67,6 +67,11 @@ pub static NEW: Command = Command {
             Arg::flag("--nameserver", ArgKind::Text, "name servers for cloud-init"),
             Arg::flag("--user", ArgKind::Text, "the cloud-init user"),
             Arg::flag(
+                "--ssh-keys",
+                ArgKind::Text,
+                "a file of SSH public keys, such as ~/.ssh/authorized_keys (default: the config's cloudinit.ssh_keys)",
+            ),
+            Arg::flag(
                 "--vmid",
                 ArgKind::Count,
                 "use this VMID (inside vmid_ranges.vm)",

@@ -112,7 +112,7 @@ pub fn run(
                 let check = |text: &str| facts.check(rule, text, &answers);
                 match given.get(&step.key) {
                     Some(v) => {
-                        check(v).map_err(Error::usage)?;
+                        check(v).map_err(|m| Error::usage(format!("{}: {m}", step.prompt)))?;
                         v.clone()
                     }
                     None => prompter.input(&step.prompt, default.as_deref(), &check)?,
