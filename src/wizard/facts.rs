@@ -110,7 +110,7 @@ impl<'a> NewFacts<'a> {
         let name = validate::name(text)?;
         match self.inventory.guests().iter().find(|g| g.name == name) {
             Some(g) => Err(format!(
-                "a guest named '{name}' already exists (VMID {} on {}): pick another name",
+                "a guest named '{name}' already exists (VMID {} on {}): pick another name, or work with that one (`use {name}`)",
                 g.vmid, g.node
             )),
             None => Ok(()),

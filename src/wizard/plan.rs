@@ -140,11 +140,20 @@ pub fn place(
             );
         }
         if !can_hold(node) {
-            return Err(Error::usage(format!(
-                "{} keeps its disk on {storage}, which is local to {}: a VM cloned from it must be on {}, not {node}",
-                template.name, template.node, template.node
-            ))
-            .hinted(format!("leave the node out, or ask for --node {}", template.node)));
+            let err = if shared {
+                Error::usage(format!(
+                    "{} keeps its disk on {storage}, which {node} does not have",
+                    template.name
+                ))
+                .hinted("leave the node out to pick one that has it")
+            } else {
+                Error::usage(format!(
+                    "{} keeps its disk on {storage}, which is local to {}: a VM cloned from it must be on {}, not {node}",
+                    template.name, template.node, template.node
+                ))
+                .hinted(format!("leave the node out, or ask for --node {}", template.node))
+            };
+            return Err(err);
         }
         return Ok((node.to_string(), "asked for".to_string()));
     }
@@ -437,6 +446,55 @@ mod tests {
             Some(("sata0", "local", None)),
         );
         check(json!({"ide2": "none,media=cdrom"}), None);
+    }
+
+    fn cluster() -> Inventory {
+        let g = 1u64 << 30;
+        let node = |n: &str, status: &str, used: u64| json!({"id": format!("node/{n}"), "type": "node", "node": n, "status": status, "mem": used * g, "maxmem": 64 * g});
+        let store = |n: &str, s: &str, shared: u8| json!({"id": format!("storage/{n}/{s}"), "type": "storage", "node": n, "storage": s, "shared": shared, "content": "images", "status": "available"});
+        let tpl = |vmid: u32, name: &str, n: &str| json!({"id": format!("qemu/{vmid}"), "type": "qemu", "vmid": vmid, "name": name, "node": n, "template": 1, "status": "stopped"});
+        Inventory::from_resources(&json!([
+            node("pve1", "online", 40),
+            node("pve2", "online", 10),
+            node("pve3", "online", 20),
+            node("pve4", "offline", 0),
+            store("pve1", "local-lvm", 0),
+            store("pve2", "local-lvm", 0),
+            store("pve3", "local-lvm", 0),
+            store("pve1", "ceph", 1),
+            store("pve3", "ceph", 1),
+            store("pve4", "ceph", 1),
+            tpl(9000, "local-tpl", "pve1"),
+            tpl(9001, "ceph-tpl", "pve1"),
+        ]))
+        .unwrap()
+    }
+
+    #[test]
+    fn placement() {
+        let inv = cluster();
+        let check = |tpl: u32,
+                     storage: &str,
+                     asked: Option<&str>,
+                     expected: std::result::Result<&str, &str>| {
+            let t = inv.guest(tpl).unwrap();
+            match (place(&inv, t, storage, asked), expected) {
+                (Ok((node, _)), Ok(want)) => assert_eq!(node, want),
+                (Err(e), Err(want)) => {
+                    assert!(e.message.contains(want), "'{}' lacks '{want}'", e.message)
+                }
+                (got, want) => panic!("{tpl} {asked:?}: got {got:?}, want {want:?}"),
+            }
+        };
+        // Local storage: only the template's node, whatever has more free memory.
+        check(9000, "local-lvm", None, Ok("pve1"));
+        check(9000, "local-lvm", Some("pve2"), Err("local to pve1"));
+        // Shared storage: the online node with it and the most free memory (pve3: 44G free).
+        check(9001, "ceph", None, Ok("pve3"));
+        check(9001, "ceph", Some("pve1"), Ok("pve1"));
+        check(9001, "ceph", Some("pve2"), Err("which pve2 does not have"));
+        check(9001, "ceph", Some("pve4"), Err("no online node 'pve4'"));
+        check(9001, "ceph", Some("pve9"), Err("no online node 'pve9'"));
     }
 
     #[test]
