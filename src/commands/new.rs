@@ -1,5 +1,6 @@
 //! Creating guests: `new` (a VM cloned from a cloud-init template, asked for by the wizard or
-//! given as flags) and `new-template` (not built yet: refused with a message).
+//! given as flags), `new --iso` (an empty VM booting an installer ISO), and `new-template` and
+//! `new --lxc` (not built yet: refused with a message).
 //!
 //! These commands only translate arguments: the wizard, the plan and the provisioning live in
 //! `crate::wizard`. `new` with no NAME on a terminal runs the interactive wizard; with a NAME it
@@ -9,7 +10,9 @@ use super::{Arg, ArgKind, Call, Category, Command, Example, Output, Signature};
 use crate::error::{Error, Result};
 use crate::lang::{Record, Value};
 use crate::wizard::engine::{Answers, DefaultsOnly};
+use crate::wizard::iso::{self as iso_flow, IsoOutcome};
 use crate::wizard::new::{self as flow, NewOptions, NewOutcome};
+use crate::wizard::provision::Built;
 use crate::wizard::{DialoguerPrompter, settings};
 
 const RESULT_COLUMNS: &[&str] = &["vmid", "name", "node", "status", "ip", "ssh"];
@@ -81,7 +84,15 @@ pub static NEW: Command = Command {
                 "--dry-run",
                 "resolve everything and show the plan; change nothing",
             ),
-            Arg::switch("--iso", "a VM installed from an ISO (not built yet)"),
+            Arg::switch(
+                "--iso",
+                "an empty VM that boots an installer ISO (asks for the ISO, or give --image)",
+            ),
+            Arg::flag(
+                "--image",
+                ArgKind::Text,
+                "with --iso: the ISO, by file name or volid",
+            ),
             Arg::switch(
                 "--lxc",
                 "a container from a template archive (not built yet)",
@@ -168,12 +179,6 @@ fn given_answers(call: &Call) -> Answers {
 }
 
 async fn run_new(ctx: &mut super::Ctx, call: Call) -> Result<Output> {
-    if call.args.has_flag("iso") {
-        return Err(not_built(
-            "new --iso",
-            "installing from an ISO needs a console, which pvesh+ does not drive yet",
-        ));
-    }
     if call.args.has_flag("lxc") {
         return Err(not_built(
             "new --lxc",
@@ -196,7 +201,23 @@ async fn run_new(ctx: &mut super::Ctx, call: Call) -> Result<Output> {
     if let Some(p) = flag_text(&call, "profile") {
         config.profile(&p)?;
     }
-    let spec = flow::load_spec()?;
+    let iso = call.args.has_flag("iso");
+    if iso {
+        for f in ["template", "ip", "gw", "nameserver", "user", "ssh-keys"] {
+            if call.args.has_flag(f) {
+                return Err(Error::usage(format!("--{f} does not apply to new --iso"))
+                    .hinted("an ISO VM is set up by its installer, not by cloud-init"));
+            }
+        }
+    } else if call.args.has_flag("image") {
+        return Err(Error::usage("--image goes with --iso")
+            .hinted("new inst01 --iso --image debian-12.9.0-amd64-netinst.iso"));
+    }
+    let spec = if iso {
+        flow::load_iso_spec()?
+    } else {
+        flow::load_spec()?
+    };
     let given = given_answers(&call);
     let interactive = call.args.positionals.is_empty();
     let mut opts = NewOptions {
@@ -205,35 +226,48 @@ async fn run_new(ctx: &mut super::Ctx, call: Call) -> Result<Output> {
         confirm: interactive,
         ..NewOptions::default()
     };
-    let outcome = if interactive {
-        let mut prompter = DialoguerPrompter::if_terminal().ok_or_else(|| {
+    let flag_for = |prompt: &str| flow::flag_for_prompt(&spec, prompt);
+    let mut defaults = DefaultsOnly {
+        flag_for: &flag_for,
+    };
+    let mut terminal;
+    let prompter: &mut dyn crate::wizard::Prompter = if interactive {
+        terminal = DialoguerPrompter::if_terminal().ok_or_else(|| {
             Error::usage("new without a NAME runs the wizard, which needs a terminal")
                 .hinted("in scripts give the name and flags: new web03 --profile webserver --template debian-12-cloud")
         })?;
-        flow::run(ctx, &spec, &config, &mut prompter, &given, &opts).await?
+        &mut terminal
     } else {
-        let flag_for = |prompt: &str| flow::flag_for_prompt(&spec, prompt);
-        let mut prompter = DefaultsOnly {
-            flag_for: &flag_for,
-        };
         opts.confirm = false;
-        flow::run(ctx, &spec, &config, &mut prompter, &given, &opts).await?
+        &mut defaults
     };
+    if iso {
+        let outcome = iso_flow::run(ctx, &spec, &config, prompter, &given, &opts).await?;
+        return Ok(match outcome {
+            IsoOutcome::Planned(plan) => Output::value(plan.to_value()),
+            IsoOutcome::Built(_, built) => built_output(&built),
+        });
+    }
+    let outcome = flow::run(ctx, &spec, &config, prompter, &given, &opts).await?;
     Ok(match outcome {
         NewOutcome::Planned(plan) => Output::value(plan.to_value()).with_columns(PLAN_COLUMNS),
         NewOutcome::Built(_, built) => {
             if let Some(ssh) = built.ssh() {
                 ctx.note(&format!("{} is up: {ssh}", built.name));
             }
-            let mut r = Record::new();
-            r.insert("vmid", Value::Int(i64::from(built.vmid)));
-            r.insert("name", Value::String(built.name.clone()));
-            r.insert("node", Value::String(built.node.clone()));
-            let status = if built.started { "running" } else { "stopped" };
-            r.insert("status", Value::String(status.into()));
-            r.insert("ip", built.ip.clone().map_or(Value::Null, Value::String));
-            r.insert("ssh", built.ssh().map_or(Value::Null, Value::String));
-            Output::value(Value::Record(r)).with_columns(RESULT_COLUMNS)
+            built_output(&built)
         }
     })
+}
+
+fn built_output(built: &Built) -> Output {
+    let mut r = Record::new();
+    r.insert("vmid", Value::Int(i64::from(built.vmid)));
+    r.insert("name", Value::String(built.name.clone()));
+    r.insert("node", Value::String(built.node.clone()));
+    let status = if built.started { "running" } else { "stopped" };
+    r.insert("status", Value::String(status.into()));
+    r.insert("ip", built.ip.clone().map_or(Value::Null, Value::String));
+    r.insert("ssh", built.ssh().map_or(Value::Null, Value::String));
+    Output::value(Value::Record(r)).with_columns(RESULT_COLUMNS)
 }

@@ -27,9 +27,28 @@ pub fn read_key_file(path: &str) -> Result<String, String> {
     validate::ssh_keys(&text, &path.display().to_string())
 }
 
+/// An installer ISO on a storage: `local:iso/debian-12.iso` on `pve1` (or on every node that
+/// has the storage, when it is shared).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IsoImage {
+    pub volid: String,
+    pub storage: String,
+    /// The node holding it; `None` for shared storage.
+    pub node: Option<String>,
+}
+
+impl IsoImage {
+    /// The file name: `debian-12.iso`.
+    pub fn file(&self) -> &str {
+        self.volid.rsplit('/').next().unwrap_or(&self.volid)
+    }
+}
+
 pub struct NewFacts<'a> {
     pub config: &'a Config,
     pub inventory: &'a Inventory,
+    /// The ISOs found on the cluster's storages (read by the caller for `new --iso`).
+    pub isos: Vec<IsoImage>,
 }
 
 fn size_text(bytes: u64) -> Option<String> {
@@ -38,7 +57,19 @@ fn size_text(bytes: u64) -> Option<String> {
 
 impl<'a> NewFacts<'a> {
     pub fn new(config: &'a Config, inventory: &'a Inventory) -> NewFacts<'a> {
-        NewFacts { config, inventory }
+        NewFacts {
+            config,
+            inventory,
+            isos: Vec::new(),
+        }
+    }
+
+    /// The ISOs an answer names (volid or file name), one per place it is found.
+    pub fn isos_named(&self, answer: &str) -> Vec<&IsoImage> {
+        self.isos
+            .iter()
+            .filter(|i| i.volid == answer || i.file() == answer)
+            .collect()
     }
 
     /// The templates a VM can be cloned from (QEMU templates), by name.
@@ -195,6 +226,15 @@ impl Facts for NewFacts<'_> {
                     )
                 })
                 .collect(),
+            "isos" => {
+                let mut files: Vec<&str> = self.isos.iter().map(IsoImage::file).collect();
+                files.sort();
+                files.dedup();
+                files
+                    .into_iter()
+                    .map(|f| Choice::new(f.to_string(), f.to_string()))
+                    .collect()
+            }
             "nodes" => {
                 let mut nodes: Vec<_> = self
                     .inventory

@@ -5,13 +5,16 @@
 //! `prompter.rs` (the trait and the scripted prompter), `terminal.rs` (dialoguer: the only
 //! file here that touches the terminal), `validate.rs` (pure checks), `facts.rs` (what the
 //! `new` wizard knows: config, profiles, inventory), `plan.rs` (answers → a checked plan, pure),
-//! `provision.rs` (the plan → API calls, undoing what it created when a step fails).
+//! `provision.rs` (the plan → API calls, undoing what it created when a step fails),
+//! `new.rs` (the `new` flow: ask → plan → preview → build), `iso.rs` (the same for `new --iso`),
+//! `settings.rs` (which config the wizards read).
 //!
 //! A wizard's result is a plan, never a side effect: nothing changes on the cluster until
 //! [`provision::build`] runs a plan that the user (or the script) accepted.
 
 pub mod engine;
 pub mod facts;
+pub mod iso;
 pub mod new;
 pub mod plan;
 pub mod prompter;

@@ -30,6 +30,7 @@ pub const FLAGS: &[(&str, &str)] = &[
     ("nameserver", "--nameserver"),
     ("ciuser", "--user"),
     ("sshkeys", "--ssh-keys"),
+    ("iso", "--image"),
 ];
 
 /// How `new` runs.
@@ -88,6 +89,11 @@ pub async fn run(
 /// The `new` wizard: the user's override if there is one, else the embedded one.
 pub fn load_spec() -> Result<WizardSpec> {
     WizardSpec::load("new", spec::override_dir().as_deref())
+}
+
+/// The `new --iso` wizard, likewise.
+pub fn load_iso_spec() -> Result<WizardSpec> {
+    WizardSpec::load("new-iso", spec::override_dir().as_deref())
 }
 
 /// The flag that answers the question with this prompt, for "give it with --template".

@@ -195,7 +195,7 @@ impl Built {
     }
 }
 
-async fn run_step(
+pub(super) async fn run_step(
     ctx: &Ctx,
     req: &crate::api::ApiRequest,
     opts: &BuildOptions,
@@ -247,8 +247,8 @@ pub async fn build(
                 plan.vmid = next;
             }
             Err(e) => {
-                let cleanup = rollback(ctx, &plan, opts).await;
-                return Err(failed(&plan, "clone", e, cleanup));
+                let cleanup = rollback(ctx, &plan.target(), opts).await;
+                return Err(failed(&plan.target(), "clone", e, cleanup));
             }
         }
     }
@@ -285,8 +285,8 @@ pub async fn build(
     for (what, req) in &work {
         ctx.note(&format!("[{n}/{steps}] {what} {} ({vmid})…", plan.name));
         if let Err(e) = run_step(ctx, req, opts).await {
-            let cleanup = rollback(ctx, &plan, opts).await;
-            return Err(failed(&plan, what, e, cleanup));
+            let cleanup = rollback(ctx, &plan.target(), opts).await;
+            return Err(failed(&plan.target(), what, e, cleanup));
         }
         n += 1;
     }
@@ -351,7 +351,7 @@ async fn wait_for_ip(ctx: &Ctx, node: &str, vmid: u32, timeout: Duration) -> Opt
 }
 
 /// What the cleanup did, for the report.
-enum Cleanup {
+pub(super) enum Cleanup {
     Nothing,
     Destroyed,
     Failed(String),
@@ -359,8 +359,8 @@ enum Cleanup {
 
 /// Destroys the VM this run created, if it exists: stop it when it runs, then delete it with
 /// its disks.
-async fn rollback(ctx: &mut Ctx, plan: &VmPlan, opts: &BuildOptions) -> Cleanup {
-    let (node, vmid) = (plan.node.as_str(), plan.vmid);
+pub(super) async fn rollback(ctx: &mut Ctx, target: &Target, opts: &BuildOptions) -> Cleanup {
+    let (node, vmid) = (target.node.as_str(), target.vmid);
     let status = match ctx
         .client
         .get(&endpoints::guest_status_current(
@@ -377,11 +377,14 @@ async fn rollback(ctx: &mut Ctx, plan: &VmPlan, opts: &BuildOptions) -> Cleanup 
     if status
         .get("name")
         .and_then(Json::as_str)
-        .is_some_and(|n| n != plan.name)
+        .is_some_and(|n| n != target.name)
     {
         return Cleanup::Nothing;
     }
-    ctx.note(&format!("rolling back: destroying {} ({vmid})…", plan.name));
+    ctx.note(&format!(
+        "rolling back: destroying {} ({vmid})…",
+        target.name
+    ));
     if status.get("status").and_then(Json::as_str) == Some("running") {
         let stop = endpoints::guest_power(GuestKind::Qemu, node, vmid, PowerAction::Stop);
         if let Err(e) = run_step(ctx, &stop, opts).await {
@@ -399,7 +402,25 @@ async fn rollback(ctx: &mut Ctx, plan: &VmPlan, opts: &BuildOptions) -> Cleanup 
     }
 }
 
-fn failed(plan: &VmPlan, step: &str, e: ApiError, cleanup: Cleanup) -> Error {
+/// The VM a build creates: what a rollback may destroy.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub node: String,
+    pub vmid: u32,
+    pub name: String,
+}
+
+impl VmPlan {
+    fn target(&self) -> Target {
+        Target {
+            node: self.node.clone(),
+            vmid: self.vmid,
+            name: self.name.clone(),
+        }
+    }
+}
+
+pub(super) fn failed(plan: &Target, step: &str, e: ApiError, cleanup: Cleanup) -> Error {
     let kind = match e {
         ApiError::TaskFailed { .. } => ErrorKind::Task,
         _ => ErrorKind::Api,

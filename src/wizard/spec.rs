@@ -16,7 +16,10 @@ use serde::Deserialize;
 use crate::error::{Error, ErrorKind, Result};
 
 /// The wizards shipped in the binary: (name, YAML text).
-pub const EMBEDDED: &[(&str, &str)] = &[("new", include_str!("../../prompts/new.yaml"))];
+pub const EMBEDDED: &[(&str, &str)] = &[
+    ("new", include_str!("../../prompts/new.yaml")),
+    ("new-iso", include_str!("../../prompts/new-iso.yaml")),
+];
 
 /// What kind of question a step asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -101,8 +104,8 @@ pub struct Step {
     /// Fixed choices of a `select`.
     #[serde(default)]
     pub options: Vec<String>,
-    /// A live source of choices for a `select`: `profiles`, `templates`, `nodes`, `storages`,
-    /// `bridges`.
+    /// A live source of choices for a `select`: `profiles`, `templates`, `isos`, `nodes`,
+    /// `storages`, `bridges`.
     pub from: Option<String>,
     /// For a `select`: a first choice meaning "none of these", with this label.
     pub none: Option<String>,
@@ -144,7 +147,14 @@ pub struct WizardSpec {
 }
 
 /// The live sources a `from:` may name.
-pub const SOURCES: &[&str] = &["profiles", "templates", "nodes", "storages", "bridges"];
+pub const SOURCES: &[&str] = &[
+    "profiles",
+    "templates",
+    "isos",
+    "nodes",
+    "storages",
+    "bridges",
+];
 
 impl WizardSpec {
     /// Parses and checks a wizard definition; `source` names it in errors.

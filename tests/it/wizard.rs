@@ -300,11 +300,7 @@ fn new_in_the_demo_builds_a_running_vm_and_says_how_to_reach_it() {
 
 #[test]
 fn unbuilt_kinds_are_refused_with_a_message() {
-    for line in [
-        "new x --iso",
-        "new x --lxc",
-        "new-template https://example.com/x.qcow2",
-    ] {
+    for line in ["new x --lxc", "new-template https://example.com/x.qcow2"] {
         let (code, _, err) = demo(line);
         assert_ne!(code, 0, "{line}");
         assert!(
@@ -436,4 +432,77 @@ fn a_vmid_taken_by_another_client_is_skipped() {
     assert!(next > first, "{next} after {first}");
     assert!(inv.guest(next).is_none());
     assert!(sim.handle.count("GET", "/cluster/nextid") >= 3);
+}
+
+fn iso_run(sim: &TestSim, answers: &[&str]) -> Result<pvesh_plus::wizard::iso::IsoOutcome> {
+    let config = settings::sample().unwrap();
+    let mut ctx = ctx(sim);
+    let spec = flow::load_iso_spec().unwrap();
+    let mut p = ScriptedPrompter::new(answers.iter().copied());
+    sim._runtime.block_on(pvesh_plus::wizard::iso::run(
+        &mut ctx,
+        &spec,
+        &config,
+        &mut p,
+        &Answers::new(),
+        &opts(true, false),
+    ))
+}
+
+const INST01: &[&str] = &[
+    "",                                // profile: none
+    "debian-12.9.0-amd64-netinst.iso", // iso
+    "inst01",                          // name
+    "pve2",                            // node
+    "",                                // cores: 2
+    "4G",                              // memory
+    "20G",                             // disk
+    "",                                // start: yes
+    "yes",                             // build it
+];
+
+#[test]
+fn the_iso_wizard_builds_a_vm_that_boots_the_installer() {
+    let sim = TestSim::demo();
+    iso_run(&sim, INST01).unwrap();
+    let (_, cfg, status) = config_of(&sim, "inst01").unwrap();
+    let get = |k: &str| cfg.get(k).map(String::as_str);
+    assert_eq!(status, "running");
+    assert_eq!(
+        get("ide2"),
+        Some("local:iso/debian-12.9.0-amd64-netinst.iso,media=cdrom")
+    );
+    assert_eq!(get("memory"), Some("4096"));
+    assert_eq!(get("cores"), Some("2"));
+    let node = sim.handle.with_state(|s| {
+        s.guests
+            .values()
+            .find(|g| g.cfg("name") == Some("inst01"))
+            .map(|g| g.node.clone())
+    });
+    assert_eq!(node.as_deref(), Some("pve2"));
+}
+
+#[test]
+fn a_failed_start_of_an_iso_vm_leaves_nothing_behind() {
+    let sim = TestSim::demo();
+    let before = sim.handle.with_state(|s| s.guests.len());
+    sim.handle.set_faults(Faults {
+        fail_tasks: Some("qmstart".into()),
+        ..Faults::default()
+    });
+    let err = iso_run(&sim, INST01).unwrap_err();
+    assert!(
+        err.message
+            .contains("building inst01 failed at step 'start'"),
+        "{}",
+        err.message
+    );
+    assert!(
+        err.message.contains("nothing was left behind"),
+        "{}",
+        err.message
+    );
+    assert!(config_of(&sim, "inst01").is_none());
+    assert_eq!(sim.handle.with_state(|s| s.guests.len()), before);
 }
