@@ -20,7 +20,7 @@ use super::facts::{DEFAULT_BRIDGE, IsoImage, NewFacts};
 use super::new::NewOptions;
 use super::plan;
 use super::prompter::{Prompter, cancelled};
-use super::provision::{self, Built, Target, failed, rollback, run_step};
+use super::provision::{self, Built, Guard, Target, failed, rollback, run_step};
 use super::spec::WizardSpec;
 use super::validate;
 
@@ -302,6 +302,8 @@ async fn build(ctx: &mut Ctx, plan: &IsoPlan, opts: &NewOptions) -> Result<Built
         work.push(("start", start));
     }
     let total = work.len();
+    let mut guard = Guard::new(&ctx.client, &opts.build);
+    guard.arm(target.clone());
     for (i, (what, req)) in work.iter().enumerate() {
         ctx.note(&format!(
             "[{}/{total}] {what} {} ({})…",
@@ -309,11 +311,13 @@ async fn build(ctx: &mut Ctx, plan: &IsoPlan, opts: &NewOptions) -> Result<Built
             plan.name,
             plan.vmid
         ));
-        if let Err(e) = run_step(ctx, req, &opts.build).await {
+        if let Err(e) = run_step(&ctx.client, req, &opts.build).await {
             let cleanup = rollback(ctx, &target, &opts.build).await;
+            guard.disarm();
             return Err(failed(&target, what, e, cleanup));
         }
     }
+    guard.disarm();
     let _ = ctx.refresh().await;
     if plan.start {
         ctx.note(&format!(

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 
-use crate::api::{ApiError, GuestKind, PowerAction, WaitOptions, endpoints};
+use crate::api::{ApiError, Client, GuestKind, PowerAction, WaitOptions, endpoints};
 use crate::commands::Ctx;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
@@ -23,6 +23,8 @@ use super::plan::{self, Resolved, VmPlan};
 
 /// How many VMIDs are tried when other clients take them first.
 const VMID_ATTEMPTS: usize = 20;
+/// How many times the rollback of an interrupted build tries (about two minutes in all).
+const GUARD_ATTEMPTS: usize = 30;
 /// How many times a clone is retried with a new VMID after "already exists".
 const CLONE_ATTEMPTS: usize = 3;
 
@@ -196,7 +198,7 @@ impl Built {
 }
 
 pub(super) async fn run_step(
-    ctx: &Ctx,
+    client: &Client,
     req: &crate::api::ApiRequest,
     opts: &BuildOptions,
 ) -> std::result::Result<(), ApiError> {
@@ -204,10 +206,7 @@ pub(super) async fn run_step(
         timeout: Some(opts.task_timeout),
         ..WaitOptions::default()
     };
-    ctx.client
-        .run_task(req, &wait, &mut |_| {})
-        .await
-        .map(|_| ())
+    client.run_task(req, &wait, &mut |_| {}).await.map(|_| ())
 }
 
 /// Builds the VM of `plan`. On failure, destroys what this run created and returns an error
@@ -222,9 +221,12 @@ pub async fn build(
     let steps = plan.steps().len();
     let mut n = 1;
     let t = plan.template.clone();
-    // 1. Clone, with a fresh VMID if another client took ours meanwhile.
+    // 1. Clone, with a fresh VMID if another client took ours meanwhile. From here until the
+    // VM is built, an interrupted run destroys it (see `Guard`).
+    let mut guard = Guard::new(&ctx.client, opts);
     let mut attempt = 0;
     loop {
+        guard.arm(plan.target());
         ctx.note(&format!(
             "[{n}/{steps}] cloning {} ({}) to {} ({}) on {}…",
             t.name, t.vmid, plan.name, plan.vmid, plan.node
@@ -234,7 +236,7 @@ pub async fn build(
         if plan.node != t.node {
             req = req.param("target", &plan.node);
         }
-        match run_step(ctx, &req, opts).await {
+        match run_step(&ctx.client, &req, opts).await {
             Ok(()) => break,
             Err(e) if taken(&e) && attempt + 1 < CLONE_ATTEMPTS => {
                 attempt += 1;
@@ -248,6 +250,7 @@ pub async fn build(
             }
             Err(e) => {
                 let cleanup = rollback(ctx, &plan.target(), opts).await;
+                guard.disarm();
                 return Err(failed(&plan.target(), "clone", e, cleanup));
             }
         }
@@ -284,12 +287,14 @@ pub async fn build(
     }
     for (what, req) in &work {
         ctx.note(&format!("[{n}/{steps}] {what} {} ({vmid})…", plan.name));
-        if let Err(e) = run_step(ctx, req, opts).await {
+        if let Err(e) = run_step(&ctx.client, req, opts).await {
             let cleanup = rollback(ctx, &plan.target(), opts).await;
+            guard.disarm();
             return Err(failed(&plan.target(), what, e, cleanup));
         }
         n += 1;
     }
+    guard.disarm();
     let _ = ctx.refresh().await;
     let mut built = Built {
         vmid,
@@ -357,48 +362,105 @@ pub(super) enum Cleanup {
     Failed(String),
 }
 
-/// Destroys the VM this run created, if it exists: stop it when it runs, then delete it with
-/// its disks.
-pub(super) async fn rollback(ctx: &mut Ctx, target: &Target, opts: &BuildOptions) -> Cleanup {
+/// The status of the VM this run created, if it exists and still carries this run's name (only
+/// such a VM is ours to destroy).
+async fn ours(client: &Client, target: &Target) -> Option<Json> {
+    let req = endpoints::guest_status_current(GuestKind::Qemu, &target.node, target.vmid);
+    let status = client.get(&req).await.ok()?;
+    let name = status.get("name").and_then(Json::as_str);
+    name.is_none_or(|n| n == target.name).then_some(status)
+}
+
+/// Stops the VM when it runs, then deletes it with its disks.
+async fn destroy(client: &Client, target: &Target, status: &Json, opts: &BuildOptions) -> Cleanup {
     let (node, vmid) = (target.node.as_str(), target.vmid);
-    let status = match ctx
-        .client
-        .get(&endpoints::guest_status_current(
-            GuestKind::Qemu,
-            node,
-            vmid,
-        ))
-        .await
-    {
-        Ok(s) => s,
-        Err(_) => return Cleanup::Nothing,
-    };
-    // Only a VM that carries this run's name is ours to destroy.
-    if status
-        .get("name")
-        .and_then(Json::as_str)
-        .is_some_and(|n| n != target.name)
-    {
-        return Cleanup::Nothing;
-    }
-    ctx.note(&format!(
-        "rolling back: destroying {} ({vmid})…",
-        target.name
-    ));
     if status.get("status").and_then(Json::as_str) == Some("running") {
         let stop = endpoints::guest_power(GuestKind::Qemu, node, vmid, PowerAction::Stop);
-        if let Err(e) = run_step(ctx, &stop, opts).await {
+        if let Err(e) = run_step(client, &stop, opts).await {
             return Cleanup::Failed(e.to_string());
         }
     }
-    let destroy = endpoints::guest_destroy(GuestKind::Qemu, node, vmid)
+    let req = endpoints::guest_destroy(GuestKind::Qemu, node, vmid)
         .flag("purge", true)
         .flag("destroy-unreferenced-disks", true);
-    let result = run_step(ctx, &destroy, opts).await;
-    let _ = ctx.refresh().await;
-    match result {
+    match run_step(client, &req, opts).await {
         Ok(()) => Cleanup::Destroyed,
         Err(e) => Cleanup::Failed(e.to_string()),
+    }
+}
+
+/// Destroys the VM this run created, if it exists.
+pub(super) async fn rollback(ctx: &mut Ctx, target: &Target, opts: &BuildOptions) -> Cleanup {
+    let Some(status) = ours(&ctx.client, target).await else {
+        return Cleanup::Nothing;
+    };
+    ctx.note(&format!(
+        "rolling back: destroying {} ({})…",
+        target.name, target.vmid
+    ));
+    let cleanup = destroy(&ctx.client, target, &status, opts).await;
+    let _ = ctx.refresh().await;
+    cleanup
+}
+
+/// Destroys the VM of an interrupted build: armed once the VM exists, disarmed when the build
+/// ends (well, or through [`rollback`]). When the build's future is dropped while armed (Ctrl-C
+/// cancels the line), the rollback is spawned on the runtime, best effort: a process that
+/// exits at once (`-c`) may not finish it.
+pub(super) struct Guard {
+    client: Client,
+    target: Option<Target>,
+    opts: BuildOptions,
+}
+
+impl Guard {
+    pub(super) fn new(client: &Client, opts: &BuildOptions) -> Guard {
+        Guard {
+            client: client.clone(),
+            target: None,
+            opts: opts.clone(),
+        }
+    }
+
+    pub(super) fn arm(&mut self, target: Target) {
+        self.target = Some(target);
+    }
+
+    pub(super) fn disarm(&mut self) {
+        self.target = None;
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let Some(target) = self.target.take() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let client = self.client.clone();
+        let opts = self.opts.clone();
+        runtime.spawn(async move {
+            // The interrupted step's task may still hold the VM's lock (a clone does until it
+            // ends): wait for it to go, then destroy.
+            let mut pause = Duration::from_millis(250);
+            for _ in 0..GUARD_ATTEMPTS {
+                let Some(status) = ours(&client, &target).await else {
+                    return;
+                };
+                if status.get("lock").is_none_or(Json::is_null)
+                    && matches!(
+                        destroy(&client, &target, &status, &opts).await,
+                        Cleanup::Destroyed
+                    )
+                {
+                    return;
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+        });
     }
 }
 

@@ -506,3 +506,42 @@ fn a_failed_start_of_an_iso_vm_leaves_nothing_behind() {
     assert!(config_of(&sim, "inst01").is_none());
     assert_eq!(sim.handle.with_state(|s| s.guests.len()), before);
 }
+
+#[test]
+fn an_interrupted_build_destroys_the_vm_it_created() {
+    let sim = TestSim::start(SimOptions {
+        speed: 5.0,
+        ..SimOptions::default()
+    });
+    let config = settings::sample().unwrap();
+    let exists = || config_of(&sim, "cut01").is_some();
+    let mut ctx = ctx(&sim);
+    let spec = flow::load_spec().unwrap();
+    let flag_for = |prompt: &str| flow::flag_for_prompt(&spec, prompt);
+    let mut p = DefaultsOnly {
+        flag_for: &flag_for,
+    };
+    let given: Answers = [("name", "cut01"), ("template", "debian-12-cloud")]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let o = opts(false, false);
+    sim._runtime.block_on(async {
+        let appeared = async {
+            while !exists() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        // Like Ctrl-C in the shell: the build's future is dropped once the clone exists.
+        tokio::select! {
+            r = flow::run(&mut ctx, &spec, &config, &mut p, &given, &o) => panic!("the build ended first: {r:?}"),
+            () = appeared => {}
+        }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while exists() && std::time::Instant::now() < deadline {
+        sim._runtime
+            .block_on(async { tokio::time::sleep(Duration::from_millis(50)).await });
+    }
+    assert!(!exists(), "the interrupted build left cut01 behind");
+}
