@@ -18,6 +18,7 @@ pub mod envelope;
 pub mod error;
 pub mod models;
 pub mod request;
+pub mod schema;
 pub mod task;
 pub mod tls;
 pub mod upid;

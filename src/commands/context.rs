@@ -7,6 +7,7 @@
 
 use serde_json::Value as Json;
 
+use crate::api::schema::SharedSchema;
 use crate::api::{ApiRequest, Client, endpoints};
 use crate::error::Result;
 use std::sync::Arc;
@@ -53,6 +54,7 @@ pub struct Ctx {
     pub cwd: String,
     pub format: OutputFormat,
     inventory: SharedInventory,
+    schema: SharedSchema,
     notes: NoteSink,
 }
 
@@ -66,6 +68,7 @@ impl Ctx {
             cwd: "/".to_string(),
             format: OutputFormat::Table,
             inventory: SharedInventory::default(),
+            schema: SharedSchema::default(),
             notes: Box::new(|msg| eprintln!("{msg}")),
         }
     }
@@ -82,6 +85,15 @@ impl Ctx {
     /// A GET (or any request) whose `data` is returned.
     pub async fn get(&self, req: &ApiRequest) -> Result<Json> {
         Ok(self.client.get(req).await?)
+    }
+
+    /// Like [`Ctx::get`], but hands back the API error itself, for commands that report some
+    /// failures as data (`ip` shows "VM is stopped" in that guest's row).
+    pub async fn get_or_api_error(
+        &self,
+        req: &ApiRequest,
+    ) -> std::result::Result<Json, crate::api::ApiError> {
+        self.client.get(req).await
     }
 
     /// The inventory, loading it with one `GET /cluster/resources` if there is none yet.
@@ -106,6 +118,12 @@ impl Ctx {
     /// A handle on the shared inventory, for the line editor.
     pub fn shared_inventory(&self) -> SharedInventory {
         self.inventory.clone()
+    }
+
+    /// A handle on the API schema slot: `usage` fills it on first use, the interactive session
+    /// in the background at start, and completion reads it.
+    pub fn shared_schema(&self) -> SharedSchema {
+        self.schema.clone()
     }
 
     /// Resolves target words to guests; with no words, the current VM.

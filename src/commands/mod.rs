@@ -7,20 +7,28 @@
 //! signature, not a decision made at the call site.
 //!
 //! Files: `context.rs` (the session a command runs in), `engine.rs` (parse → run stages),
-//! `read.rs` (version, nodes, ls, status, tasks), `records.rs` (where, select, sort-by, ...),
+//! `read.rs` (version, nodes, ls, status, tasks), `reads.rs` (ps, storage, content, pools, tags,
+//! templates), `guest_reads.rs` (snapshots, backups, config), `guest_ip.rs` (ip), `propstring.rs` (config
+//! property strings), `records.rs` (where, select, sort-by, ...),
 //! `new.rs` (new, new-template: over `crate::wizard`), `help.rs`.
 
+mod apischema;
 mod context;
 mod engine;
+mod guest_ip;
+mod guest_reads;
 mod help;
 mod new;
+mod propstring;
 mod read;
+mod reads;
 mod records;
 mod session;
 
 use std::future::Future;
 use std::pin::Pin;
 
+pub use apischema::{APIDOC_PATH, load_into as load_schema_into};
 pub use context::{Ctx, OutputFormat};
 pub use engine::{Output, run_line};
 pub use read::{GUEST_FIELDS, guest_record};
@@ -43,6 +51,10 @@ pub enum ArgKind {
     Count,
     /// One of a fixed set of words.
     Choice(&'static [&'static str]),
+    /// A path in the API tree (`/nodes/pve1/qemu`): completed from the server's schema.
+    ApiPath,
+    /// A `name=value` parameter of the API path before it, named from the schema.
+    ApiParam,
     /// Free text.
     Text,
 }
@@ -202,6 +214,18 @@ pub static COMMANDS: &[&Command] = &[
     &read::NODES,
     &read::TASKS,
     &read::VERSION,
+    // Reads: cluster-wide and per-guest records (reads.rs, guest_reads.rs).
+    &reads::PS,
+    &reads::STORAGE,
+    &reads::CONTENT,
+    &reads::POOLS,
+    &reads::TAGS,
+    &reads::TEMPLATES,
+    &guest_reads::SNAPSHOTS,
+    &guest_reads::BACKUPS,
+    &guest_reads::CONFIG,
+    &guest_ip::IP,
+    &apischema::USAGE,
     &records::WHERE,
     &records::SELECT,
     &records::SORT_BY,

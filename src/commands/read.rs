@@ -79,7 +79,7 @@ pub fn guest_record(g: &Guest) -> Value {
 }
 
 /// The VMIDs of guest records piped in (anything with a `vmid` field).
-fn piped_vmids(input: &Value) -> Vec<String> {
+pub(super) fn piped_vmids(input: &Value) -> Vec<String> {
     let items: Vec<&Value> = match input {
         Value::List(items) => items.iter().collect(),
         Value::Record(_) => vec![input],
@@ -93,7 +93,7 @@ fn piped_vmids(input: &Value) -> Vec<String> {
 }
 
 /// The guests a VM command acts on: its arguments, else the records piped in, else the current VM.
-async fn target_guests(ctx: &mut Ctx, call: &Call) -> Result<Vec<Guest>> {
+pub(super) async fn target_guests(ctx: &mut Ctx, call: &Call) -> Result<Vec<Guest>> {
     let mut words: Vec<String> = call
         .args
         .positionals
@@ -117,7 +117,7 @@ pub static LS: Command = Command {
         args: &[
             Arg::opt(
                 "path",
-                ArgKind::Text,
+                ArgKind::ApiPath,
                 "an API path to list instead (`ls /nodes`, `ls .`)",
             ),
             Arg::flag(

@@ -224,15 +224,14 @@ pub static GET: Command = Command {
     sig: Signature {
         name: "get",
         category: Category::Records,
-        about: "In a pipe: the values of one field. First in a line: GET an API path, pvesh style \
-                (relative to `pwd`, with k=v parameters); the answer flows on as records.",
+        about: "In a pipe: one field's values. First in a line: GET an API path, as pvesh does.",
         args: &[
             Arg::pos(
                 "field",
                 ArgKind::Field,
                 "a field name (in a pipe) or an API path (first)",
             ),
-            Arg::opt("params", ArgKind::Text, "k=v API parameters"),
+            Arg::opt("params", ArgKind::ApiParam, "k=v API parameters"),
         ],
         destructive: false,
         fields: &[],

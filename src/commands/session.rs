@@ -185,7 +185,7 @@ pub static CD: Command = Command {
         about: "Change the current API path (`cd /nodes/pve1`, `cd ..`); `cd VM` goes to that guest's path.",
         args: &[Arg::opt(
             "path",
-            ArgKind::Text,
+            ArgKind::ApiPath,
             "an API path, relative or absolute, or a guest",
         )],
         destructive: false,

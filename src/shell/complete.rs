@@ -8,6 +8,8 @@
 
 use std::ops::Range;
 
+use super::complete_api;
+use crate::api::schema::ApiSchema;
 use crate::commands::{self, ArgKind, Command};
 use crate::inventory::Inventory;
 use crate::lang::{Token, lex_partial};
@@ -25,6 +27,18 @@ const MAX: usize = 200;
 
 /// Candidates for the word at `pos` in `line`.
 pub fn complete(line: &str, pos: usize, inv: Option<&Inventory>) -> Vec<Candidate> {
+    complete_with(line, pos, inv, None, "/")
+}
+
+/// Like [`complete`], with the API schema for path and parameter completion and the session's
+/// current API directory `cwd` for relative paths.
+pub fn complete_with(
+    line: &str,
+    pos: usize,
+    inv: Option<&Inventory>,
+    schema: Option<&ApiSchema>,
+    cwd: &str,
+) -> Vec<Candidate> {
     let pos = floor_char_boundary(line, pos.min(line.len()));
     let before = &line[..pos];
     let tokens = lex_partial(before);
@@ -67,6 +81,8 @@ pub fn complete(line: &str, pos: usize, inv: Option<&Inventory>) -> Vec<Candidat
     let words: Vec<&str> = stage[1..index].iter().map(|(w, _)| w.as_str()).collect();
     let ctx = Context {
         inv,
+        schema,
+        cwd,
         cmd,
         source: first_stage_name.as_deref(),
     };
@@ -75,6 +91,9 @@ pub fn complete(line: &str, pos: usize, inv: Option<&Inventory>) -> Vec<Candidat
 
 struct Context<'a> {
     inv: Option<&'a Inventory>,
+    schema: Option<&'a ApiSchema>,
+    /// The session's current API directory, for relative paths.
+    cwd: &'a str,
     cmd: &'static Command,
     /// The first command of the pipeline, when the cursor is in a later stage (its fields flow in).
     source: Option<&'a str>,
@@ -116,10 +135,20 @@ impl Context<'_> {
             n += 1;
         }
         let positionals: Vec<_> = sig.args.iter().filter(|a| !a.is_flag()).collect();
-        let kind = match positionals.get(n).or(positionals.last()) {
+        let mut kind = match positionals.get(n).or(positionals.last()) {
             Some(arg) => arg.kind,
             None => return Vec::new(),
         };
+        // `get` first in a line takes an API path, not a field.
+        if sig.name == "get" && self.source.is_none() && kind == ArgKind::Field {
+            kind = ArgKind::ApiPath;
+        }
+        if kind == ArgKind::ApiParam {
+            let (Some(schema), Some(path)) = (self.schema, words.first()) else {
+                return Vec::new();
+            };
+            return complete_api::params(schema, self.cwd, path, &words[1..], partial, span);
+        }
         // Filters and field lists take many words: every word is completed the same way.
         self.of_kind(kind, partial, span)
     }
@@ -136,8 +165,24 @@ impl Context<'_> {
                 partial,
                 span,
             ),
-            ArgKind::Count | ArgKind::Text => Vec::new(),
+            ArgKind::ApiPath => self.api_path(partial, span),
+            ArgKind::Count | ArgKind::Text | ArgKind::ApiParam => Vec::new(),
         }
+    }
+
+    /// An API path from the schema, absolute or relative; `cd` also takes a guest name.
+    fn api_path(&self, partial: &str, span: Range<usize>) -> Vec<Candidate> {
+        let mut out = match self.schema {
+            Some(schema) => {
+                let templates = self.cmd.sig.name == "usage";
+                complete_api::paths(schema, self.inv, self.cwd, partial, span.clone(), templates)
+            }
+            None => Vec::new(),
+        };
+        if self.cmd.sig.name == "cd" && !partial.is_empty() && !partial.contains('/') {
+            out.extend(self.guests(partial, span));
+        }
+        out
     }
 
     fn guests(&self, partial: &str, span: Range<usize>) -> Vec<Candidate> {

@@ -7,11 +7,13 @@
 //! adapters here, so it is tested without a terminal.
 
 pub mod complete;
+mod complete_api;
 pub mod highlight;
 mod history;
 mod prompt;
 
 use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 
 use reedline::{
     ColumnarMenu, Completer, DefaultHinter, Emacs, KeyCode, KeyModifiers, MenuBuilder, Reedline,
@@ -19,6 +21,7 @@ use reedline::{
     default_emacs_keybindings,
 };
 
+use crate::api::schema::SharedSchema;
 use crate::commands::Ctx;
 use crate::error::exit;
 use crate::inventory::SharedInventory;
@@ -37,18 +40,29 @@ pub fn history_path() -> Option<PathBuf> {
 
 struct LineCompleter {
     inventory: SharedInventory,
+    schema: SharedSchema,
+    /// The session's `pwd`, copied in before each prompt, for relative API paths.
+    cwd: Arc<RwLock<String>>,
 }
 
 impl Completer for LineCompleter {
     fn complete(&mut self, line: &str, pos: usize) -> reedline::CompletionResult {
         let inv = self.inventory.get();
-        let suggestions: Vec<Suggestion> = complete::complete(line, pos, inv.as_deref())
+        let schema = self.schema.get();
+        let cwd = match self.cwd.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        let candidates =
+            complete::complete_with(line, pos, inv.as_deref(), schema.as_deref(), &cwd);
+        let suggestions: Vec<Suggestion> = candidates
             .into_iter()
             .map(|c| Suggestion {
+                // An API directory (`/nodes/`) or a parameter name (`full=`) goes on without a space.
+                append_whitespace: !c.value.ends_with('/') && !c.value.ends_with('='),
                 value: c.value,
                 description: (!c.description.is_empty()).then_some(c.description),
                 span: Span::new(c.span.start, c.span.end),
-                append_whitespace: true,
                 ..Suggestion::default()
             })
             .collect();
@@ -68,7 +82,7 @@ impl Validator for LineValidator {
     }
 }
 
-fn editor(ctx: &Ctx, style: Style) -> Reedline {
+fn editor(ctx: &Ctx, style: Style, cwd: Arc<RwLock<String>>) -> Reedline {
     let menu = ColumnarMenu::default().with_name("completion_menu");
     let mut keybindings = default_emacs_keybindings();
     keybindings.add_binding(
@@ -82,6 +96,8 @@ fn editor(ctx: &Ctx, style: Style) -> Reedline {
     let mut editor = Reedline::create()
         .with_completer(Box::new(LineCompleter {
             inventory: ctx.shared_inventory(),
+            schema: ctx.shared_schema(),
+            cwd,
         }))
         .with_menu(ReedlineMenu::EngineCompleter(Box::new(menu)))
         .with_edit_mode(Box::new(Emacs::new(keybindings)))
@@ -146,16 +162,27 @@ pub async fn run(ctx: &mut Ctx, style: Style) -> i32 {
             e.message
         );
     }
+    // The API schema loads in the background: path completion uses it once it is there and
+    // never waits for it.
+    let schema = tokio::spawn(crate::commands::load_schema_into(
+        ctx.client.clone(),
+        ctx.shared_schema(),
+    ));
     let refresher = spawn_refresher(ctx);
     let code = repl(ctx, style).await;
     refresher.abort();
+    schema.abort();
     code
 }
 
 async fn repl(ctx: &mut Ctx, style: Style) -> i32 {
-    let mut editor = editor(ctx, style);
+    let cwd = Arc::new(RwLock::new(ctx.cwd.clone()));
+    let mut editor = editor(ctx, style, cwd.clone());
     let mut last_failed = false;
     loop {
+        if let Ok(mut shown) = cwd.write() {
+            shown.clone_from(&ctx.cwd);
+        }
         let prompt = prompt::ShellPrompt::new(ctx, last_failed, style.color);
         let signal = match tokio::task::block_in_place(|| editor.read_line(&prompt)) {
             Ok(s) => s,

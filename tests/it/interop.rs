@@ -269,3 +269,16 @@ fn interop_fakepve_password_and_token() {
         assert!(out.contains("running"), "{out}");
     }
 }
+
+#[test]
+#[ignore = "needs fakepve; .ci/run runs it"]
+fn interop_fakepve_usage_falls_back_to_the_live_index() {
+    let fake = start();
+    let (code, out, err) = run(&fake, false, "usage /nodes");
+    assert_eq!(code, 0, "usage: {err}");
+    assert!(err.contains("does not serve the API schema"), "{err}");
+    assert!(out.contains("pve1"), "the live index of /nodes: {out}");
+    let (code, out, err) = run(&fake, false, "config alpha | get scsi0.size");
+    assert_eq!(code, 0, "config: {err}");
+    assert_eq!(out.trim(), "8.0 GiB");
+}

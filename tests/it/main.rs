@@ -12,6 +12,7 @@ mod common;
 mod interop;
 mod lang_props;
 mod pty;
+mod reads;
 mod sim_conformance;
 mod sim_roundtrip;
 mod wizard;

@@ -66,6 +66,12 @@ pub fn routes() -> Vec<Route> {
         )
         .protected()
         .desc("Destroy the container (also delete all uses files)."),
+        route("GET", "/nodes/{node}/lxc/{vmid}/pending", "vm_pending", "array", super::qemu::AUDIT, &[NODE, VMID], |c| {
+            Ok(Reply::data(guest::pending_json(find(c, GuestKind::Lxc)?)))
+        }).desc("Get container configuration, including pending changes."),
+        route("GET", "/nodes/{node}/lxc/{vmid}/interfaces", "ip", "array", super::qemu::AUDIT, &[NODE, VMID], interfaces)
+            .protected()
+            .desc("Get IP addresses of the specified container interface."),
         route("GET", "/nodes/{node}/lxc/{vmid}/status", "vmcmdidx", "array", Perm::All, &[NODE, VMID], |c| {
             find(c, GuestKind::Lxc)?;
             Ok(index(c, "subdir"))
@@ -112,4 +118,38 @@ fn list(c: &mut Ctx) -> Result<Reply, ApiError> {
         })
         .collect();
     Ok(Reply::data(Value::Array(rows)))
+}
+
+/// The container's interfaces as its network namespace reports them: `lo` and one entry per
+/// `netN` of the config, with the static address or, for `ip=dhcp`, a lease derived from the VMID.
+fn interfaces(c: &mut Ctx) -> Result<Reply, ApiError> {
+    let g = find(c, GuestKind::Lxc)?;
+    if !g.is_running() {
+        return Err(ApiError::fail(format!("CT {} not running", g.vmid)));
+    }
+    let mut out = vec![
+        json!({ "name": "lo", "hwaddr": "00:00:00:00:00:00", "inet": "127.0.0.1/8",
+        "hardware-address": "00:00:00:00:00:00",
+        "ip-addresses": [{ "ip-address": "127.0.0.1", "ip-address-type": "inet", "prefix": 8 }] }),
+    ];
+    for (key, value) in g.config.iter().filter(|(k, _)| k.starts_with("net")) {
+        let field = |name: &str| {
+            value
+                .split(',')
+                .find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
+                .map(str::to_string)
+        };
+        let name = field("name").unwrap_or_else(|| key.replace("net", "eth"));
+        let mac = field("hwaddr").unwrap_or_default().to_lowercase();
+        let cidr = match field("ip") {
+            Some(ip) if ip.contains('/') => ip,
+            Some(ip) if ip == "manual" => continue,
+            _ => format!("10.0.{}.{}/24", g.vmid / 250, g.vmid % 250 + 2),
+        };
+        let (addr, prefix) = cidr.split_once('/').unwrap_or((cidr.as_str(), "24"));
+        let prefix: u8 = prefix.parse().unwrap_or(24);
+        out.push(json!({ "name": name, "hwaddr": mac, "inet": cidr, "hardware-address": mac,
+            "ip-addresses": [{ "ip-address": addr, "ip-address-type": "inet", "prefix": prefix }] }));
+    }
+    Ok(Reply::data(Value::Array(out)))
 }

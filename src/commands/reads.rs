@@ -1,0 +1,433 @@
+//! Cluster-wide read commands: `ps`, `storage`, `content`, `pools`, `tags`, `templates`.
+//!
+//! Each produces records with PVE's field names, typed through [`Value::from_pve_json`]. The
+//! guest-scoped reads (`snapshots`, `backups`, `config`, `ip`) live in `guest_reads.rs`. These
+//! commands only read; they never change the cluster.
+
+use super::read::{GUEST_FIELDS, guest_record};
+use super::{Arg, ArgKind, Call, Category, Command, Ctx, Example, Output, Signature};
+use crate::api::endpoints;
+use crate::error::{Error, Result};
+use crate::inventory::Inventory;
+use crate::lang::{Record, Value};
+
+const PS_COLUMNS: &[&str] = &[
+    "vmid", "name", "node", "type", "cpu", "mem", "maxmem", "uptime", "tags",
+];
+const TEMPLATE_COLUMNS: &[&str] = &["vmid", "name", "node", "type", "maxmem", "maxdisk", "tags"];
+const STORAGE_FIELDS: &[&str] = &[
+    "storage",
+    "node",
+    "plugintype",
+    "type",
+    "content",
+    "status",
+    "shared",
+    "disk",
+    "maxdisk",
+    "used",
+    "avail",
+    "total",
+    "used_fraction",
+    "active",
+    "enabled",
+];
+const CONTENT_FIELDS: &[&str] = &[
+    "volid",
+    "content",
+    "format",
+    "size",
+    "used",
+    "ctime",
+    "vmid",
+    "notes",
+    "protected",
+    "verification",
+    "storage",
+    "node",
+];
+const POOL_FIELDS: &[&str] = &["poolid", "comment", "guests"];
+const TAG_FIELDS: &[&str] = &["tag", "count"];
+
+/// The `data` of a list endpoint as records.
+pub(super) fn list_records(data: &serde_json::Value) -> Vec<Value> {
+    match Value::from_pve_json(data) {
+        Value::List(items) => items,
+        Value::Null => Vec::new(),
+        other => vec![other],
+    }
+}
+
+/// Turns a comma-separated `content` field into a list, so `where content has backup` works.
+pub(super) fn split_content(item: &mut Value) {
+    if let Value::Record(r) = item
+        && let Some(Value::String(s)) = r.get("content").cloned()
+    {
+        let list = s
+            .split(',')
+            .filter(|c| !c.is_empty())
+            .map(|c| Value::String(c.to_string()))
+            .collect();
+        r.insert("content", Value::List(list));
+    }
+}
+
+/// Makes PVE's 0/1 flags booleans.
+pub(super) fn flags_to_bool(item: &mut Value, names: &[&str]) {
+    if let Value::Record(r) = item {
+        for name in names {
+            if let Some(Value::Int(i)) = r.get(name).cloned() {
+                r.insert(*name, Value::Bool(i != 0));
+            }
+        }
+    }
+}
+
+/// Checks a node name against the inventory, with the known names as the hint.
+pub(super) fn known_node(inv: &Inventory, node: &str) -> Result<()> {
+    if inv.has_node(node) || inv.nodes().is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = inv.nodes().iter().map(|n| n.node.as_str()).collect();
+    Err(Error::not_found(format!("no node '{node}'"))
+        .hinted(format!("nodes: {}", names.join(", "))))
+}
+
+fn flag_text(call: &Call, name: &str) -> Option<String> {
+    call.args
+        .flag(name)
+        .and_then(|f| f.value.as_ref())
+        .map(|w| w.text.clone())
+}
+
+pub static PS: Command = Command {
+    sig: Signature {
+        name: "ps",
+        category: Category::Read,
+        about: "Running guests across the cluster (one request), busiest first.",
+        args: &[],
+        destructive: false,
+        fields: GUEST_FIELDS,
+        examples: &[
+            Example {
+                line: "ps",
+                about: "what is running, by CPU load",
+            },
+            Example {
+                line: "ps | where node=pve1 | count",
+                about: "how many guests run on pve1",
+            },
+        ],
+    },
+    run: |ctx, _call| {
+        Box::pin(async move {
+            let inv = ctx.refresh().await?;
+            let mut running: Vec<_> = inv
+                .guests()
+                .iter()
+                .filter(|g| g.status == "running")
+                .collect();
+            running.sort_by(|a, b| b.cpu.total_cmp(&a.cpu).then(a.vmid.cmp(&b.vmid)));
+            let items = running.into_iter().map(guest_record).collect();
+            Ok(Output::value(Value::List(items))
+                .with_columns(PS_COLUMNS)
+                .with_empty("no running guests"))
+        })
+    },
+};
+
+pub static TEMPLATES: Command = Command {
+    sig: Signature {
+        name: "templates",
+        category: Category::Read,
+        about: "Guest templates (the sources for `clone`).",
+        args: &[],
+        destructive: false,
+        fields: GUEST_FIELDS,
+        examples: &[
+            Example {
+                line: "templates",
+                about: "every template",
+            },
+            Example {
+                line: "templates | where type=qemu | get name",
+                about: "the names of the VM templates",
+            },
+        ],
+    },
+    run: |ctx, _call| {
+        Box::pin(async move {
+            let inv = ctx.refresh().await?;
+            let items = inv
+                .guests()
+                .iter()
+                .filter(|g| g.template)
+                .map(guest_record)
+                .collect();
+            Ok(Output::value(Value::List(items))
+                .with_columns(TEMPLATE_COLUMNS)
+                .with_empty("no templates"))
+        })
+    },
+};
+
+pub static TAGS: Command = Command {
+    sig: Signature {
+        name: "tags",
+        category: Category::Read,
+        about: "The tags in use and how many guests carry each.",
+        args: &[],
+        destructive: false,
+        fields: TAG_FIELDS,
+        examples: &[
+            Example {
+                line: "tags",
+                about: "every tag with its guest count",
+            },
+            Example {
+                line: "tags | sort-by count --reverse | first 3",
+                about: "the three most used tags",
+            },
+        ],
+    },
+    run: |ctx, _call| {
+        Box::pin(async move {
+            let inv = ctx.refresh().await?;
+            let items = inv
+                .tags()
+                .into_iter()
+                .map(|tag| {
+                    let count = inv
+                        .guests()
+                        .iter()
+                        .filter(|g| g.tags.contains(&tag))
+                        .count();
+                    Value::Record(Record::from_pairs([
+                        ("tag", Value::String(tag)),
+                        ("count", Value::Int(count as i64)),
+                    ]))
+                })
+                .collect();
+            Ok(Output::value(Value::List(items))
+                .with_columns(TAG_FIELDS)
+                .with_empty("no tags"))
+        })
+    },
+};
+
+pub static POOLS: Command = Command {
+    sig: Signature {
+        name: "pools",
+        category: Category::Read,
+        about: "Resource pools, with how many guests each holds.",
+        args: &[],
+        destructive: false,
+        fields: POOL_FIELDS,
+        examples: &[
+            Example {
+                line: "pools",
+                about: "every pool",
+            },
+            Example {
+                line: "pools | get poolid",
+                about: "the pool names",
+            },
+        ],
+    },
+    run: |ctx, _call| {
+        Box::pin(async move {
+            let data = ctx.get(&endpoints::pools()).await?;
+            let inv = ctx.inventory().await?;
+            let mut items = list_records(&data);
+            for item in &mut items {
+                if let Value::Record(r) = item {
+                    let id = r.get("poolid").map(Value::display).unwrap_or_default();
+                    let n = inv
+                        .guests()
+                        .iter()
+                        .filter(|g| g.pool.as_deref() == Some(id.as_str()))
+                        .count();
+                    r.insert("guests", Value::Int(n as i64));
+                }
+            }
+            Ok(Output::value(Value::List(items))
+                .with_columns(POOL_FIELDS)
+                .with_empty("no pools"))
+        })
+    },
+};
+
+pub static STORAGE: Command = Command {
+    sig: Signature {
+        name: "storage",
+        category: Category::Read,
+        about: "Storages and their usage: cluster-wide (one request), or as one node sees them.",
+        args: &[Arg::opt(
+            "node",
+            ArgKind::Node,
+            "only this node's view (`/nodes/NODE/storage`)",
+        )],
+        destructive: false,
+        fields: STORAGE_FIELDS,
+        examples: &[
+            Example {
+                line: "storage",
+                about: "every storage on every node",
+            },
+            Example {
+                line: "storage pve1",
+                about: "the storages pve1 sees, with used/avail/total",
+            },
+            Example {
+                line: "storage | where content has backup and shared=true",
+                about: "shared backup targets",
+            },
+        ],
+    },
+    run: |ctx, call| {
+        Box::pin(async move {
+            let node = call.args.positionals.first().map(|w| w.text.clone());
+            let (mut items, columns): (Vec<Value>, &[&str]) = match node {
+                Some(node) => {
+                    known_node(&*ctx.inventory().await?, &node)?;
+                    let data = ctx.get(&endpoints::storage_list(&node)).await?;
+                    let mut items = list_records(&data);
+                    for item in &mut items {
+                        if let Value::Record(r) = item {
+                            r.insert("node", Value::String(node.clone()));
+                        }
+                    }
+                    (
+                        items,
+                        &[
+                            "storage", "node", "type", "content", "active", "shared", "used",
+                            "avail", "total",
+                        ],
+                    )
+                }
+                None => {
+                    let data = ctx
+                        .get(&endpoints::cluster_resources(Some("storage")))
+                        .await?;
+                    let mut items = list_records(&data);
+                    for item in &mut items {
+                        if let Value::Record(r) = item {
+                            r.remove("id");
+                            r.remove("type");
+                        }
+                    }
+                    (
+                        items,
+                        &[
+                            "storage",
+                            "node",
+                            "plugintype",
+                            "content",
+                            "status",
+                            "shared",
+                            "disk",
+                            "maxdisk",
+                        ],
+                    )
+                }
+            };
+            for item in &mut items {
+                split_content(item);
+                flags_to_bool(item, &["shared", "active", "enabled"]);
+            }
+            Ok(Output::value(Value::List(items))
+                .with_columns(columns)
+                .with_empty("no storages"))
+        })
+    },
+};
+
+/// The node to read a storage through: `--node`, else the current node when it has the
+/// storage, else the first node that has it.
+fn storage_node(ctx: &Ctx, inv: &Inventory, storage: &str, flag: Option<String>) -> Result<String> {
+    if let Some(node) = flag {
+        known_node(inv, &node)?;
+        return Ok(node);
+    }
+    let holders: Vec<&str> = inv
+        .storages()
+        .iter()
+        .filter(|s| s.storage == storage)
+        .map(|s| s.node.as_str())
+        .collect();
+    if let Some(current) = &ctx.current_node
+        && holders.contains(&current.as_str())
+    {
+        return Ok(current.clone());
+    }
+    if let Some(first) = holders.first() {
+        return Ok(first.to_string());
+    }
+    let mut names: Vec<&str> = inv.storages().iter().map(|s| s.storage.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    Err(Error::not_found(format!("no storage '{storage}'"))
+        .hinted(format!("storages: {}", names.join(", "))))
+}
+
+pub static CONTENT: Command = Command {
+    sig: Signature {
+        name: "content",
+        category: Category::Read,
+        about: "What a storage holds: disk images, ISOs, container templates, backups.",
+        args: &[
+            Arg::pos("storage", ArgKind::Storage, "the storage to list"),
+            Arg::flag(
+                "--type",
+                ArgKind::Choice(&[
+                    "iso", "backup", "images", "vztmpl", "rootdir", "snippets", "import",
+                ]),
+                "only this content type",
+            ),
+            Arg::flag("--node", ArgKind::Node, "read it through this node"),
+        ],
+        destructive: false,
+        fields: CONTENT_FIELDS,
+        examples: &[
+            Example {
+                line: "content local --type iso",
+                about: "the ISO images on local",
+            },
+            Example {
+                line: "content backup --node pve2 | where vmid=101",
+                about: "web01's backups on the shared backup storage",
+            },
+        ],
+    },
+    run: |ctx, call| {
+        Box::pin(async move {
+            let Some(storage) = call.args.positionals.first().map(|w| w.text.clone()) else {
+                return Err(
+                    Error::usage("content needs a storage").hinted("for example: content local")
+                );
+            };
+            let kind = flag_text(&call, "type");
+            let inv = ctx.inventory().await?;
+            let node = storage_node(ctx, &inv, &storage, flag_text(&call, "node"))?;
+            let data = ctx
+                .get(&endpoints::storage_content(
+                    &node,
+                    &storage,
+                    kind.as_deref(),
+                    None,
+                ))
+                .await?;
+            let mut items = list_records(&data);
+            for item in &mut items {
+                if let Value::Record(r) = item {
+                    r.insert("storage", Value::String(storage.clone()));
+                    r.insert("node", Value::String(node.clone()));
+                }
+                flags_to_bool(item, &["protected"]);
+            }
+            Ok(Output::value(Value::List(items))
+                .with_columns(&["volid", "content", "format", "size", "ctime", "vmid"])
+                .with_empty("the storage holds nothing of that type"))
+        })
+    },
+};
