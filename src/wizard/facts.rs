@@ -294,6 +294,7 @@ impl Facts for NewFacts<'_> {
             Rule::Memory => self.check_memory(text),
             Rule::Disk => self.check_disk(text, answers),
             Rule::Cidr => validate::cidr(text).map(|_| ()),
+            Rule::Gateway if text.trim().is_empty() => Ok(()),
             Rule::Gateway => {
                 let ip = answers
                     .get("ip")

@@ -1,8 +1,9 @@
 //! The configuration the wizards read: profiles, defaults, cloud-init, quotas, VMID ranges.
 //!
-//! For a real cluster that is the user's `cluster-config.yaml`. The demo has no user file, so
-//! it uses the sample shipped with pvesh+ (embedded), without its SSH key files, which need not
-//! exist on this machine. Must not: talk to the network or the terminal.
+//! For a real cluster that is the user's `cluster-config.yaml`. The demo uses it too when it
+//! loads and has profiles; otherwise the sample shipped with pvesh+ (embedded), without its SSH
+//! key files, which need not exist on this machine. Must not: talk to the network or the
+//! terminal.
 
 use std::path::Path;
 
@@ -15,7 +16,10 @@ pub const SAMPLE: &str = include_str!("../../cluster-config.yaml");
 /// The config for the session named `cluster` (`demo` for `--demo`).
 pub fn load(cluster: &str) -> Result<Config> {
     if cluster == "demo" {
-        return sample();
+        return match Config::load(None) {
+            Ok(c) if !c.profiles.is_empty() => Ok(c),
+            _ => sample(),
+        };
     }
     Ok(Config::load(None)?)
 }

@@ -545,3 +545,20 @@ fn an_interrupted_build_destroys_the_vm_it_created() {
     }
     assert!(!exists(), "the interrupted build left cut01 behind");
 }
+
+#[test]
+fn a_static_address_may_go_without_a_gateway() {
+    let sim = TestSim::demo();
+    let config = settings::sample().unwrap();
+    let given = [
+        ("name", "iso01"),
+        ("template", "9000"),
+        ("network", "static"),
+        ("ip", "192.168.7.9/24"),
+    ];
+    let NewOutcome::Planned(plan) = flags(&sim, &config, &given, opts(false, true)).unwrap() else {
+        panic!("a dry run built something");
+    };
+    assert_eq!(plan.network.ipconfig(), "ip=192.168.7.9/24");
+    assert_eq!(plan.template.name, "debian-12-cloud");
+}
