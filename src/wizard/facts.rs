@@ -3,8 +3,9 @@
 //! its answers must pass.
 //!
 //! The same checks run for typed answers and for the flags of the non-interactive `new`, so a
-//! script is held to exactly what a person is. Must not: do IO (the inventory is loaded by the
-//! caller), touch the terminal.
+//! script is held to exactly what a person is. Must not: talk to the cluster (the inventory and
+//! the ISO list are read by the caller) or touch the terminal; the one IO here is reading a
+//! local SSH key file that an answer names.
 
 use crate::api::GuestKind;
 use crate::config::{Config, Profile, Size};

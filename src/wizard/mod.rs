@@ -10,7 +10,10 @@
 //! `settings.rs` (which config the wizards read).
 //!
 //! A wizard's result is a plan, never a side effect: nothing changes on the cluster until
-//! [`provision::build`] runs a plan that the user (or the script) accepted.
+//! [`provision::build`] runs a plan that the user (or the script) accepted. Creating runs at
+//! once (DESIGN §2: create and clone are not destructive); the one destructive call made here,
+//! the destroy of a rollback, only ever targets the VM this run created, checked by VMID and
+//! name. The flows run on the session's `commands::Ctx` (its client, inventory and notes).
 
 pub mod engine;
 pub mod facts;
