@@ -245,7 +245,16 @@ async fn run_new(ctx: &mut super::Ctx, call: Call) -> Result<Output> {
         let outcome = iso_flow::run(ctx, &spec, &config, prompter, &given, &opts).await?;
         return Ok(match outcome {
             IsoOutcome::Planned(plan) => Output::value(plan.to_value()),
-            IsoOutcome::Built(_, built) => built_output(&built),
+            IsoOutcome::Built(plan, built) => {
+                let mut r = Record::new();
+                r.insert("vmid", Value::Int(i64::from(built.vmid)));
+                r.insert("name", Value::String(built.name.clone()));
+                r.insert("node", Value::String(built.node.clone()));
+                let status = if built.started { "running" } else { "stopped" };
+                r.insert("status", Value::String(status.into()));
+                r.insert("iso", Value::String(plan.iso));
+                Output::value(Value::Record(r))
+            }
         });
     }
     let outcome = flow::run(ctx, &spec, &config, prompter, &given, &opts).await?;
