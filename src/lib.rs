@@ -16,6 +16,7 @@
 //! sim/           the embedded PVE API simulator: server, state, routes, scenarios, faults
 //! render/        tables and styles
 //! shell/         the interactive line editor: completion, highlighting, prompt, history
+//! wizard/        guided creation: prompts/*.yaml wizards over a Prompter, plans, provisioning
 //! ```
 //!
 //! # Invariants
@@ -24,7 +25,7 @@
 //!   `commands`. `sim` never imports the client side (`api::client`, `commands`, `cli`): the
 //!   simulator and the client are checked against the official schema separately, so they
 //!   cannot drift together.
-//! - Only `cli`, `shell` and `render` touch the terminal.
+//! - Only `cli`, `shell`, `render` and the wizard's dialoguer prompter touch the terminal.
 //! - Completion, highlighting and validation never wait on the network: they read `inventory`.
 //! - Secrets live in [`secret::Secret`], whose `Debug` and `Display` print `<redacted>`.
 //! - No `unwrap` on user or remote input (`clippy::unwrap_used` is denied outside tests).
@@ -43,3 +44,4 @@ pub mod secret;
 pub mod shell;
 pub mod sim;
 pub mod staging;
+pub mod wizard;

@@ -74,6 +74,7 @@ pub fn overview() -> String {
         (Category::Plan, "The pending plan"),
         (Category::Records, "Working on records"),
         (Category::Session, "The session"),
+        (Category::Create, "Creating guests"),
     ] {
         let cmds: Vec<&Command> = COMMANDS
             .iter()

@@ -8,11 +8,11 @@
 //!
 //! Files: `context.rs` (the session a command runs in), `engine.rs` (parse → run stages),
 //! `read.rs` (version, nodes, ls, status, tasks), `reads.rs` (ps, storage, content, pools, tags,
-//! templates), `guest_reads.rs` (snapshots, backups, config), `guest_ip.rs` (ip), `propstring.rs` (config
-//! property strings), `apischema.rs` (usage, the server's API schema), `records.rs` (where, select,
-//! sort-by, ...), `actions.rs` (start, stop, snapshot, set, ...: plan, stage or run), `changes.rs` (set
-//! and tag values), `pending.rs` (pending, diff, discard, commit, confirm), `session.rs` (use, cd, ...),
-//! `help.rs`.
+//! templates), `guest_reads.rs` (snapshots, backups, config), `guest_ip.rs` (ip), `propstring.rs`
+//! (config property strings), `apischema.rs` (usage, the server's API schema), `records.rs` (where,
+//! select, sort-by, ...), `actions.rs` (start, stop, snapshot, set, ...: plan, stage or run),
+//! `changes.rs` (set and tag values), `pending.rs` (pending, diff, discard, commit, confirm), `new.rs`
+//! (new, new-template: over `crate::wizard`), `session.rs` (use, cd, ...), `help.rs`.
 
 mod actions;
 mod apischema;
@@ -22,6 +22,7 @@ mod engine;
 mod guest_ip;
 mod guest_reads;
 mod help;
+mod new;
 mod pending;
 mod propstring;
 mod read;
@@ -146,6 +147,8 @@ pub enum Category {
     Change,
     /// Works on the pending plan: pending, diff, discard, commit, confirm.
     Plan,
+    /// Creates guests (`new`).
+    Create,
 }
 
 /// The declarative description of a command.
@@ -269,6 +272,9 @@ pub static COMMANDS: &[&Command] = &[
     &session::REFRESH,
     &session::CD,
     &session::PWD,
+    // Guided creation (wizard): new.rs, over crate::wizard.
+    &new::NEW,
+    &new::NEW_TEMPLATE,
     &help::HELP,
 ];
 

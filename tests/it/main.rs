@@ -16,3 +16,4 @@ mod reads;
 mod sim_conformance;
 mod sim_roundtrip;
 mod staging;
+mod wizard;

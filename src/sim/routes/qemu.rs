@@ -317,8 +317,44 @@ fn agent_interfaces(c: &mut Ctx) -> Result<Reply, ApiError> {
     if !guest::agent_enabled(g) {
         return Err(ApiError::fail("No QEMU guest agent configured"));
     }
-    if g.agent_ifaces.is_empty() || g.uptime(c.now()) < 5 {
+    let (ifaces, boot_secs) = if g.agent_ifaces.is_empty() {
+        (booted_interfaces(g), BOOT_SECS)
+    } else {
+        (g.agent_ifaces.clone(), 5)
+    };
+    if ifaces.is_empty() || g.uptime(c.now()) < boot_secs {
         return Err(ApiError::fail("QEMU guest agent is not running"));
     }
-    Ok(Reply::data(json!({ "result": g.agent_ifaces })))
+    Ok(Reply::data(json!({ "result": ifaces })))
+}
+
+/// Simulated seconds a guest without scenario interfaces takes to boot and start its agent.
+const BOOT_SECS: i64 = 15;
+
+/// The interfaces the agent of a guest created in the simulator reports once booted: `eth0`
+/// with the MAC of `net0` and the address of `ipconfig0` (a static `ip=`, else a DHCP lease
+/// from the same 10.0.x.y scheme as the demo's guests). Nothing without a `net0`.
+fn booted_interfaces(g: &Guest) -> Vec<Value> {
+    let Some(net0) = g.cfg("net0") else {
+        return Vec::new();
+    };
+    let mac = net0
+        .split(',')
+        .next()
+        .and_then(|p| p.split_once('='))
+        .map_or("", |(_, m)| m)
+        .to_lowercase();
+    let static_ip = g.cfg("ipconfig0").and_then(|c| {
+        c.split(',')
+            .find_map(|p| p.strip_prefix("ip="))
+            .filter(|ip| *ip != "dhcp")
+            .and_then(|ip| ip.split_once('/'))
+            .map(|(a, p)| (a.to_string(), p.parse::<u8>().unwrap_or(24)))
+    });
+    let (ip, prefix) =
+        static_ip.unwrap_or_else(|| (format!("10.0.{}.{}", g.vmid / 250, g.vmid % 250 + 2), 24));
+    vec![
+        json!({ "name": "lo", "hardware-address": "00:00:00:00:00:00", "ip-addresses": [{ "ip-address": "127.0.0.1", "ip-address-type": "ipv4", "prefix": 8 }] }),
+        json!({ "name": "eth0", "hardware-address": mac, "ip-addresses": [{ "ip-address": ip, "ip-address-type": "ipv4", "prefix": prefix }] }),
+    ]
 }

@@ -1,0 +1,282 @@
+//! Creating guests: `new` (a VM cloned from a cloud-init template, asked for by the wizard or
+//! given as flags), `new --iso` (an empty VM booting an installer ISO), and `new-template` and
+//! `new --lxc` (not built yet: refused with a message).
+//!
+//! These commands only translate arguments: the wizard, the plan and the provisioning live in
+//! `crate::wizard`. `new` with no NAME on a terminal runs the interactive wizard; with a NAME it
+//! asks nothing and takes the flags, the profile and the config's defaults, with the same checks.
+
+use super::{Arg, ArgKind, Call, Category, Command, Example, Output, Signature};
+use crate::error::{Error, Result};
+use crate::lang::{Record, Value};
+use crate::wizard::engine::{Answers, DefaultsOnly};
+use crate::wizard::iso::{self as iso_flow, IsoOutcome};
+use crate::wizard::new::{self as flow, NewOptions, NewOutcome};
+use crate::wizard::provision::Built;
+use crate::wizard::{DialoguerPrompter, settings};
+
+const RESULT_COLUMNS: &[&str] = &["vmid", "name", "node", "status", "ip", "ssh"];
+const PLAN_COLUMNS: &[&str] = &[
+    "vmid",
+    "name",
+    "node",
+    "template",
+    "cores",
+    "memory",
+    "disk",
+    "ipconfig0",
+    "tags",
+];
+
+pub static NEW: Command = Command {
+    sig: Signature {
+        name: "new",
+        category: Category::Create,
+        about: "Create a VM from a cloud-init template: the wizard asks (no NAME, on a terminal), or flags say (with NAME). Shows the plan, builds it, waits for its IP address, and removes what it made if a step fails.",
+        args: &[
+            Arg::opt(
+                "name",
+                ArgKind::Text,
+                "the new VM's name; given, nothing is asked",
+            ),
+            Arg::flag(
+                "--profile",
+                ArgKind::Text,
+                "a profile from the config (prefills sizes, tags, template)",
+            ),
+            Arg::flag(
+                "--template",
+                ArgKind::Vm,
+                "the template to clone, by name or VMID",
+            ),
+            Arg::flag("--cores", ArgKind::Count, "cores per socket"),
+            Arg::flag("--memory", ArgKind::Text, "memory, such as 4G"),
+            Arg::flag(
+                "--disk",
+                ArgKind::Text,
+                "boot disk size, such as 32G (disks only grow)",
+            ),
+            Arg::flag(
+                "--node",
+                ArgKind::Node,
+                "the node (default: the one with the most free memory that can hold the template's disk)",
+            ),
+            Arg::flag(
+                "--ip",
+                ArgKind::Text,
+                "a static address in CIDR notation (default: DHCP)",
+            ),
+            Arg::flag("--gw", ArgKind::Text, "the gateway for --ip"),
+            Arg::flag("--nameserver", ArgKind::Text, "name servers for cloud-init"),
+            Arg::flag("--user", ArgKind::Text, "the cloud-init user"),
+            Arg::flag(
+                "--ssh-keys",
+                ArgKind::Text,
+                "a file of SSH public keys, such as ~/.ssh/authorized_keys (default: the config's cloudinit.ssh_keys)",
+            ),
+            Arg::flag(
+                "--vmid",
+                ArgKind::Count,
+                "use this VMID (inside vmid_ranges.vm)",
+            ),
+            Arg::switch("--no-start", "leave the VM stopped"),
+            Arg::switch(
+                "--dry-run",
+                "resolve everything and show the plan; change nothing",
+            ),
+            Arg::switch(
+                "--iso",
+                "an empty VM that boots an installer ISO (asks for the ISO, or give --image)",
+            ),
+            Arg::flag(
+                "--image",
+                ArgKind::Text,
+                "with --iso: the ISO, by file name or volid",
+            ),
+            Arg::switch(
+                "--lxc",
+                "a container from a template archive (not built yet)",
+            ),
+        ],
+        destructive: false,
+        fields: &["vmid", "name", "node", "status", "ip", "ssh"],
+        examples: &[
+            Example {
+                line: "new web03 --profile webserver --template debian-12-cloud --dry-run",
+                about: "the plan for a web server, without building it",
+            },
+            Example {
+                line: "new web04 --template debian-12-cloud --cores 2 --memory 2G --disk 16G --ip 10.0.5.20/24 --gw 10.0.5.1",
+                about: "a VM with a static address, built at once",
+            },
+            Example {
+                line: "new",
+                about: "the interactive wizard (on a terminal)",
+            },
+        ],
+    },
+    run: |ctx, call| Box::pin(run_new(ctx, call)),
+};
+
+pub static NEW_TEMPLATE: Command = Command {
+    sig: Signature {
+        name: "new-template",
+        category: Category::Create,
+        about: "Make a cloud-init template from a cloud image URL (not built yet: refused with a message).",
+        args: &[
+            Arg::pos("url", ArgKind::Text, "the cloud image URL"),
+            Arg::opt("name", ArgKind::Text, "the template's name"),
+        ],
+        destructive: false,
+        fields: &[],
+        examples: &[Example {
+            line: "new-template https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-genericcloud-amd64.qcow2 debian-12-cloud",
+            about: "download, import, add a cloud-init drive, convert (not built yet)",
+        }],
+    },
+    run: |_, _| {
+        Box::pin(async {
+            Err(not_built(
+                "new-template",
+                "it needs the download-url, import and template steps, which this version does not run yet",
+            ))
+        })
+    },
+};
+
+fn not_built(what: &str, why: &str) -> Error {
+    Error::usage(format!("`{what}` is not available in this version: {why}"))
+        .hinted("clone an existing template instead: new NAME --template debian-12-cloud")
+}
+
+fn flag_text(call: &Call, name: &str) -> Option<String> {
+    call.args
+        .flag(name)
+        .and_then(|f| f.value.as_ref())
+        .map(|w| w.text.clone())
+}
+
+/// The answers the flags give, keyed like `prompts/new.yaml`.
+fn given_answers(call: &Call) -> Answers {
+    let mut given = Answers::new();
+    if let Some(name) = call.args.positionals.first() {
+        given.insert("name".into(), name.text.clone());
+    }
+    for (key, flag) in flow::FLAGS {
+        if let Some(flag) = flag.strip_prefix("--")
+            && let Some(v) = flag_text(call, flag)
+        {
+            given.insert((*key).to_string(), v);
+        }
+    }
+    if given.contains_key("ip") {
+        given.insert("network".into(), "static".into());
+    }
+    if call.args.has_flag("no-start") {
+        given.insert("start".into(), "no".into());
+    }
+    given
+}
+
+async fn run_new(ctx: &mut super::Ctx, call: Call) -> Result<Output> {
+    if call.args.has_flag("lxc") {
+        return Err(not_built(
+            "new --lxc",
+            "containers from template archives are not planned by this version yet",
+        ));
+    }
+    if call.args.has_flag("gw") && !call.args.has_flag("ip") {
+        return Err(
+            Error::usage("--gw needs --ip").hinted("new web03 --ip 10.0.5.20/24 --gw 10.0.5.1")
+        );
+    }
+    let vmid = match flag_text(&call, "vmid") {
+        None => None,
+        Some(v) => Some(
+            v.parse::<u32>()
+                .map_err(|_| Error::usage(format!("--vmid must be a number, got '{v}'")))?,
+        ),
+    };
+    let config = settings::load(&ctx.cluster)?;
+    if let Some(p) = flag_text(&call, "profile") {
+        config.profile(&p)?;
+    }
+    let iso = call.args.has_flag("iso");
+    if iso {
+        for f in ["template", "ip", "gw", "nameserver", "user", "ssh-keys"] {
+            if call.args.has_flag(f) {
+                return Err(Error::usage(format!("--{f} does not apply to new --iso"))
+                    .hinted("an ISO VM is set up by its installer, not by cloud-init"));
+            }
+        }
+    } else if call.args.has_flag("image") {
+        return Err(Error::usage("--image goes with --iso")
+            .hinted("new inst01 --iso --image debian-12.9.0-amd64-netinst.iso"));
+    }
+    let spec = if iso {
+        flow::load_iso_spec()?
+    } else {
+        flow::load_spec()?
+    };
+    let given = given_answers(&call);
+    let interactive = call.args.positionals.is_empty();
+    let mut opts = NewOptions {
+        vmid,
+        dry_run: call.args.has_flag("dry-run"),
+        confirm: interactive,
+        ..NewOptions::default()
+    };
+    let flag_for = |prompt: &str| flow::flag_for_prompt(&spec, prompt);
+    let mut defaults = DefaultsOnly {
+        flag_for: &flag_for,
+    };
+    let mut terminal;
+    let prompter: &mut dyn crate::wizard::Prompter = if interactive {
+        terminal = DialoguerPrompter::if_terminal().ok_or_else(|| {
+            Error::usage("new without a NAME runs the wizard, which needs a terminal")
+                .hinted("in scripts give the name and flags: new web03 --profile webserver --template debian-12-cloud")
+        })?;
+        &mut terminal
+    } else {
+        opts.confirm = false;
+        &mut defaults
+    };
+    if iso {
+        let outcome = iso_flow::run(ctx, &spec, &config, prompter, &given, &opts).await?;
+        return Ok(match outcome {
+            IsoOutcome::Planned(plan) => Output::value(plan.to_value()),
+            IsoOutcome::Built(plan, built) => {
+                let mut r = Record::new();
+                r.insert("vmid", Value::Int(i64::from(built.vmid)));
+                r.insert("name", Value::String(built.name.clone()));
+                r.insert("node", Value::String(built.node.clone()));
+                let status = if built.started { "running" } else { "stopped" };
+                r.insert("status", Value::String(status.into()));
+                r.insert("iso", Value::String(plan.iso));
+                Output::value(Value::Record(r))
+            }
+        });
+    }
+    let outcome = flow::run(ctx, &spec, &config, prompter, &given, &opts).await?;
+    Ok(match outcome {
+        NewOutcome::Planned(plan) => Output::value(plan.to_value()).with_columns(PLAN_COLUMNS),
+        NewOutcome::Built(_, built) => {
+            if let Some(ssh) = built.ssh() {
+                ctx.note(&format!("{} is up: {ssh}", built.name));
+            }
+            built_output(&built)
+        }
+    })
+}
+
+fn built_output(built: &Built) -> Output {
+    let mut r = Record::new();
+    r.insert("vmid", Value::Int(i64::from(built.vmid)));
+    r.insert("name", Value::String(built.name.clone()));
+    r.insert("node", Value::String(built.node.clone()));
+    let status = if built.started { "running" } else { "stopped" };
+    r.insert("status", Value::String(status.into()));
+    r.insert("ip", built.ip.clone().map_or(Value::Null, Value::String));
+    r.insert("ssh", built.ssh().map_or(Value::Null, Value::String));
+    Output::value(Value::Record(r)).with_columns(RESULT_COLUMNS)
+}
