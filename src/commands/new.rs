@@ -197,7 +197,7 @@ async fn run_new(ctx: &mut super::Ctx, call: Call) -> Result<Output> {
                 .map_err(|_| Error::usage(format!("--vmid must be a number, got '{v}'")))?,
         ),
     };
-    let config = settings::load(&ctx.cluster)?;
+    let config = settings::for_session(&ctx.cluster, &ctx.config)?;
     if let Some(p) = flag_text(&call, "profile") {
         config.profile(&p)?;
     }

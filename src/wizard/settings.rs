@@ -13,15 +13,16 @@ use crate::error::Result;
 /// The sample config, as shipped at the repository root.
 pub const SAMPLE: &str = include_str!("../../cluster-config.yaml");
 
-/// The config for the session named `cluster` (`demo` for `--demo`).
-pub fn load(cluster: &str) -> Result<Config> {
-    if cluster == "demo" {
+/// The config the wizards use in a session: the session's own (its `--config` or the user's
+/// file), except that the demo without profiles of its own gets the embedded sample's.
+pub fn for_session(cluster: &str, session: &Config) -> Result<Config> {
+    if cluster == "demo" && session.profiles.is_empty() {
         return match Config::load(None) {
             Ok(c) if !c.profiles.is_empty() => Ok(c),
             _ => sample(),
         };
     }
-    Ok(Config::load(None)?)
+    Ok(session.clone())
 }
 
 /// The embedded sample, with only the SSH keys written out inline.
