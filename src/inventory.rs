@@ -270,24 +270,25 @@ impl Inventory {
         &self.storages
     }
 
+    /// All pools (declared, or holding a guest), sorted and unique.
     pub fn pools(&self) -> Vec<String> {
-        let mut pools = self.pools.clone();
-        for g in &self.guests {
-            if let Some(p) = &g.pool {
-                pools.push(p.clone());
-            }
-        }
-        pools.sort();
-        pools.dedup();
-        pools
+        let names: std::collections::BTreeSet<&str> = self
+            .pools
+            .iter()
+            .map(String::as_str)
+            .chain(self.guests.iter().filter_map(|g| g.pool.as_deref()))
+            .collect();
+        names.into_iter().map(str::to_string).collect()
     }
 
     /// All tags in use, sorted and unique.
     pub fn tags(&self) -> Vec<String> {
-        let mut tags: Vec<String> = self.guests.iter().flat_map(|g| g.tags.clone()).collect();
-        tags.sort();
-        tags.dedup();
-        tags
+        let names: std::collections::BTreeSet<&str> = self
+            .guests
+            .iter()
+            .flat_map(|g| g.tags.iter().map(String::as_str))
+            .collect();
+        names.into_iter().map(str::to_string).collect()
     }
 
     pub fn guest(&self, vmid: u32) -> Option<&Guest> {
