@@ -180,7 +180,7 @@ pub fn split_tags(tags: &str) -> Vec<String> {
 impl Inventory {
     /// Builds the inventory from the `data` of `GET /cluster/resources`.
     pub fn from_resources(data: &Json) -> Result<Inventory> {
-        let rows: Vec<Row> = serde_json::from_value(data.clone()).map_err(|e| {
+        let rows: Vec<Row> = Vec::<Row>::deserialize(data).map_err(|e| {
             Error::new(
                 crate::error::ErrorKind::Api,
                 format!("unexpected answer from /cluster/resources: {e}"),

@@ -5,7 +5,9 @@
 //! not format tables or know about terminals: `render` does that with [`Value::display`].
 
 use std::cmp::Ordering;
+use std::collections::HashSet;
 use std::fmt;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use indexmap::IndexMap;
 use serde_json::Value as Json;
@@ -32,9 +34,28 @@ pub enum Value {
 }
 
 /// A record: named fields in insertion order (the order PVE sent them, or the order `select` asked).
+///
+/// Field names are interned: thousands of guest records share one copy of `maxmem`, so building
+/// and dropping records costs no allocation per field name.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Record {
-    fields: IndexMap<String, Value>,
+    fields: IndexMap<Arc<str>, Value>,
+}
+
+/// The one shared copy of a field name.
+fn intern(name: &str) -> Arc<str> {
+    static NAMES: OnceLock<Mutex<HashSet<Arc<str>>>> = OnceLock::new();
+    let names = NAMES.get_or_init(Default::default);
+    let mut set = match names.lock() {
+        Ok(set) => set,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    if let Some(existing) = set.get(name) {
+        return existing.clone();
+    }
+    let shared: Arc<str> = Arc::from(name);
+    set.insert(shared.clone());
+    shared
 }
 
 impl Record {
@@ -42,9 +63,12 @@ impl Record {
         Record::default()
     }
 
-    pub fn from_pairs<K: Into<String>>(pairs: impl IntoIterator<Item = (K, Value)>) -> Self {
+    pub fn from_pairs<K: AsRef<str>>(pairs: impl IntoIterator<Item = (K, Value)>) -> Self {
         Record {
-            fields: pairs.into_iter().map(|(k, v)| (k.into(), v)).collect(),
+            fields: pairs
+                .into_iter()
+                .map(|(k, v)| (intern(k.as_ref()), v))
+                .collect(),
         }
     }
 
@@ -69,8 +93,8 @@ impl Record {
     }
 
     /// Sets a field; a new field goes last, an existing one keeps its place.
-    pub fn insert(&mut self, field: impl Into<String>, value: Value) -> Option<Value> {
-        self.fields.insert(field.into(), value)
+    pub fn insert(&mut self, field: impl AsRef<str>, value: Value) -> Option<Value> {
+        self.fields.insert(intern(field.as_ref()), value)
     }
 
     pub fn remove(&mut self, field: &str) -> Option<Value> {
@@ -83,11 +107,11 @@ impl Record {
 
     /// The field names in order.
     pub fn fields(&self) -> impl Iterator<Item = &str> {
-        self.fields.keys().map(String::as_str)
+        self.fields.keys().map(|k| &**k)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
-        self.fields.iter().map(|(k, v)| (k.as_str(), v))
+        self.fields.iter().map(|(k, v)| (&**k, v))
     }
 
     pub fn len(&self) -> usize {
@@ -102,7 +126,7 @@ impl Record {
 impl FromIterator<(String, Value)> for Record {
     fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Self {
         Record {
-            fields: iter.into_iter().collect(),
+            fields: iter.into_iter().map(|(k, v)| (intern(&k), v)).collect(),
         }
     }
 }

@@ -13,6 +13,9 @@ pub struct TestSim {
     pub handle: SimHandle,
     /// Kept alive: the simulator runs on it.
     pub _runtime: tokio::runtime::Runtime,
+    /// The home (config, state, history) of every `pvesh-plus` run against this simulator, so
+    /// tests running in parallel never share a pending buffer.
+    pub home: tempfile::TempDir,
 }
 
 impl TestSim {
@@ -28,6 +31,7 @@ impl TestSim {
         TestSim {
             handle,
             _runtime: runtime,
+            home: tempfile::tempdir().unwrap(),
         }
     }
 
@@ -40,7 +44,7 @@ impl TestSim {
 
     /// `pvesh-plus` connected to this simulator with a password login and a pinned certificate.
     pub fn cmd(&self) -> Command {
-        let mut cmd = bin();
+        let mut cmd = Command::from_std(std_cmd(self.home.path()));
         cmd.args([
             "--url",
             &self.handle.url(),

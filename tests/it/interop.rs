@@ -7,7 +7,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-use crate::common::{bin, split};
+use crate::common::{bin, split, std_cmd};
 
 struct FakePve {
     child: Child,
@@ -182,11 +182,25 @@ fn interop_requests_pass_the_schema_proxy() {
         "get /cluster/resources type=node",
         "ls /nodes/pve1",
         "use web01",
+        "config web01",
+        "snapshots web01",
+        "backups web01",
+        "ip web01",
+        "storage pve1",
+        "content local --type iso",
+        "usage /nodes/{node}/qemu/{vmid}/clone",
+        "snapshot proxy-check-TOKEN web02",
+        "set cores=3 web02",
+        "ls | where tags has ci | stop",
+        "commit",
+        "new proxy-vm-TOKEN --template debian-12-cloud --cores 1 --memory 1G --disk 8G",
     ];
+    let home = tempfile::tempdir().unwrap();
     for token in [false, true] {
         for line in lines {
-            let mut cmd = bin();
-            cmd.args(["--url", &proxy_url, "--insecure", "-c", line]);
+            let line = line.replace("TOKEN", if token { "t" } else { "p" });
+            let mut cmd = Command::from(std_cmd(home.path()));
+            cmd.args(["--url", &proxy_url, "--insecure", "-c", &line]);
             if token {
                 cmd.env("PROXMOX_TOKEN_ID", "root@pam!ci")
                     .env("PROXMOX_TOKEN_SECRET", "ci-secret");
