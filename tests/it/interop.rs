@@ -199,7 +199,7 @@ fn interop_requests_pass_the_schema_proxy() {
     for token in [false, true] {
         for line in lines {
             let line = line.replace("TOKEN", if token { "t" } else { "p" });
-            let mut cmd = Command::from(std_cmd(home.path()));
+            let mut cmd = std_cmd(home.path());
             cmd.args(["--url", &proxy_url, "--insecure", "-c", &line]);
             if token {
                 cmd.env("PROXMOX_TOKEN_ID", "root@pam!ci")
