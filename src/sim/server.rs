@@ -465,11 +465,23 @@ fn render(out: Outcome) -> Response<Full<Bytes>> {
             r
         }
         Outcome::Ok(reply) => {
-            let mut body = json!({ "data": reply.data });
-            if let (Some(total), Some(o)) = (reply.total, body.as_object_mut()) {
-                o.insert("total".into(), json!(total));
-            }
-            let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+            let text = match reply.raw {
+                Some(raw) => {
+                    let total = reply
+                        .total
+                        .map(|t| format!(",\"total\":{t}"))
+                        .unwrap_or_default();
+                    format!("{{\"data\":{raw}{total}}}")
+                }
+                None => {
+                    let mut body = json!({ "data": reply.data });
+                    if let (Some(total), Some(o)) = (reply.total, body.as_object_mut()) {
+                        o.insert("total".into(), json!(total));
+                    }
+                    body.to_string()
+                }
+            };
+            let mut r = Response::new(Full::new(Bytes::from(text)));
             r.headers_mut().insert("content-type", json_type);
             r
         }

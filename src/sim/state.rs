@@ -402,39 +402,36 @@ impl State {
 
     /// A `/cluster/resources` row for a guest (FACTS §5 fields and types).
     pub fn guest_resource(&self, g: &Guest, now: i64) -> Value {
+        serde_json::to_value(self.guest_row(g, now)).unwrap_or(Value::Null)
+    }
+
+    /// A guest's `/cluster/resources` row as a borrowed, directly serializable struct: 10 000 of
+    /// them serialize without building a JSON tree first.
+    pub fn guest_row<'a>(&self, g: &'a Guest, now: i64) -> GuestRow<'a> {
         let running = g.is_running();
-        let mut row = json!({
-            "id": format!("{}/{}", g.kind.as_str(), g.vmid),
-            "type": g.kind.as_str(),
-            "vmid": g.vmid,
-            "node": g.node,
-            "name": g.name(),
-            "status": g.status,
-            "template": u8::from(g.is_template()),
-            "maxcpu": g.maxcpu(),
-            "cpu": if running { g.cpu } else { 0.0 },
-            "maxmem": g.maxmem(),
-            "mem": if running { g.mem } else { 0 },
-            "maxdisk": g.maxdisk(),
-            "disk": 0,
-            "netin": if running { g.netin } else { 0 },
-            "netout": if running { g.netout } else { 0 },
-            "diskread": 0,
-            "diskwrite": 0,
-            "uptime": g.uptime(now),
-        });
-        if let Some(obj) = row.as_object_mut() {
-            if let Some(t) = g.cfg("tags") {
-                obj.insert("tags".into(), json!(t));
-            }
-            if let Some(p) = &g.pool {
-                obj.insert("pool".into(), json!(p));
-            }
-            if let Some(l) = g.lock() {
-                obj.insert("lock".into(), json!(l));
-            }
+        GuestRow {
+            id: format!("{}/{}", g.kind.as_str(), g.vmid),
+            kind: g.kind.as_str(),
+            vmid: g.vmid,
+            node: &g.node,
+            name: g.name(),
+            status: &g.status,
+            template: u8::from(g.is_template()),
+            maxcpu: g.maxcpu(),
+            cpu: if running { g.cpu } else { 0.0 },
+            maxmem: g.maxmem(),
+            mem: if running { g.mem } else { 0 },
+            maxdisk: g.maxdisk(),
+            disk: 0,
+            netin: if running { g.netin } else { 0 },
+            netout: if running { g.netout } else { 0 },
+            diskread: 0,
+            diskwrite: 0,
+            uptime: g.uptime(now),
+            tags: g.cfg("tags"),
+            pool: g.pool.as_deref(),
+            lock: g.lock(),
         }
-        row
     }
 
     pub fn node_resource(&self, n: &Node) -> Value {
@@ -528,4 +525,34 @@ mod tests {
             (2, 2048 << 20, 32 << 30)
         );
     }
+}
+
+/// One guest row of `/cluster/resources` (FACTS §5), in PVE's field order.
+#[derive(Debug, serde::Serialize)]
+pub struct GuestRow<'a> {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub vmid: u32,
+    pub node: &'a str,
+    pub name: &'a str,
+    pub status: &'a str,
+    pub template: u8,
+    pub maxcpu: u64,
+    pub cpu: f64,
+    pub maxmem: u64,
+    pub mem: u64,
+    pub maxdisk: u64,
+    pub disk: u64,
+    pub netin: u64,
+    pub netout: u64,
+    pub diskread: u64,
+    pub diskwrite: u64,
+    pub uptime: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock: Option<&'a str>,
 }

@@ -225,16 +225,36 @@ pub fn children_of(template: &str) -> Vec<&'static str> {
 pub struct Reply {
     pub data: Value,
     pub total: Option<usize>,
+    /// `data` already serialized (for large answers such as `/cluster/resources`); when set it
+    /// is sent instead of `data`.
+    pub raw: Option<String>,
 }
 
 impl Reply {
     pub fn data(data: Value) -> Self {
-        Reply { data, total: None }
+        Reply {
+            data,
+            total: None,
+            raw: None,
+        }
     }
     pub fn null() -> Self {
+        Reply::data(Value::Null)
+    }
+    /// A page of a longer list: PVE adds `total` next to `data`.
+    pub fn page(data: Value, total: usize) -> Self {
+        Reply {
+            data,
+            total: Some(total),
+            raw: None,
+        }
+    }
+    /// `data` given as JSON text.
+    pub fn raw_json(text: String) -> Self {
         Reply {
             data: Value::Null,
             total: None,
+            raw: Some(text),
         }
     }
 }

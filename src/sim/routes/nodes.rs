@@ -261,10 +261,7 @@ fn node_tasks(c: &mut Ctx) -> Result<Reply, ApiError> {
         .take(limit)
         .map(|t| c.state.task_entry(t))
         .collect();
-    Ok(Reply {
-        data: Value::Array(rows),
-        total: Some(total),
-    })
+    Ok(Reply::page(Value::Array(rows), total))
 }
 
 fn find_task(c: &Ctx) -> Result<usize, ApiError> {
@@ -311,10 +308,7 @@ fn task_log(c: &mut Ctx) -> Result<Reply, ApiError> {
         .take(limit)
         .map(|(n, t)| json!({ "n": n + 1, "t": t }))
         .collect();
-    Ok(Reply {
-        data: Value::Array(rows),
-        total: Some(total),
-    })
+    Ok(Reply::page(Value::Array(rows), total))
 }
 
 fn vzdump(c: &mut Ctx) -> Result<Reply, ApiError> {
