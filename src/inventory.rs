@@ -426,11 +426,33 @@ impl Inventory {
 }
 
 /// The inventory shared between the session and its line editor: the session replaces it after a
-/// refresh, the completer and highlighter read the latest snapshot without waiting.
+/// refresh, the completer and highlighter read the latest snapshot without waiting. Beside it, a
+/// small cache of snapshot names per guest (filled in the background for the current VM).
 #[derive(Debug, Clone, Default)]
-pub struct SharedInventory(Arc<RwLock<Option<Arc<Inventory>>>>);
+pub struct SharedInventory(
+    Arc<RwLock<Option<Arc<Inventory>>>>,
+    Arc<RwLock<SnapshotNames>>,
+);
+
+type SnapshotNames = std::collections::HashMap<u32, Vec<String>>;
 
 impl SharedInventory {
+    /// The snapshot names last seen for a guest (empty when never fetched).
+    pub fn snapshots(&self, vmid: u32) -> Vec<String> {
+        let names = match self.1.read() {
+            Ok(guard) => guard.get(&vmid).cloned(),
+            Err(poisoned) => poisoned.into_inner().get(&vmid).cloned(),
+        };
+        names.unwrap_or_default()
+    }
+
+    pub fn set_snapshots(&self, vmid: u32, names: Vec<String>) {
+        match self.1.write() {
+            Ok(mut guard) => guard.insert(vmid, names),
+            Err(poisoned) => poisoned.into_inner().insert(vmid, names),
+        };
+    }
+
     /// The latest snapshot, if any has been loaded.
     pub fn get(&self) -> Option<Arc<Inventory>> {
         match self.0.read() {

@@ -411,7 +411,7 @@ change_command!(
         "rollback",
         "Roll guests back to a snapshot (staged).",
         &[
-            Arg::pos("name", ArgKind::Text, "the snapshot name"),
+            Arg::pos("name", ArgKind::Snapshot, "the snapshot name"),
             VM,
             Arg::switch("--start", "start the guest afterwards")
         ],
@@ -426,7 +426,7 @@ change_command!(
     sig(
         "delsnapshot",
         "Delete a snapshot of guests (staged).",
-        &[Arg::pos("name", ArgKind::Text, "the snapshot name"), VM],
+        &[Arg::pos("name", ArgKind::Snapshot, "the snapshot name"), VM],
         true,
         &[ex("delsnapshot pre-upgrade web01", "stage the deletion")]
     )

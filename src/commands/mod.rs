@@ -47,6 +47,10 @@ use crate::lang::{Args, Value};
 pub enum ArgKind {
     /// A guest: VMID, name, prefix or selector.
     Vm,
+    /// A guest that is a template (`new --template`).
+    Template,
+    /// A snapshot name of the target guest (`rollback`, `delsnapshot`).
+    Snapshot,
     Node,
     Storage,
     /// A field name of the records flowing in.

@@ -46,7 +46,7 @@ pub static NEW: Command = Command {
             ),
             Arg::flag(
                 "--template",
-                ArgKind::Vm,
+                ArgKind::Template,
                 "the template to clone, by name or VMID",
             ),
             Arg::flag("--cores", ArgKind::Count, "cores per socket"),

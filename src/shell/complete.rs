@@ -30,6 +30,17 @@ pub fn complete(line: &str, pos: usize, inv: Option<&Inventory>) -> Vec<Candidat
     complete_with(line, pos, inv, None, "/")
 }
 
+/// What completion may read besides the line: all of it cached, none of it behind the network.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sources<'a> {
+    pub inv: Option<&'a Inventory>,
+    pub schema: Option<&'a ApiSchema>,
+    /// The session's current API directory, for relative paths (`/` when empty).
+    pub cwd: &'a str,
+    /// The snapshot names of the current VM, as last fetched in the background.
+    pub snapshots: &'a [String],
+}
+
 /// Like [`complete`], with the API schema for path and parameter completion and the session's
 /// current API directory `cwd` for relative paths.
 pub fn complete_with(
@@ -39,6 +50,25 @@ pub fn complete_with(
     schema: Option<&ApiSchema>,
     cwd: &str,
 ) -> Vec<Candidate> {
+    complete_in(
+        line,
+        pos,
+        &Sources {
+            inv,
+            schema,
+            cwd,
+            snapshots: &[],
+        },
+    )
+}
+
+/// Candidates for the word at `pos` in `line`, from everything in `src`.
+pub fn complete_in(line: &str, pos: usize, src: &Sources<'_>) -> Vec<Candidate> {
+    let (inv, schema, cwd) = (
+        src.inv,
+        src.schema,
+        if src.cwd.is_empty() { "/" } else { src.cwd },
+    );
     let pos = floor_char_boundary(line, pos.min(line.len()));
     let before = &line[..pos];
     let tokens = lex_partial(before);
@@ -83,6 +113,7 @@ pub fn complete_with(
         inv,
         schema,
         cwd,
+        snapshots: src.snapshots,
         cmd,
         source: first_stage_name.as_deref(),
     };
@@ -94,6 +125,7 @@ struct Context<'a> {
     schema: Option<&'a ApiSchema>,
     /// The session's current API directory, for relative paths.
     cwd: &'a str,
+    snapshots: &'a [String],
     cmd: &'static Command,
     /// The first command of the pipeline, when the cursor is in a later stage (its fields flow in).
     source: Option<&'a str>,
@@ -156,6 +188,14 @@ impl Context<'_> {
     fn of_kind(&self, kind: ArgKind, partial: &str, span: Range<usize>) -> Vec<Candidate> {
         match kind {
             ArgKind::Vm => self.guests(partial, span),
+            ArgKind::Template => self.templates(partial, span),
+            ArgKind::Snapshot => ranked_by(
+                self.snapshots,
+                |s| s.as_str(),
+                |_| "snapshot".to_string(),
+                partial,
+                span,
+            ),
             ArgKind::Node => self.nodes(partial, span),
             ArgKind::Storage => self.storages(partial, span),
             ArgKind::Field => self.fields(partial, span),
@@ -215,6 +255,22 @@ impl Context<'_> {
                 .collect();
         }
         ranked_by(inv.guests(), |g| g.name.as_str(), describe, partial, span)
+    }
+
+    /// Templates only, where a template is wanted (`new --template`).
+    fn templates(&self, partial: &str, span: Range<usize>) -> Vec<Candidate> {
+        let Some(inv) = self.inv else {
+            return Vec::new();
+        };
+        let templates: Vec<&crate::inventory::Guest> =
+            inv.guests().iter().filter(|g| g.template).collect();
+        ranked_by(
+            &templates,
+            |g| g.name.as_str(),
+            |g| format!("{} template · {}", g.vmid, g.node),
+            partial,
+            span,
+        )
     }
 
     fn selectors(&self, inv: &Inventory, partial: &str, span: Range<usize>) -> Vec<Candidate> {
@@ -455,7 +511,7 @@ mod tests {
             (110, "ci-runner-01", "running", "ci"),
             (9000, "debian-12-cloud", "stopped", ""),
         ] {
-            rows.push(json!({"type":"qemu","vmid":vmid,"name":name,"node":"pve1","status":status,"tags":tags,"pool":"lab"}));
+            rows.push(json!({"type":"qemu","vmid":vmid,"name":name,"node":"pve1","status":status,"tags":tags,"pool":"lab","template":u8::from(vmid == 9000)}));
         }
         Inventory::from_resources(&serde_json::Value::Array(rows)).unwrap()
     }
@@ -524,6 +580,31 @@ mod tests {
         assert_eq!(c[0].span, 18..20);
         let c = complete("status we", 9, Some(&inv));
         assert_eq!(c[0].span, 7..9);
+    }
+
+    #[test]
+    fn templates_and_snapshots_where_they_are_wanted() {
+        let inv = demo();
+        let snaps = vec!["pre-upgrade".to_string(), "after-upgrade".to_string()];
+        let src = Sources {
+            inv: Some(&inv),
+            schema: None,
+            cwd: "/",
+            snapshots: &snaps,
+        };
+        let values = |line: &str| -> Vec<String> {
+            complete_in(line, line.len(), &src)
+                .into_iter()
+                .map(|c| c.value)
+                .collect()
+        };
+        assert_eq!(values("new web09 --template "), ["debian-12-cloud"]);
+        assert_eq!(values("new web09 --template deb"), ["debian-12-cloud"]);
+        assert_eq!(values("rollback pre"), ["pre-upgrade"]);
+        assert_eq!(values("delsnapshot "), ["pre-upgrade", "after-upgrade"]);
+        assert_eq!(values("delsnapshot upg"), ["pre-upgrade", "after-upgrade"]);
+        // The guest after the snapshot name is a guest again.
+        assert_eq!(values("rollback pre-upgrade web0"), ["web01", "web02"]);
     }
 
     #[test]

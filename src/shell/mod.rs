@@ -41,8 +41,9 @@ pub fn history_path() -> Option<PathBuf> {
 struct LineCompleter {
     inventory: SharedInventory,
     schema: SharedSchema,
-    /// The session's `pwd`, copied in before each prompt, for relative API paths.
+    /// The session's `pwd` and current VM, copied in before each prompt.
     cwd: Arc<RwLock<String>>,
+    current: Arc<RwLock<Option<u32>>>,
 }
 
 impl Completer for LineCompleter {
@@ -53,8 +54,20 @@ impl Completer for LineCompleter {
             Ok(guard) => guard.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         };
-        let candidates =
-            complete::complete_with(line, pos, inv.as_deref(), schema.as_deref(), &cwd);
+        let current = match self.current.read() {
+            Ok(guard) => *guard,
+            Err(poisoned) => *poisoned.into_inner(),
+        };
+        let snapshots = current
+            .map(|vmid| self.inventory.snapshots(vmid))
+            .unwrap_or_default();
+        let sources = complete::Sources {
+            inv: inv.as_deref(),
+            schema: schema.as_deref(),
+            cwd: &cwd,
+            snapshots: &snapshots,
+        };
+        let candidates = complete::complete_in(line, pos, &sources);
         let suggestions: Vec<Suggestion> = candidates
             .into_iter()
             .map(|c| Suggestion {
@@ -82,7 +95,12 @@ impl Validator for LineValidator {
     }
 }
 
-fn editor(ctx: &Ctx, style: Style, cwd: Arc<RwLock<String>>) -> Reedline {
+fn editor(
+    ctx: &Ctx,
+    style: Style,
+    cwd: Arc<RwLock<String>>,
+    current: Arc<RwLock<Option<u32>>>,
+) -> Reedline {
     let menu = ColumnarMenu::default().with_name("completion_menu");
     let mut keybindings = default_emacs_keybindings();
     keybindings.add_binding(
@@ -98,6 +116,7 @@ fn editor(ctx: &Ctx, style: Style, cwd: Arc<RwLock<String>>) -> Reedline {
             inventory: ctx.shared_inventory(),
             schema: ctx.shared_schema(),
             cwd,
+            current,
         }))
         .with_menu(ReedlineMenu::EngineCompleter(Box::new(menu)))
         .with_edit_mode(Box::new(Emacs::new(keybindings)))
@@ -151,6 +170,42 @@ fn spawn_refresher(ctx: &Ctx) -> tokio::task::JoinHandle<()> {
     })
 }
 
+/// Keeps the current VM's snapshot names in the inventory's side cache, so `rollback` and
+/// `delsnapshot` complete them without waiting: one request after a command, only when there is
+/// a current VM. When the current VM has just changed (`use`), the names are fetched before the
+/// next prompt (bounded by a short timeout); otherwise in the background.
+async fn refresh_snapshots(ctx: &Ctx, changed: bool) {
+    let (Some(vmid), Some(inv)) = (ctx.current, ctx.cached_inventory()) else {
+        return;
+    };
+    let Some(guest) = inv.guest(vmid).cloned() else {
+        return;
+    };
+    let client = ctx.client.clone();
+    let shared = ctx.shared_inventory();
+    let fetch = async move {
+        let request = crate::api::endpoints::snapshot_list(guest.kind, &guest.node, guest.vmid);
+        if let Ok(data) = client.get(&request).await {
+            let names = data
+                .as_array()
+                .map(|list| {
+                    list.iter()
+                        .filter_map(|s| s["name"].as_str())
+                        .filter(|n| *n != "current")
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
+            shared.set_snapshots(guest.vmid, names);
+        }
+    };
+    if changed {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), fetch).await;
+    } else {
+        tokio::spawn(fetch);
+    }
+}
+
 /// Runs the interactive session until `exit` or Ctrl-D; returns the exit code.
 pub async fn run(ctx: &mut Ctx, style: Style) -> i32 {
     // Completion needs the inventory from the first Tab on: load it before the first prompt.
@@ -177,11 +232,16 @@ pub async fn run(ctx: &mut Ctx, style: Style) -> i32 {
 
 async fn repl(ctx: &mut Ctx, style: Style) -> i32 {
     let cwd = Arc::new(RwLock::new(ctx.cwd.clone()));
-    let mut editor = editor(ctx, style, cwd.clone());
+    let current = Arc::new(RwLock::new(ctx.current));
+    let mut editor = editor(ctx, style, cwd.clone(), current.clone());
     let mut last_failed = false;
+    let mut warned_pending = false;
     loop {
         if let Ok(mut shown) = cwd.write() {
             shown.clone_from(&ctx.cwd);
+        }
+        if let Ok(mut vm) = current.write() {
+            *vm = ctx.current;
         }
         let prompt = prompt::ShellPrompt::new(ctx, last_failed, style.color);
         let signal = match tokio::task::block_in_place(|| editor.read_line(&prompt)) {
@@ -194,7 +254,7 @@ async fn repl(ctx: &mut Ctx, style: Style) -> i32 {
         let line = match signal {
             Signal::Success(line) => line,
             Signal::CtrlC => continue,
-            Signal::CtrlD => return exit::OK,
+            Signal::CtrlD => "exit".to_string(),
             _ => continue,
         };
         let trimmed = line.trim();
@@ -202,9 +262,21 @@ async fn repl(ctx: &mut Ctx, style: Style) -> i32 {
             continue;
         }
         if trimmed == "exit" || trimmed == "quit" {
+            // Pending changes are kept on disk either way; say so once before leaving.
+            let pending = ctx.staging.buffer.len();
+            if pending > 0 && !warned_pending {
+                warned_pending = true;
+                eprintln!(
+                    "{pending} change(s) are pending and not applied: `pending` lists them, `commit` applies them. \
+                     They stay saved for the next session; Ctrl-D or `exit` again leaves."
+                );
+                continue;
+            }
             return exit::OK;
         }
+        let before = ctx.current;
         let code = crate::cli::run_interruptible(ctx, trimmed, style).await;
         last_failed = code != exit::OK;
+        refresh_snapshots(ctx, ctx.current != before).await;
     }
 }

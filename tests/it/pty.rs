@@ -46,6 +46,25 @@ fn tab_completes_a_guest_then_status_runs_on_the_current_vm() {
 }
 
 #[test]
+fn tab_completes_snapshot_names_of_the_current_vm() {
+    let sim = TestSim::demo();
+    let home = tempfile::tempdir().unwrap();
+    let mut p = shell(&sim, home.path(), "root@pam", PASSWORD);
+    p.exp_string("type `help`").unwrap();
+    p.exp_string("> ").unwrap();
+    p.send_line("use web01").unwrap();
+    p.exp_string("web01> ").unwrap();
+    p.send("rollback aft").unwrap();
+    p.send("\t").unwrap();
+    p.flush().unwrap();
+    p.exp_string("after-upgrade").unwrap();
+    p.send_control('c').unwrap();
+    p.exp_string("web01> ").unwrap();
+    p.send_line("exit").unwrap();
+    p.exp_eof().unwrap();
+}
+
+#[test]
 fn ctrl_c_cancels_a_slow_command_and_returns_to_the_prompt() {
     let sim = TestSim::demo();
     let home = tempfile::tempdir().unwrap();
