@@ -113,6 +113,20 @@ fn changes_of(a: &Action) -> Vec<(String, String, String)> {
             "exists".into(),
             "deleted".into(),
         )],
+        // A raw write says what it sends; pvesh+ does not guess its effect.
+        ActionKind::Raw => {
+            let what = a
+                .raw
+                .as_ref()
+                .map_or_else(String::new, |r| format!("{} {}", r.method, r.path));
+            let params = a
+                .audit_params()
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            vec![(what, "-".into(), params)]
+        }
     }
 }
 
