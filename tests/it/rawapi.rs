@@ -255,3 +255,41 @@ fn help_set_shows_both_forms_and_every_example_runs() {
     assert!(ran >= 7, "only {ran} examples");
     assert!(!sim.handle.with_state(|s| s.pools.contains_key("staging")));
 }
+
+#[test]
+fn new_obeys_vmid_ranges_and_quotas() {
+    let sim = TestSim::demo();
+    let config = sim.home.path().join("cluster-config.yaml");
+    let run = |yaml: &str, line: &str| {
+        std::fs::write(&config, yaml).unwrap();
+        split(
+            sim.cmd()
+                .arg("--config")
+                .arg(&config)
+                .args(["-c", line])
+                .output()
+                .unwrap(),
+        )
+    };
+    let limits = "vmid_ranges:\n  vm: [100, 199]\nquotas:\n  max_cores: 4\n  max_memory: 8G\n  max_disk: 40G\n";
+    let new = "new w1 --template debian-12-cloud --dry-run";
+    let check = |yaml: &str, line: &str, rule: &str| {
+        let (code, out, err) = run(yaml, line);
+        assert_eq!(code, 4, "{line}: {out}\n{err}");
+        assert!(err.contains(rule), "{line}: {err}");
+    };
+    let few = "quotas:\n  max_vms: 3\n";
+    check(limits, &format!("{new} --vmid 250"), "vmid_ranges.vm");
+    check(limits, &format!("{new} --cores 8"), "quotas.max_cores");
+    check(limits, &format!("{new} --memory 16G"), "quotas.max_memory");
+    check(limits, &format!("{new} --disk 100G"), "quotas.max_disk");
+    check(few, new, "quotas.max_vms");
+    let iso = "new w1 --dry-run --iso --image debian-12.9.0-amd64-netinst.iso";
+    check(limits, &format!("{iso} --vmid 250"), "vmid_ranges.vm");
+    check(limits, &format!("{iso} --cores 8"), "quotas.max_cores");
+    check(limits, &format!("{iso} --memory 16G"), "quotas.max_memory");
+    check(limits, &format!("{iso} --disk 100G"), "quotas.max_disk");
+    check(few, iso, "quotas.max_vms");
+    let (code, out, err) = run(limits, &format!("{new} --cores 4 --memory 8G"));
+    assert_eq!(code, 0, "{out}\n{err}");
+}
