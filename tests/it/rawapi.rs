@@ -293,3 +293,15 @@ fn new_obeys_vmid_ranges_and_quotas() {
     let (code, out, err) = run(limits, &format!("{new} --cores 4 --memory 8G"));
     assert_eq!(code, 0, "{out}\n{err}");
 }
+
+#[test]
+fn raw_writes_refuse_a_confirmed_commit() {
+    let sim = TestSim::demo();
+    let (code, _, err) = sim.run("set /nodes/pve1/qemu/101/config description=x");
+    assert_eq!(code, 0, "{err}");
+    let before = sim.handle.mutating_count();
+    let (code, _, err) = sim.run("commit --confirm 5m");
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("cannot be undone by a snapshot"), "{err}");
+    assert_eq!(sim.handle.mutating_count(), before);
+}
