@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value as Json};
 
 use super::{Arg, ArgKind, Call, Category, Command, Ctx, Example, Output, Signature};
+use crate::api::schema::{ApiSchema, MethodInfo};
 use crate::api::{ApiRequest, GuestKind, Method, Upid, WaitOptions, endpoints};
 use crate::error::{Error, ErrorKind, Result};
 use crate::lang::{Record, Value};
@@ -128,6 +129,82 @@ pub(super) async fn raw_write(ctx: &mut Ctx, call: Call, method: Method) -> Resu
     }
 }
 
+/// Whether `key` names a parameter of `m`, counting `net0` as an instance of `net[n]`.
+fn known_param(m: &MethodInfo, key: &str) -> bool {
+    m.params.iter().any(|p| match p.name.strip_suffix("[n]") {
+        Some(stem) => key
+            .strip_prefix(stem)
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())),
+        None => p.name == key,
+    })
+}
+
+/// Checks a staged write against the server's schema, so that a wrong parameter name or a
+/// missing one is said now rather than at `commit`. Values are left to the server.
+fn check_against_schema(
+    schema: &ApiSchema,
+    method: Method,
+    path: &str,
+    params: &BTreeMap<String, String>,
+) -> Result<()> {
+    let usage = |m: Method| {
+        format!(
+            "`usage {path} --method {}` lists its parameters",
+            m.as_str()
+        )
+    };
+    let Some(node) = schema.find(path) else {
+        return Err(Error::not_found(format!("{path} is not in the API"))
+            .hinted("`usage PATH` and `ls PATH` show what is there"));
+    };
+    let Some(m) = node.methods.get(method.as_str()) else {
+        let has: Vec<&str> = node.methods.keys().map(String::as_str).collect();
+        return Err(Error::usage(format!(
+            "{path} takes no {}; it takes {}",
+            method.as_str(),
+            has.join(", ")
+        )));
+    };
+    let unknown: Vec<&str> = params
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !known_param(m, k))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(Error::usage(format!(
+            "{} {path} has no parameter {}",
+            method.as_str(),
+            unknown
+                .iter()
+                .map(|k| format!("'{k}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .hinted(usage(method)));
+    }
+    // Path variables (`{node}`, `{vmid}`) are required parameters the path already gives.
+    let missing: Vec<&str> = m
+        .params
+        .iter()
+        .filter(|p| !p.optional && !node.path.contains(&format!("{{{}}}", p.name)))
+        .map(|p| p.name.as_str())
+        .filter(|name| !params.contains_key(*name))
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::usage(format!(
+            "{} {path} needs {}",
+            method.as_str(),
+            missing
+                .iter()
+                .map(|k| format!("{k}=..."))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ))
+        .hinted(usage(method)));
+    }
+    Ok(())
+}
+
 /// Checks a write below a guest (exists there, not protected, quotas) and stages it.
 async fn stage_on_guest(
     ctx: &mut Ctx,
@@ -136,6 +213,9 @@ async fn stage_on_guest(
     params: BTreeMap<String, String>,
     (node, kind, vmid): (String, GuestKind, u32),
 ) -> Result<Output> {
+    if let Some(schema) = super::apischema::session_schema(ctx).await? {
+        check_against_schema(&schema, method, path, &params)?;
+    }
     let inv = ctx.refresh().await?;
     let Some(g) = inv.guest(vmid).filter(|g| g.node == node && g.kind == kind) else {
         let hint = match inv.guest(vmid) {

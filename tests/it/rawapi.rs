@@ -141,6 +141,31 @@ fn bad_parameters_show_the_server_message() {
 }
 
 #[test]
+fn staged_writes_are_checked_against_the_schema_first() {
+    let sim = TestSim::demo();
+    let check = |line: &str, expected: &str| {
+        let (code, out, err) = sim.run(line);
+        assert_ne!(code, 0, "{line}: {out}");
+        assert!(err.contains(expected), "{line}: {err}");
+    };
+    check(
+        "set /nodes/pve1/qemu/101/config bogus=1 net0=virtio,bridge=vmbr0",
+        "has no parameter 'bogus'",
+    );
+    check("create /nodes/pve1/qemu/101/snapshot", "needs snapname=...");
+    check(
+        "set /nodes/pve1/qemu/101/status/start",
+        "takes no PUT; it takes POST",
+    );
+    check("delete /nodes/pve1/qemu/101/nosuch", "is not in the API");
+    let (_, out, _) = sim.run("pending");
+    assert!(!out.contains("/nodes/"), "nothing was staged: {out}");
+    // `net0` is an instance of the schema's `net[n]`.
+    let (code, _, err) = sim.run("set /nodes/pve1/qemu/101/config net1=virtio,bridge=vmbr0");
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
 fn a_bad_staged_parameter_fails_at_commit_with_its_message() {
     let sim = TestSim::demo();
     let (code, _, err) = sim.run("set /nodes/pve1/qemu/101/config cores=abc");
