@@ -121,11 +121,10 @@ pub(super) async fn raw_write(ctx: &mut Ctx, call: Call, method: Method) -> Resu
         policy::check_new_guest(&ctx.config, kind, vmid, count)?;
         policy::check_quotas(&ctx.config, "the new guest", &params, &Map::new())?;
     }
+    // A clone (`.../101/clone`) is below a guest too: it stages like any other such write.
     match guest_of_path(&path) {
-        Some(guest) if creation(method, &path, &params)?.is_none() => {
-            stage_on_guest(ctx, method, &path, params, guest).await
-        }
-        _ => run_at_once(ctx, method, &path, params).await,
+        Some(guest) => stage_on_guest(ctx, method, &path, params, guest).await,
+        None => run_at_once(ctx, method, &path, params).await,
     }
 }
 
