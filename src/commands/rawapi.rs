@@ -255,7 +255,7 @@ async fn stage_on_guest(
     let records = super::pending::pending_records(std::slice::from_ref(&action), first);
     ctx.staging.buffer.push(vec![action])?;
     ctx.note(&format!(
-        "staged: {} changes {label}; {} pending — review with `pending` or `diff`, apply with `commit`",
+        "staged {} {path} on {label}; {} pending — review with `pending` or `diff`, apply with `commit`",
         method.as_str(),
         ctx.staging.buffer.len()
     ));
