@@ -189,7 +189,7 @@ async fn apply(ctx: &mut Ctx, call: Call, kind: ActionKind, skip: usize) -> Resu
 
 /// Runs actions at once through the executor; a failed item makes the line fail with exit 3
 /// after its outcome table.
-async fn run_now(ctx: &mut Ctx, actions: Vec<Action>) -> Output {
+pub(super) async fn run_now(ctx: &mut Ctx, actions: Vec<Action>) -> Output {
     let client = ctx.client.clone();
     let audit = ctx.staging.audit.clone();
     let opts = ExecOptions {
@@ -431,29 +431,48 @@ change_command!(
         &[ex("delsnapshot pre-upgrade web01", "stage the deletion")]
     )
 );
-change_command!(
-    SET,
-    ActionKind::Set,
-    0,
-    sig(
+/// `set`: a first word that is an API path (`/...`, `./...`, `../...`) makes it the pvesh-style
+/// raw PUT; otherwise it is the guest-config action.
+pub static SET: Command = Command {
+    sig: sig(
         "set",
-        "Change cores, sockets, memory, balloon, name, description, onboot or tags; says per key whether it applies live or at the next reboot. Reductions stage.",
+        "Change cores, sockets, memory, balloon, name, description, onboot or tags; says per key whether it applies live or at the next reboot. Reductions stage. With an API path first (`set /PATH k=v`), a raw PUT as pvesh does: staged below a guest, at once elsewhere.",
         &[
             Arg::pos(
                 "key=value",
                 ArgKind::Text,
-                "one or more settings (memory in MiB or with a unit: 8G)"
+                "one or more settings (memory in MiB or with a unit: 8G); or an API path, then key=value API parameters",
             ),
-            VM
+            VM,
         ],
         false,
         &[
             ex("set memory=8G web01", "more memory (runs at once)"),
             ex("set cores=2 web01", "fewer cores: staged"),
-            ex("ls | where tags has lab | set onboot=1", "many guests")
-        ]
-    )
-);
+            ex("ls | where tags has lab | set onboot=1", "many guests"),
+            ex(
+                "set /nodes/pve1/qemu/101/config description='managed by pvesh+'",
+                "raw PUT below a guest: staged",
+            ),
+            ex(
+                "set /pools poolid=lab comment=lab",
+                "raw PUT elsewhere: runs at once",
+            ),
+        ],
+    ),
+    run: |ctx, call| {
+        let raw = call
+            .args
+            .positionals
+            .first()
+            .is_some_and(|w| w.text.starts_with('/') || w.text.starts_with('.'));
+        if raw {
+            Box::pin(super::rawapi::raw_write(ctx, call, crate::api::Method::Put))
+        } else {
+            Box::pin(apply(ctx, call, ActionKind::Set, 0))
+        }
+    },
+};
 change_command!(
     TAG,
     ActionKind::Tag,

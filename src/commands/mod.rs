@@ -11,7 +11,7 @@
 //! templates), `guest_reads.rs` (snapshots, backups, config), `guest_ip.rs` (ip), `propstring.rs`
 //! (config property strings), `apischema.rs` (usage, the server's API schema), `records.rs` (where,
 //! select, sort-by, ...), `actions.rs` (start, stop, snapshot, set, ...: plan, stage or run),
-//! `changes.rs` (set and tag values), `pending.rs` (pending, diff, discard, commit, confirm), `new.rs`
+//! `changes.rs` (set and tag values), `rawapi.rs` (set/create/delete on API paths), `pending.rs` (pending, diff, discard, commit, confirm), `new.rs`
 //! (new, new-template: over `crate::wizard`), `session.rs` (use, cd, ...), `help.rs`.
 
 mod actions;
@@ -25,6 +25,7 @@ mod help;
 mod new;
 mod pending;
 mod propstring;
+mod rawapi;
 mod read;
 mod reads;
 mod records;
@@ -260,6 +261,9 @@ pub static COMMANDS: &[&Command] = &[
     &pending::DISCARD,
     &pending::COMMIT,
     &pending::CONFIRM,
+    // Raw API writes, pvesh-compatible (rawapi.rs; raw `set PATH` dispatches from actions::SET).
+    &rawapi::CREATE,
+    &rawapi::DELETE,
     &records::WHERE,
     &records::SELECT,
     &records::SORT_BY,

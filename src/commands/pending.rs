@@ -24,7 +24,7 @@ Confirmed commits (--confirm DURATION):
   Every affected guest is snapshotted first (pvesh-confirm-<time>), then the plan is applied.
   Unless `confirm` arrives within DURATION, every guest is rolled back to that snapshot (guests
   that were running are started again) and a loud notice says so. Actions that no snapshot can
-  undo (destroy, template) refuse --confirm.
+  undo (destroy, template, raw API writes) refuse --confirm.
   The window is checked before every line, by a timer in an interactive shell, and when a run
   ends: a -c, -f or standard-input run that ends inside the window ROLLS BACK before it exits
   (exit code 3), so closing the session never leaves a silent half-state. Confirm in the same
@@ -32,6 +32,14 @@ Confirmed commits (--confirm DURATION):
   window rolls back too. If the process dies (closed terminal, kill -9), the window is saved next
   to the pending buffer: the next start announces it, and it rolls back when the window ends or
   when that run ends, unless `confirm` comes first.
+Policy (checked when a change is planned, before any request; exit 4 naming the rule):
+  protected guests (`protected:` in the config, a `protected` tag, PVE's `protection: 1`) refuse
+  destructive actions, raw writes below them included; `quotas.max_cores` and `max_memory` limit
+  `set` (and raw `set .../config`); creating a guest (`new`, `create /nodes/N/qemu|lxc`,
+  `create .../clone`) must use a VMID inside `vmid_ranges` (vm, ct, template) and stay within
+  `quotas.max_vms`, `max_cores`, `max_memory` and, for `new`, `max_disk`.
+Raw writes (`set|create|delete PATH k=v`) below a guest are staged; at commit they re-check
+  that the guest is still on that node.
 Exit codes: 3 when any action failed or was skipped; 130 after Ctrl-C (the first Ctrl-C stops
 launching new actions and waits for the running ones; the table says what ran and what not).
 ";
@@ -113,6 +121,20 @@ fn changes_of(a: &Action) -> Vec<(String, String, String)> {
             "exists".into(),
             "deleted".into(),
         )],
+        // A raw write says what it sends; pvesh+ does not guess its effect.
+        ActionKind::Raw => {
+            let what = a
+                .raw
+                .as_ref()
+                .map_or_else(String::new, |r| format!("{} {}", r.method, r.path));
+            let params = a
+                .audit_params()
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            vec![(what, "-".into(), params)]
+        }
     }
 }
 

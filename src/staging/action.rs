@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::{ApiRequest, GuestKind, PowerAction, endpoints};
+use crate::api::{ApiRequest, GuestKind, Method, PowerAction, endpoints};
 
 /// What an action does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +28,9 @@ pub enum ActionKind {
     Set,
     Tag,
     Template,
+    /// A pvesh-style `set`/`create`/`delete` on an API path below a guest; the method and path
+    /// are in [`Action::raw`], the parameters in [`Action::params`].
+    Raw,
 }
 
 impl ActionKind {
@@ -48,6 +51,7 @@ impl ActionKind {
             ActionKind::Set => "set",
             ActionKind::Tag => "tag",
             ActionKind::Template => "template",
+            ActionKind::Raw => "raw",
         }
     }
 
@@ -77,13 +81,17 @@ impl ActionKind {
             ActionKind::Rollback => "rolls back to a snapshot: changes since are lost",
             ActionKind::Delsnapshot => "deletes a snapshot",
             ActionKind::Template => "converts the guest to a template: it can no longer run",
+            ActionKind::Raw => "a raw API write on a guest: pvesh+ cannot tell what it changes",
             _ => return None,
         })
     }
 
     /// Whether a snapshot taken before can undo it (confirmed commits need that).
     pub fn undoable(self) -> bool {
-        !matches!(self, ActionKind::Destroy | ActionKind::Template)
+        !matches!(
+            self,
+            ActionKind::Destroy | ActionKind::Template | ActionKind::Raw
+        )
     }
 }
 
@@ -112,6 +120,46 @@ pub struct Precondition {
     pub status: String,
 }
 
+/// The request of a raw action: what `set`/`create`/`delete PATH` sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RawCall {
+    /// `PUT`, `POST` or `DELETE`.
+    pub method: String,
+    /// Absolute, below `/api2/json`: `/nodes/pve1/qemu/101/config`.
+    pub path: String,
+}
+
+impl RawCall {
+    /// The method as the API client knows it; an unknown word (a hand-edited buffer) is `None`.
+    pub fn method(&self) -> Option<Method> {
+        [Method::Put, Method::Post, Method::Delete]
+            .into_iter()
+            .find(|m| m.as_str() == self.method)
+    }
+}
+
+/// Whether a parameter name looks like it holds a secret (`password`, `cipassword`, ...).
+pub fn is_secret_param(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["password", "secret", "token", "key", "otp"]
+        .iter()
+        .any(|s| key.contains(s))
+}
+
+/// `text` with the values of the secret parameters among `params` replaced by `<redacted>`.
+pub fn scrub_secrets<'a>(
+    text: &str,
+    params: impl IntoIterator<Item = (&'a String, &'a String)>,
+) -> String {
+    let mut out = text.to_string();
+    for (k, v) in params {
+        if is_secret_param(k) && !v.is_empty() {
+            out = out.replace(v.as_str(), "<redacted>");
+        }
+    }
+    out
+}
+
 /// One planned change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Action {
@@ -128,6 +176,9 @@ pub struct Action {
     /// For `set`: per key, whether it applies live or at the next reboot.
     #[serde(default)]
     pub effect: BTreeMap<String, String>,
+    /// For [`ActionKind::Raw`]: the method and path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw: Option<RawCall>,
 }
 
 impl Action {
@@ -140,7 +191,25 @@ impl Action {
             destructive_reason: kind.inherent_risk().map(str::to_string),
             before: BTreeMap::new(),
             effect: BTreeMap::new(),
+            raw: None,
         }
+    }
+
+    /// A raw API write on a guest path, with the parameters given.
+    pub fn raw(
+        target: Target,
+        precondition: Precondition,
+        method: Method,
+        path: &str,
+        params: BTreeMap<String, String>,
+    ) -> Action {
+        let mut a = Action::new(ActionKind::Raw, target, precondition);
+        a.raw = Some(RawCall {
+            method: method.as_str().to_string(),
+            path: path.to_string(),
+        });
+        a.params = params;
+        a
     }
 
     pub fn param(mut self, key: &str, value: impl Into<String>) -> Action {
@@ -156,8 +225,16 @@ impl Action {
         self.p(key) == Some("1")
     }
 
-    /// `stop`, `snapshot pre-upgrade`, `set cores=4 memory=8192`.
+    /// `stop`, `snapshot pre-upgrade`, `set cores=4 memory=8192`, and for raw writes
+    /// `PUT /nodes/pve1/qemu/101/config description=x` (secret values redacted).
     pub fn summary(&self) -> String {
+        if let Some(raw) = &self.raw {
+            let mut out = format!("{} {}", raw.method, raw.path);
+            for (k, v) in self.audit_params() {
+                out.push_str(&format!(" {k}={v}"));
+            }
+            return out;
+        }
         let mut out = self.kind.as_str().to_string();
         match self.kind {
             ActionKind::Snapshot | ActionKind::Rollback | ActionKind::Delsnapshot => {
@@ -189,6 +266,16 @@ impl Action {
     /// The request that carries the action out. `digest` guards config changes against edits
     /// made in between (PVE answers "detected modified configuration" on a mismatch).
     pub fn request(&self) -> ApiRequest {
+        if let Some(raw) = &self.raw {
+            // A method word that is not PUT/POST/DELETE cannot come from `set`/`create`/
+            // `delete`; a hand-edited buffer gets a GET, which changes nothing and fails loudly
+            // at the server if the path does not take it.
+            let mut req = ApiRequest::new(raw.method().unwrap_or(Method::Get), raw.path.as_str());
+            for (k, v) in &self.params {
+                req = req.param(k, v);
+            }
+            return req;
+        }
         let t = &self.target;
         let (kind, node, vmid) = (t.guest_kind, t.node.as_str(), t.vmid);
         if let Some(power) = self.kind.power() {
@@ -233,16 +320,19 @@ impl Action {
         }
     }
 
+    /// `text` (an error from the server, which may quote a value it refused) with the values of
+    /// secret parameters replaced by `<redacted>`.
+    pub fn scrub(&self, text: &str) -> String {
+        scrub_secrets(text, self.params.iter())
+    }
+
     /// The parameters as written to the audit log: anything that looks like a secret is
     /// replaced (`set` accepts no secret keys today, but the log must never learn one).
     pub fn audit_params(&self) -> BTreeMap<String, String> {
         self.params
             .iter()
             .map(|(k, v)| {
-                let secret = ["password", "secret", "token", "key"]
-                    .iter()
-                    .any(|s| k.to_ascii_lowercase().contains(s));
-                let v = if secret {
+                let v = if is_secret_param(k) {
                     "<redacted>".to_string()
                 } else {
                     v.clone()
@@ -366,6 +456,43 @@ mod tests {
         let p = a.audit_params();
         assert_eq!(p["cipassword"], "<redacted>");
         assert_eq!(p["name"], "x");
+    }
+
+    #[test]
+    fn raw_actions() {
+        let a = Action::raw(
+            action(ActionKind::Start).target,
+            action(ActionKind::Start).precondition,
+            Method::Put,
+            "/nodes/pve1/qemu/101/config",
+            BTreeMap::from([
+                ("cipassword".to_string(), "hunter2".to_string()),
+                ("description".to_string(), "x".to_string()),
+            ]),
+        );
+        check(
+            a.clone(),
+            "PUT",
+            "/nodes/pve1/qemu/101/config",
+            &[("cipassword", "hunter2"), ("description", "x")],
+        );
+        assert_eq!(
+            a.summary(),
+            "PUT /nodes/pve1/qemu/101/config cipassword=<redacted> description=x"
+        );
+        assert_eq!(
+            a.scrub("cipassword: value 'hunter2' is too short"),
+            "cipassword: value '<redacted>' is too short"
+        );
+        assert!(a.destructive_reason.is_some());
+        assert!(!ActionKind::Raw.undoable());
+        let text = serde_json::to_string(&a).unwrap();
+        assert!(text.contains(r#""kind":"raw""#), "{text}");
+        let back: Action = serde_json::from_str(&text).unwrap();
+        assert_eq!(a, back);
+        // Buffers saved before raw actions existed have no `raw` field.
+        let old = serde_json::to_string(&action(ActionKind::Stop)).unwrap();
+        assert!(!old.contains("raw"), "{old}");
     }
 
     #[test]

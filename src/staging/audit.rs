@@ -13,7 +13,8 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
-use super::action::Action;
+use super::action::{Action, is_secret_param};
+use crate::api::ApiRequest;
 
 /// One line of the log.
 #[derive(Debug, Clone, Serialize)]
@@ -81,6 +82,44 @@ impl AuditLog {
             method: req.method.as_str().to_string(),
             path: req.path,
             params: action.audit_params(),
+            upid: upid.map(str::to_string),
+            outcome: outcome.to_string(),
+        }
+    }
+
+    /// Builds the line for a raw API write outside any guest (`create /pools ...`): no target,
+    /// so `vmid` is 0 and `node`/`name` are empty. Secret parameter values are redacted here.
+    pub fn raw_entry(
+        &self,
+        event: &'static str,
+        req: &ApiRequest,
+        upid: Option<&str>,
+        outcome: &str,
+    ) -> AuditEntry {
+        let params = req
+            .params
+            .iter()
+            .map(|(k, v)| {
+                let v = if is_secret_param(k) {
+                    "<redacted>".to_string()
+                } else {
+                    v.clone()
+                };
+                (k.clone(), v)
+            })
+            .collect();
+        AuditEntry {
+            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            event,
+            cluster: self.cluster.clone(),
+            user: self.user.clone(),
+            action: "raw".to_string(),
+            vmid: 0,
+            node: String::new(),
+            name: String::new(),
+            method: req.method.as_str().to_string(),
+            path: req.path.clone(),
+            params,
             upid: upid.map(str::to_string),
             outcome: outcome.to_string(),
         }
@@ -155,5 +194,20 @@ mod tests {
         assert_eq!(first["event"], "call");
         assert_eq!(first["path"], "/nodes/pve1/qemu/101/config");
         assert_eq!(first["user"], "root@pam");
+    }
+
+    #[test]
+    fn raw_entries_redact_secrets() {
+        let log = AuditLog::new(None, "demo", "root@pam");
+        let req = ApiRequest::post("/access/users")
+            .param("userid", "bob@pve")
+            .param("password", "hunter2");
+        let e = log.raw_entry("call", &req, None, "ok");
+        assert_eq!(e.params["password"], "<redacted>");
+        assert_eq!(e.params["userid"], "bob@pve");
+        assert_eq!(
+            (e.method.as_str(), e.path.as_str()),
+            ("POST", "/access/users")
+        );
     }
 }

@@ -200,7 +200,12 @@ impl PendingBuffer {
         let text = serde_json::to_string_pretty(&saved)
             .map_err(|e| Error::internal(format!("cannot encode the pending changes: {e}")))?;
         let tmp = path.with_extension(format!("json.tmp{}", std::process::id()));
-        let mut file = std::fs::File::create(&tmp).map_err(|e| fail("create", e))?;
+        // Owner-only: a raw write may carry a secret (`cipassword=...`) until it is committed.
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&tmp).map_err(|e| fail("create", e))?;
         file.write_all(text.as_bytes())
             .and_then(|()| file.sync_all())
             .map_err(|e| fail("write", e))?;
@@ -237,7 +242,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub").join("pending-demo.json");
         let mut b = PendingBuffer::open("demo", path.clone()).unwrap();
+        #[cfg(unix)]
+        let check_mode = |p: &std::path::Path| {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(p).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{}", p.display());
+        };
         b.push(vec![stop(101), stop(102), stop(103)]).unwrap();
+        #[cfg(unix)]
+        check_mode(&path);
         let again = PendingBuffer::open("demo", path.clone()).unwrap();
         assert_eq!(again.actions(), b.actions());
         let removed = b.discard(&[2]).unwrap();

@@ -211,14 +211,16 @@ impl Job {
                             );
                         }
                     }
-                    Err(e) => return JobResult::new(Status::Failed, error_text(&e), None),
+                    Err(e) => {
+                        return JobResult::new(Status::Failed, a.scrub(&error_text(&e)), None);
+                    }
                 }
             }
         }
         let req = a.request();
         let upid = match self.client.start_task(&req).await {
             Err(e) => {
-                let text = error_text(&e);
+                let text = a.scrub(&error_text(&e));
                 self.audit("call", None, &format!("error: {text}"));
                 return JobResult::new(Status::Failed, text, None);
             }
@@ -246,7 +248,7 @@ impl Job {
                 self.after_config(r).await
             }
             Err(e) => {
-                let text = error_text(&e);
+                let text = a.scrub(&error_text(&e));
                 self.audit("task", Some(&upid_text), &format!("error: {text}"));
                 JobResult::new(Status::Failed, text, Some(upid_text))
             }

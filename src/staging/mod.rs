@@ -23,7 +23,9 @@ use std::sync::atomic::AtomicBool;
 
 use tokio_util::sync::CancellationToken;
 
-pub use action::{Action, ActionKind, Precondition, Target};
+pub use action::{
+    Action, ActionKind, Precondition, RawCall, Target, is_secret_param, scrub_secrets,
+};
 pub use audit::{AuditEntry, AuditLog};
 pub use buffer::{PendingBuffer, default_path, state_file};
 pub use confirm::{

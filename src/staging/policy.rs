@@ -121,6 +121,65 @@ pub fn check_quotas(
     Ok(())
 }
 
+/// What a creation request makes: which `vmid_ranges` entry its VMID must fall in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewGuest {
+    Vm,
+    Template,
+    Container,
+}
+
+impl NewGuest {
+    fn range_key(self) -> (&'static str, &'static str) {
+        match self {
+            NewGuest::Vm => ("vm", "VMs"),
+            NewGuest::Template => ("template", "templates"),
+            NewGuest::Container => ("ct", "containers"),
+        }
+    }
+}
+
+/// Checks a guest about to be created: its VMID against `vmid_ranges` (when both are known)
+/// and the guest count against `quotas.max_vms` (`guests` counts the cluster's guests that are
+/// not templates; a new template does not count, as the wizard does).
+pub fn check_new_guest(
+    config: &Config,
+    kind: NewGuest,
+    vmid: Option<u32>,
+    guests: usize,
+) -> Result<()> {
+    let range = match kind {
+        NewGuest::Vm => config.vmid_ranges.vm,
+        NewGuest::Template => config.vmid_ranges.template,
+        NewGuest::Container => config.vmid_ranges.ct,
+    };
+    let (key, what) = kind.range_key();
+    if let (Some(r), Some(vmid)) = (range, vmid)
+        && !r.contains(vmid)
+    {
+        return Err(Error::new(
+            ErrorKind::Policy,
+            format!(
+                "VMID {vmid} is outside the range for {what}, {}-{} (vmid_ranges.{key})",
+                r.min(),
+                r.max()
+            ),
+        )
+        .hinted("pick a VMID inside the range, or widen it in cluster-config.yaml"));
+    }
+    if let Some(max) = config.quotas.max_vms
+        && kind != NewGuest::Template
+        && guests >= max as usize
+    {
+        return Err(Error::new(
+            ErrorKind::Policy,
+            format!("the cluster has {guests} guests, the quota is {max} (quotas.max_vms)"),
+        )
+        .hinted("remove a guest first, or raise the quota in cluster-config.yaml"));
+    }
+    Ok(())
+}
+
 /// The keys `set` accepts, with what PVE expects.
 pub const SET_KEYS: &[&str] = &[
     "cores",
@@ -289,6 +348,34 @@ mod tests {
         assert!(set_risk(&changes(&[("cores", "8")]), &c).is_none());
         assert!(set_risk(&changes(&[("memory", "4096")]), &c).is_some());
         assert!(set_risk(&changes(&[("name", "x")]), &c).is_none());
+    }
+
+    #[test]
+    fn new_guests() {
+        let mut config = Config::default();
+        config.vmid_ranges.vm = Some(crate::config::VmidRange::new(100, 199).unwrap());
+        config.vmid_ranges.ct = Some(crate::config::VmidRange::new(200, 299).unwrap());
+        config.quotas.max_vms = Some(5);
+        let check = |kind: NewGuest, vmid: Option<u32>, guests: usize, rule: Option<&str>| {
+            let got = check_new_guest(&config, kind, vmid, guests);
+            match rule {
+                Option::None => assert!(got.is_ok(), "{kind:?} {vmid:?}: {got:?}"),
+                Some(rule) => {
+                    let e = got.unwrap_err();
+                    assert_eq!(e.kind, ErrorKind::Policy);
+                    assert!(e.message.contains(rule), "{e}");
+                }
+            }
+        };
+        check(NewGuest::Vm, Some(150), 1, Option::None);
+        check(NewGuest::Vm, Some(250), 1, Some("vmid_ranges.vm"));
+        check(NewGuest::Container, Some(250), 1, Option::None);
+        check(NewGuest::Container, Some(150), 1, Some("vmid_ranges.ct"));
+        check(NewGuest::Template, Some(9000), 1, Option::None);
+        check(NewGuest::Vm, Option::None, 1, Option::None);
+        check(NewGuest::Vm, Some(150), 5, Some("quotas.max_vms"));
+        check(NewGuest::Container, Some(250), 6, Some("quotas.max_vms"));
+        check(NewGuest::Template, Some(9000), 5, Option::None);
     }
 
     #[test]

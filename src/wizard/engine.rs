@@ -13,7 +13,7 @@ use indexmap::IndexMap;
 
 use super::prompter::{Choice, Prompter, choice_names, find_choice};
 use super::spec::{Ask, Rule, Step, WizardSpec};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 /// The answers, by step key, in the order asked. A skipped step (its `when` does not hold) is
 /// absent; a `none` choice is the empty string.
@@ -27,6 +27,11 @@ pub trait Facts {
     fn choices(&self, source: &str, answers: &Answers) -> Vec<Choice>;
     /// Checks typed text against a rule; `Err` is the sentence shown.
     fn check(&self, rule: Rule, text: &str, answers: &Answers) -> std::result::Result<(), String>;
+    /// The configured policy (a quota) a well-formed value breaks, naming the rule. `check`
+    /// refuses it too (a prompt asks again); a value given up front exits 4 with it.
+    fn quota(&self, _rule: Rule, _text: &str, _answers: &Answers) -> Option<String> {
+        None
+    }
 }
 
 /// The first default candidate that resolves: `$name` through `facts`, else the literal.
@@ -112,6 +117,13 @@ pub fn run(
                 let check = |text: &str| facts.check(rule, text, &answers);
                 match given.get(&step.key) {
                     Some(v) => {
+                        if let Some(m) = facts.quota(rule, v, &answers) {
+                            return Err(Error::new(
+                                ErrorKind::Policy,
+                                format!("{}: {m}", step.prompt),
+                            )
+                            .hinted("nothing was created; ask for less, or raise the quota in cluster-config.yaml"));
+                        }
                         check(v).map_err(|m| Error::usage(format!("{}: {m}", step.prompt)))?;
                         v.clone()
                     }

@@ -150,24 +150,15 @@ impl<'a> NewFacts<'a> {
     }
 
     fn check_cores(&self, text: &str, answers: &Answers) -> Result<(), String> {
-        let cores = validate::cores(text)?;
-        let total = cores.saturating_mul(self.sockets(answers));
-        match self.config.quotas.max_cores {
-            Some(max) if total > max => Err(format!(
-                "{total} cores is over the quota of {max} per VM (quotas.max_cores)"
-            )),
-            _ => Ok(()),
-        }
+        validate::cores(text)?;
+        self.quota_refusal(Rule::Cores, text, answers)
+            .map_or(Ok(()), Err)
     }
 
-    fn check_memory(&self, text: &str) -> Result<(), String> {
-        let mem = validate::memory(text)?;
-        match self.config.quotas.max_memory {
-            Some(max) if mem > max => Err(format!(
-                "memory {mem} is over the quota of {max} per VM (quotas.max_memory)"
-            )),
-            _ => Ok(()),
-        }
+    fn check_memory(&self, text: &str, answers: &Answers) -> Result<(), String> {
+        validate::memory(text)?;
+        self.quota_refusal(Rule::Memory, text, answers)
+            .map_or(Ok(()), Err)
     }
 
     fn check_disk(&self, text: &str, answers: &Answers) -> Result<(), String> {
@@ -180,11 +171,38 @@ impl<'a> NewFacts<'a> {
                 Size::from_bytes(t.maxdisk)
             ));
         }
-        match self.config.quotas.max_disk {
-            Some(max) if disk > max => Err(format!(
-                "disk {disk} is over the quota of {max} per VM (quotas.max_disk)"
-            )),
-            _ => Ok(()),
+        self.quota_refusal(Rule::Disk, text, answers)
+            .map_or(Ok(()), Err)
+    }
+
+    /// The quota (`quotas.max_cores`, `max_memory`, `max_disk`) a well-formed value breaks.
+    fn quota_refusal(&self, rule: Rule, text: &str, answers: &Answers) -> Option<String> {
+        let q = &self.config.quotas;
+        match rule {
+            Rule::Cores => {
+                let total = validate::cores(text)
+                    .ok()?
+                    .saturating_mul(self.sockets(answers));
+                let max = q.max_cores.filter(|max| total > *max)?;
+                Some(format!(
+                    "{total} cores is over the quota of {max} per VM (quotas.max_cores)"
+                ))
+            }
+            Rule::Memory => {
+                let mem = validate::memory(text).ok()?;
+                let max = q.max_memory.filter(|max| mem > *max)?;
+                Some(format!(
+                    "memory {mem} is over the quota of {max} per VM (quotas.max_memory)"
+                ))
+            }
+            Rule::Disk => {
+                let disk = validate::size(text).ok()?;
+                let max = q.max_disk.filter(|max| disk > *max)?;
+                Some(format!(
+                    "disk {disk} is over the quota of {max} per VM (quotas.max_disk)"
+                ))
+            }
+            _ => None,
         }
     }
 }
@@ -287,12 +305,16 @@ impl Facts for NewFacts<'_> {
         }
     }
 
+    fn quota(&self, rule: Rule, text: &str, answers: &Answers) -> Option<String> {
+        self.quota_refusal(rule, text, answers)
+    }
+
     fn check(&self, rule: Rule, text: &str, answers: &Answers) -> Result<(), String> {
         match rule {
             Rule::Name => self.check_name(text),
             Rule::User => validate::user(text).map(|_| ()),
             Rule::Cores => self.check_cores(text, answers),
-            Rule::Memory => self.check_memory(text),
+            Rule::Memory => self.check_memory(text, answers),
             Rule::Disk => self.check_disk(text, answers),
             Rule::Cidr => validate::cidr(text).map(|_| ()),
             Rule::Gateway if text.trim().is_empty() => Ok(()),

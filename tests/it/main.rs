@@ -12,6 +12,7 @@ mod common;
 mod interop;
 mod lang_props;
 mod pty;
+mod rawapi;
 mod reads;
 mod sim_conformance;
 mod sim_roundtrip;

@@ -19,6 +19,7 @@ pub fn routes() -> Vec<Route> {
             "poolid:string fmt=pve-poolid", "comment?:string", "vms?:string fmt=pve-vmid-list",
             "storage?:string fmt=pve-storage-id-list", "delete?:boolean", "allow-move?:boolean",
         ], update_pool).protected().desc("Update pool."),
+        route("DELETE", "/pools", "delete_pool", "null", Perm::Privs { path: "/pool/{poolid}", privs: &["Pool.Allocate"], any: false }, &["poolid:string fmt=pve-poolid"], delete_pool).protected().desc("Delete pool."),
         route("GET", "/pools/{poolid}", "read_pool", "object", Perm::Privs { path: "/pool/{poolid}", privs: &["Pool.Audit"], any: false }, &["poolid:string fmt=pve-poolid", "type?:string enum=qemu|lxc|storage"], read_pool).desc("Get pool configuration (deprecated, no support for nested pools, use 'GET /pools/?poolid={poolid}')."),
     ]
 }
@@ -220,6 +221,32 @@ fn create_pool(c: &mut Ctx) -> Result<Reply, ApiError> {
             storages: Vec::new(),
         },
     );
+    Ok(Reply::null())
+}
+
+/// PVE refuses to delete a pool that still holds guests (destroyed ones are ignored) or
+/// storages, naming the first member (PVE/API2/Pool.pm).
+fn delete_pool(c: &mut Ctx) -> Result<Reply, ApiError> {
+    let id = c.req("poolid")?.to_string();
+    let failed = |why: String| ApiError::fail(format!("delete pool failed: {why}"));
+    let Some(pool) = c.state.pools.get(&id) else {
+        return Err(failed(format!("pool '{id}' does not exist")));
+    };
+    let mut vms = pool.vms.clone();
+    vms.sort_unstable();
+    if let Some(vmid) = vms.iter().find(|v| c.state.guests.contains_key(v)) {
+        return Err(failed(format!(
+            "pool '{id}' is not empty (contains VM {vmid})"
+        )));
+    }
+    let mut storages = pool.storages.clone();
+    storages.sort();
+    if let Some(s) = storages.first() {
+        return Err(failed(format!(
+            "pool '{id}' is not empty (contains storage '{s}')"
+        )));
+    }
+    c.state.pools.remove(&id);
     Ok(Reply::null())
 }
 
