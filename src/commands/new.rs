@@ -1,6 +1,7 @@
 //! Creating guests: `new` (a VM cloned from a cloud-init template, asked for by the wizard or
-//! given as flags), `new --iso` (an empty VM booting an installer ISO), and `new-template` and
-//! `new --lxc` (not built yet: refused with a message).
+//! given as flags), `new --iso` (an empty VM booting an installer ISO), `new NAME --lxc` (a
+//! container from a template archive, from flags), and `new-template` (not built yet: refused
+//! with a message).
 //!
 //! These commands only translate arguments: the wizard, the plan and the provisioning live in
 //! `crate::wizard`. `new` with no NAME on a terminal runs the interactive wizard; with a NAME it
@@ -11,8 +12,9 @@ use crate::error::{Error, Result};
 use crate::lang::{Record, Value};
 use crate::wizard::engine::{Answers, DefaultsOnly};
 use crate::wizard::iso::{self as iso_flow, IsoOutcome};
+use crate::wizard::lxc::{self as lxc_flow, LxcArgs};
 use crate::wizard::new::{self as flow, NewOptions, NewOutcome};
-use crate::wizard::provision::Built;
+use crate::wizard::provision::{BuildOptions, Built};
 use crate::wizard::{DialoguerPrompter, settings};
 
 const RESULT_COLUMNS: &[&str] = &["vmid", "name", "node", "status", "ip", "ssh"];
@@ -32,7 +34,7 @@ pub static NEW: Command = Command {
     sig: Signature {
         name: "new",
         category: Category::Create,
-        about: "Create a VM from a cloud-init template: the wizard asks (no NAME, on a terminal), or flags say (with NAME). Shows the plan, builds it, waits for its IP address, and removes what it made if a step fails.",
+        about: "Create a VM from a cloud-init template (or, with --lxc, a container from a template archive): the wizard asks (no NAME, on a terminal), or flags say (with NAME). Shows the plan, builds it, waits for its IP address, and removes what it made if a step fails.",
         args: &[
             Arg::opt(
                 "name",
@@ -95,7 +97,16 @@ pub static NEW: Command = Command {
             ),
             Arg::switch(
                 "--lxc",
-                "a container from a template archive (not built yet)",
+                "a container from a template archive (give NAME; --template picks the archive, default debian-12-standard)",
+            ),
+            Arg::flag(
+                "--storage",
+                ArgKind::Text,
+                "with --lxc: the storage for the root disk (default: the config's, else local-lvm)",
+            ),
+            Arg::switch(
+                "--privileged",
+                "with --lxc: a privileged container (default: unprivileged)",
             ),
         ],
         destructive: false,
@@ -108,6 +119,10 @@ pub static NEW: Command = Command {
             Example {
                 line: "new web04 --template debian-12-cloud --cores 2 --memory 2G --disk 16G --ip 10.0.5.20/24 --gw 10.0.5.1",
                 about: "a VM with a static address, built at once",
+            },
+            Example {
+                line: "new ct01 --lxc --template debian-12-standard --cores 2 --memory 1G --disk 8G",
+                about: "an unprivileged container from a template archive, started, with its address",
             },
             Example {
                 line: "new",
@@ -180,23 +195,20 @@ fn given_answers(call: &Call) -> Answers {
 
 async fn run_new(ctx: &mut super::Ctx, call: Call) -> Result<Output> {
     if call.args.has_flag("lxc") {
-        return Err(not_built(
-            "new --lxc",
-            "containers from template archives are not planned by this version yet",
-        ));
+        return run_lxc(ctx, &call).await;
+    }
+    for f in ["storage", "privileged"] {
+        if call.args.has_flag(f) {
+            return Err(Error::usage(format!("--{f} goes with --lxc"))
+                .hinted("new ct01 --lxc --storage local-lvm"));
+        }
     }
     if call.args.has_flag("gw") && !call.args.has_flag("ip") {
         return Err(
             Error::usage("--gw needs --ip").hinted("new web03 --ip 10.0.5.20/24 --gw 10.0.5.1")
         );
     }
-    let vmid = match flag_text(&call, "vmid") {
-        None => None,
-        Some(v) => Some(
-            v.parse::<u32>()
-                .map_err(|_| Error::usage(format!("--vmid must be a number, got '{v}'")))?,
-        ),
-    };
+    let vmid = parse_vmid(&call)?;
     let config = settings::for_session(&ctx.cluster, &ctx.config)?;
     if let Some(p) = flag_text(&call, "profile") {
         config.profile(&p)?;
@@ -267,6 +279,58 @@ async fn run_new(ctx: &mut super::Ctx, call: Call) -> Result<Output> {
             built_output(&built)
         }
     })
+}
+
+fn parse_vmid(call: &Call) -> Result<Option<u32>> {
+    flag_text(call, "vmid")
+        .map(|v| {
+            v.parse::<u32>()
+                .map_err(|_| Error::usage(format!("--vmid must be a number, got '{v}'")))
+        })
+        .transpose()
+}
+
+/// `new NAME --lxc ...`: a container from a template archive, from flags only.
+async fn run_lxc(ctx: &mut super::Ctx, call: &Call) -> Result<Output> {
+    for f in ["iso", "image", "profile", "user"] {
+        if call.args.has_flag(f) {
+            return Err(Error::usage(format!("--{f} does not apply to new --lxc"))
+                .hinted("new ct01 --lxc --template debian-12-standard --cores 2 --memory 1G"));
+        }
+    }
+    let name = call.args.positionals.first().ok_or_else(|| {
+        Error::usage("new --lxc needs the container's NAME")
+            .hinted("new ct01 --lxc --template debian-12-standard")
+    })?;
+    let args = LxcArgs {
+        name: name.text.clone(),
+        template: flag_text(call, "template"),
+        cores: flag_text(call, "cores"),
+        memory: flag_text(call, "memory"),
+        disk: flag_text(call, "disk"),
+        node: flag_text(call, "node"),
+        storage: flag_text(call, "storage"),
+        ip: flag_text(call, "ip"),
+        gw: flag_text(call, "gw"),
+        nameserver: flag_text(call, "nameserver"),
+        ssh_keys: flag_text(call, "ssh-keys"),
+        vmid: parse_vmid(call)?,
+        privileged: call.args.has_flag("privileged"),
+        start: !call.args.has_flag("no-start"),
+    };
+    let config = settings::for_session(&ctx.cluster, &ctx.config)?;
+    let plan = lxc_flow::resolve(ctx, &config, &args).await?;
+    for line in plan.preview().lines() {
+        ctx.note(line);
+    }
+    if call.args.has_flag("dry-run") {
+        return Ok(Output::value(plan.to_value()));
+    }
+    let built = lxc_flow::build(ctx, &plan, &BuildOptions::default()).await?;
+    if let Some(ssh) = built.ssh() {
+        ctx.note(&format!("{} is up: {ssh}", built.name));
+    }
+    Ok(built_output(&built))
 }
 
 fn built_output(built: &Built) -> Output {

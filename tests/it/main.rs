@@ -17,3 +17,4 @@ mod sim_conformance;
 mod sim_roundtrip;
 mod staging;
 mod wizard;
+mod wizard_lxc;

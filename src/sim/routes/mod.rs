@@ -9,6 +9,7 @@ mod access;
 mod cluster;
 mod guest;
 mod lxc;
+mod lxc_create;
 mod nodes;
 mod qemu;
 mod qemu_ops;
@@ -127,6 +128,7 @@ fn all_routes() -> Vec<Route> {
     v.extend(qemu_ops::routes());
     v.extend(snapshot::routes());
     v.extend(lxc::routes());
+    v.extend(lxc_create::routes());
     v
 }
 

@@ -74,6 +74,11 @@ pub(super) fn storages(s: &mut State) {
                 "vztmpl",
                 126 * MIB,
             ),
+            (
+                "local:vztmpl/ubuntu-24.04-standard_24.04-2_amd64.tar.zst",
+                "vztmpl",
+                141 * MIB,
+            ),
         ] {
             s.volumes.push(Volume {
                 storage: "local".into(),

@@ -1,0 +1,109 @@
+//! `new --lxc` through the binary against the simulator: the container matches the flags, a
+//! failure injected mid-way leaves nothing behind, `--dry-run` sends no mutating request, and
+//! bad flags are refused before anything changes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use pvesh_plus::sim::Faults;
+
+use crate::common::TestSim;
+
+/// The config and status of the container named `name`, if there is one.
+fn container(
+    sim: &TestSim,
+    name: &str,
+) -> Option<(u32, indexmap::IndexMap<String, String>, String)> {
+    sim.handle.with_state(|s| {
+        s.guests
+            .values()
+            .find(|g| g.cfg("hostname") == Some(name))
+            .map(|g| (g.vmid, g.config.clone(), g.status.clone()))
+    })
+}
+
+#[test]
+fn a_container_matches_the_flags() {
+    let sim = TestSim::demo();
+    let (code, out, err) = sim.run(
+        "new ct01 --lxc --template ubuntu-24.04 --cores 2 --memory 2G --disk 10G --ip 10.0.5.30/24 --gw 10.0.5.1",
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("ssh root@10.0.5.30"), "{out}");
+    let (vmid, config, status) = container(&sim, "ct01").expect("the container exists");
+    assert_eq!(status, "running");
+    let check =
+        |k: &str, want: &str| assert_eq!(config.get(k).map(String::as_str), Some(want), "{k}");
+    check("cores", "2");
+    check("memory", "2048");
+    check("unprivileged", "1");
+    check("ostype", "ubuntu");
+    let rootfs = &config["rootfs"];
+    assert!(
+        rootfs.starts_with(&format!("local-lvm:vm-{vmid}-disk-0")) && rootfs.ends_with("size=10G"),
+        "{rootfs}"
+    );
+    let net0 = &config["net0"];
+    assert!(
+        net0.starts_with("name=eth0,bridge=vmbr0,ip=10.0.5.30/24,gw=10.0.5.1,hwaddr="),
+        "{net0}"
+    );
+    assert_eq!(sim.handle.count("POST", "/nodes/{node}/lxc"), 1);
+}
+
+#[test]
+fn a_failed_start_leaves_nothing_behind() {
+    let sim = TestSim::demo();
+    let before = sim.handle.with_state(|s| (s.guests.len(), s.volumes.len()));
+    sim.handle.set_faults(Faults {
+        fail_tasks: Some("vzstart".into()),
+        ..Faults::default()
+    });
+    let (code, out, err) = sim.run("new ct02 --lxc");
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        err.contains("building ct02 failed at step 'start'"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was left behind"), "{err}");
+    assert!(
+        container(&sim, "ct02").is_none(),
+        "the container is left behind"
+    );
+    let after = sim.handle.with_state(|s| (s.guests.len(), s.volumes.len()));
+    assert_eq!(after, before, "guests or volumes left behind");
+}
+
+#[test]
+fn dry_run_changes_nothing() {
+    let sim = TestSim::demo();
+    let (code, out, err) = sim.run("new ct03 --lxc --cores 2 --dry-run");
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("debian-12-standard"), "{out}");
+    assert_eq!(
+        sim.handle.mutating_count(),
+        0,
+        "{:?}",
+        sim.handle.request_log()
+    );
+    assert!(container(&sim, "ct03").is_none());
+}
+
+#[test]
+fn bad_flags_are_refused_before_anything_changes() {
+    let sim = TestSim::demo();
+    let check = |line: &str, want: &str| {
+        let (code, out, err) = sim.run(line);
+        assert_ne!(code, 0, "{line}: {out}");
+        assert!(err.contains(want), "{line}: {err}");
+    };
+    check("new --lxc", "needs the container's NAME");
+    check("new ct04 --lxc --ip 10.0.5.300/24", "10.0.5.300");
+    check("new ct04 --lxc --gw 10.0.5.1", "--gw needs --ip");
+    check(
+        "new ct04 --lxc --template alpine",
+        "no container template archive 'alpine'",
+    );
+    check("new ct04 --lxc --iso", "--iso does not apply to new --lxc");
+    check("new ct04 --storage local-lvm", "--storage goes with --lxc");
+    assert_eq!(sim.handle.mutating_count(), 0);
+}
