@@ -1,7 +1,7 @@
 //! Creating guests: `new` (a VM cloned from a cloud-init template, asked for by the wizard or
 //! given as flags), `new --iso` (an empty VM booting an installer ISO), `new NAME --lxc` (a
-//! container from a template archive, from flags), and `new-template` (not built yet: refused
-//! with a message).
+//! container from a template archive, from flags), and `new-template` (a cloud-init template
+//! from a cloud image URL).
 //!
 //! These commands only translate arguments: the wizard, the plan and the provisioning live in
 //! `crate::wizard`. `new` with no NAME on a terminal runs the interactive wizard; with a NAME it
@@ -15,6 +15,7 @@ use crate::wizard::iso::{self as iso_flow, IsoOutcome};
 use crate::wizard::lxc::{self as lxc_flow, LxcArgs};
 use crate::wizard::new::{self as flow, NewOptions, NewOutcome};
 use crate::wizard::provision::{BuildOptions, Built};
+use crate::wizard::template::{self as template_flow, TemplateArgs};
 use crate::wizard::{DialoguerPrompter, settings};
 
 const RESULT_COLUMNS: &[&str] = &["vmid", "name", "node", "status", "ip", "ssh"];
@@ -137,31 +138,83 @@ pub static NEW_TEMPLATE: Command = Command {
     sig: Signature {
         name: "new-template",
         category: Category::Create,
-        about: "Make a cloud-init template from a cloud image URL (not built yet: refused with a message).",
+        about: "Make a cloud-init template from a cloud image URL: download it to a storage that takes imported images, create a VM with the disk imported from it, a cloud-init drive and a serial console, convert it to a template. Removes what it made if a step fails.",
         args: &[
-            Arg::pos("url", ArgKind::Text, "the cloud image URL"),
-            Arg::opt("name", ArgKind::Text, "the template's name"),
+            Arg::pos(
+                "url",
+                ArgKind::Text,
+                "the cloud image URL (.qcow2, .img, .raw, .vmdk)",
+            ),
+            Arg::opt(
+                "name",
+                ArgKind::Text,
+                "the template's name (default: from the file name)",
+            ),
+            Arg::flag(
+                "--storage",
+                ArgKind::Text,
+                "the storage for the imported disk (default: the config's, else local-lvm)",
+            ),
+            Arg::flag(
+                "--node",
+                ArgKind::Node,
+                "the node (default: the one with the most free memory)",
+            ),
+            Arg::flag(
+                "--vmid",
+                ArgKind::Count,
+                "use this VMID (inside vmid_ranges.vm)",
+            ),
+            Arg::switch(
+                "--dry-run",
+                "resolve everything and show the plan; change nothing",
+            ),
         ],
         destructive: false,
-        fields: &[],
-        examples: &[Example {
-            line: "new-template https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-genericcloud-amd64.qcow2 debian-12-cloud",
-            about: "download, import, add a cloud-init drive, convert (not built yet)",
-        }],
+        fields: &["vmid", "name", "node", "template"],
+        examples: &[
+            Example {
+                line: "new-template https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-genericcloud-amd64.qcow2 debian-12-gc --dry-run",
+                about: "the plan: download, create with the imported disk, convert",
+            },
+            Example {
+                line: "new-template https://cloud-images.ubuntu.com/noble/current/noble-server-cloudimg-amd64.img ubuntu-24.04-cloud --node pve2",
+                about: "build an Ubuntu template on pve2",
+            },
+        ],
     },
-    run: |_, _| {
-        Box::pin(async {
-            Err(not_built(
-                "new-template",
-                "it needs the download-url, import and template steps, which this version does not run yet",
-            ))
-        })
-    },
+    run: |ctx, call| Box::pin(run_new_template(ctx, call)),
 };
 
-fn not_built(what: &str, why: &str) -> Error {
-    Error::usage(format!("`{what}` is not available in this version: {why}"))
-        .hinted("clone an existing template instead: new NAME --template debian-12-cloud")
+async fn run_new_template(ctx: &mut super::Ctx, call: Call) -> Result<Output> {
+    let mut pos = call.args.positionals.iter().map(|w| w.text.clone());
+    let args = TemplateArgs {
+        url: pos.next().ok_or_else(|| {
+            Error::usage("new-template needs the image URL").hinted(
+                "new-template https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-genericcloud-amd64.qcow2",
+            )
+        })?,
+        name: pos.next(),
+        storage: flag_text(&call, "storage"),
+        node: flag_text(&call, "node"),
+        vmid: parse_vmid(&call)?,
+    };
+    let config = settings::for_session(&ctx.cluster, &ctx.config)?;
+    let plan = template_flow::resolve(ctx, &config, &args).await?;
+    for line in plan.preview().lines() {
+        ctx.note(line);
+    }
+    if call.args.has_flag("dry-run") {
+        return Ok(Output::value(plan.to_value()));
+    }
+    template_flow::build(ctx, &plan, &BuildOptions::default()).await?;
+    let mut r = Record::new();
+    r.insert("vmid", Value::Int(i64::from(plan.vmid)));
+    r.insert("name", Value::String(plan.name.clone()));
+    r.insert("node", Value::String(plan.node.clone()));
+    r.insert("template", Value::Bool(true));
+    r.insert("image", Value::String(plan.image_volid()));
+    Ok(Output::value(Value::Record(r)))
 }
 
 fn flag_text(call: &Call, name: &str) -> Option<String> {

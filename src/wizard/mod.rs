@@ -7,7 +7,8 @@
 //! `new` wizard knows: config, profiles, inventory), `plan.rs` (answers → a checked plan, pure),
 //! `provision.rs` (the plan → API calls, undoing what it created when a step fails),
 //! `new.rs` (the `new` flow: ask → plan → preview → build), `iso.rs` (the same for `new --iso`),
-//! `lxc.rs` (`new --lxc`: a container from a template archive, from flags),
+//! `lxc.rs` (`new --lxc`: a container from a template archive, from flags), `template.rs`
+//! (`new-template`: a cloud-init template from an image URL),
 //! `settings.rs` (which config the wizards read).
 //!
 //! A wizard's result is a plan, never a side effect: nothing changes on the cluster until
@@ -26,6 +27,7 @@ pub mod prompter;
 pub mod provision;
 pub mod settings;
 pub mod spec;
+pub mod template;
 pub mod terminal;
 pub mod validate;
 

@@ -18,3 +18,4 @@ mod sim_roundtrip;
 mod staging;
 mod wizard;
 mod wizard_lxc;
+mod wizard_template;

@@ -14,6 +14,7 @@ mod nodes;
 mod qemu;
 mod qemu_ops;
 mod snapshot;
+mod storage_ops;
 
 use std::sync::OnceLock;
 
@@ -129,6 +130,7 @@ fn all_routes() -> Vec<Route> {
     v.extend(snapshot::routes());
     v.extend(lxc::routes());
     v.extend(lxc_create::routes());
+    v.extend(storage_ops::routes());
     v
 }
 

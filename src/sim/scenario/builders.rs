@@ -32,7 +32,12 @@ pub(super) fn storages(s: &mut State) {
         Storage {
             id: "local".into(),
             stype: "dir".into(),
-            content: vec!["iso".into(), "vztmpl".into(), "backup".into()],
+            content: vec![
+                "iso".into(),
+                "vztmpl".into(),
+                "backup".into(),
+                "import".into(),
+            ],
             shared: false,
             nodes: None,
             total: 100 * GIB,
