@@ -300,6 +300,7 @@ async fn build(ctx: &mut Ctx, plan: &IsoPlan, opts: &NewOptions) -> Result<Built
         node: plan.node.clone(),
         vmid: plan.vmid,
         name: plan.name.clone(),
+        kind: GuestKind::Qemu,
     };
     let mut work = vec![("create", plan.create_request())];
     if plan.start {

@@ -160,6 +160,7 @@ impl LxcPlan {
             node: self.node.clone(),
             vmid: self.vmid,
             name: self.name.clone(),
+            kind: GuestKind::Lxc,
         }
     }
 }

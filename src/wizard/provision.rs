@@ -470,6 +470,17 @@ pub struct Target {
     pub node: String,
     pub vmid: u32,
     pub name: String,
+    /// A VM or a container: what the report calls it and the path to remove it by hand.
+    pub kind: GuestKind,
+}
+
+impl Target {
+    fn noun(&self) -> &'static str {
+        match self.kind {
+            GuestKind::Qemu => "VM",
+            GuestKind::Lxc => "container",
+        }
+    }
 }
 
 impl VmPlan {
@@ -478,6 +489,7 @@ impl VmPlan {
             node: self.node.clone(),
             vmid: self.vmid,
             name: self.name.clone(),
+            kind: GuestKind::Qemu,
         }
     }
 }
@@ -490,23 +502,29 @@ pub(super) fn failed(plan: &Target, step: &str, e: ApiError, cleanup: Cleanup) -
     let (what, hint) = match cleanup {
         Cleanup::Nothing => (
             "nothing was left behind".to_string(),
-            "fix the cause and run `new` again".to_string(),
+            "fix the cause and run the command again".to_string(),
         ),
         Cleanup::Destroyed => (
             format!(
-                "rolled back: VM {} was destroyed, nothing was left behind",
+                "rolled back: {} {} was destroyed, nothing was left behind",
+                plan.noun(),
                 plan.vmid
             ),
-            "fix the cause and run `new` again".to_string(),
+            "fix the cause and run the command again".to_string(),
         ),
         Cleanup::Failed(why) => (
             format!(
-                "the rollback failed too ({why}): VM {} ({}) on {} is left behind",
-                plan.vmid, plan.name, plan.node
+                "the rollback failed too ({why}): {} {} ({}) on {} is left behind",
+                plan.noun(),
+                plan.vmid,
+                plan.name,
+                plan.node
             ),
             format!(
-                "remove it with `delete /nodes/{}/qemu/{}`",
-                plan.node, plan.vmid
+                "remove it with `delete /nodes/{}/{}/{}`",
+                plan.node,
+                plan.kind.as_str(),
+                plan.vmid
             ),
         ),
     };

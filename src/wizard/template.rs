@@ -156,6 +156,7 @@ impl TemplatePlan {
             node: self.node.clone(),
             vmid: self.vmid,
             name: self.name.clone(),
+            kind: GuestKind::Qemu,
         }
     }
 }

@@ -51,26 +51,30 @@ fn a_container_matches_the_flags() {
 }
 
 #[test]
-fn a_failed_start_leaves_nothing_behind() {
-    let sim = TestSim::demo();
-    let before = sim.handle.with_state(|s| (s.guests.len(), s.volumes.len()));
-    sim.handle.set_faults(Faults {
-        fail_tasks: Some("vzstart".into()),
-        ..Faults::default()
-    });
-    let (code, out, err) = sim.run("new ct02 --lxc");
-    assert_ne!(code, 0, "{out}");
-    assert!(
-        err.contains("building ct02 failed at step 'start'"),
-        "{err}"
-    );
-    assert!(err.contains("nothing was left behind"), "{err}");
-    assert!(
-        container(&sim, "ct02").is_none(),
-        "the container is left behind"
-    );
-    let after = sim.handle.with_state(|s| (s.guests.len(), s.volumes.len()));
-    assert_eq!(after, before, "guests or volumes left behind");
+fn a_failure_mid_way_leaves_nothing_behind() {
+    let check = |task: &str, step: &str| {
+        let sim = TestSim::demo();
+        let before = sim.handle.with_state(|s| (s.guests.len(), s.volumes.len()));
+        sim.handle.set_faults(Faults {
+            fail_tasks: Some(task.into()),
+            ..Faults::default()
+        });
+        let (code, out, err) = sim.run("new ct02 --lxc");
+        assert_ne!(code, 0, "{task}: {out}");
+        assert!(
+            err.contains(&format!("building ct02 failed at step '{step}'")),
+            "{task}: {err}"
+        );
+        assert!(err.contains("nothing was left behind"), "{task}: {err}");
+        assert!(
+            container(&sim, "ct02").is_none(),
+            "{task}: the container is left behind"
+        );
+        let after = sim.handle.with_state(|s| (s.guests.len(), s.volumes.len()));
+        assert_eq!(after, before, "{task}: guests or volumes left behind");
+    };
+    check("vzcreate", "create");
+    check("vzstart", "start");
 }
 
 #[test]
