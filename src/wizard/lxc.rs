@@ -22,7 +22,9 @@ use crate::lang::{Record, Value};
 use super::facts::{DEFAULT_BRIDGE, IsoImage};
 use super::iso::list_volumes;
 use super::plan::{self, Network};
-use super::provision::{self, BuildOptions, Built, Cleanup, Target, failed, run_step};
+use super::provision::{
+    self, BuildOptions, Built, Cleanup, Guard, Target, failed, rollback, run_step,
+};
 use super::validate;
 
 /// The storage for root disks when neither `--storage` nor the config names one.
@@ -363,41 +365,6 @@ async fn wait_for_ip(ctx: &Ctx, node: &str, vmid: u32, timeout: Duration) -> Opt
     }
 }
 
-/// Destroys the container this run created, if it exists and still has this run's name.
-async fn rollback(ctx: &mut Ctx, target: &Target, opts: &BuildOptions) -> Cleanup {
-    let (node, vmid) = (target.node.as_str(), target.vmid);
-    let status_req = endpoints::guest_status_current(GuestKind::Lxc, node, vmid);
-    let Ok(status) = ctx.client.get(&status_req).await else {
-        return Cleanup::Nothing;
-    };
-    if status
-        .get("name")
-        .and_then(Json::as_str)
-        .is_some_and(|n| n != target.name)
-    {
-        return Cleanup::Nothing;
-    }
-    ctx.note(&format!(
-        "rolling back: destroying container {} ({vmid})…",
-        target.name
-    ));
-    if status.get("status").and_then(Json::as_str) == Some("running") {
-        let stop = endpoints::guest_power(GuestKind::Lxc, node, vmid, PowerAction::Stop);
-        if let Err(e) = run_step(&ctx.client, &stop, opts).await {
-            return Cleanup::Failed(e.to_string());
-        }
-    }
-    let req = endpoints::guest_destroy(GuestKind::Lxc, node, vmid)
-        .flag("purge", true)
-        .flag("destroy-unreferenced-disks", true);
-    let cleanup = match run_step(&ctx.client, &req, opts).await {
-        Ok(()) => Cleanup::Destroyed,
-        Err(e) => Cleanup::Failed(e.to_string()),
-    };
-    let _ = ctx.refresh().await;
-    cleanup
-}
-
 /// Builds the container of `plan`: create, start, read its address. On failure destroys the
 /// container this run created and says which step failed.
 pub async fn build(ctx: &mut Ctx, plan: &LxcPlan, opts: &BuildOptions) -> Result<Built> {
@@ -409,6 +376,9 @@ pub async fn build(ctx: &mut Ctx, plan: &LxcPlan, opts: &BuildOptions) -> Result
         work.push(("start", start));
     }
     let total = work.len();
+    // From here until the container is built, an interrupted run destroys it (see `Guard`).
+    let mut guard = Guard::new(&ctx.client, opts);
+    guard.arm(target.clone());
     for (i, (what, req)) in work.iter().enumerate() {
         ctx.note(&format!(
             "[{}/{total}] {what} {} ({})…",
@@ -423,9 +393,11 @@ pub async fn build(ctx: &mut Ctx, plan: &LxcPlan, opts: &BuildOptions) -> Result
             } else {
                 rollback(ctx, &target, opts).await
             };
+            guard.disarm();
             return Err(failed(&target, what, e, cleanup));
         }
     }
+    guard.disarm();
     let _ = ctx.refresh().await;
     let mut built = Built {
         vmid: plan.vmid,

@@ -365,7 +365,7 @@ pub(super) enum Cleanup {
 /// The status of the VM this run created, if it exists and still carries this run's name (only
 /// such a VM is ours to destroy).
 async fn ours(client: &Client, target: &Target) -> Option<Json> {
-    let req = endpoints::guest_status_current(GuestKind::Qemu, &target.node, target.vmid);
+    let req = endpoints::guest_status_current(target.kind, &target.node, target.vmid);
     let status = client.get(&req).await.ok()?;
     let name = status.get("name").and_then(Json::as_str);
     name.is_none_or(|n| n == target.name).then_some(status)
@@ -375,12 +375,12 @@ async fn ours(client: &Client, target: &Target) -> Option<Json> {
 async fn destroy(client: &Client, target: &Target, status: &Json, opts: &BuildOptions) -> Cleanup {
     let (node, vmid) = (target.node.as_str(), target.vmid);
     if status.get("status").and_then(Json::as_str) == Some("running") {
-        let stop = endpoints::guest_power(GuestKind::Qemu, node, vmid, PowerAction::Stop);
+        let stop = endpoints::guest_power(target.kind, node, vmid, PowerAction::Stop);
         if let Err(e) = run_step(client, &stop, opts).await {
             return Cleanup::Failed(e.to_string());
         }
     }
-    let req = endpoints::guest_destroy(GuestKind::Qemu, node, vmid)
+    let req = endpoints::guest_destroy(target.kind, node, vmid)
         .flag("purge", true)
         .flag("destroy-unreferenced-disks", true);
     match run_step(client, &req, opts).await {
@@ -395,8 +395,10 @@ pub(super) async fn rollback(ctx: &mut Ctx, target: &Target, opts: &BuildOptions
         return Cleanup::Nothing;
     };
     ctx.note(&format!(
-        "rolling back: destroying {} ({})…",
-        target.name, target.vmid
+        "rolling back: destroying {} {} ({})…",
+        target.noun(),
+        target.name,
+        target.vmid
     ));
     let cleanup = destroy(&ctx.client, target, &status, opts).await;
     let _ = ctx.refresh().await;

@@ -20,7 +20,7 @@ use crate::lang::{Record, Value};
 
 use super::facts::DEFAULT_BRIDGE;
 use super::plan;
-use super::provision::{self, BuildOptions, Target, failed, rollback, run_step};
+use super::provision::{self, BuildOptions, Guard, Target, failed, rollback, run_step};
 use super::validate;
 
 /// The storage for the imported disk when neither `--storage` nor the config names one.
@@ -398,6 +398,9 @@ pub async fn build(ctx: &mut Ctx, plan: &TemplatePlan, opts: &BuildOptions) -> R
         endpoints::template(GuestKind::Qemu, &plan.node, plan.vmid),
     ));
     let total = work.len();
+    // An interrupted run destroys the VM once it exists (see `Guard`); the image stays.
+    let mut guard = Guard::new(&ctx.client, opts);
+    guard.arm(target.clone());
     for (i, (what, req)) in work.iter().enumerate() {
         ctx.note(&format!(
             "[{}/{total}] {what} {} ({})…",
@@ -412,6 +415,7 @@ pub async fn build(ctx: &mut Ctx, plan: &TemplatePlan, opts: &BuildOptions) -> R
             } else {
                 remove_image(ctx, plan, opts).await
             };
+            guard.disarm();
             let err = failed(&target, what, e, cleanup);
             return Err(match image {
                 Some(left) => Error::new(err.kind, format!("{}; {left}", err.message)),
@@ -419,6 +423,7 @@ pub async fn build(ctx: &mut Ctx, plan: &TemplatePlan, opts: &BuildOptions) -> R
             });
         }
     }
+    guard.disarm();
     let _ = ctx.refresh().await;
     ctx.note(&format!(
         "{} ({}) is a template: new web01 --template {}",
