@@ -98,7 +98,7 @@ pub static NEW: Command = Command {
             ),
             Arg::switch(
                 "--lxc",
-                "a container from a template archive (give NAME; --template picks the archive, default debian-12-standard)",
+                "a container from a template archive (the wizard asks without NAME; --template picks the archive, default debian-12-standard)",
             ),
             Arg::flag(
                 "--storage",
@@ -351,10 +351,23 @@ async fn run_lxc(ctx: &mut super::Ctx, call: &Call) -> Result<Output> {
                 .hinted("new ct01 --lxc --template debian-12-standard --cores 2 --memory 1G"));
         }
     }
-    let name = call.args.positionals.first().ok_or_else(|| {
-        Error::usage("new --lxc needs the container's NAME")
-            .hinted("new ct01 --lxc --template debian-12-standard")
-    })?;
+    let config = settings::for_session(&ctx.cluster, &ctx.config)?;
+    let Some(name) = call.args.positionals.first() else {
+        let mut terminal = DialoguerPrompter::if_terminal().ok_or_else(|| {
+            Error::usage("new --lxc without a NAME runs the wizard, which needs a terminal").hinted(
+                "in scripts give the name and flags: new ct01 --lxc --template debian-12-standard",
+            )
+        })?;
+        let spec = lxc_flow::load_spec()?;
+        let dry_run = call.args.has_flag("dry-run");
+        let opts = BuildOptions::default();
+        return Ok(
+            match lxc_flow::run_wizard(ctx, &spec, &config, &mut terminal, dry_run, &opts).await? {
+                lxc_flow::LxcOutcome::Planned(plan) => Output::value(plan.to_value()),
+                lxc_flow::LxcOutcome::Built(_, built) => built_output(&built),
+            },
+        );
+    };
     let args = LxcArgs {
         name: name.text.clone(),
         template: flag_text(call, "template"),
@@ -371,7 +384,6 @@ async fn run_lxc(ctx: &mut super::Ctx, call: &Call) -> Result<Output> {
         privileged: call.args.has_flag("privileged"),
         start: !call.args.has_flag("no-start"),
     };
-    let config = settings::for_session(&ctx.cluster, &ctx.config)?;
     let plan = lxc_flow::resolve(ctx, &config, &args).await?;
     for line in plan.preview().lines() {
         ctx.note(line);

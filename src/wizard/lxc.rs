@@ -4,8 +4,8 @@
 //! `GET /nodes/{node}/lxc/{vmid}/interfaces`), destroying the container it created when a step
 //! fails.
 //!
-//! It takes its answers from flags (`new NAME --lxc ...`); there is no interactive wizard for
-//! containers yet. Must not: touch the terminal, or change anything before the plan is built
+//! It takes its answers from flags (`new NAME --lxc ...`) or from the wizard
+//! `prompts/new-lxc.yaml` ([`run_wizard`], which offers the cluster's archives). Must not: touch the terminal, or change anything before the plan is built
 //! (`--dry-run` only reads).
 
 use std::time::Duration;
@@ -19,12 +19,15 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::inventory::Inventory;
 use crate::lang::{Record, Value};
 
-use super::facts::{DEFAULT_BRIDGE, IsoImage};
+use super::engine::{self, Answers};
+use super::facts::{DEFAULT_BRIDGE, IsoImage, NewFacts};
 use super::iso::list_volumes;
 use super::plan::{self, Network};
+use super::prompter::{Prompter, cancelled};
 use super::provision::{
     self, BuildOptions, Built, Cleanup, Guard, Target, failed, rollback, run_step,
 };
+use super::spec::WizardSpec;
 use super::validate;
 
 /// The storage for root disks when neither `--storage` nor the config names one.
@@ -328,6 +331,70 @@ pub async fn resolve(ctx: &mut Ctx, config: &Config, args: &LxcArgs) -> Result<L
         unprivileged: !args.privileged,
         start: args.start,
     })
+}
+
+/// The `new --lxc` wizard: the user's override if there is one, else the embedded one.
+pub fn load_spec() -> Result<WizardSpec> {
+    WizardSpec::load("new-lxc", super::spec::override_dir().as_deref())
+}
+
+/// The flags a wizard's answers stand for (keys as in `prompts/new-lxc.yaml`).
+pub fn args_from_answers(answers: &Answers, vmid: Option<u32>) -> LxcArgs {
+    let get = |k: &str| answers.get(k).filter(|v| !v.trim().is_empty()).cloned();
+    let static_net = answers.get("network").is_some_and(|n| n == "static");
+    LxcArgs {
+        name: get("name").unwrap_or_default(),
+        template: get("template"),
+        cores: get("cores"),
+        memory: get("memory"),
+        disk: get("disk"),
+        node: get("node"),
+        ip: get("ip").filter(|_| static_net),
+        gw: get("gw").filter(|_| static_net),
+        ssh_keys: get("sshkeys"),
+        vmid,
+        start: answers.get("start").is_none_or(|s| s == "yes"),
+        ..LxcArgs::default()
+    }
+}
+
+/// What the `new --lxc` wizard did.
+#[derive(Debug, Clone)]
+pub enum LxcOutcome {
+    Planned(LxcPlan),
+    Built(LxcPlan, Built),
+}
+
+/// The interactive `new --lxc`: offer the cluster's archives, ask, show the plan, build on yes.
+pub async fn run_wizard(
+    ctx: &mut Ctx,
+    spec: &WizardSpec,
+    config: &Config,
+    prompter: &mut dyn Prompter,
+    dry_run: bool,
+    opts: &BuildOptions,
+) -> Result<LxcOutcome> {
+    let inv = ctx.refresh().await?;
+    let mut facts = NewFacts::new(config, &inv);
+    facts.archives = list_volumes(ctx, &inv, "vztmpl").await?;
+    if facts.archives.is_empty() {
+        return Err(
+            Error::not_found("the cluster has no container template archives").hinted(
+                "download one first: pveam download local debian-12-standard_12.7-1_amd64.tar.zst",
+            ),
+        );
+    }
+    let answers = engine::run(spec, prompter, &facts, &Answers::new())?;
+    let plan = resolve(ctx, config, &args_from_answers(&answers, None)).await?;
+    prompter.show(&plan.preview());
+    if dry_run {
+        return Ok(LxcOutcome::Planned(plan));
+    }
+    if !prompter.confirm("Build it?", true)? {
+        return Err(cancelled());
+    }
+    let built = build(ctx, &plan, opts).await?;
+    Ok(LxcOutcome::Built(plan, built))
 }
 
 /// The first IPv4 address (not loopback) of a container's interface list.

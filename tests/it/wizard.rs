@@ -18,7 +18,7 @@ use pvesh_plus::wizard::{ScriptedPrompter, settings};
 
 use crate::common::{PASSWORD, TestSim, bin, demo, split, std_cmd};
 
-fn ctx(sim: &TestSim) -> Ctx {
+pub(crate) fn ctx(sim: &TestSim) -> Ctx {
     let client = sim
         ._runtime
         .block_on(Client::connect(ConnectOptions {

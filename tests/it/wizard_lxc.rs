@@ -1,10 +1,15 @@
 //! `new --lxc` through the binary against the simulator: the container matches the flags, a
 //! failure injected mid-way leaves nothing behind, `--dry-run` sends no mutating request, and
-//! bad flags are refused before anything changes.
+//! bad flags are refused before anything changes; the scripted wizard builds what it was told.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::time::Duration;
+
 use pvesh_plus::sim::Faults;
+use pvesh_plus::wizard::lxc::{self, LxcOutcome};
+use pvesh_plus::wizard::provision::BuildOptions;
+use pvesh_plus::wizard::{ScriptedPrompter, settings};
 
 use crate::common::TestSim;
 
@@ -100,7 +105,7 @@ fn bad_flags_are_refused_before_anything_changes() {
         assert_ne!(code, 0, "{line}: {out}");
         assert!(err.contains(want), "{line}: {err}");
     };
-    check("new --lxc", "needs the container's NAME");
+    check("new --lxc", "needs a terminal");
     check("new ct04 --lxc --ip 10.0.5.300/24", "10.0.5.300");
     check("new ct04 --lxc --gw 10.0.5.1", "--gw needs --ip");
     check(
@@ -110,4 +115,59 @@ fn bad_flags_are_refused_before_anything_changes() {
     check("new ct04 --lxc --iso", "--iso does not apply to new --lxc");
     check("new ct04 --storage local-lvm", "--storage goes with --lxc");
     assert_eq!(sim.handle.mutating_count(), 0);
+}
+
+const CT05: &[&str] = &[
+    "ubuntu-24.04-standard_24.04-2_amd64.tar.zst", // template archive
+    "ct05",                                        // host name
+    "pve2",                                        // node
+    "2",                                           // cores
+    "",                                            // memory: 1G
+    "12G",                                         // root disk
+    "static",                                      // network
+    "10.0.5.40/24",                                // ip
+    "10.0.5.1",                                    // gateway
+    "",                                            // ssh keys: the config's
+    "",                                            // start: yes
+    "yes",                                         // build it
+];
+
+#[test]
+fn a_scripted_wizard_builds_the_container_its_answers_describe() {
+    let sim = TestSim::demo();
+    let config = settings::sample().unwrap();
+    let mut ctx = crate::wizard::ctx(&sim);
+    let spec = lxc::load_spec().unwrap();
+    let mut p = ScriptedPrompter::new(CT05.iter().copied());
+    let opts = BuildOptions {
+        task_timeout: Duration::from_secs(60),
+        agent_timeout: Duration::from_secs(30),
+    };
+    let out = sim
+        ._runtime
+        .block_on(lxc::run_wizard(
+            &mut ctx, &spec, &config, &mut p, false, &opts,
+        ))
+        .unwrap();
+    assert_eq!(p.remaining(), 0, "unused answers");
+    let LxcOutcome::Built(plan, built) = out else {
+        panic!("not built")
+    };
+    assert_eq!(built.ip.as_deref(), Some("10.0.5.40"));
+    assert_eq!(plan.node, "pve2");
+    let (_, config, status) = container(&sim, "ct05").expect("the container exists");
+    assert_eq!(status, "running");
+    assert_eq!(config["cores"], "2");
+    assert_eq!(config["memory"], "1024");
+    assert_eq!(config["ostype"], "ubuntu");
+    assert!(
+        config["rootfs"].ends_with("size=12G"),
+        "{}",
+        config["rootfs"]
+    );
+    assert!(
+        config["net0"].contains("ip=10.0.5.40/24,gw=10.0.5.1"),
+        "{}",
+        config["net0"]
+    );
 }
