@@ -121,3 +121,19 @@ fn bad_arguments_are_refused_before_anything_changes() {
     );
     assert_eq!(sim.handle.mutating_count(), 0);
 }
+
+#[test]
+fn an_image_already_downloaded_is_reused() {
+    let sim = TestSim::demo();
+    let (code, out, err) = sim.run(&format!("new-template {URL} tpl-a --node pve1"));
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (code, out, err) = sim.run(&format!("new-template {URL} tpl-b --node pve1"));
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(err.contains("already on local"), "{err}");
+    assert_eq!(
+        sim.handle
+            .count("POST", "/nodes/{node}/storage/{storage}/download-url"),
+        1
+    );
+    assert!(config_of(&sim, "tpl-b").is_some_and(|(_, c)| c["template"] == "1"));
+}
