@@ -1,6 +1,7 @@
 //! Creating guests: `new` (a VM cloned from a cloud-init template, asked for by the wizard or
-//! given as flags), `new --iso` (an empty VM booting an installer ISO), and `new-template` and
-//! `new --lxc` (not built yet: refused with a message).
+//! given as flags), `new --iso` (an empty VM booting an installer ISO), `new NAME --lxc` (a
+//! container from a template archive, from flags), and `new-template` (a cloud-init template
+//! from a cloud image URL).
 //!
 //! These commands only translate arguments: the wizard, the plan and the provisioning live in
 //! `crate::wizard`. `new` with no NAME on a terminal runs the interactive wizard; with a NAME it
@@ -11,8 +12,10 @@ use crate::error::{Error, Result};
 use crate::lang::{Record, Value};
 use crate::wizard::engine::{Answers, DefaultsOnly};
 use crate::wizard::iso::{self as iso_flow, IsoOutcome};
+use crate::wizard::lxc::{self as lxc_flow, LxcArgs};
 use crate::wizard::new::{self as flow, NewOptions, NewOutcome};
-use crate::wizard::provision::Built;
+use crate::wizard::provision::{BuildOptions, Built};
+use crate::wizard::template::{self as template_flow, TemplateArgs};
 use crate::wizard::{DialoguerPrompter, settings};
 
 const RESULT_COLUMNS: &[&str] = &["vmid", "name", "node", "status", "ip", "ssh"];
@@ -32,7 +35,7 @@ pub static NEW: Command = Command {
     sig: Signature {
         name: "new",
         category: Category::Create,
-        about: "Create a VM from a cloud-init template: the wizard asks (no NAME, on a terminal), or flags say (with NAME). Shows the plan, builds it, waits for its IP address, and removes what it made if a step fails.",
+        about: "Create a VM from a cloud-init template (or, with --lxc, a container from a template archive): the wizard asks (no NAME, on a terminal), or flags say (with NAME). Shows the plan, builds it, waits for its IP address, and removes what it made if a step fails.",
         args: &[
             Arg::opt(
                 "name",
@@ -95,7 +98,16 @@ pub static NEW: Command = Command {
             ),
             Arg::switch(
                 "--lxc",
-                "a container from a template archive (not built yet)",
+                "a container from a template archive (the wizard asks without NAME; --template picks the archive, default debian-12-standard)",
+            ),
+            Arg::flag(
+                "--storage",
+                ArgKind::Text,
+                "with --lxc: the storage for the root disk (default: the config's, else local-lvm)",
+            ),
+            Arg::switch(
+                "--privileged",
+                "with --lxc: a privileged container (default: unprivileged)",
             ),
         ],
         destructive: false,
@@ -110,6 +122,10 @@ pub static NEW: Command = Command {
                 about: "a VM with a static address, built at once",
             },
             Example {
+                line: "new ct01 --lxc --template debian-12-standard --cores 2 --memory 1G --disk 8G",
+                about: "an unprivileged container from a template archive, started, with its address",
+            },
+            Example {
                 line: "new",
                 about: "the interactive wizard (on a terminal)",
             },
@@ -122,31 +138,83 @@ pub static NEW_TEMPLATE: Command = Command {
     sig: Signature {
         name: "new-template",
         category: Category::Create,
-        about: "Make a cloud-init template from a cloud image URL (not built yet: refused with a message).",
+        about: "Make a cloud-init template from a cloud image URL: download it to a storage that takes imported images, create a VM with the disk imported from it, a cloud-init drive and a serial console, convert it to a template. Removes what it made if a step fails.",
         args: &[
-            Arg::pos("url", ArgKind::Text, "the cloud image URL"),
-            Arg::opt("name", ArgKind::Text, "the template's name"),
+            Arg::pos(
+                "url",
+                ArgKind::Text,
+                "the cloud image URL (.qcow2, .img, .raw, .vmdk)",
+            ),
+            Arg::opt(
+                "name",
+                ArgKind::Text,
+                "the template's name (default: from the file name)",
+            ),
+            Arg::flag(
+                "--storage",
+                ArgKind::Text,
+                "the storage for the imported disk (default: the config's, else local-lvm)",
+            ),
+            Arg::flag(
+                "--node",
+                ArgKind::Node,
+                "the node (default: the one with the most free memory)",
+            ),
+            Arg::flag(
+                "--vmid",
+                ArgKind::Count,
+                "use this VMID (inside vmid_ranges.vm)",
+            ),
+            Arg::switch(
+                "--dry-run",
+                "resolve everything and show the plan; change nothing",
+            ),
         ],
         destructive: false,
-        fields: &[],
-        examples: &[Example {
-            line: "new-template https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-genericcloud-amd64.qcow2 debian-12-cloud",
-            about: "download, import, add a cloud-init drive, convert (not built yet)",
-        }],
+        fields: &["vmid", "name", "node", "template"],
+        examples: &[
+            Example {
+                line: "new-template https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-genericcloud-amd64.qcow2 debian-12-gc --dry-run",
+                about: "the plan: download, create with the imported disk, convert",
+            },
+            Example {
+                line: "new-template https://cloud-images.ubuntu.com/noble/current/noble-server-cloudimg-amd64.img ubuntu-24.04-cloud --node pve2",
+                about: "build an Ubuntu template on pve2",
+            },
+        ],
     },
-    run: |_, _| {
-        Box::pin(async {
-            Err(not_built(
-                "new-template",
-                "it needs the download-url, import and template steps, which this version does not run yet",
-            ))
-        })
-    },
+    run: |ctx, call| Box::pin(run_new_template(ctx, call)),
 };
 
-fn not_built(what: &str, why: &str) -> Error {
-    Error::usage(format!("`{what}` is not available in this version: {why}"))
-        .hinted("clone an existing template instead: new NAME --template debian-12-cloud")
+async fn run_new_template(ctx: &mut super::Ctx, call: Call) -> Result<Output> {
+    let mut pos = call.args.positionals.iter().map(|w| w.text.clone());
+    let args = TemplateArgs {
+        url: pos.next().ok_or_else(|| {
+            Error::usage("new-template needs the image URL").hinted(
+                "new-template https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-genericcloud-amd64.qcow2",
+            )
+        })?,
+        name: pos.next(),
+        storage: flag_text(&call, "storage"),
+        node: flag_text(&call, "node"),
+        vmid: parse_vmid(&call)?,
+    };
+    let config = settings::for_session(&ctx.cluster, &ctx.config)?;
+    let plan = template_flow::resolve(ctx, &config, &args).await?;
+    for line in plan.preview().lines() {
+        ctx.note(line);
+    }
+    if call.args.has_flag("dry-run") {
+        return Ok(Output::value(plan.to_value()));
+    }
+    template_flow::build(ctx, &plan, &BuildOptions::default()).await?;
+    let mut r = Record::new();
+    r.insert("vmid", Value::Int(i64::from(plan.vmid)));
+    r.insert("name", Value::String(plan.name.clone()));
+    r.insert("node", Value::String(plan.node.clone()));
+    r.insert("template", Value::Bool(true));
+    r.insert("image", Value::String(plan.image_volid()));
+    Ok(Output::value(Value::Record(r)))
 }
 
 fn flag_text(call: &Call, name: &str) -> Option<String> {
@@ -180,23 +248,20 @@ fn given_answers(call: &Call) -> Answers {
 
 async fn run_new(ctx: &mut super::Ctx, call: Call) -> Result<Output> {
     if call.args.has_flag("lxc") {
-        return Err(not_built(
-            "new --lxc",
-            "containers from template archives are not planned by this version yet",
-        ));
+        return run_lxc(ctx, &call).await;
+    }
+    for f in ["storage", "privileged"] {
+        if call.args.has_flag(f) {
+            return Err(Error::usage(format!("--{f} goes with --lxc"))
+                .hinted("new ct01 --lxc --storage local-lvm"));
+        }
     }
     if call.args.has_flag("gw") && !call.args.has_flag("ip") {
         return Err(
             Error::usage("--gw needs --ip").hinted("new web03 --ip 10.0.5.20/24 --gw 10.0.5.1")
         );
     }
-    let vmid = match flag_text(&call, "vmid") {
-        None => None,
-        Some(v) => Some(
-            v.parse::<u32>()
-                .map_err(|_| Error::usage(format!("--vmid must be a number, got '{v}'")))?,
-        ),
-    };
+    let vmid = parse_vmid(&call)?;
     let config = settings::for_session(&ctx.cluster, &ctx.config)?;
     if let Some(p) = flag_text(&call, "profile") {
         config.profile(&p)?;
@@ -267,6 +332,70 @@ async fn run_new(ctx: &mut super::Ctx, call: Call) -> Result<Output> {
             built_output(&built)
         }
     })
+}
+
+fn parse_vmid(call: &Call) -> Result<Option<u32>> {
+    flag_text(call, "vmid")
+        .map(|v| {
+            v.parse::<u32>()
+                .map_err(|_| Error::usage(format!("--vmid must be a number, got '{v}'")))
+        })
+        .transpose()
+}
+
+/// `new NAME --lxc ...`: a container from a template archive, from flags only.
+async fn run_lxc(ctx: &mut super::Ctx, call: &Call) -> Result<Output> {
+    for f in ["iso", "image", "profile", "user"] {
+        if call.args.has_flag(f) {
+            return Err(Error::usage(format!("--{f} does not apply to new --lxc"))
+                .hinted("new ct01 --lxc --template debian-12-standard --cores 2 --memory 1G"));
+        }
+    }
+    let config = settings::for_session(&ctx.cluster, &ctx.config)?;
+    let Some(name) = call.args.positionals.first() else {
+        let mut terminal = DialoguerPrompter::if_terminal().ok_or_else(|| {
+            Error::usage("new --lxc without a NAME runs the wizard, which needs a terminal").hinted(
+                "in scripts give the name and flags: new ct01 --lxc --template debian-12-standard",
+            )
+        })?;
+        let spec = lxc_flow::load_spec()?;
+        let dry_run = call.args.has_flag("dry-run");
+        let opts = BuildOptions::default();
+        return Ok(
+            match lxc_flow::run_wizard(ctx, &spec, &config, &mut terminal, dry_run, &opts).await? {
+                lxc_flow::LxcOutcome::Planned(plan) => Output::value(plan.to_value()),
+                lxc_flow::LxcOutcome::Built(_, built) => built_output(&built),
+            },
+        );
+    };
+    let args = LxcArgs {
+        name: name.text.clone(),
+        template: flag_text(call, "template"),
+        cores: flag_text(call, "cores"),
+        memory: flag_text(call, "memory"),
+        disk: flag_text(call, "disk"),
+        node: flag_text(call, "node"),
+        storage: flag_text(call, "storage"),
+        ip: flag_text(call, "ip"),
+        gw: flag_text(call, "gw"),
+        nameserver: flag_text(call, "nameserver"),
+        ssh_keys: flag_text(call, "ssh-keys"),
+        vmid: parse_vmid(call)?,
+        privileged: call.args.has_flag("privileged"),
+        start: !call.args.has_flag("no-start"),
+    };
+    let plan = lxc_flow::resolve(ctx, &config, &args).await?;
+    for line in plan.preview().lines() {
+        ctx.note(line);
+    }
+    if call.args.has_flag("dry-run") {
+        return Ok(Output::value(plan.to_value()));
+    }
+    let built = lxc_flow::build(ctx, &plan, &BuildOptions::default()).await?;
+    if let Some(ssh) = built.ssh() {
+        ctx.note(&format!("{} is up: {ssh}", built.name));
+    }
+    Ok(built_output(&built))
 }
 
 fn built_output(built: &Built) -> Output {

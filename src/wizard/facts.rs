@@ -50,6 +50,8 @@ pub struct NewFacts<'a> {
     pub inventory: &'a Inventory,
     /// The ISOs found on the cluster's storages (read by the caller for `new --iso`).
     pub isos: Vec<IsoImage>,
+    /// The container template archives (`vztmpl`), read by the caller for `new --lxc`.
+    pub archives: Vec<IsoImage>,
 }
 
 fn size_text(bytes: u64) -> Option<String> {
@@ -62,6 +64,7 @@ impl<'a> NewFacts<'a> {
             config,
             inventory,
             isos: Vec::new(),
+            archives: Vec::new(),
         }
     }
 
@@ -245,8 +248,13 @@ impl Facts for NewFacts<'_> {
                     )
                 })
                 .collect(),
-            "isos" => {
-                let mut files: Vec<&str> = self.isos.iter().map(IsoImage::file).collect();
+            "isos" | "archives" => {
+                let all = if source == "isos" {
+                    &self.isos
+                } else {
+                    &self.archives
+                };
+                let mut files: Vec<&str> = all.iter().map(IsoImage::file).collect();
                 files.sort();
                 files.dedup();
                 files

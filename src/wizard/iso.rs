@@ -116,10 +116,16 @@ impl IsoPlan {
 /// Every ISO on the cluster's storages that hold ISOs (one read per node and storage; shared
 /// storages once).
 pub async fn list_isos(ctx: &Ctx, inv: &Inventory) -> Result<Vec<IsoImage>> {
+    list_volumes(ctx, inv, "iso").await
+}
+
+/// Every volume of one content type (`iso`, `vztmpl`) on the storages that hold it (one read
+/// per node and storage; shared storages once).
+pub async fn list_volumes(ctx: &Ctx, inv: &Inventory, content: &str) -> Result<Vec<IsoImage>> {
     let mut out = Vec::new();
     let mut seen_shared: Vec<&str> = Vec::new();
     for s in inv.storages() {
-        if !s.content.iter().any(|c| c == "iso") {
+        if !s.content.iter().any(|c| c == content) {
             continue;
         }
         if s.shared {
@@ -128,7 +134,7 @@ pub async fn list_isos(ctx: &Ctx, inv: &Inventory) -> Result<Vec<IsoImage>> {
             }
             seen_shared.push(&s.storage);
         }
-        let req = endpoints::storage_content(&s.node, &s.storage, Some("iso"), None);
+        let req = endpoints::storage_content(&s.node, &s.storage, Some(content), None);
         let items = ctx.get(&req).await?;
         for item in items.as_array().into_iter().flatten() {
             if let Some(volid) = item.get("volid").and_then(Json::as_str) {
@@ -294,6 +300,7 @@ async fn build(ctx: &mut Ctx, plan: &IsoPlan, opts: &NewOptions) -> Result<Built
         node: plan.node.clone(),
         vmid: plan.vmid,
         name: plan.name.clone(),
+        kind: GuestKind::Qemu,
     };
     let mut work = vec![("create", plan.create_request())];
     if plan.start {

@@ -7,6 +7,8 @@
 //! `new` wizard knows: config, profiles, inventory), `plan.rs` (answers → a checked plan, pure),
 //! `provision.rs` (the plan → API calls, undoing what it created when a step fails),
 //! `new.rs` (the `new` flow: ask → plan → preview → build), `iso.rs` (the same for `new --iso`),
+//! `lxc.rs` (`new --lxc`: a container from a template archive, from flags), `template.rs`
+//! (`new-template`: a cloud-init template from an image URL),
 //! `settings.rs` (which config the wizards read).
 //!
 //! A wizard's result is a plan, never a side effect: nothing changes on the cluster until
@@ -18,12 +20,14 @@
 pub mod engine;
 pub mod facts;
 pub mod iso;
+pub mod lxc;
 pub mod new;
 pub mod plan;
 pub mod prompter;
 pub mod provision;
 pub mod settings;
 pub mod spec;
+pub mod template;
 pub mod terminal;
 pub mod validate;
 

@@ -365,7 +365,7 @@ pub(super) enum Cleanup {
 /// The status of the VM this run created, if it exists and still carries this run's name (only
 /// such a VM is ours to destroy).
 async fn ours(client: &Client, target: &Target) -> Option<Json> {
-    let req = endpoints::guest_status_current(GuestKind::Qemu, &target.node, target.vmid);
+    let req = endpoints::guest_status_current(target.kind, &target.node, target.vmid);
     let status = client.get(&req).await.ok()?;
     let name = status.get("name").and_then(Json::as_str);
     name.is_none_or(|n| n == target.name).then_some(status)
@@ -375,12 +375,12 @@ async fn ours(client: &Client, target: &Target) -> Option<Json> {
 async fn destroy(client: &Client, target: &Target, status: &Json, opts: &BuildOptions) -> Cleanup {
     let (node, vmid) = (target.node.as_str(), target.vmid);
     if status.get("status").and_then(Json::as_str) == Some("running") {
-        let stop = endpoints::guest_power(GuestKind::Qemu, node, vmid, PowerAction::Stop);
+        let stop = endpoints::guest_power(target.kind, node, vmid, PowerAction::Stop);
         if let Err(e) = run_step(client, &stop, opts).await {
             return Cleanup::Failed(e.to_string());
         }
     }
-    let req = endpoints::guest_destroy(GuestKind::Qemu, node, vmid)
+    let req = endpoints::guest_destroy(target.kind, node, vmid)
         .flag("purge", true)
         .flag("destroy-unreferenced-disks", true);
     match run_step(client, &req, opts).await {
@@ -395,8 +395,10 @@ pub(super) async fn rollback(ctx: &mut Ctx, target: &Target, opts: &BuildOptions
         return Cleanup::Nothing;
     };
     ctx.note(&format!(
-        "rolling back: destroying {} ({})…",
-        target.name, target.vmid
+        "rolling back: destroying {} {} ({})…",
+        target.noun(),
+        target.name,
+        target.vmid
     ));
     let cleanup = destroy(&ctx.client, target, &status, opts).await;
     let _ = ctx.refresh().await;
@@ -470,6 +472,17 @@ pub struct Target {
     pub node: String,
     pub vmid: u32,
     pub name: String,
+    /// A VM or a container: what the report calls it and the path to remove it by hand.
+    pub kind: GuestKind,
+}
+
+impl Target {
+    fn noun(&self) -> &'static str {
+        match self.kind {
+            GuestKind::Qemu => "VM",
+            GuestKind::Lxc => "container",
+        }
+    }
 }
 
 impl VmPlan {
@@ -478,6 +491,7 @@ impl VmPlan {
             node: self.node.clone(),
             vmid: self.vmid,
             name: self.name.clone(),
+            kind: GuestKind::Qemu,
         }
     }
 }
@@ -490,23 +504,29 @@ pub(super) fn failed(plan: &Target, step: &str, e: ApiError, cleanup: Cleanup) -
     let (what, hint) = match cleanup {
         Cleanup::Nothing => (
             "nothing was left behind".to_string(),
-            "fix the cause and run `new` again".to_string(),
+            "fix the cause and run the command again".to_string(),
         ),
         Cleanup::Destroyed => (
             format!(
-                "rolled back: VM {} was destroyed, nothing was left behind",
+                "rolled back: {} {} was destroyed, nothing was left behind",
+                plan.noun(),
                 plan.vmid
             ),
-            "fix the cause and run `new` again".to_string(),
+            "fix the cause and run the command again".to_string(),
         ),
         Cleanup::Failed(why) => (
             format!(
-                "the rollback failed too ({why}): VM {} ({}) on {} is left behind",
-                plan.vmid, plan.name, plan.node
+                "the rollback failed too ({why}): {} {} ({}) on {} is left behind",
+                plan.noun(),
+                plan.vmid,
+                plan.name,
+                plan.node
             ),
             format!(
-                "remove it with `delete /nodes/{}/qemu/{}`",
-                plan.node, plan.vmid
+                "remove it with `delete /nodes/{}/{}/{}`",
+                plan.node,
+                plan.kind.as_str(),
+                plan.vmid
             ),
         ),
     };

@@ -19,6 +19,7 @@ use crate::error::{Error, ErrorKind, Result};
 pub const EMBEDDED: &[(&str, &str)] = &[
     ("new", include_str!("../../prompts/new.yaml")),
     ("new-iso", include_str!("../../prompts/new-iso.yaml")),
+    ("new-lxc", include_str!("../../prompts/new-lxc.yaml")),
 ];
 
 /// What kind of question a step asks.
@@ -151,6 +152,7 @@ pub const SOURCES: &[&str] = &[
     "profiles",
     "templates",
     "isos",
+    "archives",
     "nodes",
     "storages",
     "bridges",

@@ -18,3 +18,5 @@ mod sim_conformance;
 mod sim_roundtrip;
 mod staging;
 mod wizard;
+mod wizard_lxc;
+mod wizard_template;

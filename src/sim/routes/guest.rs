@@ -397,7 +397,18 @@ pub fn allocate_disk(
     let n = (0..)
         .find(|n| !taken(*n, &c.state.volumes) && !taken(*n, new_vols))
         .unwrap_or(0);
-    let bytes = (gib * (1u64 << 30) as f64) as u64;
+    // `import-from=VOLID`: the new disk is a copy of that volume, as big as it.
+    let source = rest.split(',').find_map(|p| p.strip_prefix("import-from="));
+    let bytes = match source {
+        Some(src) => c
+            .state
+            .volumes
+            .iter()
+            .find(|v| v.volid == src && v.node.as_deref().is_none_or(|n| n == node))
+            .map(|v| v.size)
+            .ok_or_else(|| ApiError::param(key, format!("volume '{src}' does not exist")))?,
+        None => (gib * (1u64 << 30) as f64) as u64,
+    };
     let volid = format!("{store}:vm-{vmid}-disk-{n}");
     let shared = c.state.storage(store).is_some_and(|s| s.shared);
     new_vols.push(Volume {
@@ -414,7 +425,7 @@ pub fn allocate_disk(
     });
     let opts: Vec<&str> = rest
         .split(',')
-        .filter(|p| !p.is_empty() && !p.starts_with("size="))
+        .filter(|p| !p.is_empty() && !p.starts_with("size=") && !p.starts_with("import-from="))
         .collect();
     let mut out = volid;
     for o in opts {

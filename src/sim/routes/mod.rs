@@ -9,10 +9,12 @@ mod access;
 mod cluster;
 mod guest;
 mod lxc;
+mod lxc_create;
 mod nodes;
 mod qemu;
 mod qemu_ops;
 mod snapshot;
+mod storage_ops;
 
 use std::sync::OnceLock;
 
@@ -127,6 +129,8 @@ fn all_routes() -> Vec<Route> {
     v.extend(qemu_ops::routes());
     v.extend(snapshot::routes());
     v.extend(lxc::routes());
+    v.extend(lxc_create::routes());
+    v.extend(storage_ops::routes());
     v
 }
 

@@ -32,7 +32,12 @@ pub(super) fn storages(s: &mut State) {
         Storage {
             id: "local".into(),
             stype: "dir".into(),
-            content: vec!["iso".into(), "vztmpl".into(), "backup".into()],
+            content: vec![
+                "iso".into(),
+                "vztmpl".into(),
+                "backup".into(),
+                "import".into(),
+            ],
             shared: false,
             nodes: None,
             total: 100 * GIB,
@@ -73,6 +78,11 @@ pub(super) fn storages(s: &mut State) {
                 "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst",
                 "vztmpl",
                 126 * MIB,
+            ),
+            (
+                "local:vztmpl/ubuntu-24.04-standard_24.04-2_amd64.tar.zst",
+                "vztmpl",
+                141 * MIB,
             ),
         ] {
             s.volumes.push(Volume {
