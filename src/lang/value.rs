@@ -9,7 +9,6 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use indexmap::IndexMap;
 use serde_json::Value as Json;
 
 use super::units;
@@ -36,10 +35,19 @@ pub enum Value {
 /// A record: named fields in insertion order (the order PVE sent them, or the order `select` asked).
 ///
 /// Field names are interned: thousands of guest records share one copy of `maxmem`, so building
-/// and dropping records costs no allocation per field name.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// and dropping records costs no allocation per field name. Fields are a plain vector searched in
+/// order: records have tens of fields, where a scan beats hashing and saves a table per record.
+#[derive(Clone, Debug, Default)]
 pub struct Record {
-    fields: IndexMap<Arc<str>, Value>,
+    fields: Vec<(Arc<str>, Value)>,
+}
+
+impl PartialEq for Record {
+    /// Two records are equal when they have the same fields with equal values, in any order.
+    fn eq(&self, other: &Record) -> bool {
+        self.fields.len() == other.fields.len()
+            && self.fields.iter().all(|(k, v)| other.get(k) == Some(v))
+    }
 }
 
 /// The one shared copy of a field name.
@@ -65,27 +73,34 @@ impl Record {
 
     pub fn from_pairs<K: AsRef<str>>(pairs: impl IntoIterator<Item = (K, Value)>) -> Self {
         Record {
-            fields: pairs
-                .into_iter()
-                .map(|(k, v)| (intern(k.as_ref()), v))
-                .collect(),
+            fields: {
+                let mut r = Record::new();
+                for (k, v) in pairs {
+                    r.insert(k, v);
+                }
+                r.fields
+            },
         }
     }
 
     pub fn get(&self, field: &str) -> Option<&Value> {
-        self.fields.get(field)
+        self.position(field).map(|i| &self.fields[i].1)
+    }
+
+    fn position(&self, field: &str) -> Option<usize> {
+        self.fields.iter().position(|(k, _)| &**k == field)
     }
 
     /// Looks a field up, following `a.b` into nested records when no field is literally named so.
     pub fn get_path(&self, path: &str) -> Option<&Value> {
-        if let Some(v) = self.fields.get(path) {
+        if let Some(v) = self.get(path) {
             return Some(v);
         }
         let mut parts = path.split('.');
-        let mut current = self.fields.get(parts.next()?)?;
+        let mut current = self.get(parts.next()?)?;
         for part in parts {
             match current {
-                Value::Record(r) => current = r.fields.get(part)?,
+                Value::Record(r) => current = r.get(part)?,
                 _ => return None,
             }
         }
@@ -94,20 +109,28 @@ impl Record {
 
     /// Sets a field; a new field goes last, an existing one keeps its place.
     pub fn insert(&mut self, field: impl AsRef<str>, value: Value) -> Option<Value> {
-        self.fields.insert(intern(field.as_ref()), value)
+        let field = field.as_ref();
+        match self.position(field) {
+            Some(i) => Some(std::mem::replace(&mut self.fields[i].1, value)),
+            None => {
+                self.fields.push((intern(field), value));
+                None
+            }
+        }
     }
 
     pub fn remove(&mut self, field: &str) -> Option<Value> {
-        self.fields.shift_remove(field)
+        let i = self.position(field)?;
+        Some(self.fields.remove(i).1)
     }
 
     pub fn contains(&self, field: &str) -> bool {
-        self.fields.contains_key(field)
+        self.position(field).is_some()
     }
 
     /// The field names in order.
     pub fn fields(&self) -> impl Iterator<Item = &str> {
-        self.fields.keys().map(|k| &**k)
+        self.fields.iter().map(|(k, _)| &**k)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
@@ -125,9 +148,11 @@ impl Record {
 
 impl FromIterator<(String, Value)> for Record {
     fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Self {
-        Record {
-            fields: iter.into_iter().map(|(k, v)| (intern(&k), v)).collect(),
+        let mut r = Record::new();
+        for (k, v) in iter {
+            r.insert(k, v);
         }
+        r
     }
 }
 
