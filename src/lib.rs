@@ -5,7 +5,7 @@
 //! ```text
 //! main.rs        thin: calls cli::main and exits with its code
 //! cli.rs         argv, runtime, interactive vs -c vs -f, exit codes
-//! config.rs      cluster-config.yaml + environment → Config
+//! config/        cluster-config.yaml + environment → Config
 //! error.rs       the one user-facing Error { kind, message, hints } and exit codes
 //! secret.rs      Secret: a string that never prints
 //! lang/          lexer, parser, values, filters — pure: no IO, no async, no terminal
@@ -27,6 +27,8 @@
 //!   cannot drift together.
 //! - Only `cli`, `shell`, `render` and the wizard's dialoguer prompter touch the terminal.
 //! - Completion, highlighting and validation never wait on the network: they read `inventory`.
+//! - Destructive changes to existing guests go through `staging` (staged, re-checked at commit,
+//!   audited); creation (`wizard`) only ever destroys what its own failed run created.
 //! - Secrets live in [`secret::Secret`], whose `Debug` and `Display` print `<redacted>`.
 //! - No `unwrap` on user or remote input (`clippy::unwrap_used` is denied outside tests).
 
