@@ -137,11 +137,7 @@ impl LxcPlan {
     }
 
     pub fn preview(&self) -> String {
-        let mut out = format!("Plan for {}:\n", self.name);
-        for (i, s) in self.steps().iter().enumerate() {
-            out.push_str(&format!("  {}. {s}\n", i + 1));
-        }
-        out
+        super::plan::numbered(&format!("Plan for {}", self.name), &self.steps())
     }
 
     pub fn to_value(&self) -> Value {

@@ -367,11 +367,7 @@ impl VmPlan {
 
     /// The preview text.
     pub fn preview(&self) -> String {
-        let mut out = format!("Plan for {}:\n", self.name);
-        for (i, s) in self.steps().iter().enumerate() {
-            out.push_str(&format!("  {}. {s}\n", i + 1));
-        }
-        out
+        numbered(&format!("Plan for {}", self.name), &self.steps())
     }
 
     /// The plan as a record (the output of `new --dry-run`).
@@ -415,6 +411,15 @@ pub fn encode_sshkeys(keys: &str) -> String {
         .remove(b'(')
         .remove(b')');
     utf8_percent_encode(keys.trim(), COMPONENT).to_string()
+}
+
+/// A plan as people read it: `Plan for NAME:` and the numbered steps.
+pub fn numbered(title: &str, steps: &[String]) -> String {
+    let mut out = format!("{title}:\n");
+    for (i, s) in steps.iter().enumerate() {
+        out.push_str(&format!("  {}. {s}\n", i + 1));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -132,11 +132,7 @@ impl TemplatePlan {
     }
 
     pub fn preview(&self) -> String {
-        let mut out = format!("Plan for template {}:\n", self.name);
-        for (i, s) in self.steps().iter().enumerate() {
-            out.push_str(&format!("  {}. {s}\n", i + 1));
-        }
-        out
+        super::plan::numbered(&format!("Plan for template {}", self.name), &self.steps())
     }
 
     pub fn to_value(&self) -> Value {
