@@ -91,6 +91,34 @@ pub struct Guest {
 }
 
 impl Guest {
+    /// A guest just created (or cloned): stopped, no pending changes, snapshots or agent.
+    pub fn new_stopped(
+        vmid: u32,
+        kind: GuestKind,
+        node: String,
+        config: IndexMap<String, String>,
+        pool: Option<String>,
+    ) -> Guest {
+        Guest {
+            vmid,
+            kind,
+            node,
+            status: "stopped".into(),
+            paused: false,
+            config,
+            pending: IndexMap::new(),
+            snapshots: Vec::new(),
+            parent: None,
+            pool,
+            agent_ifaces: Vec::new(),
+            started_at: None,
+            cpu: 0.0,
+            mem: 0,
+            netin: 0,
+            netout: 0,
+        }
+    }
+
     pub fn cfg(&self, key: &str) -> Option<&str> {
         self.config.get(key).map(String::as_str)
     }

@@ -145,24 +145,7 @@ fn create_ct(c: &mut Ctx) -> Result<Reply, ApiError> {
     c.state.volumes.extend(new_vols);
     c.state.guests.insert(
         vmid,
-        Guest {
-            vmid,
-            kind: GuestKind::Lxc,
-            node,
-            status: "stopped".into(),
-            paused: false,
-            config,
-            pending: IndexMap::new(),
-            snapshots: Vec::new(),
-            parent: None,
-            pool: pool.clone(),
-            agent_ifaces: Vec::new(),
-            started_at: None,
-            cpu: 0.0,
-            mem: 0,
-            netin: 0,
-            netout: 0,
-        },
+        Guest::new_stopped(vmid, GuestKind::Lxc, node, config, pool.clone()),
     );
     if let Some(p) = pool.and_then(|p| c.state.pools.get_mut(&p)) {
         p.vms.push(vmid);

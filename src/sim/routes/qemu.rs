@@ -229,24 +229,7 @@ fn create_vm(c: &mut Ctx) -> Result<Reply, ApiError> {
     );
     c.state.guests.insert(
         vmid,
-        Guest {
-            vmid,
-            kind: GuestKind::Qemu,
-            node: node.clone(),
-            status: "stopped".into(),
-            paused: false,
-            config,
-            pending: IndexMap::new(),
-            snapshots: Vec::new(),
-            parent: None,
-            pool: pool.clone(),
-            agent_ifaces: Vec::new(),
-            started_at: None,
-            cpu: 0.0,
-            mem: 0,
-            netin: 0,
-            netout: 0,
-        },
+        Guest::new_stopped(vmid, GuestKind::Qemu, node.clone(), config, pool.clone()),
     );
     // The task below holds the `create` lock until it ends, as PVE's creation does.
     let result = guest::update_config(c, GuestKind::Qemu);
