@@ -6,7 +6,6 @@
 //! quotas refuse with exit 4 before any request), and then stages the destructive ones and runs
 //! the rest at once through the same executor `commit` uses. Nothing here prints.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
 use serde_json::{Map, Value as Json};
@@ -17,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::inventory::Guest;
 use crate::lang::Value;
 use crate::staging::{
-    self, Action, ActionKind, ExecOptions, OUTCOME_COLUMNS, Precondition, Status, Target, execute,
+    self, Action, ActionKind, ConfigChange, ExecOptions, OUTCOME_COLUMNS, Op, Precondition, Target,
     outcome_records, policy,
 };
 
@@ -70,37 +69,71 @@ fn check_snapname(name: &str) -> Result<()> {
     }
 }
 
-/// The flags of a call as action parameters (`--purge` → `purge=1`, `--timeout 60`).
-fn flag_params(call: &Call) -> BTreeMap<String, String> {
-    let mut params = BTreeMap::new();
-    for f in &call.args.flags {
-        let value = f.value.as_ref().map_or("1".to_string(), |w| w.text.clone());
-        params.insert(f.name.clone(), value);
-    }
-    params
+fn flag_text(call: &Call, name: &str) -> Option<String> {
+    call.args
+        .flag(name)
+        .and_then(|f| f.value.as_ref())
+        .map(|w| w.text.clone())
+}
+
+/// The typed operation `kind` stands for, from the call's words and flags. Config changes
+/// (`set`, `tag`) are filled in per guest later.
+fn op_of(kind: ActionKind, call: &Call) -> Result<Op> {
+    let snapname = || -> Result<String> {
+        let usage = format!("{} SNAPSHOT [VM...]", kind.as_str());
+        let name = super::changes::positional(call, 0, "the snapshot name", &usage)?;
+        check_snapname(&name)?;
+        Ok(name)
+    };
+    Ok(match kind {
+        ActionKind::Shutdown => Op::Shutdown {
+            timeout: match flag_text(call, "timeout") {
+                None => None,
+                Some(t) => Some(
+                    t.parse::<u64>()
+                        .map_err(|_| Error::usage(format!("--timeout takes seconds, got '{t}'")))?,
+                ),
+            },
+            force_stop: call.args.has_flag("force-stop"),
+        },
+        ActionKind::Destroy => Op::Destroy {
+            purge: call.args.has_flag("purge"),
+            unreferenced_disks: false,
+        },
+        ActionKind::Snapshot => Op::Snapshot {
+            name: snapname()?,
+            vmstate: call.args.has_flag("vmstate"),
+            description: flag_text(call, "description"),
+        },
+        ActionKind::Rollback => Op::Rollback {
+            name: snapname()?,
+            start: call.args.has_flag("start"),
+        },
+        ActionKind::Delsnapshot => Op::Delsnapshot { name: snapname()? },
+        ActionKind::Template => Op::Template,
+        ActionKind::Set => Op::Set(ConfigChange::default()),
+        ActionKind::Tag => Op::Tag(ConfigChange::default()),
+        other => Op::power(other).ok_or_else(|| {
+            Error::internal(format!(
+                "{} is not planned by a guest command",
+                other.as_str()
+            ))
+        })?,
+    })
 }
 
 /// Plans `kind` on the call's targets, checks the policy, stages what must stage and runs the
 /// rest at once.
 async fn apply(ctx: &mut Ctx, call: Call, kind: ActionKind, skip: usize) -> Result<Output> {
-    let destructive_cmd = super::find(kind.as_str()).is_some_and(|c| c.sig.destructive);
-    let mut params = flag_params(&call);
-    if matches!(
-        kind,
-        ActionKind::Snapshot | ActionKind::Rollback | ActionKind::Delsnapshot
-    ) {
-        let usage = format!("{} SNAPSHOT [VM...]", kind.as_str());
-        let name = super::changes::positional(&call, 0, "the snapshot name", &usage)?;
-        check_snapname(&name)?;
-        params.insert("snapname".into(), name);
-    }
+    let op = op_of(kind, &call)?;
     // Fresh statuses: a stale cache would plan a stop for a guest someone already stopped.
     ctx.refresh().await?;
     let guests = targets(ctx, &call, skip).await?;
     if guests.is_empty() {
         return Ok(Output::value(Value::List(Vec::new())).with_empty("no guests: nothing to do"));
     }
-    let needs_config = destructive_cmd || matches!(kind, ActionKind::Set | ActionKind::Tag);
+    let needs_config =
+        kind.always_destructive() || matches!(kind, ActionKind::Set | ActionKind::Tag);
     let mut actions = Vec::new();
     for g in &guests {
         if kind == ActionKind::Reset && g.kind == GuestKind::Lxc {
@@ -110,12 +143,7 @@ async fn apply(ctx: &mut Ctx, call: Call, kind: ActionKind, skip: usize) -> Resu
             ))
             .hinted("use `reboot` or `stop` then `start`"));
         }
-        if matches!(
-            kind,
-            ActionKind::Snapshot | ActionKind::Rollback | ActionKind::Delsnapshot
-        ) && g.kind == GuestKind::Lxc
-            && params.contains_key("vmstate")
-        {
+        if matches!(op, Op::Snapshot { vmstate: true, .. }) && g.kind == GuestKind::Lxc {
             return Err(Error::usage(
                 "--vmstate is for VMs only; containers have no RAM state to save",
             ));
@@ -133,7 +161,7 @@ async fn apply(ctx: &mut Ctx, call: Call, kind: ActionKind, skip: usize) -> Resu
             Map::new()
         };
         let mut a = Action::new(
-            kind,
+            op.clone(),
             target_of(g),
             Precondition {
                 digest: policy::config_text(&cfg, "digest"),
@@ -141,14 +169,13 @@ async fn apply(ctx: &mut Ctx, call: Call, kind: ActionKind, skip: usize) -> Resu
                 status: g.status.clone(),
             },
         );
-        a.params = params.clone();
         if matches!(kind, ActionKind::Set | ActionKind::Tag) {
             match super::changes::fill_config_change(ctx, &call, a, g, &cfg)? {
                 Some(filled) => a = filled,
                 None => continue,
             }
         }
-        if destructive_cmd || a.destructive_reason.is_some() {
+        if a.risk().is_some() {
             let reason =
                 policy::protection_reason(&ctx.config, g.vmid, &g.name, &g.tags, Some(&cfg));
             if let Some(reason) = reason {
@@ -158,27 +185,18 @@ async fn apply(ctx: &mut Ctx, call: Call, kind: ActionKind, skip: usize) -> Resu
         actions.push(a);
     }
     let policy_now = ctx.config.staging.policy;
-    let (staged, now): (Vec<Action>, Vec<Action>) = actions.into_iter().partition(|a| {
-        policy::stages(
-            policy_now,
-            destructive_cmd || a.destructive_reason.is_some(),
-        )
-    });
+    let (staged, now): (Vec<Action>, Vec<Action>) = actions
+        .into_iter()
+        .partition(|a| policy::stages(policy_now, a.risk().is_some()));
     let mut out = Output::value(Value::List(Vec::new())).with_empty("nothing to do");
     if !staged.is_empty() {
-        let first = ctx.staging.buffer.len() + 1;
-        let count = staged.len();
-        let records = super::pending::pending_records(&staged, first);
-        ctx.staging.buffer.push(staged)?;
-        ctx.note(&format!(
-            "staged {count} change(s); {} pending — review with `pending` or `diff`, apply with `commit`",
-            ctx.staging.buffer.len()
-        ));
-        out = Output::value(records).with_columns(super::pending::PENDING_COLUMNS);
+        out = stage(ctx, staged)?;
     }
-    for a in now.iter().filter(|a| !a.effect.is_empty()) {
-        let effects: Vec<String> = a.effect.iter().map(|(k, e)| format!("{k} {e}")).collect();
-        ctx.note(&format!("{}: {}", a.target.label(), effects.join(", ")));
+    for a in &now {
+        if let Some(c) = a.config_change().filter(|c| !c.effect.is_empty()) {
+            let effects: Vec<String> = c.effect.iter().map(|(k, e)| format!("{k} {e}")).collect();
+            ctx.note(&format!("{}: {}", a.target.label(), effects.join(", ")));
+        }
     }
     if !now.is_empty() {
         let ran = run_now(ctx, now).await;
@@ -187,11 +205,24 @@ async fn apply(ctx: &mut Ctx, call: Call, kind: ActionKind, skip: usize) -> Resu
     Ok(out)
 }
 
+/// Puts actions in the pending buffer and returns their rows of the plan.
+pub(super) fn stage(ctx: &mut Ctx, staged: Vec<Action>) -> Result<Output> {
+    let first = ctx.staging.buffer.len() + 1;
+    let count = staged.len();
+    ctx.staging.buffer.push(staged)?;
+    let records =
+        super::pending::pending_records(&ctx.staging.buffer.actions()[first - 1..], first);
+    ctx.note(&format!(
+        "staged {count} change(s); {} pending — review with `pending` or `diff`, apply with `commit`",
+        ctx.staging.buffer.len()
+    ));
+    Ok(Output::value(records).with_columns(super::pending::PENDING_COLUMNS))
+}
+
 /// Runs actions at once through the executor; a failed item makes the line fail with exit 3
 /// after its outcome table.
 pub(super) async fn run_now(ctx: &mut Ctx, actions: Vec<Action>) -> Output {
-    let client = ctx.client.clone();
-    let audit = ctx.staging.audit.clone();
+    let exec = ctx.staging.executor(&ctx.client);
     let opts = ExecOptions {
         keep_going: true,
         check_preconditions: false,
@@ -202,17 +233,10 @@ pub(super) async fn run_now(ctx: &mut Ctx, actions: Vec<Action>) -> Output {
     let total = actions.len();
     let outcomes = {
         let mut note = |line: &str| ctx.note(line);
-        execute(
-            &client,
-            &audit,
-            actions,
-            &Default::default(),
-            &opts,
-            &mut note,
-        )
-        .await
+        exec.run(actions, &Default::default(), &opts, &mut note)
+            .await
     };
-    let failed = outcomes.iter().filter(|o| o.status != Status::Done).count();
+    let failed = outcomes.iter().filter(|o| !o.outcome.is_done()).count();
     let failure = (failed > 0).then(|| {
         Error::new(
             crate::error::ErrorKind::Partial,
@@ -225,10 +249,12 @@ pub(super) async fn run_now(ctx: &mut Ctx, actions: Vec<Action>) -> Output {
         .with_failure(failure)
 }
 
+/// A command that plans one kind of action; its signature takes the kind, and with it whether
+/// the command is destructive.
 macro_rules! change_command {
-    ($static:ident, $kind:expr, $skip:expr, $sig:expr) => {
+    ($static:ident, $kind:expr, $skip:expr, $name:expr, $about:expr, $args:expr, $examples:expr) => {
         pub static $static: Command = Command {
-            sig: $sig,
+            sig: sig($name, $about, $args, $kind, $examples),
             run: |ctx, call| Box::pin(apply(ctx, call, $kind, $skip)),
         };
     };
@@ -238,7 +264,7 @@ const fn sig(
     name: &'static str,
     about: &'static str,
     args: &'static [Arg],
-    destructive: bool,
+    action: ActionKind,
     examples: &'static [Example],
 ) -> Signature {
     Signature {
@@ -246,7 +272,7 @@ const fn sig(
         category: Category::Change,
         about,
         args,
-        destructive,
+        action: Some(action),
         fields: OUTCOME_COLUMNS,
         examples,
     }
@@ -260,176 +286,143 @@ change_command!(
     START,
     ActionKind::Start,
     0,
-    sig(
-        "start",
-        "Start guests (runs at once, following each task).",
-        &[VM],
-        false,
-        &[
-            ex("start dev-box", "start one guest"),
-            ex(
-                "ls | where status=stopped and tags has lab | start",
-                "start the guests piped in"
-            )
-        ]
-    )
+    "start",
+    "Start guests (runs at once, following each task).",
+    &[VM],
+    &[
+        ex("start dev-box", "start one guest"),
+        ex(
+            "ls | where status=stopped and tags has lab | start",
+            "start the guests piped in"
+        )
+    ]
 );
 change_command!(
     STOP,
     ActionKind::Stop,
     0,
-    sig(
-        "stop",
-        "Stop guests at once, like pulling the plug (staged).",
-        &[VM],
-        true,
-        &[
-            ex("stop web01", "stage a hard stop"),
-            ex(
-                "ls | where tags has ci and type = qemu | stop",
-                "stage a stop per guest piped in"
-            )
-        ]
-    )
+    "stop",
+    "Stop guests at once, like pulling the plug (staged).",
+    &[VM],
+    &[
+        ex("stop web01", "stage a hard stop"),
+        ex(
+            "ls | where tags has ci and type = qemu | stop",
+            "stage a stop per guest piped in"
+        )
+    ]
 );
 change_command!(
     SHUTDOWN,
     ActionKind::Shutdown,
     0,
-    sig(
-        "shutdown",
-        "Shut guests down cleanly (staged).",
-        &[
-            VM,
-            Arg::flag("--timeout", ArgKind::Count, "seconds to wait for the guest"),
-            Arg::switch("--force-stop", "stop it when the timeout passes")
-        ],
-        true,
-        &[ex(
-            "shutdown web02 --timeout 60 --force-stop",
-            "stage a clean shutdown, forced after 60 s"
-        )]
-    )
+    "shutdown",
+    "Shut guests down cleanly (staged).",
+    &[
+        VM,
+        Arg::flag("--timeout", ArgKind::Count, "seconds to wait for the guest"),
+        Arg::switch("--force-stop", "stop it when the timeout passes")
+    ],
+    &[ex(
+        "shutdown web02 --timeout 60 --force-stop",
+        "stage a clean shutdown, forced after 60 s"
+    )]
 );
 change_command!(
     REBOOT,
     ActionKind::Reboot,
     0,
-    sig(
-        "reboot",
-        "Reboot guests, applying pending config changes (staged).",
-        &[VM],
-        true,
-        &[ex("reboot web01", "stage a reboot")]
-    )
+    "reboot",
+    "Reboot guests, applying pending config changes (staged).",
+    &[VM],
+    &[ex("reboot web01", "stage a reboot")]
 );
 change_command!(
     RESET,
     ActionKind::Reset,
     0,
-    sig(
-        "reset",
-        "Reset VMs like the reset button (staged).",
-        &[VM],
-        true,
-        &[ex("reset web01", "stage a hard reset")]
-    )
+    "reset",
+    "Reset VMs like the reset button (staged).",
+    &[VM],
+    &[ex("reset web01", "stage a hard reset")]
 );
 change_command!(
     SUSPEND,
     ActionKind::Suspend,
     0,
-    sig(
-        "suspend",
-        "Pause VMs (staged).",
-        &[VM],
-        true,
-        &[ex("suspend web01", "stage a pause")]
-    )
+    "suspend",
+    "Pause VMs (staged).",
+    &[VM],
+    &[ex("suspend web01", "stage a pause")]
 );
 change_command!(
     RESUME,
     ActionKind::Resume,
     0,
-    sig(
-        "resume",
-        "Resume paused VMs (runs at once).",
-        &[VM],
-        false,
-        &[ex("resume web01", "resume a paused VM")]
-    )
+    "resume",
+    "Resume paused VMs (runs at once).",
+    &[VM],
+    &[ex("resume web01", "resume a paused VM")]
 );
 change_command!(
     DESTROY,
     ActionKind::Destroy,
     0,
-    sig(
-        "destroy",
-        "Destroy guests and their disks (staged; cannot be undone).",
-        &[
-            VM,
-            Arg::switch(
-                "--purge",
-                "also remove it from backup jobs, replication and HA"
-            )
-        ],
-        true,
-        &[ex(
-            "destroy old-app --purge",
-            "stage the removal of a guest"
-        )]
-    )
+    "destroy",
+    "Destroy guests and their disks (staged; cannot be undone).",
+    &[
+        VM,
+        Arg::switch(
+            "--purge",
+            "also remove it from backup jobs, replication and HA"
+        )
+    ],
+    &[ex(
+        "destroy old-app --purge",
+        "stage the removal of a guest"
+    )]
 );
 change_command!(
     SNAPSHOT,
     ActionKind::Snapshot,
     1,
-    sig(
-        "snapshot",
-        "Take a snapshot of guests (runs at once).",
-        &[
-            Arg::pos("name", ArgKind::Text, "the snapshot name"),
-            VM,
-            Arg::switch("--vmstate", "save the RAM too (VMs)"),
-            Arg::flag("--description", ArgKind::Text, "a note")
-        ],
-        false,
-        &[
-            ex("snapshot pre-upgrade web01", "one guest"),
-            ex(
-                "ls | where status=running | snapshot pre-upgrade",
-                "every running guest, in parallel"
-            )
-        ]
-    )
+    "snapshot",
+    "Take a snapshot of guests (runs at once).",
+    &[
+        Arg::pos("name", ArgKind::Text, "the snapshot name"),
+        VM,
+        Arg::switch("--vmstate", "save the RAM too (VMs)"),
+        Arg::flag("--description", ArgKind::Text, "a note")
+    ],
+    &[
+        ex("snapshot pre-upgrade web01", "one guest"),
+        ex(
+            "ls | where status=running | snapshot pre-upgrade",
+            "every running guest, in parallel"
+        )
+    ]
 );
 change_command!(
     ROLLBACK,
     ActionKind::Rollback,
     1,
-    sig(
-        "rollback",
-        "Roll guests back to a snapshot (staged).",
-        &[
-            Arg::pos("name", ArgKind::Snapshot, "the snapshot name"),
-            VM,
-            Arg::switch("--start", "start the guest afterwards")
-        ],
-        true,
-        &[ex("rollback pre-upgrade web01", "stage a rollback")]
-    )
+    "rollback",
+    "Roll guests back to a snapshot (staged).",
+    &[
+        Arg::pos("name", ArgKind::Snapshot, "the snapshot name"),
+        VM,
+        Arg::switch("--start", "start the guest afterwards")
+    ],
+    &[ex("rollback pre-upgrade web01", "stage a rollback")]
 );
 change_command!(
     DELSNAPSHOT,
     ActionKind::Delsnapshot,
     1,
-    sig(
-        "delsnapshot",
-        "Delete a snapshot of guests (staged).",
-        &[Arg::pos("name", ArgKind::Snapshot, "the snapshot name"), VM],
-        true,
-        &[ex("delsnapshot pre-upgrade web01", "stage the deletion")]
-    )
+    "delsnapshot",
+    "Delete a snapshot of guests (staged).",
+    &[Arg::pos("name", ArgKind::Snapshot, "the snapshot name"), VM],
+    &[ex("delsnapshot pre-upgrade web01", "stage the deletion")]
 );
 /// `set`: a first word that is an API path (`/...`, `./...`, `../...`) makes it the pvesh-style
 /// raw PUT; otherwise it is the guest-config action.
@@ -445,7 +438,7 @@ pub static SET: Command = Command {
             ),
             VM,
         ],
-        false,
+        ActionKind::Set,
         &[
             ex("set memory=8G web01", "more memory (runs at once)"),
             ex("set cores=2 web01", "fewer cores: staged"),
@@ -477,33 +470,27 @@ change_command!(
     TAG,
     ActionKind::Tag,
     2,
-    sig(
-        "tag",
-        "Add or remove a tag on guests (runs at once).",
-        &[
-            Arg::pos("op", ArgKind::Choice(&["add", "rm"]), "add or rm"),
-            Arg::pos("tag", ArgKind::Text, "the tag"),
-            VM
-        ],
-        false,
-        &[
-            ex("tag add maintenance web01", "tag one guest"),
-            ex(
-                "ls | where name =~ ci | tag rm ci",
-                "untag the guests piped in"
-            )
-        ]
-    )
+    "tag",
+    "Add or remove a tag on guests (runs at once).",
+    &[
+        Arg::pos("op", ArgKind::Choice(&["add", "rm"]), "add or rm"),
+        Arg::pos("tag", ArgKind::Text, "the tag"),
+        VM
+    ],
+    &[
+        ex("tag add maintenance web01", "tag one guest"),
+        ex(
+            "ls | where name =~ ci | tag rm ci",
+            "untag the guests piped in"
+        )
+    ]
 );
 change_command!(
     TEMPLATE,
     ActionKind::Template,
     0,
-    sig(
-        "template",
-        "Convert guests to templates (staged; cannot be undone).",
-        &[VM],
-        true,
-        &[ex("template dev-box", "stage the conversion")]
-    )
+    "template",
+    "Convert guests to templates (staged; cannot be undone).",
+    &[VM],
+    &[ex("template dev-box", "stage the conversion")]
 );

@@ -200,7 +200,7 @@ pub static USAGE: Command = Command {
                 "only this method",
             ),
         ],
-        destructive: false,
+        action: None,
         fields: USAGE_FIELDS,
         examples: &[
             Example {

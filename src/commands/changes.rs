@@ -11,7 +11,7 @@ use crate::api::GuestKind;
 use crate::error::{Error, Result};
 use crate::inventory::Guest;
 use crate::lang::{parse_bool, parse_size};
-use crate::staging::{Action, ActionKind, policy};
+use crate::staging::{Action, ActionKind, ConfigChange, Op, policy};
 
 /// The `n`-th positional, or a usage error naming it.
 pub(super) fn positional(call: &Call, n: usize, what: &str, usage: &str) -> Result<String> {
@@ -99,7 +99,8 @@ pub(super) fn fill_config_change(
     g: &Guest,
     cfg: &Map<String, Json>,
 ) -> Result<Option<Action>> {
-    let changes = if a.kind == ActionKind::Tag {
+    let mut change = ConfigChange::default();
+    if a.kind() == ActionKind::Tag {
         let op = positional(call, 0, "add or rm", "tag add|rm TAG [VM...]")?;
         let tag = positional(call, 1, "the tag", "tag add|rm TAG [VM...]")?;
         let mut tags = tag_list(cfg);
@@ -114,23 +115,27 @@ pub(super) fn fill_config_change(
                     .hinted("usage: tag add|rm TAG [VM...]"));
             }
         }
-        BTreeMap::from([("tags".to_string(), tags.join(";"))])
+        change.changes = BTreeMap::from([("tags".to_string(), tags.join(";"))]);
     } else {
         let changes = set_changes(call, g.kind)?;
         policy::check_quotas(&ctx.config, &g.label(), &changes, cfg)?;
-        a.destructive_reason = policy::set_risk(&changes, cfg);
+        change.risk = policy::set_risk(&changes, cfg);
         let running = g.status == "running";
         for (k, v) in &changes {
             let effect = policy::effect(k, v, running, g.kind == GuestKind::Qemu, cfg);
-            a.effect.insert(k.clone(), effect.to_string());
+            change.effect.insert(k.clone(), effect.to_string());
         }
-        changes
-    };
-    for k in changes.keys() {
-        a.before
+        change.changes = changes;
+    }
+    for k in change.changes.keys() {
+        change
+            .before
             .insert(k.clone(), policy::config_text(cfg, k).unwrap_or_default());
     }
-    a.params = changes;
+    a.op = match a.kind() {
+        ActionKind::Tag => Op::Tag(change),
+        _ => Op::Set(change),
+    };
     Ok(Some(a))
 }
 

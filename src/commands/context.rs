@@ -91,6 +91,13 @@ impl Ctx {
         (self.notes)(msg);
     }
 
+    /// The staging state and a note callback at once, for work on the buffer that reports
+    /// progress as it goes (`commit`).
+    pub fn staging_and_notes(&mut self) -> (&mut StagingState, impl FnMut(&str) + '_) {
+        let notes = &mut self.notes;
+        (&mut self.staging, move |msg: &str| notes(msg))
+    }
+
     /// A GET (or any request) whose `data` is returned.
     pub async fn get(&self, req: &ApiRequest) -> Result<Json> {
         Ok(self.client.get(req).await?)

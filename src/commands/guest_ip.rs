@@ -118,7 +118,7 @@ pub static IP: Command = Command {
             ArgKind::Vm,
             "VMID, name, unique prefix or @selector",
         )],
-        destructive: false,
+        action: None,
         fields: IP_FIELDS,
         examples: &[
             Example {

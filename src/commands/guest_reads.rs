@@ -107,7 +107,7 @@ pub static SNAPSHOTS: Command = Command {
             ArgKind::Vm,
             "VMID, name, unique prefix or @selector",
         )],
-        destructive: false,
+        action: None,
         fields: SNAPSHOT_FIELDS,
         examples: &[
             Example {
@@ -203,7 +203,7 @@ pub static BACKUPS: Command = Command {
             ArgKind::Vm,
             "only this guest's backups (default: the current VM, else all)",
         )],
-        destructive: false,
+        action: None,
         fields: BACKUP_FIELDS,
         examples: &[
             Example {
@@ -381,7 +381,7 @@ pub static CONFIG: Command = Command {
             ArgKind::Vm,
             "VMID, name, unique prefix or @selector",
         )],
-        destructive: false,
+        action: None,
         fields: &[
             "vmid",
             "node",

@@ -39,7 +39,7 @@ pub fn command_help(sig: &Signature) -> String {
             out.push_str(&format!("  {:width$}  {}\n", a.name, a.help));
         }
     }
-    if sig.destructive {
+    if sig.destructive() {
         out.push_str("\n  Destructive: staged in the pending buffer; `commit` applies it.\n");
     }
     out.push_str("\nExamples:\n");
@@ -107,7 +107,7 @@ pub static HELP: Command = Command {
             super::ArgKind::Text,
             "a command name, or `where` for the filter language",
         )],
-        destructive: false,
+        action: None,
         fields: &[],
         examples: &[
             Example {

@@ -3,8 +3,8 @@
 //!
 //! A signature feeds the runner, `help`, completion and highlighting; its examples are run as
 //! tests. Commands never print: they return an [`Output`] (a value plus a hint for how to show it)
-//! and report progress through [`Ctx::note`]. Which command is destructive is a field of its
-//! signature, not a decision made at the call site.
+//! and report progress through [`Ctx::note`]. Which command is destructive follows from the action
+//! kind in its signature, not a decision made at the call site.
 //!
 //! Files: `context.rs` (the session a command runs in), `engine.rs` (parse → run stages),
 //! `read.rs` (version, nodes, ls, status, tasks), `reads.rs` (ps, storage, content, pools, tags,
@@ -42,6 +42,7 @@ pub use read::{GUEST_FIELDS, guest_record};
 
 use crate::error::Result;
 use crate::lang::{Args, Value};
+use crate::staging::ActionKind;
 
 /// What kind of thing an argument is: drives completion and highlighting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,14 +164,20 @@ pub struct Signature {
     pub category: Category,
     pub about: &'static str,
     pub args: &'static [Arg],
-    /// Destructive commands stage instead of running (DESIGN §2).
-    pub destructive: bool,
+    /// The kind of action it plans, if it plans one: whether it is destructive (and so stages,
+    /// DESIGN §2) comes from the kind alone ([`ActionKind::risk`]).
+    pub action: Option<ActionKind>,
     /// The fields of the records it produces (completion offers them after `where`/`select`).
     pub fields: &'static [&'static str],
     pub examples: &'static [Example],
 }
 
 impl Signature {
+    /// True when the action it plans is always destructive (it stages).
+    pub fn destructive(&self) -> bool {
+        self.action.is_some_and(ActionKind::always_destructive)
+    }
+
     /// `status [vm]`, `sort-by field [--reverse]`.
     pub fn usage(&self) -> String {
         let mut out = self.name.to_string();

@@ -110,7 +110,7 @@ pub static NEW: Command = Command {
                 "with --lxc: a privileged container (default: unprivileged)",
             ),
         ],
-        destructive: false,
+        action: None,
         fields: &["vmid", "name", "node", "status", "ip", "ssh"],
         examples: &[
             Example {
@@ -170,7 +170,7 @@ pub static NEW_TEMPLATE: Command = Command {
                 "resolve everything and show the plan; change nothing",
             ),
         ],
-        destructive: false,
+        action: None,
         fields: &["vmid", "name", "node", "template"],
         examples: &[
             Example {

@@ -4,15 +4,15 @@
 //! `commit` re-checks every action against the cluster, runs them through the staging executor
 //! and returns the outcome table; it never prints (progress goes through [`Ctx::note`]).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
 use super::{Arg, ArgKind, Category, Command, Ctx, Example, Output, Signature};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::lang::{Record, Value, parse_duration};
 use crate::staging::{
-    self, Action, ActionKind, ConfirmPlan, ExecOptions, LiveGuest, OUTCOME_COLUMNS, Status,
-    execute, outcome_records,
+    self, Action, CommitOptions, ConfirmPlan, ExecOptions, Flight, LiveGuest, OUTCOME_COLUMNS,
+    outcome_records,
 };
 
 /// The columns `pending` shows.
@@ -61,14 +61,11 @@ pub fn pending_records(actions: &[Action], first: usize) -> Value {
                     "type",
                     Value::String(a.target.guest_kind.as_str().to_string()),
                 );
-                r.insert(
-                    "why",
-                    a.destructive_reason
-                        .clone()
-                        .map_or(Value::Null, Value::String),
-                );
-                let effect: Vec<String> =
-                    a.effect.iter().map(|(k, e)| format!("{k} {e}")).collect();
+                r.insert("why", a.risk().map_or(Value::Null, Value::String));
+                let effect: Vec<String> = a
+                    .config_change()
+                    .map(|c| c.effect.iter().map(|(k, e)| format!("{k} {e}")).collect())
+                    .unwrap_or_default();
                 r.insert("effect", Value::String(effect.join(", ")));
                 r.insert("status", Value::String(a.precondition.status.clone()));
                 r.insert(
@@ -84,67 +81,13 @@ pub fn pending_records(actions: &[Action], first: usize) -> Value {
     )
 }
 
-/// What an action changes, as (field, before, after) rows.
-fn changes_of(a: &Action) -> Vec<(String, String, String)> {
-    let status = a.precondition.status.clone();
-    let snap = a.params.get("snapname").cloned().unwrap_or_default();
-    match a.kind {
-        ActionKind::Set | ActionKind::Tag => a
-            .params
-            .iter()
-            .map(|(k, v)| {
-                let before = a.before.get(k).cloned().unwrap_or_default();
-                (k.clone(), before, v.clone())
-            })
-            .collect(),
-        ActionKind::Stop | ActionKind::Shutdown => {
-            vec![("status".into(), status, "stopped".into())]
-        }
-        ActionKind::Start => vec![("status".into(), status, "running".into())],
-        ActionKind::Suspend => vec![("status".into(), status, "paused".into())],
-        ActionKind::Resume => vec![("status".into(), status, "running".into())],
-        ActionKind::Reboot | ActionKind::Reset => {
-            vec![("status".into(), status, "running (restarted)".into())]
-        }
-        ActionKind::Destroy => vec![("guest".into(), "exists".into(), "destroyed".into())],
-        ActionKind::Template => vec![("template".into(), "0".into(), "1".into())],
-        ActionKind::Snapshot => vec![(format!("snapshot {snap}"), "-".into(), "taken".into())],
-        ActionKind::Rollback => {
-            vec![(
-                "state".into(),
-                "current".into(),
-                format!("as at snapshot {snap}"),
-            )]
-        }
-        ActionKind::Delsnapshot => vec![(
-            format!("snapshot {snap}"),
-            "exists".into(),
-            "deleted".into(),
-        )],
-        // A raw write says what it sends; pvesh+ does not guess its effect.
-        ActionKind::Raw => {
-            let what = a
-                .raw
-                .as_ref()
-                .map_or_else(String::new, |r| format!("{} {}", r.method, r.path));
-            let params = a
-                .audit_params()
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(" ");
-            vec![(what, "-".into(), params)]
-        }
-    }
-}
-
 pub static PENDING: Command = Command {
     sig: Signature {
         name: "pending",
         category: Category::Plan,
         about: "List the staged changes: what, on which guest and node, why it is destructive, and when it takes effect.",
         args: &[],
-        destructive: false,
+        action: None,
         fields: &[
             "n", "action", "vmid", "name", "node", "type", "why", "effect", "status", "digest",
         ],
@@ -170,7 +113,7 @@ pub static DIFF: Command = Command {
         category: Category::Plan,
         about: "Before and after, per guest, for every staged change.",
         args: &[],
-        destructive: false,
+        action: None,
         fields: &["n", "vmid", "name", "field", "before", "after"],
         examples: &[Example {
             line: "diff",
@@ -181,7 +124,7 @@ pub static DIFF: Command = Command {
         Box::pin(async move {
             let mut rows = Vec::new();
             for (i, a) in ctx.staging.buffer.actions().iter().enumerate() {
-                for (field, before, after) in changes_of(a) {
+                for (field, before, after) in a.diff() {
                     let mut r = Record::new();
                     r.insert("n", Value::Int(i as i64 + 1));
                     r.insert("vmid", Value::Int(i64::from(a.target.vmid)));
@@ -203,7 +146,7 @@ pub static DISCARD: Command = Command {
         category: Category::Plan,
         about: "Drop staged changes by number (all of them without numbers).",
         args: &[Arg::opt("n", ArgKind::Count, "numbers from `pending`")],
-        destructive: false,
+        action: None,
         fields: &[],
         examples: &[
             Example {
@@ -269,7 +212,7 @@ pub static COMMIT: Command = Command {
                 "snapshot first, roll back unless `confirm` comes within this time (5m, 30s)",
             ),
         ],
-        destructive: false,
+        action: None,
         fields: OUTCOME_COLUMNS,
         examples: &[
             Example {
@@ -292,7 +235,7 @@ pub static COMMIT: Command = Command {
 async fn commit(ctx: &mut Ctx, call: super::Call) -> Result<Output> {
     let parallel = count_flag(&call, "parallel", 4)?;
     let keep_going = call.args.has_flag("keep-going");
-    let window = match call.args.flag("confirm").and_then(|f| f.value.as_ref()) {
+    let confirm = match call.args.flag("confirm").and_then(|f| f.value.as_ref()) {
         None => None,
         Some(w) => Some(parse_duration(&w.text).filter(|s| *s > 0).ok_or_else(|| {
             Error::usage(format!(
@@ -301,27 +244,9 @@ async fn commit(ctx: &mut Ctx, call: super::Call) -> Result<Output> {
             ))
         })?),
     };
-    if staging::peek(&ctx.staging.confirm).is_some() {
-        return Err(Error::usage("a confirmed commit is waiting for `confirm`")
-            .hinted("type `confirm` to keep it, or wait for its rollback before committing more"));
-    }
-    let actions = ctx.staging.buffer.actions().to_vec();
-    if actions.is_empty() {
+    if ctx.staging.buffer.is_empty() {
         ctx.note("nothing to commit");
         return Ok(Output::none());
-    }
-    if window.is_some()
-        && let Some(a) = actions.iter().find(|a| !a.kind.undoable())
-    {
-        return Err(Error::new(
-            ErrorKind::Policy,
-            format!(
-                "refusing --confirm: `{}` on {} cannot be undone by a snapshot",
-                a.summary(),
-                a.target.label()
-            ),
-        )
-        .hinted("commit it without --confirm, or `discard` it first; nothing was sent"));
     }
     let inv = ctx.refresh().await?;
     let live: HashMap<u32, LiveGuest> = inv
@@ -337,131 +262,25 @@ async fn commit(ctx: &mut Ctx, call: super::Call) -> Result<Output> {
             )
         })
         .collect();
-    // The plan stays saved until the commit ends: if the process dies half-way, the next commit
-    // re-checks every action, and those already applied are skipped by their preconditions.
     ctx.staging.graceful.store(true, Ordering::Relaxed);
     let client = ctx.client.clone();
-    let audit = ctx.staging.audit.clone();
-    let opts = ExecOptions {
-        parallel,
-        keep_going,
-        cancel: ctx.staging.cancel.clone(),
-        ..ExecOptions::default()
+    let opts = CommitOptions {
+        exec: ExecOptions {
+            parallel,
+            keep_going,
+            cancel: ctx.staging.cancel.clone(),
+            ..ExecOptions::default()
+        },
+        confirm,
     };
-    let mut plan = None;
-    if window.is_some() {
-        let now = ctx.staging.clock.now(&client).await?;
-        let mut seen = BTreeSet::new();
-        let guests: Vec<_> = actions
-            .iter()
-            .filter(|a| seen.insert(a.target.vmid))
-            .map(|a| {
-                let running = live
-                    .get(&a.target.vmid)
-                    .is_some_and(|l| l.status == "running");
-                (a.target.clone(), running)
-            })
-            .collect();
-        let snapname = staging::snapshot_name(now);
-        ctx.note(&format!(
-            "taking snapshot {snapname} of {} guest(s) first",
-            guests.len()
-        ));
-        let snaps = {
-            let mut note = |l: &str| ctx.note(l);
-            let snap_opts = ExecOptions {
-                check_preconditions: false,
-                ..opts.clone()
-            };
-            execute(
-                &client,
-                &audit,
-                staging::snapshot_actions(&snapname, &guests),
-                &live,
-                &snap_opts,
-                &mut note,
-            )
-            .await
-        };
-        if let Some(bad) = snaps.iter().find(|o| o.status != Status::Done) {
-            return Err(Error::new(
-                ErrorKind::Task,
-                format!(
-                    "could not snapshot {} ({}): nothing was applied, the plan is still pending",
-                    bad.action.target.label(),
-                    bad.detail
-                ),
-            ));
-        }
-        plan = Some(ConfirmPlan {
-            deadline: 0,
-            snapname,
-            guests,
-        });
-    }
-    let total = actions.len();
-    let outcomes = {
-        let mut note = |l: &str| ctx.note(l);
-        execute(&client, &audit, actions, &live, &opts, &mut note).await
+    let report = {
+        let (staging, mut note) = ctx.staging_and_notes();
+        staging.commit(&client, &live, &opts, &mut note).await?
     };
-    let not_run: Vec<Action> = outcomes
-        .iter()
-        .filter(|o| o.status == Status::NotRun && o.detail.starts_with("not started"))
-        .map(|o| o.action.clone())
-        .collect();
-    let interrupted: Vec<Action> = outcomes
-        .iter()
-        .filter(|o| o.status == Status::NotRun && o.detail.starts_with("interrupted"))
-        .map(|o| o.action.clone())
-        .collect();
-    let kept = not_run.len() + interrupted.len();
-    ctx.staging.buffer.take_all()?;
-    if kept > 0 {
-        ctx.staging
-            .buffer
-            .push(not_run.into_iter().chain(interrupted).collect())?;
-        ctx.note(&format!("{kept} change(s) did not start and stay pending"));
-    }
-    let bad = outcomes.iter().filter(|o| o.status != Status::Done).count();
-    if let (Some(mut plan), Some(secs)) = (plan, window) {
-        let now = ctx.staging.clock.now(&client).await?;
-        plan.deadline = now + i64::try_from(secs).unwrap_or(i64::MAX / 2);
-        let announce = format!(
-            "!!! confirmed commit: type `confirm` within {} or all {} guest(s) roll back to {}",
-            crate::lang::format_duration(secs),
-            plan.guests.len(),
-            plan.snapname
-        );
-        ctx.staging.confirm.open(plan)?;
-        ctx.note(&announce);
-        if let Some(notify) = &ctx.staging.timer_notify
-            && ctx.staging.clock.is_local()
-        {
-            staging::spawn_confirm_timer(
-                client.clone(),
-                audit.clone(),
-                ctx.staging.confirm.clone(),
-                secs,
-                notify.clone(),
-            );
-        }
-    }
     let _ = ctx.refresh().await;
-    let failure = (bad > 0).then(|| {
-        let count = |s: Status| outcomes.iter().filter(|o| o.status == s).count();
-        Error::new(
-            ErrorKind::Partial,
-            format!(
-                "{bad} of {total} change(s) did not succeed: {} failed, {} skipped, {} not run (see the table above)",
-                count(Status::Failed),
-                count(Status::Skipped),
-                count(Status::NotRun)
-            ),
-        )
-    });
-    Ok(Output::value(outcome_records(&outcomes))
+    Ok(Output::value(outcome_records(&report.outcomes))
         .with_columns(OUTCOME_COLUMNS)
-        .with_failure(failure))
+        .with_failure(report.failure()))
 }
 
 pub static CONFIRM: Command = Command {
@@ -470,7 +289,7 @@ pub static CONFIRM: Command = Command {
         category: Category::Plan,
         about: "Keep a confirmed commit: cancels its rollback and deletes the safety snapshots.",
         args: &[],
-        destructive: false,
+        action: None,
         fields: OUTCOME_COLUMNS,
         examples: &[Example {
             line: "confirm",
@@ -488,8 +307,7 @@ pub static CONFIRM: Command = Command {
                 "confirmed: the changes stay; deleting the snapshots {}",
                 plan.snapname
             ));
-            let client = ctx.client.clone();
-            let audit = ctx.staging.audit.clone();
+            let exec = ctx.staging.executor(&ctx.client);
             let opts = ExecOptions {
                 check_preconditions: false,
                 keep_going: true,
@@ -497,9 +315,7 @@ pub static CONFIRM: Command = Command {
             };
             let outcomes = {
                 let mut note = |l: &str| ctx.note(l);
-                execute(
-                    &client,
-                    &audit,
+                exec.run(
                     staging::cleanup_actions(&plan),
                     &HashMap::new(),
                     &opts,
@@ -515,13 +331,12 @@ pub static CONFIRM: Command = Command {
 /// Rolls back an open window now, loudly; the exit code says whether every guest came back.
 async fn fire_rollback(ctx: &mut Ctx, plan: ConfirmPlan, why: &str) -> bool {
     ctx.note(&staging::rollback_banner(&plan, why));
-    let client = ctx.client.clone();
-    let audit = ctx.staging.audit.clone();
+    let exec = ctx.staging.executor(&ctx.client);
     let outcomes = {
         let mut note = |l: &str| ctx.note(l);
-        staging::roll_back(&client, &audit, &plan, &mut note).await
+        staging::roll_back(&exec, &plan, &mut note).await
     };
-    let failed = outcomes.iter().filter(|o| o.status != Status::Done).count();
+    let failed = outcomes.iter().filter(|o| !o.outcome.is_done()).count();
     if failed == 0 {
         ctx.note("!!! rollback finished: every guest is back to its snapshot");
     } else {
@@ -591,16 +406,40 @@ pub async fn finish_run(ctx: &mut Ctx, batch: bool, code: i32) -> i32 {
     code
 }
 
-/// The notice shown at start when an earlier session left changes pending.
+/// The notice shown at start when an earlier session left changes pending, naming those it
+/// had in flight when it stopped.
 pub fn restore_notice(ctx: &Ctx) -> Option<String> {
     let n = ctx.staging.buffer.len();
-    (n > 0).then(|| {
-        let path = ctx
-            .staging
-            .buffer
-            .path()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default();
-        format!("restored {n} pending change(s) from {path}: `pending` lists them, `commit` applies, `discard` drops")
-    })
+    if n == 0 {
+        return None;
+    }
+    let path = ctx
+        .staging
+        .buffer
+        .path()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let mut out = format!(
+        "restored {n} pending change(s) from {path}: `pending` lists them, `commit` applies, `discard` drops"
+    );
+    let flying = ctx.staging.buffer.in_flight();
+    if !flying.is_empty() {
+        out.push_str(&format!(
+            "\n{} of them were in flight when the last session stopped; `commit` follows them \
+             to their end and never sends them again:",
+            flying.len()
+        ));
+        for (i, a, flight) in flying {
+            let state = match flight {
+                Flight::Sent(upid) => format!("sent, task {upid}"),
+                Flight::Unknown => "being sent: it may have reached the server".to_string(),
+            };
+            out.push_str(&format!(
+                "\n  {i}. {} on {} ({state})",
+                a.summary(),
+                a.target.label()
+            ));
+        }
+    }
+    Some(out)
 }

@@ -3,7 +3,7 @@
 //!
 //! Writes on or below a guest (`/nodes/N/qemu/ID...`, `/nodes/N/lxc/ID...`) are destructive: the
 //! guest must exist on that node and not be protected, config writes obey the quotas, and the
-//! write is staged as an [`ActionKind::Raw`] that `commit` sends (re-checking that the guest is
+//! write is staged as an [`Op::Raw`] that `commit` sends (re-checking that the guest is
 //! still on that node). Writes elsewhere run at once: a task they start is followed to its end,
 //! and the answer flows on as records. Creating guests (`create /nodes/N/qemu`, `.../clone`)
 //! is checked against `vmid_ranges` and `quotas` first. Every write is audited, secrets redacted.
@@ -15,26 +15,10 @@ use serde_json::{Map, Value as Json};
 
 use super::{Arg, ArgKind, Call, Category, Command, Ctx, Example, Output, Signature};
 use crate::api::schema::{ApiSchema, MethodInfo};
-use crate::api::{ApiRequest, GuestKind, Method, Upid, WaitOptions, endpoints};
+use crate::api::{GuestKind, Method, WaitOptions, endpoints};
 use crate::error::{Error, ErrorKind, Result};
 use crate::lang::{Record, Value};
-use crate::staging::{Action, Precondition, Target, policy, scrub_secrets};
-
-/// The guest an API path is on or below: `/nodes/pve1/qemu/101/config` → (pve1, qemu, 101).
-pub fn guest_of_path(path: &str) -> Option<(String, GuestKind, u32)> {
-    let mut seg = path.trim_start_matches('/').split('/');
-    if seg.next()? != "nodes" {
-        return None;
-    }
-    let node = seg.next()?;
-    let kind = match seg.next()? {
-        "qemu" => GuestKind::Qemu,
-        "lxc" => GuestKind::Lxc,
-        _ => return None,
-    };
-    let vmid = seg.next()?.parse().ok()?;
-    Some((node.to_string(), kind, vmid))
-}
+use crate::staging::{Action, Op, Precondition, Target, guest_of_path, policy};
 
 /// What a creation request would make, and the VMID it asks for: `POST /nodes/N/qemu vmid=..`,
 /// `POST /nodes/N/lxc vmid=..` and `POST .../ID/clone newid=..`.
@@ -247,7 +231,7 @@ async fn stage_on_guest(
         node,
         status: g.status.clone(),
     };
-    let action = Action::raw(target, pre, method, path, params);
+    let action = Action::new(raw_op(method, path, params), target, pre);
     if !policy::stages(ctx.config.staging.policy, true) {
         return Ok(super::actions::run_now(ctx, vec![action]).await);
     }
@@ -262,61 +246,57 @@ async fn stage_on_guest(
     Ok(Output::value(records).with_columns(super::pending::PENDING_COLUMNS))
 }
 
-/// Sends a write outside any guest now; follows a task it starts; audits the call.
+fn raw_op(method: Method, path: &str, params: BTreeMap<String, String>) -> Op {
+    Op::Raw {
+        method: method.as_str().to_string(),
+        path: path.to_string(),
+        params,
+    }
+}
+
+/// Sends a write outside any guest now, through the executor (audited); follows a task it
+/// starts.
 async fn run_at_once(
     ctx: &mut Ctx,
     method: Method,
     path: &str,
     params: BTreeMap<String, String>,
 ) -> Result<Output> {
-    let mut req = ApiRequest::new(method, path);
-    for (k, v) in &params {
-        req = req.param(k, v);
-    }
-    let audit = ctx.staging.audit.clone();
-    let log = |ctx: &mut Ctx, event, upid: Option<&str>, outcome: &str| {
-        if let Err(e) = audit.write(&audit.raw_entry(event, &req, upid, outcome)) {
-            ctx.note(&format!("warning: {e}"));
-        }
-    };
-    let data = match ctx.client.get(&req).await {
-        Ok(data) => data,
+    let node = path
+        .strip_prefix("/nodes/")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_default();
+    let action = Action::on(raw_op(method, path, params), Target::node(node), "");
+    let exec = ctx.staging.executor(&ctx.client);
+    let sent = match exec.send(&action).await {
+        Ok(sent) => sent,
         Err(e) => {
             let mut err = Error::from(e);
-            err.message = scrub_secrets(&err.message, &params);
-            log(ctx, "call", None, &format!("error: {}", err.message));
+            err.message = action.scrub(&err.message);
             return Err(err);
         }
     };
-    let upid = data.as_str().and_then(|s| s.parse::<Upid>().ok());
-    let Some(upid) = upid else {
-        log(ctx, "call", None, "ok");
+    let Some(upid) = sent.upid else {
         let _ = ctx.refresh().await;
-        return Ok(Output::value(Value::from_pve_json(&data))
+        return Ok(Output::value(Value::from_pve_json(&sent.data))
             .with_empty("done (the server answered with no data)"));
     };
     let text = upid.to_string();
-    log(ctx, "call", Some(&text), "submitted");
     ctx.note(&format!("{} {path}: task {text} running", method.as_str()));
-    let client = ctx.client.clone();
-    let waited = client
-        .wait_task(&upid, &WaitOptions::default(), &mut |_| {})
+    let waited = exec
+        .follow(&action, &upid, &WaitOptions::default(), &mut |_| {})
         .await;
     let _ = ctx.refresh().await;
     match waited {
-        Ok(done) => {
-            log(ctx, "task", Some(&text), "ok");
-            Ok(Output::value(Value::Record(Record::from_pairs([
-                ("upid", Value::String(text)),
-                ("exitstatus", Value::String(done.exitstatus)),
-            ]))))
-        }
+        Ok(done) => Ok(Output::value(Value::Record(Record::from_pairs([
+            ("upid", Value::String(text)),
+            ("exitstatus", Value::String(done.exitstatus)),
+        ])))),
         Err(e) => {
             let err = Error::from(e);
-            log(ctx, "task", Some(&text), &format!("error: {}", err.message));
             Err(Error::new(
                 ErrorKind::Partial,
-                format!("task {text} failed: {}", err.message),
+                format!("task {text} failed: {}", action.scrub(&err.message)),
             ))
         }
     }
@@ -335,7 +315,7 @@ pub static CREATE: Command = Command {
         category: Category::Change,
         about: "POST to an API path, as pvesh does. Below a guest it stages; elsewhere it runs at once. New guests obey vmid_ranges and the quotas.",
         args: &[PATH, PARAMS],
-        destructive: false,
+        action: None,
         fields: &[],
         examples: &[
             Example {
@@ -357,7 +337,7 @@ pub static DELETE: Command = Command {
         category: Category::Change,
         about: "DELETE an API path, as pvesh does. Below a guest it stages; elsewhere it runs at once.",
         args: &[PATH, PARAMS],
-        destructive: false,
+        action: None,
         fields: &[],
         examples: &[
             Example {

@@ -127,7 +127,7 @@ pub static LS: Command = Command {
             ),
             Arg::switch("--templates", "only templates"),
         ],
-        destructive: false,
+        action: None,
         fields: GUEST_FIELDS,
         examples: &[
             Example {
@@ -194,7 +194,7 @@ pub static STATUS: Command = Command {
             ArgKind::Vm,
             "VMID, name, unique prefix or @selector",
         )],
-        destructive: false,
+        action: None,
         fields: GUEST_FIELDS,
         examples: &[
             Example {
@@ -259,7 +259,7 @@ pub static NODES: Command = Command {
         category: Category::Read,
         about: "The cluster's nodes with their load and their TLS fingerprints.",
         args: &[],
-        destructive: false,
+        action: None,
         fields: NODE_FIELDS,
         examples: &[
             Example {
@@ -304,7 +304,7 @@ pub static TASKS: Command = Command {
             Arg::switch("--running", "only tasks still running"),
             Arg::flag("--limit", ArgKind::Count, "at most this many (default 20)"),
         ],
-        destructive: false,
+        action: None,
         fields: TASK_FIELDS,
         examples: &[
             Example {
@@ -377,7 +377,7 @@ pub static VERSION: Command = Command {
         category: Category::Read,
         about: "The Proxmox VE version of the server.",
         args: &[],
-        destructive: false,
+        action: None,
         fields: VERSION_FIELDS,
         examples: &[Example {
             line: "version",

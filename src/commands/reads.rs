@@ -106,7 +106,7 @@ pub static PS: Command = Command {
         category: Category::Read,
         about: "Running guests across the cluster (one request), busiest first.",
         args: &[],
-        destructive: false,
+        action: None,
         fields: GUEST_FIELDS,
         examples: &[
             Example {
@@ -142,7 +142,7 @@ pub static TEMPLATES: Command = Command {
         category: Category::Read,
         about: "Guest templates (the sources for `clone`).",
         args: &[],
-        destructive: false,
+        action: None,
         fields: GUEST_FIELDS,
         examples: &[
             Example {
@@ -177,7 +177,7 @@ pub static TAGS: Command = Command {
         category: Category::Read,
         about: "The tags in use and how many guests carry each.",
         args: &[],
-        destructive: false,
+        action: None,
         fields: TAG_FIELDS,
         examples: &[
             Example {
@@ -221,7 +221,7 @@ pub static POOLS: Command = Command {
         category: Category::Read,
         about: "Resource pools, with how many guests each holds.",
         args: &[],
-        destructive: false,
+        action: None,
         fields: POOL_FIELDS,
         examples: &[
             Example {
@@ -267,7 +267,7 @@ pub static STORAGE: Command = Command {
             ArgKind::Node,
             "only this node's view (`/nodes/NODE/storage`)",
         )],
-        destructive: false,
+        action: None,
         fields: STORAGE_FIELDS,
         examples: &[
             Example {
@@ -386,7 +386,7 @@ pub static CONTENT: Command = Command {
             ),
             Arg::flag("--node", ArgKind::Node, "read it through this node"),
         ],
-        destructive: false,
+        action: None,
         fields: CONTENT_FIELDS,
         examples: &[
             Example {

@@ -67,7 +67,7 @@ pub static WHERE: Command = Command {
             ArgKind::Filter,
             "e.g. status=running and tags has prod",
         )],
-        destructive: false,
+        action: None,
         fields: &[],
         examples: &[
             Example {
@@ -108,7 +108,7 @@ pub static SELECT: Command = Command {
         category: Category::Records,
         about: "Keep only the named fields, in the order given.",
         args: &[Arg::pos("fields", ArgKind::Field, "field names")],
-        destructive: false,
+        action: None,
         fields: &[],
         examples: &[Example {
             line: "ls | select vmid name node mem",
@@ -136,7 +136,7 @@ pub static SORT_BY: Command = Command {
             Arg::pos("field", ArgKind::Field, "the field to sort by"),
             Arg::switch("--reverse", "largest first"),
         ],
-        destructive: false,
+        action: None,
         fields: &[],
         examples: &[Example {
             line: "ls | sort-by mem --reverse | first 5",
@@ -161,7 +161,7 @@ pub static FIRST: Command = Command {
         category: Category::Records,
         about: "Keep the first N records (default 1).",
         args: &[Arg::opt("n", ArgKind::Count, "how many")],
-        destructive: false,
+        action: None,
         fields: &[],
         examples: &[Example {
             line: "ls | first 3",
@@ -183,7 +183,7 @@ pub static LAST: Command = Command {
         category: Category::Records,
         about: "Keep the last N records (default 1).",
         args: &[Arg::opt("n", ArgKind::Count, "how many")],
-        destructive: false,
+        action: None,
         fields: &[],
         examples: &[Example {
             line: "ls | last 2",
@@ -205,7 +205,7 @@ pub static COUNT: Command = Command {
         category: Category::Records,
         about: "Count the records.",
         args: &[],
-        destructive: false,
+        action: None,
         fields: &[],
         examples: &[Example {
             line: "ls | where status=stopped | count",
@@ -233,7 +233,7 @@ pub static GET: Command = Command {
             ),
             Arg::opt("params", ArgKind::ApiParam, "k=v API parameters"),
         ],
-        destructive: false,
+        action: None,
         fields: &[],
         examples: &[
             Example {
@@ -280,7 +280,7 @@ pub static UNIQ: Command = Command {
         category: Category::Records,
         about: "Drop repeated records (or values), keeping the first.",
         args: &[],
-        destructive: false,
+        action: None,
         fields: &[],
         examples: &[Example {
             line: "ls | get node | uniq",
@@ -301,7 +301,7 @@ pub static GROUP_BY: Command = Command {
         category: Category::Records,
         about: "Group records by a field: one record per value, with a count and the items.",
         args: &[Arg::pos("field", ArgKind::Field, "the field to group by")],
-        destructive: false,
+        action: None,
         fields: &[],
         examples: &[Example {
             line: "ls | group-by node | select node count",
@@ -328,7 +328,7 @@ pub static TO: Command = Command {
             ArgKind::Choice(&["json", "yaml", "csv", "md", "table"]),
             "the output format",
         )],
-        destructive: false,
+        action: None,
         fields: &[],
         examples: &[
             Example {

@@ -16,7 +16,7 @@ pub static USE: Command = Command {
             ArgKind::Vm,
             "VMID, name or unique prefix; `node NAME`; or `..`",
         )],
-        destructive: false,
+        action: None,
         fields: &[],
         examples: &[
             Example {
@@ -84,7 +84,7 @@ pub static CONTEXT: Command = Command {
         category: Category::Session,
         about: "Who and where you are: cluster, server, user, current VM and node, API path.",
         args: &[],
-        destructive: false,
+        action: None,
         fields: &["cluster", "server", "user", "vm", "node", "path"],
         examples: &[Example {
             line: "context",
@@ -100,7 +100,7 @@ pub static WHOAMI: Command = Command {
         category: Category::Session,
         about: "The same as `context`.",
         args: &[],
-        destructive: false,
+        action: None,
         fields: &["cluster", "server", "user", "vm", "node", "path"],
         examples: &[Example {
             line: "whoami",
@@ -137,7 +137,7 @@ pub static REFRESH: Command = Command {
         category: Category::Session,
         about: "Reload the cached inventory (guests, nodes, storages) that completion reads.",
         args: &[],
-        destructive: false,
+        action: None,
         fields: &[],
         examples: &[Example {
             line: "refresh",
@@ -188,7 +188,7 @@ pub static CD: Command = Command {
             ArgKind::ApiPath,
             "an API path, relative or absolute, or a guest",
         )],
-        destructive: false,
+        action: None,
         fields: &[],
         examples: &[
             Example {
@@ -237,7 +237,7 @@ pub static PWD: Command = Command {
         category: Category::Session,
         about: "Print the current API path.",
         args: &[],
-        destructive: false,
+        action: None,
         fields: &[],
         examples: &[Example {
             line: "pwd",

@@ -1,18 +1,23 @@
-//! One planned change to one guest: what it does, which guest it was resolved to, what the guest
-//! looked like when it was planned, and the API request that carries it out.
+//! The typed action model: one planned change, what it does ([`Op`], a typed payload per kind),
+//! which guest (or node) it was resolved to, and what that guest looked like when planned.
 //!
-//! An [`Action`] is plain data (it is saved as JSON in the pending buffer) and builds its request
-//! without any IO. It never decides whether it stages: that is the policy's job.
+//! Everything about a change derives from its [`Op`] alone: its [`ActionKind`], whether it is
+//! destructive and why ([`Op::risk`]), whether and how it can be undone ([`Op::undo`]), the PVE
+//! request that carries it out ([`Action::request`]), its one-line summary and its diff rows.
+//! An [`Action`] is plain data (saved as JSON in the pending buffer) and does no IO.
+//!
+//! Adding an action: one [`Op`] variant with its arm in each method below (the compiler lists
+//! them), one [`ActionKind`] with its risk, one command definition, one registry line.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::{ApiRequest, GuestKind, Method, PowerAction, endpoints};
+use crate::api::endpoints::{self, encode_segment};
+use crate::api::{ApiRequest, GuestKind, Method, PowerAction};
 
-/// What an action does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// The kind of an action: the fieldless discriminant of [`Op`], for signatures and tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ActionKind {
     Start,
     Stop,
@@ -28,13 +33,62 @@ pub enum ActionKind {
     Set,
     Tag,
     Template,
-    /// A pvesh-style `set`/`create`/`delete` on an API path below a guest; the method and path
-    /// are in [`Action::raw`], the parameters in [`Action::params`].
     Raw,
+    Clone,
+    Resize,
+    Create,
+    Download,
+    DeleteVolume,
+}
+
+/// Whether a kind of action is destructive (DESIGN §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Risk {
+    /// Never: it runs at once.
+    Never,
+    /// Always, for this reason: it stages.
+    Always(&'static str),
+    /// It depends on the payload (a `set` that reduces resources, a raw write below a guest).
+    Depends,
+}
+
+/// How a change can be undone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Undo {
+    /// A snapshot taken before it brings the guest back (confirmed commits rely on this).
+    Snapshot,
+    /// It creates something; destroying what it created undoes it (a failed wizard run).
+    Remove,
+    /// Nothing undoes it, for this reason.
+    Never(&'static str),
 }
 
 impl ActionKind {
-    /// The command word that plans it.
+    /// Every kind, for tables and tests.
+    pub const ALL: &'static [ActionKind] = &[
+        ActionKind::Start,
+        ActionKind::Stop,
+        ActionKind::Shutdown,
+        ActionKind::Reboot,
+        ActionKind::Reset,
+        ActionKind::Suspend,
+        ActionKind::Resume,
+        ActionKind::Destroy,
+        ActionKind::Snapshot,
+        ActionKind::Rollback,
+        ActionKind::Delsnapshot,
+        ActionKind::Set,
+        ActionKind::Tag,
+        ActionKind::Template,
+        ActionKind::Raw,
+        ActionKind::Clone,
+        ActionKind::Resize,
+        ActionKind::Create,
+        ActionKind::Download,
+        ActionKind::DeleteVolume,
+    ];
+
+    /// The word for it: the command that plans it, and the `action` field of the audit log.
     pub fn as_str(self) -> &'static str {
         match self {
             ActionKind::Start => "start",
@@ -52,7 +106,48 @@ impl ActionKind {
             ActionKind::Tag => "tag",
             ActionKind::Template => "template",
             ActionKind::Raw => "raw",
+            ActionKind::Clone => "clone",
+            ActionKind::Resize => "resize",
+            ActionKind::Create => "create",
+            ActionKind::Download => "download",
+            ActionKind::DeleteVolume => "delete-volume",
         }
+    }
+
+    /// Whether this kind is destructive, and why.
+    pub fn risk(self) -> Risk {
+        match self {
+            ActionKind::Stop => Risk::Always("stops the guest at once, like pulling the plug"),
+            ActionKind::Shutdown => Risk::Always("shuts the guest down: its services go away"),
+            ActionKind::Reboot => Risk::Always("reboots the guest: its services are interrupted"),
+            ActionKind::Reset => Risk::Always("resets the guest: unsaved data in it is lost"),
+            ActionKind::Suspend => Risk::Always("suspends the guest: its services pause"),
+            ActionKind::Destroy => {
+                Risk::Always("destroys the guest and its disks: cannot be undone")
+            }
+            ActionKind::Rollback => {
+                Risk::Always("rolls back to a snapshot: changes since are lost")
+            }
+            ActionKind::Delsnapshot => Risk::Always("deletes a snapshot"),
+            ActionKind::Template => {
+                Risk::Always("converts the guest to a template: it can no longer run")
+            }
+            ActionKind::Resize => Risk::Always("grows a disk: a disk can never shrink again"),
+            ActionKind::DeleteVolume => Risk::Always("deletes a volume from a storage"),
+            ActionKind::Set | ActionKind::Raw => Risk::Depends,
+            ActionKind::Start
+            | ActionKind::Resume
+            | ActionKind::Snapshot
+            | ActionKind::Tag
+            | ActionKind::Clone
+            | ActionKind::Create
+            | ActionKind::Download => Risk::Never,
+        }
+    }
+
+    /// True when this kind always stages (its command's signature says "staged").
+    pub fn always_destructive(self) -> bool {
+        matches!(self.risk(), Risk::Always(_))
     }
 
     /// The power action behind a lifecycle kind.
@@ -68,73 +163,140 @@ impl ActionKind {
             _ => return None,
         })
     }
-
-    /// Why this kind of action is destructive (DESIGN §2), if it always is.
-    pub fn inherent_risk(self) -> Option<&'static str> {
-        Some(match self {
-            ActionKind::Stop => "stops the guest at once, like pulling the plug",
-            ActionKind::Shutdown => "shuts the guest down: its services go away",
-            ActionKind::Reboot => "reboots the guest: its services are interrupted",
-            ActionKind::Reset => "resets the guest: unsaved data in it is lost",
-            ActionKind::Suspend => "suspends the guest: its services pause",
-            ActionKind::Destroy => "destroys the guest and its disks: cannot be undone",
-            ActionKind::Rollback => "rolls back to a snapshot: changes since are lost",
-            ActionKind::Delsnapshot => "deletes a snapshot",
-            ActionKind::Template => "converts the guest to a template: it can no longer run",
-            ActionKind::Raw => "a raw API write on a guest: pvesh+ cannot tell what it changes",
-            _ => return None,
-        })
-    }
-
-    /// Whether a snapshot taken before can undo it (confirmed commits need that).
-    pub fn undoable(self) -> bool {
-        !matches!(
-            self,
-            ActionKind::Destroy | ActionKind::Template | ActionKind::Raw
-        )
-    }
 }
 
-/// The guest an action was resolved to when it was planned.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Target {
-    pub vmid: u32,
-    pub node: String,
-    pub guest_kind: GuestKind,
-    pub name: String,
+/// A change to a guest's config (`set`, `tag`): the new values, and for the plan the values
+/// they replace, when each takes effect and why it is destructive (a reduction), if it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigChange {
+    /// Config key → new value, in PVE's form.
+    pub changes: BTreeMap<String, String>,
+    /// Config key → value when planned (for `diff`).
+    #[serde(default)]
+    pub before: BTreeMap<String, String>,
+    /// Config key → `applies live` / `pending until reboot`.
+    #[serde(default)]
+    pub effect: BTreeMap<String, String>,
+    /// Why it is destructive (fewer cores, less memory), found when it was planned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk: Option<String>,
 }
 
-impl Target {
-    /// `web01 (101)`.
-    pub fn label(&self) -> String {
-        format!("{} ({})", self.name, self.vmid)
+impl ConfigChange {
+    /// Just the new values (the creation wizards' configuration steps).
+    pub fn of(changes: impl IntoIterator<Item = (String, String)>) -> ConfigChange {
+        ConfigChange {
+            changes: changes.into_iter().collect(),
+            ..ConfigChange::default()
+        }
     }
 }
 
-/// What the guest looked like when the action was planned; re-checked at commit.
+/// What an action does, with its typed payload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Precondition {
-    /// The config `digest`; `None` when it was not read (actions that run at once).
-    pub digest: Option<String>,
-    pub node: String,
-    pub status: String,
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Op {
+    Start,
+    Stop,
+    Shutdown {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout: Option<u64>,
+        #[serde(default)]
+        force_stop: bool,
+    },
+    Reboot,
+    Reset,
+    Suspend,
+    Resume,
+    Destroy {
+        #[serde(default)]
+        purge: bool,
+        /// Also destroy disks with its VMID that its config does not reference (a wizard's
+        /// rollback after a half-done clone).
+        #[serde(default)]
+        unreferenced_disks: bool,
+    },
+    Snapshot {
+        name: String,
+        #[serde(default)]
+        vmstate: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+    },
+    Rollback {
+        name: String,
+        #[serde(default)]
+        start: bool,
+    },
+    Delsnapshot {
+        name: String,
+    },
+    Set(ConfigChange),
+    Tag(ConfigChange),
+    Template,
+    /// A pvesh-style `set`/`create`/`delete` on an API path.
+    Raw {
+        /// `PUT`, `POST` or `DELETE`.
+        method: String,
+        /// Absolute, below `/api2/json`: `/nodes/pve1/qemu/101/config`.
+        path: String,
+        #[serde(default)]
+        params: BTreeMap<String, String>,
+    },
+    /// `POST .../clone` of the target guest to `newid`.
+    Clone {
+        newid: u32,
+        name: String,
+        #[serde(default)]
+        full: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target_node: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        storage: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pool: Option<String>,
+    },
+    /// `PUT .../resize`: `size` is `+10G` (grow by) or `40G` (grow to).
+    Resize {
+        disk: String,
+        size: String,
+    },
+    /// `POST /nodes/{node}/qemu|lxc` with `vmid` = the target's: a new guest.
+    Create {
+        params: Vec<(String, String)>,
+    },
+    /// `POST /nodes/{node}/storage/{storage}/download-url`.
+    Download {
+        storage: String,
+        params: Vec<(String, String)>,
+    },
+    /// `DELETE /nodes/{node}/storage/{storage}/content/{volume}`.
+    DeleteVolume {
+        storage: String,
+        volume: String,
+    },
 }
 
-/// The request of a raw action: what `set`/`create`/`delete PATH` sends.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RawCall {
-    /// `PUT`, `POST` or `DELETE`.
-    pub method: String,
-    /// Absolute, below `/api2/json`: `/nodes/pve1/qemu/101/config`.
-    pub path: String,
-}
+/// A builder for the parameter lists of [`Op::Create`] and [`Op::Download`], in the order given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Params(pub Vec<(String, String)>);
 
-impl RawCall {
-    /// The method as the API client knows it; an unknown word (a hand-edited buffer) is `None`.
-    pub fn method(&self) -> Option<Method> {
-        [Method::Put, Method::Post, Method::Delete]
-            .into_iter()
-            .find(|m| m.as_str() == self.method)
+impl Params {
+    pub fn param(mut self, key: &str, value: impl ToString) -> Params {
+        self.0.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// `key=1` or `key=0`, as PVE's booleans.
+    pub fn flag(self, key: &str, on: bool) -> Params {
+        self.param(key, if on { "1" } else { "0" })
+    }
+
+    pub fn opt(self, key: &str, value: Option<impl ToString>) -> Params {
+        match value {
+            Some(v) => self.param(key, v),
+            None => self,
+        }
     }
 }
 
@@ -160,156 +322,367 @@ pub fn scrub_secrets<'a>(
     out
 }
 
+/// `value`, or `<redacted>` when `key` names a secret.
+fn shown(key: &str, value: &str) -> String {
+    if is_secret_param(key) {
+        "<redacted>".to_string()
+    } else {
+        value.to_string()
+    }
+}
+
+/// The guest (`/nodes/N/qemu|lxc/VMID...`) an API path is below, if any.
+pub fn guest_of_path(path: &str) -> Option<(String, GuestKind, u32)> {
+    let mut parts = path.trim_start_matches('/').split('/');
+    if parts.next() != Some("nodes") {
+        return None;
+    }
+    let node = parts.next().filter(|n| !n.is_empty())?;
+    let kind = GuestKind::from_type(parts.next()?)?;
+    let vmid = parts.next()?.parse().ok()?;
+    let node = percent_encoding::percent_decode_str(node)
+        .decode_utf8_lossy()
+        .into_owned();
+    Some((node, kind, vmid))
+}
+
+impl Op {
+    pub fn kind(&self) -> ActionKind {
+        match self {
+            Op::Start => ActionKind::Start,
+            Op::Stop => ActionKind::Stop,
+            Op::Shutdown { .. } => ActionKind::Shutdown,
+            Op::Reboot => ActionKind::Reboot,
+            Op::Reset => ActionKind::Reset,
+            Op::Suspend => ActionKind::Suspend,
+            Op::Resume => ActionKind::Resume,
+            Op::Destroy { .. } => ActionKind::Destroy,
+            Op::Snapshot { .. } => ActionKind::Snapshot,
+            Op::Rollback { .. } => ActionKind::Rollback,
+            Op::Delsnapshot { .. } => ActionKind::Delsnapshot,
+            Op::Set(_) => ActionKind::Set,
+            Op::Tag(_) => ActionKind::Tag,
+            Op::Template => ActionKind::Template,
+            Op::Raw { .. } => ActionKind::Raw,
+            Op::Clone { .. } => ActionKind::Clone,
+            Op::Resize { .. } => ActionKind::Resize,
+            Op::Create { .. } => ActionKind::Create,
+            Op::Download { .. } => ActionKind::Download,
+            Op::DeleteVolume { .. } => ActionKind::DeleteVolume,
+        }
+    }
+
+    /// The op of a lifecycle kind (`stop`, `reboot`...) with no options.
+    pub fn power(kind: ActionKind) -> Option<Op> {
+        Some(match kind {
+            ActionKind::Start => Op::Start,
+            ActionKind::Stop => Op::Stop,
+            ActionKind::Shutdown => Op::Shutdown {
+                timeout: None,
+                force_stop: false,
+            },
+            ActionKind::Reboot => Op::Reboot,
+            ActionKind::Reset => Op::Reset,
+            ActionKind::Suspend => Op::Suspend,
+            ActionKind::Resume => Op::Resume,
+            _ => return None,
+        })
+    }
+
+    /// Why it is destructive, or `None` when it is not (it then runs at once).
+    pub fn risk(&self) -> Option<String> {
+        match self.kind().risk() {
+            Risk::Never => None,
+            Risk::Always(why) => Some(why.to_string()),
+            Risk::Depends => match self {
+                Op::Set(c) | Op::Tag(c) => c.risk.clone(),
+                Op::Raw { path, .. } => guest_of_path(path).map(|_| {
+                    "a raw API write on a guest: pvesh+ cannot tell what it changes".to_string()
+                }),
+                _ => None,
+            },
+        }
+    }
+
+    /// How it can be undone.
+    pub fn undo(&self) -> Undo {
+        match self.kind() {
+            ActionKind::Destroy => Undo::Never("a destroyed guest is gone with its disks"),
+            ActionKind::Template => Undo::Never("a template cannot become a VM again"),
+            ActionKind::Raw => Undo::Never("pvesh+ cannot tell what a raw write changes"),
+            ActionKind::Resize => Undo::Never("a disk cannot shrink"),
+            ActionKind::DeleteVolume => Undo::Never("a deleted volume is gone"),
+            ActionKind::Clone | ActionKind::Create | ActionKind::Download => Undo::Remove,
+            _ => Undo::Snapshot,
+        }
+    }
+
+    /// True when a snapshot taken before can undo it (`commit --confirm` needs that).
+    pub fn undoable_by_snapshot(&self) -> bool {
+        self.undo() == Undo::Snapshot
+    }
+
+    /// The parameters it sends that a reader of the plan or the audit log should see, with
+    /// secret values redacted.
+    pub fn shown_params(&self) -> Vec<(String, String)> {
+        let pairs: Vec<(String, String)> = match self {
+            Op::Set(c) | Op::Tag(c) => c
+                .changes
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            Op::Raw { params, .. } => params.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            Op::Create { params } | Op::Download { params, .. } => params.clone(),
+            _ => Vec::new(),
+        };
+        pairs
+            .into_iter()
+            .map(|(k, v)| {
+                let v = shown(&k, &v);
+                (k, v)
+            })
+            .collect()
+    }
+
+    /// The secret values it carries (to scrub them out of server errors).
+    fn secret_values(&self) -> Vec<&str> {
+        let pairs: Vec<(&String, &String)> = match self {
+            Op::Set(c) | Op::Tag(c) => c.changes.iter().collect(),
+            Op::Raw { params, .. } => params.iter().collect(),
+            Op::Create { params } | Op::Download { params, .. } => {
+                params.iter().map(|(k, v)| (k, v)).collect()
+            }
+            _ => Vec::new(),
+        };
+        pairs
+            .into_iter()
+            .filter(|(k, v)| is_secret_param(k) && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+/// The guest (or node) an action was resolved to when it was planned. A node-level action
+/// (a download, a raw write outside any guest) has `vmid` 0 and an empty name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    pub vmid: u32,
+    pub node: String,
+    pub guest_kind: GuestKind,
+    pub name: String,
+}
+
+impl Target {
+    /// A node-level target (no guest); `node` may be empty for the cluster as a whole.
+    pub fn node(node: &str) -> Target {
+        Target {
+            vmid: 0,
+            node: node.to_string(),
+            guest_kind: GuestKind::Qemu,
+            name: String::new(),
+        }
+    }
+
+    pub fn is_guest(&self) -> bool {
+        self.vmid != 0
+    }
+
+    /// `web01 (101)`, `node pve1`, or `the cluster`.
+    pub fn label(&self) -> String {
+        if self.is_guest() {
+            format!("{} ({})", self.name, self.vmid)
+        } else if self.node.is_empty() {
+            "the cluster".to_string()
+        } else {
+            format!("node {}", self.node)
+        }
+    }
+}
+
+/// What the guest looked like when the action was planned; re-checked at commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Precondition {
+    /// The config `digest`; `None` when it was not read (actions that run at once).
+    pub digest: Option<String>,
+    pub node: String,
+    pub status: String,
+}
+
+impl Precondition {
+    /// Nothing read: the guest is where the target says, in `status`.
+    pub fn unchecked(target: &Target, status: &str) -> Precondition {
+        Precondition {
+            digest: None,
+            node: target.node.clone(),
+            status: status.to_string(),
+        }
+    }
+}
+
 /// One planned change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Action {
-    pub kind: ActionKind,
+    /// Its journal id in the pending buffer (0 for an action that is not in a buffer).
+    #[serde(default)]
+    pub id: u64,
+    pub op: Op,
     pub target: Target,
-    /// Parameters: `snapname`, `purge`, config keys for `set` and `tag`, ...
-    pub params: BTreeMap<String, String>,
     pub precondition: Precondition,
-    /// Why it is destructive, when it is.
-    pub destructive_reason: Option<String>,
-    /// For `set` and `tag`: the values of the changed keys when planned (for `diff`).
-    #[serde(default)]
-    pub before: BTreeMap<String, String>,
-    /// For `set`: per key, whether it applies live or at the next reboot.
-    #[serde(default)]
-    pub effect: BTreeMap<String, String>,
-    /// For [`ActionKind::Raw`]: the method and path.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub raw: Option<RawCall>,
 }
 
 impl Action {
-    pub fn new(kind: ActionKind, target: Target, precondition: Precondition) -> Action {
+    pub fn new(op: Op, target: Target, precondition: Precondition) -> Action {
         Action {
-            kind,
+            id: 0,
+            op,
             target,
-            params: BTreeMap::new(),
             precondition,
-            destructive_reason: kind.inherent_risk().map(str::to_string),
-            before: BTreeMap::new(),
-            effect: BTreeMap::new(),
-            raw: None,
         }
     }
 
-    /// A raw API write on a guest path, with the parameters given.
-    pub fn raw(
-        target: Target,
-        precondition: Precondition,
-        method: Method,
-        path: &str,
-        params: BTreeMap<String, String>,
-    ) -> Action {
-        let mut a = Action::new(ActionKind::Raw, target, precondition);
-        a.raw = Some(RawCall {
-            method: method.as_str().to_string(),
-            path: path.to_string(),
-        });
-        a.params = params;
-        a
+    /// An action on `target` planned without reading its config (status as given).
+    pub fn on(op: Op, target: Target, status: &str) -> Action {
+        let pre = Precondition::unchecked(&target, status);
+        Action::new(op, target, pre)
     }
 
-    pub fn param(mut self, key: &str, value: impl Into<String>) -> Action {
-        self.params.insert(key.to_string(), value.into());
-        self
+    pub fn kind(&self) -> ActionKind {
+        self.op.kind()
     }
 
-    fn p(&self, key: &str) -> Option<&str> {
-        self.params.get(key).map(String::as_str)
+    /// Why it is destructive, when it is.
+    pub fn risk(&self) -> Option<String> {
+        self.op.risk()
     }
 
-    fn yes(&self, key: &str) -> bool {
-        self.p(key) == Some("1")
+    /// For `set` and `tag`: the config change.
+    pub fn config_change(&self) -> Option<&ConfigChange> {
+        match &self.op {
+            Op::Set(c) | Op::Tag(c) => Some(c),
+            _ => None,
+        }
     }
 
-    /// `stop`, `snapshot pre-upgrade`, `set cores=4 memory=8192`, and for raw writes
-    /// `PUT /nodes/pve1/qemu/101/config description=x` (secret values redacted).
+    /// `stop`, `snapshot pre-upgrade`, `set cores=4 memory=8192`, `clone 9000 → web03 (123)`,
+    /// and for raw writes `PUT /nodes/pve1/qemu/101/config description=x` (secrets redacted).
     pub fn summary(&self) -> String {
-        if let Some(raw) = &self.raw {
-            let mut out = format!("{} {}", raw.method, raw.path);
-            for (k, v) in self.audit_params() {
-                out.push_str(&format!(" {k}={v}"));
-            }
-            return out;
-        }
-        let mut out = self.kind.as_str().to_string();
-        match self.kind {
-            ActionKind::Snapshot | ActionKind::Rollback | ActionKind::Delsnapshot => {
-                if let Some(s) = self.p("snapname") {
-                    out.push(' ');
-                    out.push_str(s);
+        let mut out = self.kind().as_str().to_string();
+        let mut push = |s: &str| {
+            out.push(' ');
+            out.push_str(s);
+        };
+        match &self.op {
+            Op::Shutdown {
+                timeout,
+                force_stop,
+            } => {
+                if *force_stop {
+                    push("--force-stop");
+                }
+                if let Some(t) = timeout {
+                    push(&format!("--timeout {t}"));
                 }
             }
-            ActionKind::Set | ActionKind::Tag => {
-                for (k, v) in &self.params {
+            Op::Destroy {
+                purge,
+                unreferenced_disks,
+            } => {
+                if *purge {
+                    push("--purge");
+                }
+                if *unreferenced_disks {
+                    push("--unreferenced-disks");
+                }
+            }
+            Op::Snapshot { name, vmstate, .. } => {
+                push(name);
+                if *vmstate {
+                    push("--vmstate");
+                }
+            }
+            Op::Rollback { name, start } => {
+                push(name);
+                if *start {
+                    push("--start");
+                }
+            }
+            Op::Delsnapshot { name } => push(name),
+            Op::Raw { method, path, .. } => {
+                out = format!("{method} {path}");
+                for (k, v) in self.op.shown_params() {
                     out.push_str(&format!(" {k}={v}"));
+                }
+            }
+            Op::Clone {
+                newid, name, full, ..
+            } => {
+                push(&format!("to {name} ({newid})"));
+                if *full {
+                    push("--full");
+                }
+            }
+            Op::Resize { disk, size } => push(&format!("{disk} {size}")),
+            Op::DeleteVolume { volume, .. } => push(volume),
+            Op::Set(_) | Op::Tag(_) | Op::Create { .. } | Op::Download { .. } => {
+                for (k, v) in self.op.shown_params() {
+                    push(&format!("{k}={v}"));
                 }
             }
             _ => {}
         }
-        let switches: Vec<&str> = ["purge", "force-stop", "vmstate", "start"]
-            .into_iter()
-            .filter(|k| self.yes(k))
-            .collect();
-        for s in switches {
-            out.push_str(&format!(" --{s}"));
-        }
-        if let Some(t) = self.p("timeout") {
-            out.push_str(&format!(" --timeout {t}"));
-        }
         out
     }
 
-    /// The request that carries the action out. `digest` guards config changes against edits
-    /// made in between (PVE answers "detected modified configuration" on a mismatch).
+    /// The request that carries it out. For config changes the planned `digest` guards against
+    /// edits made in between (PVE answers "detected modified configuration" on a mismatch).
     pub fn request(&self) -> ApiRequest {
-        if let Some(raw) = &self.raw {
-            // A method word that is not PUT/POST/DELETE cannot come from `set`/`create`/
-            // `delete`; a hand-edited buffer gets a GET, which changes nothing and fails loudly
-            // at the server if the path does not take it.
-            let mut req = ApiRequest::new(raw.method().unwrap_or(Method::Get), raw.path.as_str());
-            for (k, v) in &self.params {
-                req = req.param(k, v);
-            }
-            return req;
-        }
         let t = &self.target;
         let (kind, node, vmid) = (t.guest_kind, t.node.as_str(), t.vmid);
-        if let Some(power) = self.kind.power() {
-            let mut req = endpoints::guest_power(kind, node, vmid, power);
-            if let Some(timeout) = self.p("timeout") {
-                req = req.param("timeout", timeout);
-            }
-            return req.flag_if("forceStop", self.yes("force-stop"));
-        }
-        let snap = self.p("snapname").unwrap_or_default();
-        match self.kind {
-            ActionKind::Destroy => {
-                endpoints::guest_destroy(kind, node, vmid).flag_if("purge", self.yes("purge"))
-            }
-            ActionKind::Snapshot => {
-                let req = endpoints::snapshot_create(kind, node, vmid, snap, self.p("description"));
+        let digest = self.precondition.digest.as_deref();
+        let power = |p: PowerAction| endpoints::guest_power(kind, node, vmid, p);
+        match &self.op {
+            Op::Start => power(PowerAction::Start),
+            Op::Stop => power(PowerAction::Stop),
+            Op::Shutdown {
+                timeout,
+                force_stop,
+            } => power(PowerAction::Shutdown)
+                .opt("timeout", *timeout)
+                .flag_if("forceStop", *force_stop),
+            Op::Reboot => power(PowerAction::Reboot),
+            Op::Reset => power(PowerAction::Reset),
+            Op::Suspend => power(PowerAction::Suspend),
+            Op::Resume => power(PowerAction::Resume),
+            Op::Destroy {
+                purge,
+                unreferenced_disks,
+            } => endpoints::guest_destroy(kind, node, vmid)
+                .flag_if("purge", *purge)
+                .flag_if("destroy-unreferenced-disks", *unreferenced_disks),
+            Op::Snapshot {
+                name,
+                vmstate,
+                description,
+            } => {
+                let req =
+                    endpoints::snapshot_create(kind, node, vmid, name, description.as_deref());
                 if kind == GuestKind::Qemu {
-                    req.flag_if("vmstate", self.yes("vmstate"))
+                    req.flag_if("vmstate", *vmstate)
                 } else {
                     req
                 }
             }
-            ActionKind::Rollback => {
-                endpoints::snapshot_rollback(kind, node, vmid, snap, self.yes("start"))
+            Op::Rollback { name, start } => {
+                endpoints::snapshot_rollback(kind, node, vmid, name, *start)
             }
-            ActionKind::Delsnapshot => endpoints::snapshot_delete(kind, node, vmid, snap, false),
-            ActionKind::Template => endpoints::template(kind, node, vmid),
-            _ => {
-                let changes: Vec<(String, String)> = self
-                    .params
+            Op::Delsnapshot { name } => endpoints::snapshot_delete(kind, node, vmid, name, false),
+            Op::Template => endpoints::template(kind, node, vmid),
+            Op::Set(c) | Op::Tag(c) => {
+                let changes: Vec<(String, String)> = c
+                    .changes
                     .iter()
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect();
-                let digest = self.precondition.digest.as_deref();
                 match kind {
                     GuestKind::Qemu => {
                         endpoints::qemu_config_update_async(node, vmid, &changes, digest)
@@ -317,189 +690,145 @@ impl Action {
                     GuestKind::Lxc => endpoints::lxc_config_update(node, vmid, &changes, digest),
                 }
             }
+            Op::Raw {
+                method,
+                path,
+                params,
+            } => {
+                // A method word that is not PUT/POST/DELETE cannot come from `set`/`create`/
+                // `delete`; a hand-edited buffer gets a GET, which changes nothing and fails
+                // loudly at the server if the path does not take it.
+                let method = [Method::Put, Method::Post, Method::Delete]
+                    .into_iter()
+                    .find(|m| m.as_str() == method)
+                    .unwrap_or(Method::Get);
+                let mut req = ApiRequest::new(method, path.as_str());
+                for (k, v) in params {
+                    req = req.param(k, v);
+                }
+                req
+            }
+            Op::Clone {
+                newid,
+                name,
+                full,
+                target_node,
+                storage,
+                pool,
+            } => {
+                let name_key = match kind {
+                    GuestKind::Qemu => "name",
+                    GuestKind::Lxc => "hostname",
+                };
+                endpoints::clone(kind, node, vmid, *newid)
+                    .param(name_key, name)
+                    .flag_if("full", *full)
+                    .opt("target", target_node.as_deref())
+                    .opt("storage", storage.as_deref())
+                    .opt("pool", pool.as_deref())
+            }
+            Op::Resize { disk, size } => endpoints::resize(kind, node, vmid, disk, size, digest),
+            Op::Create { params } => {
+                let mut req = ApiRequest::post(format!("/nodes/{}/{kind}", encode_segment(node)))
+                    .param("vmid", vmid);
+                for (k, v) in params {
+                    req = req.param(k, v);
+                }
+                req
+            }
+            Op::Download { storage, params } => {
+                let mut req = ApiRequest::post(format!(
+                    "/nodes/{}/storage/{}/download-url",
+                    encode_segment(node),
+                    encode_segment(storage)
+                ));
+                for (k, v) in params {
+                    req = req.param(k, v);
+                }
+                req
+            }
+            Op::DeleteVolume { storage, volume } => ApiRequest::delete(format!(
+                "/nodes/{}/storage/{}/content/{}",
+                encode_segment(node),
+                encode_segment(storage),
+                encode_segment(volume)
+            )),
+        }
+    }
+
+    /// What it changes, as (field, before, after) rows for `diff`.
+    pub fn diff(&self) -> Vec<(String, String, String)> {
+        let status = self.precondition.status.clone();
+        let row = |f: &str, b: &str, a: &str| (f.to_string(), b.to_string(), a.to_string());
+        match &self.op {
+            Op::Set(c) | Op::Tag(c) => c
+                .changes
+                .iter()
+                .map(|(k, v)| {
+                    let before = c.before.get(k).cloned().unwrap_or_default();
+                    (k.clone(), shown(k, &before), shown(k, v))
+                })
+                .collect(),
+            Op::Stop | Op::Shutdown { .. } => vec![row("status", &status, "stopped")],
+            Op::Start | Op::Resume => vec![row("status", &status, "running")],
+            Op::Suspend => vec![row("status", &status, "paused")],
+            Op::Reboot | Op::Reset => vec![row("status", &status, "running (restarted)")],
+            Op::Destroy { .. } => vec![row("guest", "exists", "destroyed")],
+            Op::Template => vec![row("template", "0", "1")],
+            Op::Snapshot { name, .. } => vec![row(&format!("snapshot {name}"), "-", "taken")],
+            Op::Rollback { name, .. } => {
+                vec![row("state", "current", &format!("as at snapshot {name}"))]
+            }
+            Op::Delsnapshot { name } => {
+                vec![row(&format!("snapshot {name}"), "exists", "deleted")]
+            }
+            // A raw write says what it sends; pvesh+ does not guess its effect.
+            Op::Raw { method, path, .. } => {
+                let params: Vec<String> = self
+                    .op
+                    .shown_params()
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                vec![row(&format!("{method} {path}"), "-", &params.join(" "))]
+            }
+            Op::Clone { newid, name, .. } => {
+                vec![row(
+                    &format!("guest {newid}"),
+                    "-",
+                    &format!("clone {name}"),
+                )]
+            }
+            Op::Resize { disk, size } => vec![row(&format!("{disk} size"), "current", size)],
+            Op::Create { .. } => vec![row("guest", "-", "created")],
+            Op::Download { storage, .. } => {
+                vec![row(&format!("{storage} content"), "-", "downloaded")]
+            }
+            Op::DeleteVolume { volume, .. } => vec![row(volume, "exists", "deleted")],
         }
     }
 
     /// `text` (an error from the server, which may quote a value it refused) with the values of
     /// secret parameters replaced by `<redacted>`.
     pub fn scrub(&self, text: &str) -> String {
-        scrub_secrets(text, self.params.iter())
+        let mut out = text.to_string();
+        for v in self.op.secret_values() {
+            out = out.replace(v, "<redacted>");
+        }
+        out
     }
 
     /// The parameters as written to the audit log: anything that looks like a secret is
-    /// replaced (`set` accepts no secret keys today, but the log must never learn one).
+    /// replaced, and the request's own (digest, flags) are included.
     pub fn audit_params(&self) -> BTreeMap<String, String> {
-        self.params
+        self.request()
+            .params
             .iter()
-            .map(|(k, v)| {
-                let v = if is_secret_param(k) {
-                    "<redacted>".to_string()
-                } else {
-                    v.clone()
-                };
-                (k.clone(), v)
-            })
+            .map(|(k, v)| (k.clone(), shown(k, v)))
             .collect()
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn action(kind: ActionKind) -> Action {
-        Action::new(
-            kind,
-            Target {
-                vmid: 101,
-                node: "pve1".into(),
-                guest_kind: GuestKind::Qemu,
-                name: "web01".into(),
-            },
-            Precondition {
-                digest: Some("abc".into()),
-                node: "pve1".into(),
-                status: "running".into(),
-            },
-        )
-    }
-
-    fn check(a: Action, method: &str, path: &str, params: &[(&str, &str)]) {
-        let req = a.request();
-        assert_eq!(req.method.as_str(), method, "{}", a.summary());
-        assert_eq!(req.path, path, "{}", a.summary());
-        let got: Vec<(&str, &str)> = req
-            .params
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        assert_eq!(got, params, "{}", a.summary());
-    }
-
-    #[test]
-    fn requests() {
-        let base = "/nodes/pve1/qemu/101";
-        check(
-            action(ActionKind::Stop),
-            "POST",
-            &format!("{base}/status/stop"),
-            &[],
-        );
-        check(
-            action(ActionKind::Shutdown)
-                .param("timeout", "60")
-                .param("force-stop", "1"),
-            "POST",
-            &format!("{base}/status/shutdown"),
-            &[("timeout", "60"), ("forceStop", "1")],
-        );
-        check(
-            action(ActionKind::Destroy).param("purge", "1"),
-            "DELETE",
-            base,
-            &[("purge", "1")],
-        );
-        check(
-            action(ActionKind::Snapshot).param("snapname", "pre"),
-            "POST",
-            &format!("{base}/snapshot"),
-            &[("snapname", "pre")],
-        );
-        check(
-            action(ActionKind::Rollback)
-                .param("snapname", "pre")
-                .param("start", "1"),
-            "POST",
-            &format!("{base}/snapshot/pre/rollback"),
-            &[("start", "1")],
-        );
-        check(
-            action(ActionKind::Delsnapshot).param("snapname", "pre"),
-            "DELETE",
-            &format!("{base}/snapshot/pre"),
-            &[],
-        );
-        check(
-            action(ActionKind::Set).param("cores", "4"),
-            "POST",
-            &format!("{base}/config"),
-            &[("cores", "4"), ("digest", "abc")],
-        );
-        check(
-            action(ActionKind::Template),
-            "POST",
-            &format!("{base}/template"),
-            &[],
-        );
-    }
-
-    #[test]
-    fn summaries_and_risk() {
-        assert_eq!(
-            action(ActionKind::Set).param("cores", "4").summary(),
-            "set cores=4"
-        );
-        assert_eq!(
-            action(ActionKind::Destroy).param("purge", "1").summary(),
-            "destroy --purge"
-        );
-        assert!(action(ActionKind::Stop).destructive_reason.is_some());
-        assert!(action(ActionKind::Start).destructive_reason.is_none());
-        assert!(!ActionKind::Destroy.undoable());
-    }
-
-    #[test]
-    fn audit_params_hide_secrets() {
-        let a = action(ActionKind::Set)
-            .param("cipassword", "hunter2")
-            .param("name", "x");
-        let p = a.audit_params();
-        assert_eq!(p["cipassword"], "<redacted>");
-        assert_eq!(p["name"], "x");
-    }
-
-    #[test]
-    fn raw_actions() {
-        let a = Action::raw(
-            action(ActionKind::Start).target,
-            action(ActionKind::Start).precondition,
-            Method::Put,
-            "/nodes/pve1/qemu/101/config",
-            BTreeMap::from([
-                ("cipassword".to_string(), "hunter2".to_string()),
-                ("description".to_string(), "x".to_string()),
-            ]),
-        );
-        check(
-            a.clone(),
-            "PUT",
-            "/nodes/pve1/qemu/101/config",
-            &[("cipassword", "hunter2"), ("description", "x")],
-        );
-        assert_eq!(
-            a.summary(),
-            "PUT /nodes/pve1/qemu/101/config cipassword=<redacted> description=x"
-        );
-        assert_eq!(
-            a.scrub("cipassword: value 'hunter2' is too short"),
-            "cipassword: value '<redacted>' is too short"
-        );
-        assert!(a.destructive_reason.is_some());
-        assert!(!ActionKind::Raw.undoable());
-        let text = serde_json::to_string(&a).unwrap();
-        assert!(text.contains(r#""kind":"raw""#), "{text}");
-        let back: Action = serde_json::from_str(&text).unwrap();
-        assert_eq!(a, back);
-        // Buffers saved before raw actions existed have no `raw` field.
-        let old = serde_json::to_string(&action(ActionKind::Stop)).unwrap();
-        assert!(!old.contains("raw"), "{old}");
-    }
-
-    #[test]
-    fn round_trips_as_json() {
-        let a = action(ActionKind::Snapshot).param("snapname", "x");
-        let text = serde_json::to_string(&a).unwrap();
-        let back: Action = serde_json::from_str(&text).unwrap();
-        assert_eq!(a, back);
-    }
-}
+#[path = "action_tests.rs"]
+mod tests;

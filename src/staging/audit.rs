@@ -13,8 +13,7 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
-use super::action::{Action, is_secret_param};
-use crate::api::ApiRequest;
+use super::action::Action;
 
 /// One line of the log.
 #[derive(Debug, Clone, Serialize)]
@@ -75,51 +74,13 @@ impl AuditLog {
             event,
             cluster: self.cluster.clone(),
             user: self.user.clone(),
-            action: action.kind.as_str().to_string(),
+            action: action.kind().as_str().to_string(),
             vmid: action.target.vmid,
             node: action.target.node.clone(),
             name: action.target.name.clone(),
             method: req.method.as_str().to_string(),
             path: req.path,
             params: action.audit_params(),
-            upid: upid.map(str::to_string),
-            outcome: outcome.to_string(),
-        }
-    }
-
-    /// Builds the line for a raw API write outside any guest (`create /pools ...`): no target,
-    /// so `vmid` is 0 and `node`/`name` are empty. Secret parameter values are redacted here.
-    pub fn raw_entry(
-        &self,
-        event: &'static str,
-        req: &ApiRequest,
-        upid: Option<&str>,
-        outcome: &str,
-    ) -> AuditEntry {
-        let params = req
-            .params
-            .iter()
-            .map(|(k, v)| {
-                let v = if is_secret_param(k) {
-                    "<redacted>".to_string()
-                } else {
-                    v.clone()
-                };
-                (k.clone(), v)
-            })
-            .collect();
-        AuditEntry {
-            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            event,
-            cluster: self.cluster.clone(),
-            user: self.user.clone(),
-            action: "raw".to_string(),
-            vmid: 0,
-            node: String::new(),
-            name: String::new(),
-            method: req.method.as_str().to_string(),
-            path: req.path.clone(),
-            params,
             upid: upid.map(str::to_string),
             outcome: outcome.to_string(),
         }
@@ -161,7 +122,7 @@ impl AuditLog {
 mod tests {
     use super::*;
     use crate::api::GuestKind;
-    use crate::staging::{ActionKind, Precondition, Target};
+    use crate::staging::{ConfigChange, Op, Precondition, Target};
 
     #[test]
     fn appends_one_json_line_per_entry() {
@@ -169,7 +130,10 @@ mod tests {
         let path = dir.path().join("state").join("audit.jsonl");
         let log = AuditLog::new(Some(path.clone()), "demo", "root@pam");
         let a = Action::new(
-            ActionKind::Set,
+            Op::Set(ConfigChange::of([(
+                "cipassword".to_string(),
+                "hunter2".to_string(),
+            )])),
             Target {
                 vmid: 101,
                 node: "pve1".into(),
@@ -181,8 +145,7 @@ mod tests {
                 node: "pve1".into(),
                 status: "running".into(),
             },
-        )
-        .param("cipassword", "hunter2");
+        );
         log.write(&log.entry("call", &a, Some("UPID:x"), "submitted"))
             .unwrap();
         log.write(&log.entry("task", &a, Some("UPID:x"), "ok"))
@@ -194,20 +157,5 @@ mod tests {
         assert_eq!(first["event"], "call");
         assert_eq!(first["path"], "/nodes/pve1/qemu/101/config");
         assert_eq!(first["user"], "root@pam");
-    }
-
-    #[test]
-    fn raw_entries_redact_secrets() {
-        let log = AuditLog::new(None, "demo", "root@pam");
-        let req = ApiRequest::post("/access/users")
-            .param("userid", "bob@pve")
-            .param("password", "hunter2");
-        let e = log.raw_entry("call", &req, None, "ok");
-        assert_eq!(e.params["password"], "<redacted>");
-        assert_eq!(e.params["userid"], "bob@pve");
-        assert_eq!(
-            (e.method.as_str(), e.path.as_str()),
-            ("POST", "/access/users")
-        );
     }
 }

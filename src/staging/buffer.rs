@@ -3,14 +3,19 @@
 //! The file is `$XDG_STATE_HOME/pvesh-plus/pending-<cluster>.json` (else
 //! `~/.local/state/...`), written to a temporary file in the same directory and renamed over the
 //! old one, so a crash (even `kill -9`) leaves either the old or the new plan, never half of one.
-//! This module does no API calls and never prints.
+//! Next to it, the commit [`Journal`] says which actions a commit had sent when its process
+//! died; opening the buffer reads it, drops the actions that finished and keeps the others with
+//! what is known of them. This module does no API calls and never prints.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use std::sync::Arc;
+
 use super::action::Action;
+use super::journal::{Flight, Journal};
 use crate::error::{Error, ErrorKind, Result};
 
 /// The on-disk form, versioned so a later format can tell an old file apart.
@@ -21,7 +26,8 @@ struct Saved {
     actions: Vec<Action>,
 }
 
-const VERSION: u32 = 1;
+/// 2: typed actions with ids (1 had text-keyed parameters).
+const VERSION: u32 = 2;
 
 /// The staged actions, in the order they will run.
 #[derive(Debug, Default)]
@@ -30,6 +36,7 @@ pub struct PendingBuffer {
     cluster: String,
     /// Where it is saved; `None` keeps it in memory only.
     path: Option<PathBuf>,
+    journal: Arc<Journal>,
 }
 
 /// `$XDG_STATE_HOME/pvesh-plus/pending-<cluster>.json`, with the cluster name made file-safe.
@@ -63,6 +70,7 @@ impl PendingBuffer {
             actions: Vec::new(),
             cluster: cluster.to_string(),
             path: None,
+            journal: Arc::new(Journal::in_memory()),
         }
     }
 
@@ -101,11 +109,38 @@ impl PendingBuffer {
                 ));
             }
         };
-        Ok(PendingBuffer {
+        let journal = Journal::open(path.with_extension("journal"));
+        let before = actions.len();
+        let actions: Vec<Action> = actions
+            .into_iter()
+            .filter(|a| !journal.is_done(a.id))
+            .collect();
+        let buffer = PendingBuffer {
             actions,
             cluster: cluster.to_string(),
             path: Some(path),
-        })
+            journal: Arc::new(journal),
+        };
+        if buffer.actions.len() != before {
+            // Actions a dead session finished: the plan is saved without them.
+            buffer.save()?;
+        }
+        Ok(buffer)
+    }
+
+    /// The commit journal of this buffer.
+    pub fn journal(&self) -> Arc<Journal> {
+        Arc::clone(&self.journal)
+    }
+
+    /// The actions (1-based position, action, what is known) that an earlier session was
+    /// sending or had sent when it stopped.
+    pub fn in_flight(&self) -> Vec<(usize, &Action, Flight)> {
+        self.actions
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| self.journal.flight(a.id).map(|f| (i + 1, a, f)))
+            .collect()
     }
 
     pub fn actions(&self) -> &[Action] {
@@ -124,10 +159,27 @@ impl PendingBuffer {
         self.path.as_deref()
     }
 
-    /// Appends actions and saves.
+    /// Appends actions, giving each a fresh journal id, and saves.
     pub fn push(&mut self, actions: Vec<Action>) -> Result<()> {
-        self.actions.extend(actions);
+        for mut a in actions {
+            a.id = loop {
+                let id: u64 = rand::random();
+                if id != 0 && !self.actions.iter().any(|b| b.id == id) {
+                    break id;
+                }
+            };
+            self.actions.push(a);
+        }
         self.save()
+    }
+
+    /// After a commit: the plan becomes `left` (the actions that did not start, with their
+    /// ids), and the journal, whose every line is now settled, is cleared.
+    pub fn settle(&mut self, left: Vec<Action>) -> Result<()> {
+        self.actions = left;
+        self.save()?;
+        self.journal.clear();
+        Ok(())
     }
 
     /// Removes the actions at the given 1-based positions (all of them when empty), saves, and
@@ -160,11 +212,6 @@ impl PendingBuffer {
         };
         self.save()?;
         Ok(removed)
-    }
-
-    /// Takes every action out (for a commit) and saves the empty buffer.
-    pub fn take_all(&mut self) -> Result<Vec<Action>> {
-        self.discard(&[])
     }
 
     /// Writes the buffer: a temporary file in the same directory, flushed, then renamed. An empty
@@ -218,11 +265,11 @@ impl PendingBuffer {
 mod tests {
     use super::*;
     use crate::api::GuestKind;
-    use crate::staging::{ActionKind, Precondition, Target};
+    use crate::staging::{Op, Precondition, Target};
 
     fn stop(vmid: u32) -> Action {
         Action::new(
-            ActionKind::Stop,
+            Op::Stop,
             Target {
                 vmid,
                 node: "pve1".into(),
@@ -262,8 +309,39 @@ mod tests {
             .map(|a| a.target.vmid)
             .collect();
         assert_eq!(vmids, vec![101, 103]);
-        b.take_all().unwrap();
+        b.settle(Vec::new()).unwrap();
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_reopened_buffer_knows_what_a_dead_commit_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pending-demo.json");
+        let mut b = PendingBuffer::open("demo", path.clone()).unwrap();
+        b.push(vec![stop(101), stop(102), stop(103)]).unwrap();
+        let ids: Vec<u64> = b.actions().iter().map(|a| a.id).collect();
+        assert!(ids.iter().all(|id| *id != 0));
+        let j = b.journal();
+        j.sending(ids[0]);
+        j.sent(
+            ids[0],
+            "UPID:pve1:0000AAAA:00000001:695B1000:qmstop:101:root@pam:",
+        );
+        j.sending(ids[1]);
+        j.done(ids[1]);
+        drop(b);
+        let again = PendingBuffer::open("demo", path.clone()).unwrap();
+        let vmids: Vec<u32> = again.actions().iter().map(|a| a.target.vmid).collect();
+        assert_eq!(vmids, [101, 103], "the finished one is dropped");
+        let flying: Vec<(usize, u32)> = again
+            .in_flight()
+            .iter()
+            .map(|(n, a, _)| (*n, a.target.vmid))
+            .collect();
+        assert_eq!(flying, [(1, 101)]);
+        drop(again);
+        let third = PendingBuffer::open("demo", path).unwrap();
+        assert_eq!(third.len(), 2, "the dropped action stays dropped");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
-use super::action::{Action, ActionKind, Precondition, Target};
+use super::action::{Action, Op, Target};
 use crate::api::{Client, endpoints};
 use crate::commands::BoxFuture;
 use crate::error::{Error, Result};
@@ -180,15 +180,11 @@ pub fn snapshot_name(now: i64) -> String {
     format!("pvesh-confirm-{now}")
 }
 
-fn on_guest(kind: ActionKind, target: &Target, running: bool) -> Action {
-    Action::new(
-        kind,
+fn on_guest(op: Op, target: &Target, running: bool) -> Action {
+    Action::on(
+        op,
         target.clone(),
-        Precondition {
-            digest: None,
-            node: target.node.clone(),
-            status: if running { "running" } else { "stopped" }.to_string(),
-        },
+        if running { "running" } else { "stopped" },
     )
 }
 
@@ -197,9 +193,12 @@ pub fn snapshot_actions(snapname: &str, guests: &[(Target, bool)]) -> Vec<Action
     guests
         .iter()
         .map(|(t, running)| {
-            on_guest(ActionKind::Snapshot, t, *running)
-                .param("snapname", snapname)
-                .param("description", "taken by pvesh+ before a confirmed commit")
+            let op = Op::Snapshot {
+                name: snapname.to_string(),
+                vmstate: false,
+                description: Some("taken by pvesh+ before a confirmed commit".to_string()),
+            };
+            on_guest(op, t, *running)
         })
         .collect()
 }
@@ -209,8 +208,11 @@ pub fn rollback_actions(plan: &ConfirmPlan) -> Vec<Action> {
     plan.guests
         .iter()
         .map(|(t, running)| {
-            let a = on_guest(ActionKind::Rollback, t, *running).param("snapname", &plan.snapname);
-            if *running { a.param("start", "1") } else { a }
+            let op = Op::Rollback {
+                name: plan.snapname.clone(),
+                start: *running,
+            };
+            on_guest(op, t, *running)
         })
         .collect()
 }
@@ -220,7 +222,10 @@ pub fn cleanup_actions(plan: &ConfirmPlan) -> Vec<Action> {
     plan.guests
         .iter()
         .map(|(t, running)| {
-            on_guest(ActionKind::Delsnapshot, t, *running).param("snapname", &plan.snapname)
+            let op = Op::Delsnapshot {
+                name: plan.snapname.clone(),
+            };
+            on_guest(op, t, *running)
         })
         .collect()
 }

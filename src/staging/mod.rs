@@ -1,43 +1,47 @@
-//! Staged changes (DESIGN §3): the action type every guest change is expressed in, the pending
-//! buffer saved on every change, the safety policy, the audit log, the executor that runs actions
-//! with bounded parallelism, and confirmed commits with automatic rollback.
+//! Staged changes (DESIGN §3): the typed action model every change is expressed in, the pending
+//! buffer and its commit journal, the safety policy, the audit log, the one executor through
+//! which every mutating API call goes, commit orchestration, and confirmed commits with
+//! automatic rollback.
 //!
-//! This module owns the data and the mechanics; the commands that plan and commit live in
-//! `commands::actions` and `commands::pending`. It never prints and never reads the terminal:
+//! Commands plan actions and hand them here; they never send a mutating request themselves
+//! (an architecture test enforces it). This module never prints and never reads the terminal:
 //! progress goes to callbacks the caller supplies.
 //!
-//! Files: `action.rs` (Action and its request), `buffer.rs` (persistence), `audit.rs`,
-//! `policy.rs` (staging policy, protection, quotas, hotplug), `engine.rs` (the executor),
-//! `confirm.rs` (clock and confirmation window).
+//! Files: `action.rs` (Action, Op, ActionKind: risk, undo, request, summary, diff),
+//! `buffer.rs` (persistence), `journal.rs` (what a commit sent), `audit.rs`, `policy.rs`
+//! (staging policy, protection, quotas, hotplug), `executor.rs` (the executor and typed
+//! outcomes), `commit.rs` (commit orchestration), `confirm.rs` (clock and confirmation window).
 
 mod action;
 mod audit;
 mod buffer;
+mod commit;
 mod confirm;
-mod engine;
+mod executor;
+mod journal;
 pub mod policy;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use tokio_util::sync::CancellationToken;
 
 pub use action::{
-    Action, ActionKind, Precondition, RawCall, Target, is_secret_param, scrub_secrets,
+    Action, ActionKind, ConfigChange, Op, Params, Precondition, Risk, Target, Undo, guest_of_path,
+    is_secret_param, scrub_secrets,
 };
 pub use audit::{AuditEntry, AuditLog};
 pub use buffer::{PendingBuffer, default_path, state_file};
+pub use commit::{CommitOptions, CommitReport};
 pub use confirm::{
     Clock, ConfirmPlan, ConfirmSlot, ConfirmWindow, ServerClock, SystemClock, cleanup_actions,
     clock_from_env, peek, rollback_actions, snapshot_actions, snapshot_name, take,
 };
-pub use engine::{
-    ExecOptions, ItemOutcome, LiveGuest, OUTCOME_COLUMNS, Status, execute, outcome_records,
+pub use executor::{
+    ExecOptions, Executor, ItemOutcome, LiveGuest, OUTCOME_COLUMNS, Outcome, Sent, outcome_records,
     status_skip,
 };
-
-use crate::api::Client;
+pub use journal::{Flight, Journal};
 
 /// Exit code of a batch (`-f` or standard input) that ends with changes still pending.
 pub const EXIT_PENDING_LEFT: i32 = 5;
@@ -77,8 +81,7 @@ impl StagingState {
 /// Rolls back a confirm window's guests; returns the outcomes. Used by the session check, the
 /// end of a batch and the background timer.
 pub async fn roll_back<F: FnMut(&str)>(
-    client: &Client,
-    audit: &Arc<AuditLog>,
+    exec: &Executor,
     plan: &ConfirmPlan,
     progress: &mut F,
 ) -> Vec<ItemOutcome> {
@@ -87,15 +90,8 @@ pub async fn roll_back<F: FnMut(&str)>(
         keep_going: true,
         ..ExecOptions::default()
     };
-    execute(
-        client,
-        audit,
-        rollback_actions(plan),
-        &HashMap::new(),
-        &opts,
-        progress,
-    )
-    .await
+    exec.run(rollback_actions(plan), &Default::default(), &opts, progress)
+        .await
 }
 
 /// The loud notice for a rollback that fired.
@@ -111,13 +107,7 @@ pub fn rollback_banner(plan: &ConfirmPlan, why: &str) -> String {
 
 /// In an interactive session with the local clock: rolls the window back when its deadline
 /// passes, even while the shell waits for input.
-pub fn spawn_confirm_timer(
-    client: Client,
-    audit: Arc<AuditLog>,
-    slot: ConfirmSlot,
-    wait_secs: u64,
-    notify: Notify,
-) {
+pub fn spawn_confirm_timer(exec: Executor, slot: ConfirmSlot, wait_secs: u64, notify: Notify) {
     tokio::spawn(async move {
         tokio::time::sleep(std::time::Duration::from_secs(wait_secs)).await;
         let Some(plan) = take(&slot) else {
@@ -128,8 +118,8 @@ pub fn spawn_confirm_timer(
             "the confirm window expired without `confirm`",
         ));
         let mut say = |line: &str| notify(line);
-        let outcomes = roll_back(&client, &audit, &plan, &mut say).await;
-        let failed = outcomes.iter().filter(|o| o.status != Status::Done).count();
+        let outcomes = roll_back(&exec, &plan, &mut say).await;
+        let failed = outcomes.iter().filter(|o| !o.outcome.is_done()).count();
         if failed == 0 {
             notify("!!! rollback finished: every guest is back to its snapshot");
         } else {

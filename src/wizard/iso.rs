@@ -8,12 +8,13 @@
 
 use serde_json::Value as Json;
 
-use crate::api::{ApiRequest, GuestKind, PowerAction, endpoints};
+use crate::api::{GuestKind, endpoints};
 use crate::commands::Ctx;
 use crate::config::{Config, Size};
 use crate::error::{Error, Result};
 use crate::inventory::Inventory;
 use crate::lang::{Record, Value};
+use crate::staging::{Action, Op, Params};
 
 use super::engine::{self, Answers};
 use super::facts::{DEFAULT_BRIDGE, IsoImage, NewFacts};
@@ -50,13 +51,8 @@ pub struct IsoPlan {
 
 impl IsoPlan {
     /// `POST /nodes/{node}/qemu`: the VM with a new disk, the ISO in the CD drive, one NIC.
-    pub fn create_request(&self) -> ApiRequest {
-        let path = format!(
-            "/nodes/{}/qemu",
-            crate::api::request::encode_segment(&self.node)
-        );
-        ApiRequest::post(path)
-            .param("vmid", self.vmid)
+    pub fn create_action(&self) -> Action {
+        let params = Params::default()
             .param("name", &self.name)
             .param("cores", self.cores)
             .param("sockets", self.sockets)
@@ -67,7 +63,14 @@ impl IsoPlan {
             .param("net0", format!("virtio,bridge={}", self.bridge))
             .param("boot", "order=scsi0;ide2;net0")
             .param("ostype", &self.ostype)
-            .flag("agent", self.agent)
+            .flag("agent", self.agent);
+        let target = Target {
+            node: self.node.clone(),
+            vmid: self.vmid,
+            name: self.name.clone(),
+            kind: GuestKind::Qemu,
+        };
+        Action::on(Op::Create { params: params.0 }, target.staging(), "")
     }
 
     pub fn steps(&self) -> Vec<String> {
@@ -298,14 +301,13 @@ async fn build(ctx: &mut Ctx, plan: &IsoPlan, opts: &NewOptions) -> Result<Built
         name: plan.name.clone(),
         kind: GuestKind::Qemu,
     };
-    let mut work = vec![("create", plan.create_request())];
+    let mut work = vec![("create", plan.create_action())];
     if plan.start {
-        let start =
-            endpoints::guest_power(GuestKind::Qemu, &plan.node, plan.vmid, PowerAction::Start);
-        work.push(("start", start));
+        work.push(("start", Action::on(Op::Start, target.staging(), "stopped")));
     }
     let total = work.len();
-    let mut guard = Guard::new(&ctx.client, &opts.build);
+    let exec = ctx.staging.executor(&ctx.client);
+    let mut guard = Guard::new(&exec, &opts.build);
     guard.arm(target.clone());
     for (i, (what, req)) in work.iter().enumerate() {
         ctx.note(&format!(
@@ -314,7 +316,7 @@ async fn build(ctx: &mut Ctx, plan: &IsoPlan, opts: &NewOptions) -> Result<Built
             plan.name,
             plan.vmid
         ));
-        if let Err(e) = run_step(&ctx.client, req, &opts.build).await {
+        if let Err(e) = run_step(&exec, req, &opts.build).await {
             let cleanup = rollback(ctx, &target, &opts.build).await;
             guard.disarm();
             return Err(failed(&target, what, e, cleanup));
@@ -361,7 +363,7 @@ mod tests {
             agent: true,
             start: true,
         };
-        let req = plan.create_request();
+        let req = plan.create_action().request();
         assert_eq!(req.path, "/nodes/pve2/qemu");
         let get = |k: &str| req.value(k).map(str::to_string);
         assert_eq!(get("scsi0").as_deref(), Some("local-lvm:32"));

@@ -12,12 +12,13 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 
-use crate::api::{ApiRequest, GuestKind, PowerAction, endpoints};
+use crate::api::{ApiRequest, GuestKind};
 use crate::commands::Ctx;
 use crate::config::{Config, Size};
 use crate::error::{Error, ErrorKind, Result};
 use crate::inventory::Inventory;
 use crate::lang::{Record, Value};
+use crate::staging::{Action, Op, Params};
 
 use super::engine::{self, Answers};
 use super::facts::{DEFAULT_BRIDGE, IsoImage, NewFacts};
@@ -88,13 +89,8 @@ impl LxcPlan {
     }
 
     /// `POST /nodes/{node}/lxc`: the container, unpacked from the archive onto a new root disk.
-    pub fn create_request(&self) -> ApiRequest {
-        let path = format!(
-            "/nodes/{}/lxc",
-            crate::api::request::encode_segment(&self.node)
-        );
-        let mut req = ApiRequest::post(path)
-            .param("vmid", self.vmid)
+    pub fn create_action(&self) -> Action {
+        let mut params = Params::default()
             .param("ostemplate", &self.template)
             .param("hostname", &self.name)
             .param("cores", self.cores)
@@ -103,12 +99,12 @@ impl LxcPlan {
             .param("net0", self.net0())
             .flag("unprivileged", self.unprivileged);
         if let Some(ns) = &self.nameserver {
-            req = req.param("nameserver", ns);
+            params = params.param("nameserver", ns);
         }
         if let Some(keys) = &self.sshkeys {
-            req = req.param("ssh-public-keys", keys);
+            params = params.param("ssh-public-keys", keys);
         }
-        req
+        Action::on(Op::Create { params: params.0 }, self.target().staging(), "")
     }
 
     pub fn steps(&self) -> Vec<String> {
@@ -432,15 +428,14 @@ async fn wait_for_ip(ctx: &Ctx, node: &str, vmid: u32, timeout: Duration) -> Opt
 /// container this run created and says which step failed.
 pub async fn build(ctx: &mut Ctx, plan: &LxcPlan, opts: &BuildOptions) -> Result<Built> {
     let target = plan.target();
-    let mut work = vec![("create", plan.create_request())];
+    let mut work = vec![("create", plan.create_action())];
     if plan.start {
-        let start =
-            endpoints::guest_power(GuestKind::Lxc, &plan.node, plan.vmid, PowerAction::Start);
-        work.push(("start", start));
+        work.push(("start", Action::on(Op::Start, target.staging(), "stopped")));
     }
     let total = work.len();
     // From here until the container is built, an interrupted run destroys it (see `Guard`).
-    let mut guard = Guard::new(&ctx.client, opts);
+    let exec = ctx.staging.executor(&ctx.client);
+    let mut guard = Guard::new(&exec, opts);
     guard.arm(target.clone());
     for (i, (what, req)) in work.iter().enumerate() {
         ctx.note(&format!(
@@ -449,7 +444,7 @@ pub async fn build(ctx: &mut Ctx, plan: &LxcPlan, opts: &BuildOptions) -> Result
             plan.name,
             plan.vmid
         ));
-        if let Err(e) = run_step(&ctx.client, req, opts).await {
+        if let Err(e) = run_step(&exec, req, opts).await {
             let cleanup = if i == 0 && !matches!(e, crate::api::ApiError::TaskFailed { .. }) {
                 // The create call itself was refused: nothing exists that this run made.
                 Cleanup::Nothing
@@ -511,7 +506,7 @@ mod tests {
 
     #[test]
     fn the_create_request_carries_the_plan() {
-        let req = plan().create_request();
+        let req = plan().create_action().request();
         assert_eq!(req.path, "/nodes/pve1/lxc");
         let get = |k: &str| req.value(k).map(str::to_string);
         let check = |k: &str, want: &str| assert_eq!(get(k).as_deref(), Some(want), "{k}");

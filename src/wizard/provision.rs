@@ -2,8 +2,8 @@
 //! free VMID in the configured range, the node), and a plan into a VM ([`build`]: clone →
 //! configure → resize → cloud-init → start → wait for the agent's IP).
 //!
-//! Every task is followed to its end with `Client::wait_task`, and progress goes through
-//! `ctx.note`. When a step fails, `build` destroys the VM this run created (and only that one)
+//! Each step is an [`Action`] that the staging [`Executor`] sends (audited like every other
+//! change) and follows to its end; progress goes through `ctx.note`. When a step fails, `build` destroys the VM this run created (and only that one)
 //! and reports what failed and what was cleaned up. `resolve` only reads, so `--dry-run` changes
 //! nothing. Must not: ask questions or touch the terminal.
 
@@ -11,11 +11,12 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 
-use crate::api::{ApiError, Client, GuestKind, PowerAction, WaitOptions, endpoints};
+use crate::api::{ApiError, GuestKind, WaitOptions, endpoints};
 use crate::commands::Ctx;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::inventory::Inventory;
+use crate::staging::{self, Action, ConfigChange, Executor, Op};
 
 use super::engine::Answers;
 use super::facts::NewFacts;
@@ -197,16 +198,17 @@ impl Built {
     }
 }
 
+/// Runs one step of a build through the executor and follows its task.
 pub(super) async fn run_step(
-    client: &Client,
-    req: &crate::api::ApiRequest,
+    exec: &Executor,
+    action: &Action,
     opts: &BuildOptions,
 ) -> std::result::Result<(), ApiError> {
     let wait = WaitOptions {
         timeout: Some(opts.task_timeout),
         ..WaitOptions::default()
     };
-    client.run_task(req, &wait, &mut |_| {}).await.map(|_| ())
+    exec.call(action, &wait, &mut |_| {}).await.map(|_| ())
 }
 
 /// Builds the VM of `plan`. On failure, destroys what this run created and returns an error
@@ -223,7 +225,8 @@ pub async fn build(
     let t = plan.template.clone();
     // 1. Clone, with a fresh VMID if another client took ours meanwhile. From here until the
     // VM is built, an interrupted run destroys it (see `Guard`).
-    let mut guard = Guard::new(&ctx.client, opts);
+    let exec = ctx.staging.executor(&ctx.client);
+    let mut guard = Guard::new(&exec, opts);
     let mut attempt = 0;
     loop {
         guard.arm(plan.target());
@@ -231,12 +234,21 @@ pub async fn build(
             "[{n}/{steps}] cloning {} ({}) to {} ({}) on {}…",
             t.name, t.vmid, plan.name, plan.vmid, plan.node
         ));
-        let mut req =
-            endpoints::clone(GuestKind::Qemu, &t.node, t.vmid, plan.vmid).param("name", &plan.name);
-        if plan.node != t.node {
-            req = req.param("target", &plan.node);
-        }
-        match run_step(&ctx.client, &req, opts).await {
+        let clone = Op::Clone {
+            newid: plan.vmid,
+            name: plan.name.clone(),
+            full: false,
+            target_node: (plan.node != t.node).then(|| plan.node.clone()),
+            storage: None,
+            pool: None,
+        };
+        let source = staging::Target {
+            vmid: t.vmid,
+            node: t.node.clone(),
+            guest_kind: GuestKind::Qemu,
+            name: t.name.clone(),
+        };
+        match run_step(&exec, &Action::on(clone, source, "stopped"), opts).await {
             Ok(()) => break,
             Err(e) if taken(&e) && attempt + 1 < CLONE_ATTEMPTS => {
                 attempt += 1;
@@ -258,36 +270,30 @@ pub async fn build(
     n += 1;
     let vmid = plan.vmid;
     let node = plan.node.clone();
-    let mut work: Vec<(&str, crate::api::ApiRequest)> = vec![(
+    let on_vm = |op: Op| Action::on(op, plan.target().staging(), "stopped");
+    let mut work: Vec<(&str, Action)> = vec![(
         "configure",
-        endpoints::qemu_config_update_async(&node, vmid, &plan.hardware_changes(), None),
+        on_vm(Op::Set(ConfigChange::of(plan.hardware_changes()))),
     )];
     if let Some(size) = plan.grow_to {
         work.push((
             "resize",
-            endpoints::resize(
-                GuestKind::Qemu,
-                &node,
-                vmid,
-                &plan.disk.key,
-                &size.to_string(),
-                None,
-            ),
+            on_vm(Op::Resize {
+                disk: plan.disk.key.clone(),
+                size: size.to_string(),
+            }),
         ));
     }
     work.push((
         "cloud-init",
-        endpoints::qemu_config_update_async(&node, vmid, &plan.cloudinit_changes(), None),
+        on_vm(Op::Set(ConfigChange::of(plan.cloudinit_changes()))),
     ));
     if plan.start {
-        work.push((
-            "start",
-            endpoints::guest_power(GuestKind::Qemu, &node, vmid, PowerAction::Start),
-        ));
+        work.push(("start", on_vm(Op::Start)));
     }
-    for (what, req) in &work {
+    for (what, action) in &work {
         ctx.note(&format!("[{n}/{steps}] {what} {} ({vmid})…", plan.name));
-        if let Err(e) = run_step(&ctx.client, req, opts).await {
+        if let Err(e) = run_step(&exec, action, opts).await {
             let cleanup = rollback(ctx, &plan.target(), opts).await;
             guard.disarm();
             return Err(failed(&plan.target(), what, e, cleanup));
@@ -364,26 +370,31 @@ pub(super) enum Cleanup {
 
 /// The status of the VM this run created, if it exists and still carries this run's name (only
 /// such a VM is ours to destroy).
-async fn ours(client: &Client, target: &Target) -> Option<Json> {
+async fn ours(exec: &Executor, target: &Target) -> Option<Json> {
     let req = endpoints::guest_status_current(target.kind, &target.node, target.vmid);
-    let status = client.get(&req).await.ok()?;
+    let status = exec.client().get(&req).await.ok()?;
     let name = status.get("name").and_then(Json::as_str);
     name.is_none_or(|n| n == target.name).then_some(status)
 }
 
 /// Stops the VM when it runs, then deletes it with its disks.
-async fn destroy(client: &Client, target: &Target, status: &Json, opts: &BuildOptions) -> Cleanup {
-    let (node, vmid) = (target.node.as_str(), target.vmid);
-    if status.get("status").and_then(Json::as_str) == Some("running") {
-        let stop = endpoints::guest_power(target.kind, node, vmid, PowerAction::Stop);
-        if let Err(e) = run_step(client, &stop, opts).await {
-            return Cleanup::Failed(e.to_string());
-        }
+async fn destroy(exec: &Executor, target: &Target, status: &Json, opts: &BuildOptions) -> Cleanup {
+    let running = status.get("status").and_then(Json::as_str) == Some("running");
+    let on = |op: Op| {
+        Action::on(
+            op,
+            target.staging(),
+            if running { "running" } else { "stopped" },
+        )
+    };
+    if running && let Err(e) = run_step(exec, &on(Op::Stop), opts).await {
+        return Cleanup::Failed(e.to_string());
     }
-    let req = endpoints::guest_destroy(target.kind, node, vmid)
-        .flag("purge", true)
-        .flag("destroy-unreferenced-disks", true);
-    match run_step(client, &req, opts).await {
+    let remove = on(Op::Destroy {
+        purge: true,
+        unreferenced_disks: true,
+    });
+    match run_step(exec, &remove, opts).await {
         Ok(()) => Cleanup::Destroyed,
         Err(e) => Cleanup::Failed(e.to_string()),
     }
@@ -391,7 +402,8 @@ async fn destroy(client: &Client, target: &Target, status: &Json, opts: &BuildOp
 
 /// Destroys the VM this run created, if it exists.
 pub(super) async fn rollback(ctx: &mut Ctx, target: &Target, opts: &BuildOptions) -> Cleanup {
-    let Some(status) = ours(&ctx.client, target).await else {
+    let exec = ctx.staging.executor(&ctx.client);
+    let Some(status) = ours(&exec, target).await else {
         return Cleanup::Nothing;
     };
     ctx.note(&format!(
@@ -400,7 +412,7 @@ pub(super) async fn rollback(ctx: &mut Ctx, target: &Target, opts: &BuildOptions
         target.name,
         target.vmid
     ));
-    let cleanup = destroy(&ctx.client, target, &status, opts).await;
+    let cleanup = destroy(&exec, target, &status, opts).await;
     let _ = ctx.refresh().await;
     cleanup
 }
@@ -410,15 +422,15 @@ pub(super) async fn rollback(ctx: &mut Ctx, target: &Target, opts: &BuildOptions
 /// cancels the line), the rollback is spawned on the runtime, best effort: a process that
 /// exits at once (`-c`) may not finish it.
 pub(super) struct Guard {
-    client: Client,
+    exec: Executor,
     target: Option<Target>,
     opts: BuildOptions,
 }
 
 impl Guard {
-    pub(super) fn new(client: &Client, opts: &BuildOptions) -> Guard {
+    pub(super) fn new(exec: &Executor, opts: &BuildOptions) -> Guard {
         Guard {
-            client: client.clone(),
+            exec: exec.clone(),
             target: None,
             opts: opts.clone(),
         }
@@ -441,19 +453,19 @@ impl Drop for Guard {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let client = self.client.clone();
+        let exec = self.exec.clone();
         let opts = self.opts.clone();
         runtime.spawn(async move {
             // The interrupted step's task may still hold the VM's lock (a clone does until it
             // ends): wait for it to go, then destroy.
             let mut pause = Duration::from_millis(250);
             for _ in 0..GUARD_ATTEMPTS {
-                let Some(status) = ours(&client, &target).await else {
+                let Some(status) = ours(&exec, &target).await else {
                     return;
                 };
                 if status.get("lock").is_none_or(Json::is_null)
                     && matches!(
-                        destroy(&client, &target, &status, &opts).await,
+                        destroy(&exec, &target, &status, &opts).await,
                         Cleanup::Destroyed
                     )
                 {
@@ -477,6 +489,16 @@ pub struct Target {
 }
 
 impl Target {
+    /// The same guest as the executor's actions name it.
+    pub(super) fn staging(&self) -> staging::Target {
+        staging::Target {
+            vmid: self.vmid,
+            node: self.node.clone(),
+            guest_kind: self.kind,
+            name: self.name.clone(),
+        }
+    }
+
     fn noun(&self) -> &'static str {
         match self.kind {
             GuestKind::Qemu => "VM",

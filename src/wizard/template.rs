@@ -10,13 +10,13 @@
 
 use serde_json::Value as Json;
 
-use crate::api::request::encode_segment;
-use crate::api::{ApiError, ApiRequest, GuestKind, WaitOptions, endpoints};
+use crate::api::{ApiError, GuestKind, WaitOptions, endpoints};
 use crate::commands::Ctx;
 use crate::config::{Config, Size};
 use crate::error::{Error, Result};
 use crate::inventory::Inventory;
 use crate::lang::{Record, Value};
+use crate::staging::{self, Action, Executor, Op, Params};
 
 use super::facts::DEFAULT_BRIDGE;
 use super::plan;
@@ -66,24 +66,22 @@ impl TemplatePlan {
     }
 
     /// `POST .../download-url` with content `import`.
-    pub fn download_request(&self) -> ApiRequest {
-        let path = format!(
-            "/nodes/{}/storage/{}/download-url",
-            encode_segment(&self.node),
-            encode_segment(&self.image_storage)
-        );
-        ApiRequest::post(path)
+    pub fn download_action(&self) -> Action {
+        let params = Params::default()
             .param("url", &self.url)
             .param("content", "import")
-            .param("filename", &self.file)
+            .param("filename", &self.file);
+        let op = Op::Download {
+            storage: self.image_storage.clone(),
+            params: params.0,
+        };
+        Action::on(op, staging::Target::node(&self.node), "")
     }
 
     /// `POST /nodes/{node}/qemu`: the VM with its disk imported from the image, a cloud-init
     /// drive, a serial console and one NIC.
-    pub fn create_request(&self) -> ApiRequest {
-        let path = format!("/nodes/{}/qemu", encode_segment(&self.node));
-        ApiRequest::post(path)
-            .param("vmid", self.vmid)
+    pub fn create_action(&self) -> Action {
+        let params = Params::default()
             .param("name", &self.name)
             .param("cores", self.cores)
             .param("memory", self.memory.mib())
@@ -99,7 +97,8 @@ impl TemplatePlan {
             .param("boot", "order=scsi0")
             .param("ostype", "l26")
             .param("ipconfig0", "ip=dhcp")
-            .flag("agent", true)
+            .flag("agent", true);
+        Action::on(Op::Create { params: params.0 }, self.target().staging(), "")
     }
 
     pub fn steps(&self) -> Vec<String> {
@@ -314,10 +313,10 @@ pub async fn resolve(ctx: &mut Ctx, config: &Config, args: &TemplateArgs) -> Res
 /// Runs a task, passing its `downloaded ...` lines to `ctx.note` as they come.
 async fn run_noting(
     ctx: &mut Ctx,
-    req: &ApiRequest,
+    exec: &Executor,
+    action: &Action,
     opts: &BuildOptions,
 ) -> std::result::Result<(), ApiError> {
-    let client = ctx.client.clone();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let wait = WaitOptions {
         timeout: Some(opts.task_timeout),
@@ -329,7 +328,7 @@ async fn run_noting(
                 let _ = tx.send(line.to_string());
             }
         };
-        client.run_task(req, &wait, &mut on_log).await.map(|_| ())
+        exec.call(action, &wait, &mut on_log).await.map(|_| ())
     };
     tokio::pin!(work);
     loop {
@@ -367,13 +366,16 @@ async fn remove_image(ctx: &mut Ctx, plan: &TemplatePlan, opts: &BuildOptions) -
         return None;
     }
     ctx.note(&format!("rolling back: removing {volid}…"));
-    let path = format!(
-        "/nodes/{}/storage/{}/content/{}",
-        encode_segment(&plan.node),
-        encode_segment(&plan.image_storage),
-        encode_segment(&volid)
+    let remove = Action::on(
+        Op::DeleteVolume {
+            storage: plan.image_storage.clone(),
+            volume: volid.clone(),
+        },
+        staging::Target::node(&plan.node),
+        "",
     );
-    match run_step(&ctx.client, &ApiRequest::delete(path), opts).await {
+    let exec = ctx.staging.executor(&ctx.client);
+    match run_step(&exec, &remove, opts).await {
         Ok(()) => None,
         Err(e) => Some(format!(
             "{volid} could not be removed ({e}): remove it by hand"
@@ -384,18 +386,19 @@ async fn remove_image(ctx: &mut Ctx, plan: &TemplatePlan, opts: &BuildOptions) -
 /// Builds the template of `plan`. On failure removes the VM and the image this run created.
 pub async fn build(ctx: &mut Ctx, plan: &TemplatePlan, opts: &BuildOptions) -> Result<()> {
     let target = plan.target();
-    let mut work: Vec<(&str, ApiRequest)> = Vec::new();
+    let mut work: Vec<(&str, Action)> = Vec::new();
     if !plan.reuse_image {
-        work.push(("download", plan.download_request()));
+        work.push(("download", plan.download_action()));
     }
-    work.push(("create", plan.create_request()));
+    work.push(("create", plan.create_action()));
     work.push((
         "template",
-        endpoints::template(GuestKind::Qemu, &plan.node, plan.vmid),
+        Action::on(Op::Template, target.staging(), "stopped"),
     ));
     let total = work.len();
     // An interrupted run destroys the VM once it exists (see `Guard`); the image stays.
-    let mut guard = Guard::new(&ctx.client, opts);
+    let exec = ctx.staging.executor(&ctx.client);
+    let mut guard = Guard::new(&exec, opts);
     guard.arm(target.clone());
     for (i, (what, req)) in work.iter().enumerate() {
         ctx.note(&format!(
@@ -404,7 +407,7 @@ pub async fn build(ctx: &mut Ctx, plan: &TemplatePlan, opts: &BuildOptions) -> R
             plan.name,
             plan.vmid
         ));
-        if let Err(e) = run_noting(ctx, req, opts).await {
+        if let Err(e) = run_noting(ctx, &exec, req, opts).await {
             let cleanup = rollback(ctx, &target, opts).await;
             let image = if plan.reuse_image {
                 None
@@ -486,7 +489,7 @@ mod tests {
             cores: 2,
             memory: Size::from_bytes(2 << 30),
         };
-        let req = plan.create_request();
+        let req = plan.create_action().request();
         let get = |k: &str| req.value(k).map(str::to_string);
         assert_eq!(
             get("scsi0").as_deref(),
@@ -494,7 +497,7 @@ mod tests {
         );
         assert_eq!(get("ide2").as_deref(), Some("local-lvm:cloudinit"));
         assert_eq!(get("serial0").as_deref(), Some("socket"));
-        let dl = plan.download_request();
+        let dl = plan.download_action().request();
         assert_eq!(dl.path, "/nodes/pve1/storage/local/download-url");
         assert_eq!(dl.value("content"), Some("import"));
         assert_eq!(plan.steps().len(), 3);

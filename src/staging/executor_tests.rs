@@ -9,7 +9,7 @@ use super::*;
 use crate::api::{Auth, ConnectOptions, GuestKind, TlsMode};
 use crate::secret::Secret;
 use crate::sim::{self, SimHandle, SimOptions};
-use crate::staging::{Precondition, Target};
+use crate::staging::{ActionKind, Op, Precondition, Target};
 
 async fn connect() -> (SimHandle, Client) {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -38,8 +38,19 @@ async fn connect() -> (SimHandle, Client) {
 
 fn on(handle: &SimHandle, vmid: u32, kind: ActionKind, snap: &str) -> Action {
     let node = handle.with_state(|s| s.guests.get(&vmid).unwrap().node.clone());
+    let name = snap.to_string();
+    let op = match kind {
+        ActionKind::Snapshot => Op::Snapshot {
+            name,
+            vmstate: false,
+            description: None,
+        },
+        ActionKind::Delsnapshot => Op::Delsnapshot { name },
+        ActionKind::Rollback => Op::Rollback { name, start: false },
+        other => Op::power(other).unwrap(),
+    };
     Action::new(
-        kind,
+        op,
         Target {
             vmid,
             node: node.clone(),
@@ -52,20 +63,13 @@ fn on(handle: &SimHandle, vmid: u32, kind: ActionKind, snap: &str) -> Action {
             status: "running".into(),
         },
     )
-    .param("snapname", snap)
 }
 
 async fn run(client: &Client, actions: Vec<Action>, opts: ExecOptions) -> Vec<ItemOutcome> {
     let audit = Arc::new(AuditLog::new(None, "test", "root@pam"));
-    execute(
-        client,
-        &audit,
-        actions,
-        &HashMap::new(),
-        &opts,
-        &mut |_: &str| {},
-    )
-    .await
+    Executor::new(client.clone(), audit)
+        .run(actions, &HashMap::new(), &opts, &mut |_: &str| {})
+        .await
 }
 
 fn opts(parallel: usize, keep_going: bool) -> ExecOptions {
@@ -88,12 +92,11 @@ async fn actions_on_one_guest_keep_their_order_and_nodes_their_bound() {
     }
     let outcomes = run(&client, plan, opts(8, false)).await;
     for o in &outcomes {
-        assert_eq!(
-            o.status,
-            Status::Done,
-            "{}: {}",
+        assert!(
+            o.outcome.is_done(),
+            "{}: {:?}",
             o.action.summary(),
-            o.detail
+            o.outcome
         );
     }
     // All four guests live on pve1: at most two of their tasks ever overlapped.
@@ -129,16 +132,21 @@ async fn a_failure_stops_new_launches_unless_keep_going() {
         ]
     };
     let outcomes = run(&client, plan(), opts(1, false)).await;
-    let statuses: Vec<Status> = outcomes.iter().map(|o| o.status).collect();
-    assert_eq!(statuses, [Status::Failed, Status::NotRun]);
+    let labels: Vec<&str> = outcomes.iter().map(|o| o.outcome.label()).collect();
+    assert_eq!(labels, ["failed", "not run"]);
     assert!(
-        outcomes[0].detail.contains("already used"),
+        matches!(&outcomes[1].outcome, Outcome::NotStarted { .. }),
+        "{:?}",
+        outcomes[1].outcome
+    );
+    assert!(
+        outcomes[0].outcome.detail().contains("already used"),
         "{}",
-        outcomes[0].detail
+        outcomes[0].outcome.detail()
     );
     let outcomes = run(&client, plan(), opts(1, true)).await;
-    let statuses: Vec<Status> = outcomes.iter().map(|o| o.status).collect();
-    assert_eq!(statuses, [Status::Failed, Status::Done]);
+    let labels: Vec<&str> = outcomes.iter().map(|o| o.outcome.label()).collect();
+    assert_eq!(labels, ["failed", "done"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -146,14 +154,10 @@ async fn the_background_timer_rolls_back_an_expired_window() {
     use crate::staging::{ConfirmPlan, ConfirmWindow, spawn_confirm_timer};
     let (handle, client) = connect().await;
     let snap = on(&handle, 101, ActionKind::Snapshot, "pvesh-confirm-1");
-    let stop = Action::new(
-        ActionKind::Stop,
-        snap.target.clone(),
-        snap.precondition.clone(),
-    );
+    let stop = Action::new(Op::Stop, snap.target.clone(), snap.precondition.clone());
     let target = snap.target.clone();
     let outcomes = run(&client, vec![snap, stop], opts(1, false)).await;
-    assert!(outcomes.iter().all(|o| o.status == Status::Done));
+    assert!(outcomes.iter().all(|o| o.outcome.is_done()));
     assert!(!handle.with_state(|s| s.guests.get(&101).unwrap().is_running()));
 
     let window: crate::staging::ConfirmSlot = Arc::new(ConfirmWindow::default());
@@ -169,7 +173,12 @@ async fn the_background_timer_rolls_back_an_expired_window() {
         let _ = tx.send(line.to_string());
     });
     let audit = Arc::new(AuditLog::new(None, "test", "root@pam"));
-    spawn_confirm_timer(client.clone(), audit, window.clone(), 0, notify);
+    spawn_confirm_timer(
+        Executor::new(client.clone(), audit),
+        window.clone(),
+        0,
+        notify,
+    );
     let mut seen = Vec::new();
     while let Some(line) = rx.recv().await {
         let done = line.contains("rollback finished") || line.contains("could not be rolled back");
