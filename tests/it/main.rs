@@ -9,6 +9,7 @@
 mod cli;
 mod client;
 mod common;
+mod executor;
 mod interop;
 mod lang_props;
 mod pty;
