@@ -568,3 +568,56 @@ fn several_changes_to_one_guest_commit_in_order() {
     assert_eq!(cores.as_deref(), Some("1"));
     assert!(!env.running(101));
 }
+
+#[test]
+fn a_commit_killed_mid_flight_is_resumed_without_sending_anything_twice() {
+    // Speed 0: the tasks run until the test moves the clock, so the kill lands while two
+    // shutdowns are in flight and the third has not started.
+    let env = Env::with(SimOptions {
+        speed: 0.0,
+        ..SimOptions::default()
+    });
+    let (code, _, err) = env.run("ls | where tags has ci and type = qemu | shutdown");
+    assert_eq!(code, 0, "{err}");
+    let shutdowns = || {
+        env.sim
+            .handle
+            .count("POST", "/nodes/{node}/qemu/{vmid}/status/shutdown")
+    };
+    let mut shell = env.spawn_stdin(&[]);
+    shell.send("commit --parallel 2");
+    shell.wait_for("running (UPID:");
+    shell.wait_for("running (UPID:");
+    shell.child.kill().unwrap();
+    shell.child.wait().unwrap();
+    assert_eq!(shutdowns(), 2, "two were sent before the kill");
+    // Their tasks still run: the guests still look running, so only the journal can tell that
+    // sending them again would be wrong.
+
+    let mut shell = env.spawn_stdin(&[]);
+    shell.wait_for("2 of them were in flight when the last session stopped");
+    shell.wait_for("(sent, task UPID:");
+    shell.send("commit");
+    shell.wait_for("was in flight when the last session stopped; following UPID:");
+    shell.wait_for("running (UPID:");
+    env.sim.handle.advance(60.0);
+    let (code, err) = shell.finish();
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(shutdowns(), 3, "each action reached the server once: {err}");
+    let stopped: Vec<u32> = env.sim.handle.with_state(|s| {
+        s.guests
+            .values()
+            .filter(|g| {
+                g.config
+                    .get("tags")
+                    .is_some_and(|t| t.split(';').any(|t| t == "ci"))
+                    && g.kind == pvesh_plus::sim::GuestKind::Qemu
+                    && !g.is_running()
+            })
+            .map(|g| g.vmid)
+            .collect()
+    });
+    assert_eq!(stopped.len(), 3, "{stopped:?}");
+    let (_, out, _) = env.run("pending");
+    assert!(out.contains("nothing pending"), "{out}");
+}
