@@ -32,6 +32,10 @@ pub use task::{TaskOutcome, WaitOptions};
 pub use tls::TlsMode;
 pub use upid::Upid;
 
+/// The boxed future that async trait methods return (a clock asking the server for the time, a
+/// command's run function): `Send`-free, borrowing for `'a`.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 'a>>;
+
 #[cfg(test)]
 mod client_tests;
 #[cfg(test)]

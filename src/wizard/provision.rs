@@ -12,10 +12,10 @@ use std::time::Duration;
 use serde_json::Value as Json;
 
 use crate::api::{ApiError, Client, GuestKind, PowerAction, WaitOptions, endpoints};
-use crate::commands::Ctx;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::inventory::Inventory;
+use crate::session::Ctx;
 
 use super::engine::Answers;
 use super::facts::NewFacts;

@@ -12,11 +12,11 @@ use serde_json::Value as Json;
 
 use crate::api::request::encode_segment;
 use crate::api::{ApiError, ApiRequest, GuestKind, WaitOptions, endpoints};
-use crate::commands::Ctx;
 use crate::config::{Config, Size};
 use crate::error::{Error, Result};
 use crate::inventory::Inventory;
 use crate::lang::{Record, Value};
+use crate::session::Ctx;
 
 use super::facts::DEFAULT_BRIDGE;
 use super::plan;
