@@ -24,14 +24,20 @@
 //!
 //! # Invariants
 //!
-//! - `lang` depends on nothing else in the crate. `api` never imports `shell`, `render` or
-//!   `commands`. `sim` never imports the client side (`api::client`, `commands`, `cli`): the
-//!   simulator and the client are checked against the official schema separately, so they
-//!   cannot drift together.
 //! - Layers, bottom up: `lang`, `api`, `inventory`, `staging`, `session`, then `wizard`, then
-//!   `commands`, then `output`, `shell`, `cli`. `session` imports no `commands`, `wizard`,
-//!   `shell` or `cli`; `staging` and `wizard` import no `commands`, `cli` or `shell`; `shell`
-//!   imports no `cli`. `tests/it/architecture.rs` checks these rules.
+//!   `commands`, then `output`, `shell`, `cli`; no module cycles. `tests/it/architecture.rs`
+//!   reads every `crate::` path in `src/` and enforces, as a table of rules:
+//!   - `lang` depends on nothing else in the crate;
+//!   - `api` imports no `shell`, `render`, `commands`, `cli`, `staging` or `wizard`;
+//!   - `sim` imports no client side (`api::client`, `commands`, `cli`, `shell`, `staging`,
+//!     `wizard`, `inventory`): the simulator and the client are checked against the official
+//!     schema separately, so they cannot drift together;
+//!   - `session` imports no `commands`, `wizard`, `shell` or `cli`;
+//!   - `staging` and `wizard` import no `commands`, `cli` or `shell`; `shell` imports no `cli`.
+//! - Only the staging executor calls mutating endpoints: outside `staging/`, `api/` (login) and
+//!   `sim/`, no file names a POST/PUT/DELETE builder of `api::endpoints` or builds such an
+//!   `ApiRequest` by hand. The same test enforces it, with an allowlist of files not yet moved
+//!   over (`MUTATION_ALLOWLIST`) that only shrinks.
 //! - Only `cli`, `output`, `shell`, `render` and the wizard's dialoguer prompter touch the
 //!   terminal.
 //! - Completion, highlighting and validation never wait on the network: they read `inventory`.
