@@ -290,12 +290,7 @@ pub fn find(name: &str) -> Option<&'static Command> {
 pub fn suggest(word: &str) -> Vec<&'static str> {
     let mut scored: Vec<(usize, &'static str)> = COMMANDS
         .iter()
-        .map(|c| {
-            (
-                crate::inventory::edit_distance(word, c.sig.name),
-                c.sig.name,
-            )
-        })
+        .map(|c| (strsim::osa_distance(word, c.sig.name), c.sig.name))
         .filter(|(d, name)| *d <= 2 || name.starts_with(word))
         .collect();
     scored.sort();
