@@ -28,7 +28,7 @@
 //!   `commands`, then `output`, `shell`, `cli`; no module cycles. `tests/it/architecture.rs`
 //!   reads every `crate::` path in `src/` and enforces, as a table of rules:
 //!   - `lang` depends on nothing else in the crate;
-//!   - `api` imports no `shell`, `render`, `commands`, `cli`, `staging` or `wizard`;
+//!   - `api` imports no `shell`, `render`, `commands`, `cli`, `staging`, `wizard` or `sim`;
 //!   - `sim` imports no client side (`api::client`, `commands`, `cli`, `shell`, `staging`,
 //!     `wizard`, `inventory`): the simulator and the client are checked against the official
 //!     schema separately, so they cannot drift together;

@@ -6,7 +6,8 @@
 //! models (`models`, with lenient decoders in `de`), task ids (`upid`) and following tasks to
 //! their end (`task`). Only `client` does network IO.
 //!
-//! Must not: import `shell`, `render`, `commands`, `cli` or `sim`; touch the terminal; print.
+//! Must not: import `shell`, `render`, `commands`, `cli`, `staging`, `wizard` or `sim`; touch the
+//! terminal; print.
 //! Secrets (passwords, token secrets, tickets, CSRF tokens) stay in `Secret` and never reach a
 //! message or `Debug` output.
 

@@ -29,8 +29,10 @@ const RULES: &[Rule] = &[
     },
     Rule {
         from: "api",
-        forbidden: &["shell", "render", "commands", "cli", "staging", "wizard"],
-        why: "the API client sits below everything that uses it",
+        forbidden: &[
+            "shell", "render", "commands", "cli", "staging", "wizard", "sim",
+        ],
+        why: "the API client sits below everything that uses it, and apart from the simulator",
     },
     Rule {
         from: "sim",
