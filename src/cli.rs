@@ -11,12 +11,12 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::api::{Auth, Client, ConnectOptions, TfaPrompt, TlsMode};
-use crate::commands::{Ctx, Output, OutputFormat, run_line};
 use crate::config::{AuthSettings, Config, TlsSettings};
 use crate::error::{Error, ErrorKind, Result, exit};
-use crate::lang::Value;
-use crate::render::{Style, render_value};
+use crate::output::{print_error, run_and_print};
+use crate::render::Style;
 use crate::secret::Secret;
+use crate::session::{Ctx, OutputFormat};
 use crate::sim::{self, Scenario, SimHandle, SimOptions};
 
 #[derive(Debug, Parser)]
@@ -157,19 +157,6 @@ pub fn main() -> i32 {
             print_error(&e, None);
             e.exit_code()
         }
-    }
-}
-
-fn print_error(e: &Error, location: Option<&str>) {
-    let prefix = location.map(|l| format!("{l}: ")).unwrap_or_default();
-    let mut lines = e.message.lines();
-    let first = lines.next().unwrap_or_default();
-    eprintln!("{prefix}error: {first}");
-    for line in lines {
-        eprintln!("{line}");
-    }
-    for hint in &e.hints {
-        eprintln!("  hint: {hint}");
     }
 }
 
@@ -537,62 +524,6 @@ fn setup_staging(ctx: &mut Ctx, config: Config, interactive: bool) -> Result<()>
     Ok(())
 }
 
-/// Runs one line like [`run_and_print`], but Ctrl-C cancels it (its requests and task waits
-/// are dropped) and returns 130.
-pub async fn run_interruptible(ctx: &mut Ctx, line: &str, style: Style) -> i32 {
-    run_and_print(ctx, line, style, None).await
-}
-
-/// Runs one line, prints its output or its error, and returns the exit code. Ctrl-C cancels the
-/// line: its requests and task waits are dropped, and the code is 130.
-async fn run_and_print(ctx: &mut Ctx, line: &str, style: Style, location: Option<&str>) -> i32 {
-    crate::commands::check_confirm_window(ctx).await;
-    // A command that stops gracefully (commit) sets `graceful`: the first Ctrl-C then only
-    // cancels its token (no new actions start) and the second one drops the line.
-    let cancel = tokio_util::sync::CancellationToken::new();
-    ctx.staging.cancel = cancel.clone();
-    let graceful = ctx.staging.graceful.clone();
-    graceful.store(false, std::sync::atomic::Ordering::Relaxed);
-    let result = {
-        let work = run_line(ctx, line);
-        tokio::pin!(work);
-        loop {
-            tokio::select! {
-                r = &mut work => break r,
-                _ = tokio::signal::ctrl_c() => {
-                    if graceful.load(std::sync::atomic::Ordering::Relaxed) && !cancel.is_cancelled() {
-                        eprintln!("interrupt: no new actions will start; waiting for the running ones (Ctrl-C again to stop waiting)");
-                        cancel.cancel();
-                        continue;
-                    }
-                    break Err(Error::new(ErrorKind::Interrupted, "interrupted"));
-                }
-            }
-        }
-    };
-    match result {
-        Ok(out) => {
-            let text = format_output(&out, ctx.format, style);
-            let mut stdout = std::io::stdout().lock();
-            let _ = stdout.write_all(text.as_bytes());
-            let _ = stdout.flush();
-            drop(stdout);
-            if let Some(e) = &out.failure {
-                print_error(e, location);
-            }
-            match &out.failure {
-                _ if cancel.is_cancelled() => exit::INTERRUPTED,
-                Some(e) => e.exit_code(),
-                None => exit::OK,
-            }
-        }
-        Err(e) => {
-            print_error(&e, location);
-            e.exit_code()
-        }
-    }
-}
-
 /// Runs the lines of a script: `#` comments and blank lines are skipped; the first failing line
 /// stops the run (unless `keep_going`) and its exit code is returned.
 async fn run_batch(
@@ -622,47 +553,4 @@ async fn run_batch(
         }
     }
     Ok(first_failure)
-}
-
-/// The text for a line's output in the chosen format.
-pub fn format_output(out: &Output, format: OutputFormat, style: Style) -> String {
-    if out.raw {
-        return out.value.display();
-    }
-    if matches!(out.value, Value::Null) {
-        return String::new();
-    }
-    let as_list = || match &out.value {
-        Value::List(items) => items.clone(),
-        other => vec![other.clone()],
-    };
-    match format {
-        OutputFormat::Json => {
-            let mut s = serde_json::to_string_pretty(&out.value.to_json()).unwrap_or_default();
-            s.push('\n');
-            s
-        }
-        OutputFormat::Yaml => crate::lang::to_yaml(&as_list()).unwrap_or_else(|e| format!("{e}\n")),
-        OutputFormat::Csv => crate::lang::to_csv(&as_list()),
-        OutputFormat::Md => crate::lang::to_md(&as_list()),
-        OutputFormat::Table => {
-            let shown = match (&out.columns, &out.value) {
-                (Some(cols), Value::List(items)) => Value::List(
-                    items
-                        .iter()
-                        .map(|item| match item {
-                            Value::Record(r) => Value::Record(
-                                cols.iter()
-                                    .filter_map(|c| r.get(c).map(|v| (c.clone(), v.clone())))
-                                    .collect(),
-                            ),
-                            other => other.clone(),
-                        })
-                        .collect(),
-                ),
-                _ => out.value.clone(),
-            };
-            render_value(&shown, style, out.empty)
-        }
-    }
 }

@@ -409,8 +409,9 @@ impl Inventory {
             .filter_map(|g| {
                 let name = g.name.to_lowercase();
                 let limit = (word.len() / 3).max(1) + 1;
-                let d = edit_distance(&word_lc, &name);
-                let prefix_d = edit_distance(&word_lc, name.get(..word_lc.len().min(name.len()))?);
+                let d = strsim::osa_distance(&word_lc, &name);
+                let prefix_d =
+                    strsim::osa_distance(&word_lc, name.get(..word_lc.len().min(name.len()))?);
                 let best = d.min(prefix_d + 1);
                 (best <= limit || name.contains(&word_lc)).then_some((best, g.name.as_str()))
             })
@@ -477,28 +478,6 @@ fn list_labels(guests: &[&Guest]) -> String {
         labels.push(format!("and {} more", guests.len() - 8));
     }
     labels.join(", ")
-}
-
-/// Optimal string alignment distance (Levenshtein with transpositions).
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut prev2: Vec<usize> = vec![0; b.len() + 1];
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur: Vec<usize> = vec![0; b.len() + 1];
-    for i in 1..=a.len() {
-        cur[0] = i;
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                cur[j] = cur[j].min(prev2[j - 2] + 1);
-            }
-        }
-        std::mem::swap(&mut prev2, &mut prev);
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev[b.len()]
 }
 
 #[cfg(test)]
@@ -587,10 +566,11 @@ mod tests {
     }
 
     #[test]
-    fn edit_distances() {
-        assert_eq!(edit_distance("webb", "web01"), 2);
-        assert_eq!(edit_distance("ab", "ba"), 1);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("same", "same"), 0);
+    fn suggestions_count_a_transposition_as_one_edit() {
+        // `suggest` relies on the optimal string alignment distance.
+        assert_eq!(strsim::osa_distance("webb", "web01"), 2);
+        assert_eq!(strsim::osa_distance("ab", "ba"), 1);
+        assert_eq!(strsim::osa_distance("", "abc"), 3);
+        assert_eq!(strsim::osa_distance("same", "same"), 0);
     }
 }

@@ -1,8 +1,8 @@
 //! Lenient field decoders for PVE answers.
 //!
 //! PVE (Perl) is loose about JSON types (FACTS §1, §6): numbers arrive as strings (`"100"`),
-//! flags as `0`/`1`, `true`/`false` or `"1"`; older servers send `vmid` as a string. Each
-//! function here accepts all of these for one target type, and `null`/absent as `None`.
+//! strings as numbers (a name of digits). Each function here accepts both for one target type,
+//! and `null`/absent as `None`.
 //! Use with `#[serde(default, deserialize_with = "de::opt_u64")]`.
 
 use serde::de::Error as _;
@@ -55,10 +55,6 @@ pub fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error>
     int(d, "a non-negative integer")
 }
 
-pub fn opt_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
-    int(d, "a non-negative integer")
-}
-
 pub fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     int(d, "an integer")
 }
@@ -74,25 +70,6 @@ pub fn opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error>
         Some(v) => to_f64(&v)
             .map(Some)
             .ok_or_else(|| D::Error::custom(format!("expected a number, got {v}"))),
-    }
-}
-
-/// `0`/`1`, `true`/`false`, `"0"`/`"1"`.
-pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-    match opt_value(d)? {
-        None => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(b)),
-        Some(v) => match to_i128(&v) {
-            Some(0) => Ok(Some(false)),
-            Some(1) => Ok(Some(true)),
-            _ => match v.as_str() {
-                Some("true") => Ok(Some(true)),
-                Some("false") => Ok(Some(false)),
-                _ => Err(D::Error::custom(format!(
-                    "expected 0/1 or true/false, got {v}"
-                ))),
-            },
-        },
     }
 }
 

@@ -120,32 +120,11 @@ pub fn nodes() -> ApiRequest {
     ApiRequest::get("/nodes")
 }
 
-pub fn node_status(node: &str) -> ApiRequest {
-    ApiRequest::get(node_path(node, "/status"))
-}
-
 pub fn pools() -> ApiRequest {
     ApiRequest::get("/pools")
 }
 
 // ---- Tasks -------------------------------------------------------------------------------
-
-/// `GET /nodes/{node}/tasks`; `running_only` lists active tasks (`source=active`).
-pub fn node_tasks(
-    node: &str,
-    vmid: Option<u32>,
-    limit: Option<u32>,
-    running_only: bool,
-) -> ApiRequest {
-    let req = ApiRequest::get(node_path(node, "/tasks"))
-        .opt("vmid", vmid)
-        .opt("limit", limit);
-    if running_only {
-        req.param("source", "active")
-    } else {
-        req
-    }
-}
 
 pub fn task_status(node: &str, upid: &Upid) -> ApiRequest {
     ApiRequest::get(node_path(
@@ -162,14 +141,6 @@ pub fn task_log(node: &str, upid: &Upid, start: u64, limit: u64) -> ApiRequest {
     ))
     .param("start", start)
     .param("limit", limit)
-}
-
-/// `DELETE /nodes/{node}/tasks/{upid}`: stops a running task.
-pub fn task_stop(node: &str, upid: &Upid) -> ApiRequest {
-    ApiRequest::delete(node_path(
-        node,
-        &format!("/tasks/{}", seg(&upid.to_string())),
-    ))
 }
 
 // ---- Storage -----------------------------------------------------------------------------
@@ -193,11 +164,6 @@ pub fn storage_content(
 }
 
 // ---- Guests ------------------------------------------------------------------------------
-
-/// `GET /nodes/{node}/qemu` or `/lxc`: the guests of one node.
-pub fn guest_list(kind: GuestKind, node: &str) -> ApiRequest {
-    ApiRequest::get(node_path(node, &format!("/{kind}")))
-}
 
 pub fn guest_status_current(kind: GuestKind, node: &str, vmid: u32) -> ApiRequest {
     ApiRequest::get(guest_path(kind, node, vmid, "/status/current"))
@@ -236,20 +202,6 @@ pub fn qemu_config_update_async(
 ) -> ApiRequest {
     with_changes(
         ApiRequest::post(guest_path(GuestKind::Qemu, node, vmid, "/config")),
-        changes,
-        digest,
-    )
-}
-
-/// `PUT .../qemu/{vmid}/config`: synchronous, answers `null`.
-pub fn qemu_config_update_sync(
-    node: &str,
-    vmid: u32,
-    changes: &[(String, String)],
-    digest: Option<&str>,
-) -> ApiRequest {
-    with_changes(
-        ApiRequest::put(guest_path(GuestKind::Qemu, node, vmid, "/config")),
         changes,
         digest,
     )
@@ -357,19 +309,6 @@ pub fn resize(
         .opt("digest", digest)
 }
 
-/// `GET .../qemu/{vmid}/migrate[?target=]`: what would block a migration.
-pub fn migrate_precondition(node: &str, vmid: u32, target: Option<&str>) -> ApiRequest {
-    ApiRequest::get(guest_path(GuestKind::Qemu, node, vmid, "/migrate")).opt("target", target)
-}
-
-/// `POST .../migrate` → UPID. `online` asks for a live migration (both kinds name it so).
-/// Chain `with-local-disks`, `targetstorage` (QEMU) or `restart`, `target-storage` (LXC).
-pub fn migrate(kind: GuestKind, node: &str, vmid: u32, target: &str, online: bool) -> ApiRequest {
-    ApiRequest::post(guest_path(kind, node, vmid, "/migrate"))
-        .param("target", target)
-        .flag_if("online", online)
-}
-
 pub fn agent_network(node: &str, vmid: u32) -> ApiRequest {
     ApiRequest::get(guest_path(
         GuestKind::Qemu,
@@ -377,20 +316,6 @@ pub fn agent_network(node: &str, vmid: u32) -> ApiRequest {
         vmid,
         "/agent/network-get-interfaces",
     ))
-}
-
-/// `POST /nodes/{node}/vzdump` → UPID. `vmids` go as a comma list; chain `compress`,
-/// `remove`, `notes-template`, `protected`.
-pub fn vzdump(node: &str, vmids: &[u32], storage: Option<&str>, mode: Option<&str>) -> ApiRequest {
-    let list = vmids
-        .iter()
-        .map(u32::to_string)
-        .collect::<Vec<_>>()
-        .join(",");
-    ApiRequest::post(node_path(node, "/vzdump"))
-        .param("vmid", list)
-        .opt("storage", storage)
-        .opt("mode", mode)
 }
 
 // ---- Access ------------------------------------------------------------------------------

@@ -6,7 +6,8 @@
 //! models (`models`, with lenient decoders in `de`), task ids (`upid`) and following tasks to
 //! their end (`task`). Only `client` does network IO.
 //!
-//! Must not: import `shell`, `render`, `commands`, `cli` or `sim`; touch the terminal; print.
+//! Must not: import `shell`, `render`, `commands`, `cli`, `staging`, `wizard` or `sim`; touch the
+//! terminal; print.
 //! Secrets (passwords, token secrets, tickets, CSRF tokens) stay in `Secret` and never reach a
 //! message or `Debug` output.
 
@@ -31,6 +32,10 @@ pub use error::ApiError;
 pub use task::{TaskOutcome, WaitOptions};
 pub use tls::TlsMode;
 pub use upid::Upid;
+
+/// The boxed future that async trait methods return (a clock asking the server for the time, a
+/// command's run function): `Send`-free, borrowing for `'a`.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 'a>>;
 
 #[cfg(test)]
 mod client_tests;

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
@@ -147,7 +148,7 @@ fn load_roots(path: &PathBuf) -> Result<RootCertStore, ApiError> {
     let pem = std::fs::read(path)
         .map_err(|e| opt_err(format!("cannot read the CA file {}: {e}", path.display())))?;
     let mut roots = RootCertStore::empty();
-    for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+    for cert in CertificateDer::pem_slice_iter(&pem) {
         let cert = cert.map_err(|e| {
             opt_err(format!(
                 "the CA file {} is not valid PEM: {e}",

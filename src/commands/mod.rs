@@ -6,7 +6,7 @@
 //! and report progress through [`Ctx::note`]. Which command is destructive follows from the action
 //! kind in its signature, not a decision made at the call site.
 //!
-//! Files: `context.rs` (the session a command runs in), `engine.rs` (parse → run stages),
+//! The session a command runs in ([`Ctx`]) is [`crate::session`]. Files: `engine.rs` (parse → run stages),
 //! `read.rs` (version, nodes, ls, status, tasks), `reads.rs` (ps, storage, content, pools, tags,
 //! templates), `guest_reads.rs` (snapshots, backups, config), `guest_ip.rs` (ip), `propstring.rs`
 //! (config property strings), `apischema.rs` (usage, the server's API schema), `records.rs` (where,
@@ -17,7 +17,6 @@
 mod actions;
 mod apischema;
 mod changes;
-mod context;
 mod engine;
 mod guest_ip;
 mod guest_reads;
@@ -31,11 +30,8 @@ mod reads;
 mod records;
 mod session;
 
-use std::future::Future;
-use std::pin::Pin;
-
+pub use crate::session::{BoxFuture, Ctx, OutputFormat};
 pub use apischema::{APIDOC_PATH, load_into as load_schema_into};
-pub use context::{Ctx, OutputFormat};
 pub use engine::{Output, run_line};
 pub use pending::{check_confirm_window, finish_run, restore_notice};
 pub use read::{GUEST_FIELDS, guest_record};
@@ -220,7 +216,6 @@ pub struct Call {
     pub first: bool,
 }
 
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 pub type RunFn = for<'a> fn(&'a mut Ctx, Call) -> BoxFuture<'a, Result<Output>>;
 
 /// A command: its signature and what runs it.
@@ -302,12 +297,7 @@ pub fn find(name: &str) -> Option<&'static Command> {
 pub fn suggest(word: &str) -> Vec<&'static str> {
     let mut scored: Vec<(usize, &'static str)> = COMMANDS
         .iter()
-        .map(|c| {
-            (
-                crate::inventory::edit_distance(word, c.sig.name),
-                c.sig.name,
-            )
-        })
+        .map(|c| (strsim::osa_distance(word, c.sig.name), c.sig.name))
         .filter(|(d, name)| *d <= 2 || name.starts_with(word))
         .collect();
     scored.sort();

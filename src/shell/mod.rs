@@ -22,10 +22,10 @@ use reedline::{
 };
 
 use crate::api::schema::SharedSchema;
-use crate::commands::Ctx;
 use crate::error::exit;
 use crate::inventory::SharedInventory;
 use crate::render::Style;
+use crate::session::Ctx;
 
 pub use history::is_secret_line;
 
@@ -275,7 +275,7 @@ async fn repl(ctx: &mut Ctx, style: Style) -> i32 {
             return exit::OK;
         }
         let before = ctx.current;
-        let code = crate::cli::run_interruptible(ctx, trimmed, style).await;
+        let code = crate::output::run_and_print(ctx, trimmed, style, None).await;
         last_failed = code != exit::OK;
         refresh_snapshots(ctx, ctx.current != before).await;
     }

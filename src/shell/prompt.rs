@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use reedline::{Prompt, PromptEditMode, PromptHistorySearch, PromptHistorySearchStatus};
 
-use crate::commands::Ctx;
+use crate::session::Ctx;
 
 pub struct ShellPrompt {
     left: String,

@@ -14,8 +14,7 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 
 use super::action::{Action, Op, Target};
-use crate::api::{Client, endpoints};
-use crate::commands::BoxFuture;
+use crate::api::{BoxFuture, Client, endpoints};
 use crate::error::{Error, Result};
 
 /// A source of "now" in Unix seconds.

@@ -9,11 +9,11 @@
 use serde_json::Value as Json;
 
 use crate::api::{GuestKind, endpoints};
-use crate::commands::Ctx;
 use crate::config::{Config, Size};
 use crate::error::{Error, Result};
 use crate::inventory::Inventory;
 use crate::lang::{Record, Value};
+use crate::session::Ctx;
 use crate::staging::{Action, Op, Params};
 
 use super::engine::{self, Answers};

@@ -13,11 +13,11 @@ use std::time::Duration;
 use serde_json::Value as Json;
 
 use crate::api::{ApiRequest, GuestKind};
-use crate::commands::Ctx;
 use crate::config::{Config, Size};
 use crate::error::{Error, ErrorKind, Result};
 use crate::inventory::Inventory;
 use crate::lang::{Record, Value};
+use crate::session::Ctx;
 use crate::staging::{Action, Op, Params};
 
 use super::engine::{self, Answers};

@@ -15,7 +15,7 @@
 //! [`provision::build`] runs a plan that the user (or the script) accepted. Creating runs at
 //! once (DESIGN §2: create and clone are not destructive); the one destructive call made here,
 //! the destroy of a rollback, only ever targets the VM this run created, checked by VMID and
-//! name. The flows run on the session's `commands::Ctx` (its client, inventory and notes).
+//! name. The flows run on the session's `session::Ctx` (its client, inventory and notes).
 
 pub mod engine;
 pub mod facts;

@@ -5,9 +5,9 @@
 //! Must not: touch the terminal itself (the prompter does), or change anything before the plan
 //! is accepted.
 
-use crate::commands::Ctx;
 use crate::config::Config;
 use crate::error::Result;
+use crate::session::Ctx;
 
 use super::engine::{self, Answers};
 use super::facts::NewFacts;

@@ -12,10 +12,10 @@ use std::time::Duration;
 use serde_json::Value as Json;
 
 use crate::api::{ApiError, GuestKind, WaitOptions, endpoints};
-use crate::commands::Ctx;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::inventory::Inventory;
+use crate::session::Ctx;
 use crate::staging::{self, Action, ConfigChange, Executor, Op};
 
 use super::engine::Answers;

@@ -11,11 +11,11 @@
 use serde_json::Value as Json;
 
 use crate::api::{ApiError, GuestKind, WaitOptions, endpoints};
-use crate::commands::Ctx;
 use crate::config::{Config, Size};
 use crate::error::{Error, Result};
 use crate::inventory::Inventory;
 use crate::lang::{Record, Value};
+use crate::session::Ctx;
 use crate::staging::{self, Action, Executor, Op, Params};
 
 use super::facts::DEFAULT_BRIDGE;

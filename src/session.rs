@@ -7,6 +7,7 @@
 
 use serde_json::Value as Json;
 
+pub use crate::api::BoxFuture;
 use crate::api::schema::SharedSchema;
 use crate::api::{ApiRequest, Client, endpoints};
 use crate::error::Result;

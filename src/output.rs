@@ -1,0 +1,121 @@
+//! Running one line and printing what it gives: its output in the session's format on stdout,
+//! its error (with hints) on stderr, and the exit code. Used by `cli` (`-c`, `-f`, stdin) and by
+//! `shell` (each line of the interactive session), so neither imports the other for it.
+//!
+//! Formatting is pure ([`format_output`]); only [`run_and_print`] and [`print_error`] write to
+//! the terminal.
+
+use std::io::Write;
+
+use crate::commands::{Output, check_confirm_window, run_line};
+use crate::error::{Error, ErrorKind, exit};
+use crate::lang::Value;
+use crate::render::{Style, render_value};
+use crate::session::{Ctx, OutputFormat};
+
+/// Runs one line, prints its output or its error, and returns the exit code. Ctrl-C cancels the
+/// line: its requests and task waits are dropped, and the code is 130.
+pub async fn run_and_print(ctx: &mut Ctx, line: &str, style: Style, location: Option<&str>) -> i32 {
+    check_confirm_window(ctx).await;
+    // A command that stops gracefully (commit) sets `graceful`: the first Ctrl-C then only
+    // cancels its token (no new actions start) and the second one drops the line.
+    let cancel = tokio_util::sync::CancellationToken::new();
+    ctx.staging.cancel = cancel.clone();
+    let graceful = ctx.staging.graceful.clone();
+    graceful.store(false, std::sync::atomic::Ordering::Relaxed);
+    let result = {
+        let work = run_line(ctx, line);
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                r = &mut work => break r,
+                _ = tokio::signal::ctrl_c() => {
+                    if graceful.load(std::sync::atomic::Ordering::Relaxed) && !cancel.is_cancelled() {
+                        eprintln!("interrupt: no new actions will start; waiting for the running ones (Ctrl-C again to stop waiting)");
+                        cancel.cancel();
+                        continue;
+                    }
+                    break Err(Error::new(ErrorKind::Interrupted, "interrupted"));
+                }
+            }
+        }
+    };
+    match result {
+        Ok(out) => {
+            let text = format_output(&out, ctx.format, style);
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout.write_all(text.as_bytes());
+            let _ = stdout.flush();
+            drop(stdout);
+            if let Some(e) = &out.failure {
+                print_error(e, location);
+            }
+            match &out.failure {
+                _ if cancel.is_cancelled() => exit::INTERRUPTED,
+                Some(e) => e.exit_code(),
+                None => exit::OK,
+            }
+        }
+        Err(e) => {
+            print_error(&e, location);
+            e.exit_code()
+        }
+    }
+}
+
+/// Prints an error to stderr: `LOCATION: error: first line`, the other lines, then its hints.
+pub fn print_error(e: &Error, location: Option<&str>) {
+    let prefix = location.map(|l| format!("{l}: ")).unwrap_or_default();
+    let mut lines = e.message.lines();
+    let first = lines.next().unwrap_or_default();
+    eprintln!("{prefix}error: {first}");
+    for line in lines {
+        eprintln!("{line}");
+    }
+    for hint in &e.hints {
+        eprintln!("  hint: {hint}");
+    }
+}
+
+/// The text for a line's output in the chosen format.
+pub fn format_output(out: &Output, format: OutputFormat, style: Style) -> String {
+    if out.raw {
+        return out.value.display();
+    }
+    if matches!(out.value, Value::Null) {
+        return String::new();
+    }
+    let as_list = || match &out.value {
+        Value::List(items) => items.clone(),
+        other => vec![other.clone()],
+    };
+    match format {
+        OutputFormat::Json => {
+            let mut s = serde_json::to_string_pretty(&out.value.to_json()).unwrap_or_default();
+            s.push('\n');
+            s
+        }
+        OutputFormat::Yaml => crate::lang::to_yaml(&as_list()).unwrap_or_else(|e| format!("{e}\n")),
+        OutputFormat::Csv => crate::lang::to_csv(&as_list()),
+        OutputFormat::Md => crate::lang::to_md(&as_list()),
+        OutputFormat::Table => {
+            let shown = match (&out.columns, &out.value) {
+                (Some(cols), Value::List(items)) => Value::List(
+                    items
+                        .iter()
+                        .map(|item| match item {
+                            Value::Record(r) => Value::Record(
+                                cols.iter()
+                                    .filter_map(|c| r.get(c).map(|v| (c.clone(), v.clone())))
+                                    .collect(),
+                            ),
+                            other => other.clone(),
+                        })
+                        .collect(),
+                ),
+                _ => out.value.clone(),
+            };
+            render_value(&shown, style, out.empty)
+        }
+    }
+}
