@@ -279,9 +279,7 @@ fn bench_binary(rt: &tokio::runtime::Runtime) {
 
 fn bench_bulk(rt: &tokio::runtime::Runtime) {
     use pvesh_plus::api::{Auth, Client, ConnectOptions, TlsMode, endpoints};
-    use pvesh_plus::staging::{
-        Action, ActionKind, AuditLog, ExecOptions, Precondition, Status, Target, execute,
-    };
+    use pvesh_plus::staging::{Action, AuditLog, ExecOptions, Executor, Op, Precondition, Target};
     const GUESTS: usize = 500;
     // A snapshot task takes 3 simulated seconds; the clock speed makes that T of real time.
     let t_ms: f64 = std::env::var("BULK_T_MS")
@@ -337,7 +335,11 @@ fn bench_bulk(rt: &tokio::runtime::Runtime) {
             .iter()
             .map(|t| {
                 Action::new(
-                    ActionKind::Snapshot,
+                    Op::Snapshot {
+                        name: snap.to_string(),
+                        vmstate: false,
+                        description: None,
+                    },
                     t.clone(),
                     Precondition {
                         digest: None,
@@ -345,7 +347,6 @@ fn bench_bulk(rt: &tokio::runtime::Runtime) {
                         status: String::new(),
                     },
                 )
-                .param("snapname", snap)
             })
             .collect()
     };
@@ -363,21 +364,20 @@ fn bench_bulk(rt: &tokio::runtime::Runtime) {
             ..ExecOptions::default()
         };
         let start = Instant::now();
-        let outcomes = rt.block_on(execute(
-            &client,
-            &audit,
+        let exec = Executor::new(client.clone(), audit.clone());
+        let outcomes = rt.block_on(exec.run(
             plan(&format!("bulk-p{parallel}")),
             &Default::default(),
             &opts,
             &mut |_: &str| {},
         ));
         let wall = start.elapsed().as_secs_f64();
-        let ok = outcomes.iter().filter(|o| o.status == Status::Done).count();
+        let ok = outcomes.iter().filter(|o| o.outcome.is_done()).count();
         assert_eq!(
             ok,
             GUESTS,
             "{:?}",
-            outcomes.iter().find(|o| o.status != Status::Done)
+            outcomes.iter().find(|o| !o.outcome.is_done())
         );
         let ideal = GUESTS.div_ceil(parallel) as f64 * t;
         println!(

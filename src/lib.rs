@@ -15,12 +15,27 @@
 //! commands/      Command trait + Signature + examples; one registry list
 //! inventory.rs   cached cluster inventory (one GET /cluster/resources)
 //! api/           Client (auth, TLS, envelope, errors, retries), endpoint builders, UPID, tasks
-//! staging/       actions, the pending buffer, policy, audit log, commit engine, confirm window
+//! staging/       the typed action model, the one executor, the pending buffer and its commit
+//!                journal, commit orchestration, policy, audit log, confirm window
 //! sim/           the embedded PVE API simulator: server, state, routes, scenarios, faults
 //! render/        tables and styles
 //! shell/         the interactive line editor: completion, highlighting, prompt, history
 //! wizard/        guided creation: prompts/*.yaml wizards over a Prompter, plans, provisioning
 //! ```
+//!
+//! # Adding an action
+//!
+//! 1. One `staging::Op` variant with its typed payload, and its `ActionKind` with a `Risk`
+//!    (`staging/action.rs`); the compiler then lists every method that needs its arm:
+//!    `kind`, `risk` (only for `Risk::Depends`), `undo`, `summary`, `request`, `diff`, and
+//!    `shown_params`/`secret_values` if it carries parameters. Add its case to
+//!    `staging/action_tests.rs` (request, summary).
+//! 2. One command definition that plans it (e.g. `change_command!` in `commands/actions.rs`,
+//!    whose signature takes the `ActionKind`, and with it whether the command stages).
+//! 3. One line in the registry (`commands/mod.rs`). Its help examples are run as tests.
+//!
+//! The command plans `Action`s and hands them to `staging` (stage, or `Executor::run` at once);
+//! it never sends a mutating request itself.
 //!
 //! # Invariants
 //!
@@ -36,13 +51,18 @@
 //!   - `staging` and `wizard` import no `commands`, `cli` or `shell`; `shell` imports no `cli`.
 //! - Only the staging executor calls mutating endpoints: outside `staging/`, `api/` (login) and
 //!   `sim/`, no file names a POST/PUT/DELETE builder of `api::endpoints` or builds such an
-//!   `ApiRequest` by hand. The same test enforces it, with an allowlist of files not yet moved
-//!   over (`MUTATION_ALLOWLIST`) that only shrinks.
+//!   `ApiRequest` by hand. The same test enforces it (its `MUTATION_ALLOWLIST` is empty and
+//!   only shrinks). Every call the executor sends is journaled before it is sent (for actions
+//!   of the pending buffer) and audited after, whoever asked: commands, commit, confirm
+//!   windows, raw writes, the creation wizards and their rollbacks.
+//! - An action kind carries a typed payload (`staging::Op`); destructiveness, undo, request,
+//!   summary and diff derive from it, and a command's signature takes destructiveness from the
+//!   kind it plans (`Signature::action`): one source of truth.
 //! - Only `cli`, `output`, `shell`, `render` and the wizard's dialoguer prompter touch the
 //!   terminal.
 //! - Completion, highlighting and validation never wait on the network: they read `inventory`.
-//! - Destructive changes to existing guests go through `staging` (staged, re-checked at commit,
-//!   audited); creation (`wizard`) only ever destroys what its own failed run created.
+//! - Destructive changes to existing guests are staged, re-checked at commit and audited;
+//!   creation (`wizard`) only ever destroys what its own failed run created.
 //! - Secrets live in [`secret::Secret`], whose `Debug` and `Display` print `<redacted>`.
 //! - No `unwrap` on user or remote input (`clippy::unwrap_used` is denied outside tests).
 

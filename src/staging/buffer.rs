@@ -26,8 +26,130 @@ struct Saved {
     actions: Vec<Action>,
 }
 
-/// 2: typed actions with ids (1 had text-keyed parameters).
+/// 2: typed actions with ids (1 had text-keyed parameters; it is converted when read).
 const VERSION: u32 = 2;
+
+impl Saved {
+    /// Reads the current format, or format 1 converted to it.
+    fn parse(text: &str) -> std::result::Result<Saved, String> {
+        #[derive(Deserialize)]
+        struct Version {
+            version: u32,
+        }
+        let v: Version = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        if v.version == 1 {
+            return v1::parse(text);
+        }
+        serde_json::from_str(text).map_err(|e| e.to_string())
+    }
+}
+
+/// Format 1: an action was a `kind` word with text parameters.
+mod v1 {
+    use std::collections::BTreeMap;
+
+    use serde::Deserialize;
+
+    use super::Saved;
+    use crate::staging::action::{Action, ActionKind, ConfigChange, Op, Precondition, Target};
+
+    #[derive(Deserialize)]
+    struct OldSaved {
+        cluster: String,
+        actions: Vec<OldAction>,
+    }
+
+    #[derive(Deserialize)]
+    struct OldRaw {
+        method: String,
+        path: String,
+    }
+
+    #[derive(Deserialize)]
+    struct OldAction {
+        kind: String,
+        target: Target,
+        #[serde(default)]
+        params: BTreeMap<String, String>,
+        precondition: Precondition,
+        #[serde(default)]
+        destructive_reason: Option<String>,
+        #[serde(default)]
+        before: BTreeMap<String, String>,
+        #[serde(default)]
+        effect: BTreeMap<String, String>,
+        #[serde(default)]
+        raw: Option<OldRaw>,
+    }
+
+    pub(super) fn parse(text: &str) -> std::result::Result<Saved, String> {
+        let old: OldSaved = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let actions = old
+            .actions
+            .into_iter()
+            .map(convert)
+            .collect::<std::result::Result<Vec<_>, String>>()?;
+        Ok(Saved {
+            version: super::VERSION,
+            cluster: old.cluster,
+            actions,
+        })
+    }
+
+    fn convert(a: OldAction) -> std::result::Result<Action, String> {
+        let p = |k: &str| a.params.get(k).cloned();
+        let yes = |k: &str| a.params.get(k).map(String::as_str) == Some("1");
+        let name = || p("snapname").ok_or_else(|| format!("a {} without snapname", a.kind));
+        let change = || ConfigChange {
+            changes: a.params.clone(),
+            before: a.before.clone(),
+            effect: a.effect.clone(),
+            risk: a.destructive_reason.clone(),
+        };
+        let kind = ActionKind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.as_str() == a.kind)
+            .ok_or_else(|| format!("unknown action kind '{}'", a.kind))?;
+        let op = match kind {
+            ActionKind::Shutdown => Op::Shutdown {
+                timeout: p("timeout").and_then(|t| t.parse().ok()),
+                force_stop: yes("force-stop"),
+            },
+            ActionKind::Destroy => Op::Destroy {
+                purge: yes("purge"),
+                unreferenced_disks: false,
+            },
+            ActionKind::Snapshot => Op::Snapshot {
+                name: name()?,
+                vmstate: yes("vmstate"),
+                description: p("description"),
+            },
+            ActionKind::Rollback => Op::Rollback {
+                name: name()?,
+                start: yes("start"),
+            },
+            ActionKind::Delsnapshot => Op::Delsnapshot { name: name()? },
+            ActionKind::Set => Op::Set(change()),
+            ActionKind::Tag => Op::Tag(change()),
+            ActionKind::Template => Op::Template,
+            ActionKind::Raw => {
+                let raw = a
+                    .raw
+                    .as_ref()
+                    .ok_or("a raw action without method and path")?;
+                Op::Raw {
+                    method: raw.method.clone(),
+                    path: raw.path.clone(),
+                    params: a.params.clone(),
+                }
+            }
+            other => Op::power(other)
+                .ok_or_else(|| format!("'{}' was not an action of format 1", a.kind))?,
+        };
+        Ok(Action::new(op, a.target, a.precondition))
+    }
+}
 
 /// The staged actions, in the order they will run.
 #[derive(Debug, Default)]
@@ -78,7 +200,7 @@ impl PendingBuffer {
     pub fn open(cluster: &str, path: PathBuf) -> Result<PendingBuffer> {
         let actions = match std::fs::read_to_string(&path) {
             Ok(text) => {
-                let saved: Saved = serde_json::from_str(&text).map_err(|e| {
+                let saved: Saved = Saved::parse(&text).map_err(|e| {
                     Error::new(
                         ErrorKind::Config,
                         format!(
@@ -115,13 +237,20 @@ impl PendingBuffer {
             .into_iter()
             .filter(|a| !journal.is_done(a.id))
             .collect();
-        let buffer = PendingBuffer {
+        let mut buffer = PendingBuffer {
             actions,
             cluster: cluster.to_string(),
             path: Some(path),
             journal: Arc::new(journal),
         };
-        if buffer.actions.len() != before {
+        // Actions converted from format 1 have no journal id yet.
+        let unnumbered = buffer.actions.iter().any(|a| a.id == 0);
+        for i in 0..buffer.actions.len() {
+            if buffer.actions[i].id == 0 {
+                buffer.actions[i].id = buffer.fresh_id();
+            }
+        }
+        if buffer.actions.len() != before || unnumbered {
             // Actions a dead session finished: the plan is saved without them.
             buffer.save()?;
         }
@@ -162,15 +291,20 @@ impl PendingBuffer {
     /// Appends actions, giving each a fresh journal id, and saves.
     pub fn push(&mut self, actions: Vec<Action>) -> Result<()> {
         for mut a in actions {
-            a.id = loop {
-                let id: u64 = rand::random();
-                if id != 0 && !self.actions.iter().any(|b| b.id == id) {
-                    break id;
-                }
-            };
+            a.id = self.fresh_id();
             self.actions.push(a);
         }
         self.save()
+    }
+
+    /// A journal id no action in the buffer has (random, so an old journal line never matches).
+    fn fresh_id(&self) -> u64 {
+        loop {
+            let id: u64 = rand::random();
+            if id != 0 && !self.actions.iter().any(|b| b.id == id) {
+                return id;
+            }
+        }
     }
 
     /// After a commit: the plan becomes `left` (the actions that did not start, with their
@@ -342,6 +476,39 @@ mod tests {
         drop(again);
         let third = PendingBuffer::open("demo", path).unwrap();
         assert_eq!(third.len(), 2, "the dropped action stays dropped");
+    }
+
+    #[test]
+    fn a_format_1_buffer_is_converted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pending-demo.json");
+        let target = r#"{"vmid":101,"node":"pve1","guest_kind":"qemu","name":"web01"}"#;
+        let pre = r#"{"digest":"d1","node":"pve1","status":"running"}"#;
+        let text = format!(
+            r#"{{"version":1,"cluster":"demo","actions":[
+              {{"kind":"shutdown","target":{target},"params":{{"timeout":"60","force-stop":"1"}},"precondition":{pre}}},
+              {{"kind":"set","target":{target},"params":{{"cores":"1"}},"precondition":{pre},
+                "destructive_reason":"fewer cores","before":{{"cores":"4"}},"effect":{{"cores":"pending until reboot"}}}},
+              {{"kind":"raw","target":{target},"params":{{"description":"x"}},"precondition":{pre},
+                "raw":{{"method":"PUT","path":"/nodes/pve1/qemu/101/config"}}}}
+            ]}}"#
+        );
+        std::fs::write(&path, text).unwrap();
+        let b = PendingBuffer::open("demo", path).unwrap();
+        let summaries: Vec<String> = b.actions().iter().map(Action::summary).collect();
+        assert_eq!(
+            summaries,
+            [
+                "shutdown --force-stop --timeout 60",
+                "set cores=1",
+                "PUT /nodes/pve1/qemu/101/config description=x"
+            ]
+        );
+        assert_eq!(b.actions()[1].risk().as_deref(), Some("fewer cores"));
+        assert!(
+            b.actions().iter().all(|a| a.id != 0),
+            "numbered for the journal"
+        );
     }
 
     #[test]
