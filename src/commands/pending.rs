@@ -98,6 +98,16 @@ pub static PENDING: Command = Command {
     },
     run: |ctx, _call| {
         Box::pin(async move {
+            let flying: Vec<String> = ctx
+                .staging
+                .buffer
+                .in_flight()
+                .into_iter()
+                .map(|(i, _, f)| flight_note(i, &f))
+                .collect();
+            for line in flying {
+                ctx.note(&line);
+            }
             Ok(
                 Output::value(pending_records(ctx.staging.buffer.actions(), 1))
                     .with_columns(PENDING_COLUMNS)
@@ -406,6 +416,21 @@ pub async fn finish_run(ctx: &mut Ctx, batch: bool, code: i32) -> i32 {
     code
 }
 
+fn flight_state(flight: &Flight) -> String {
+    match flight {
+        Flight::Sent(upid) => format!("sent, task {upid}"),
+        Flight::Unknown => "being sent: it may have reached the server".to_string(),
+    }
+}
+
+/// The note `pending` adds for a change the last session had in flight.
+fn flight_note(n: usize, flight: &Flight) -> String {
+    format!(
+        "#{n} was in flight when the last session stopped ({}); `commit` follows it to its end without sending it again",
+        flight_state(flight)
+    )
+}
+
 /// The notice shown at start when an earlier session left changes pending, naming those it
 /// had in flight when it stopped.
 pub fn restore_notice(ctx: &Ctx) -> Option<String> {
@@ -430,14 +455,11 @@ pub fn restore_notice(ctx: &Ctx) -> Option<String> {
             flying.len()
         ));
         for (i, a, flight) in flying {
-            let state = match flight {
-                Flight::Sent(upid) => format!("sent, task {upid}"),
-                Flight::Unknown => "being sent: it may have reached the server".to_string(),
-            };
             out.push_str(&format!(
-                "\n  {i}. {} on {} ({state})",
+                "\n  {i}. {} on {} ({})",
                 a.summary(),
-                a.target.label()
+                a.target.label(),
+                flight_state(&flight)
             ));
         }
     }

@@ -593,6 +593,15 @@ fn a_commit_killed_mid_flight_is_resumed_without_sending_anything_twice() {
     assert_eq!(shutdowns(), 2, "two were sent before the kill");
     // Their tasks still run: the guests still look running, so only the journal can tell that
     // sending them again would be wrong.
+    let (code, out, err) = env.run("pending");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.matches("shuts the guest down").count(), 3, "{out}");
+    assert_eq!(
+        err.matches("was in flight when the last session stopped (sent, task UPID:")
+            .count(),
+        2,
+        "{err}"
+    );
 
     let mut shell = env.spawn_stdin(&[]);
     shell.wait_for("2 of them were in flight when the last session stopped");
