@@ -15,6 +15,7 @@ mod audit;
 mod buffer;
 mod confirm;
 mod engine;
+pub mod limits;
 pub mod policy;
 
 use std::collections::HashMap;
