@@ -70,6 +70,7 @@ async def main():
                    config={"scsi0": "ceph:vm-%%d-disk-0,size=8G" %% vmid, "memory": "1024",
                            "tags": "ci" if ci else "web"})
     stats = {}
+    per_task = {}
     def record(request, body):
         now = time.monotonic()
         if request.method == "POST" and request.path.endswith("/snapshot"):
@@ -81,6 +82,12 @@ async def main():
         else:
             kind = "other"
         stats[kind] = stats.get(kind, 0) + 1
+        if kind == "status":
+            per_task[request.path] = per_task.get(request.path, 0) + 1
+            hist = {}
+            for n in per_task.values():
+                hist[n] = hist.get(n, 0) + 1
+            stats["polls_per_task"] = dict(sorted(hist.items()))
         if kind == "snapshot":
             stats.setdefault("first_post", now)
         if kind in ("snapshot", "status"):
@@ -97,6 +104,7 @@ async def main():
         print(json.dumps(stats), flush=True)
         if line.strip() == "reset":
             stats.clear()
+            per_task.clear()
 
 asyncio.run(main())
 ''' % (TOKEN_ID, TOKEN_SECRET)
@@ -184,6 +192,9 @@ def report(name, wall, n, stats, parallel, task_secs):
               name, wall, n, requests, requests / n if n else 0, stats.get('snapshot', 0),
               stats.get('status', 0), stats.get('log', 0), stats.get('other', 0), parallel, ideal,
               wall / ideal if ideal else 0, phase, phase / ideal if ideal else 0))
+    hist = stats.get('polls_per_task', {})
+    print('  {0:<22} status polls per task: {1}'.format('', ', '.join(
+        '{0} task(s) {1}'.format(v, k) for k, v in hist.items())))
     return wall
 
 

@@ -16,7 +16,7 @@
 //! Polling adapts to how long tasks of the same type took ([`TaskTimes`], shared between
 //! waits): with an estimate E the first poll comes a little before E, then polls follow at a
 //! fraction of E, doubling up to `poll_max`; without one, pauses double from `poll_min`. The
-//! schedule is the pure function [`pause_after`].
+//! schedule is the pure function [`pause_before`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -119,7 +119,8 @@ impl TaskTimes {
 }
 
 /// The best guess of a task's duration from what the polls saw: it was still running at
-/// `running` (None: no poll saw it running) and stopped by `stopped` (both since the wait began).
+/// `running` (when the last "running" poll was sent; None: no poll saw it running) and had
+/// stopped by `stopped` (when the "stopped" answer came), both since the wait began.
 pub fn observed_duration(running: Option<Duration>, stopped: Duration) -> Duration {
     match running {
         Some(r) if r < stopped => r + (stopped - r) / 2,
@@ -127,12 +128,13 @@ pub fn observed_duration(running: Option<Duration>, stopped: Duration) -> Durati
     }
 }
 
-/// The pause before status poll number `polls + 1`, after `polls` polls said "running".
+/// The pause before status poll number `polls + 1` (counted from 0: the first poll also waits).
 ///
-/// Without an estimate: `poll_min` doubling, capped at `poll_max`. With an estimate E: the
-/// first pause is 0.9 E, then 0.1 E doubling each poll (`poll_min` does not apply: the estimate
-/// knows better; no pause is under 5 ms). Every pause is capped at `poll_max`.
-pub fn pause_after(
+/// Without an estimate: `poll_min`, doubling each poll. With an estimate E: the first pause is
+/// 0.9 E, so one poll usually finds the task stopped; later pauses are 0.1 E doubling each poll
+/// (`poll_min` does not apply: the estimate knows better; no pause is under 5 ms). Every pause is
+/// capped at `poll_max`.
+pub fn pause_before(
     polls: u32,
     estimate: Option<Duration>,
     poll_min: Duration,
@@ -244,16 +246,21 @@ impl Client {
         let mut polls: u32 = 0;
         let mut last_running: Option<Duration> = None;
         loop {
+            tokio::time::sleep(pause_before(polls, estimate, opts.poll_min, opts.poll_max)).await;
+            polls = polls.saturating_add(1);
+            // The server saw the task running at some time after this.
+            let sent = began.elapsed();
             let status: TaskStatus = self
                 .get_typed(&endpoints::task_status(&upid.node, upid))
                 .await?;
+            let answered = began.elapsed();
             let stopped = status.status == "stopped";
             if opts.log == TaskLog::Stream || (stopped && opts.log == TaskLog::AtEnd) {
                 seen = self.drain_log(upid, seen, on_log).await?;
             }
             if stopped {
                 if let Some(times) = &opts.times {
-                    times.observe(&upid.kind, observed_duration(last_running, began.elapsed()));
+                    times.observe(&upid.kind, observed_duration(last_running, answered));
                 }
                 let exitstatus = status
                     .exitstatus
@@ -272,9 +279,7 @@ impl Client {
                     })
                 };
             }
-            last_running = Some(began.elapsed());
-            tokio::time::sleep(pause_after(polls, estimate, opts.poll_min, opts.poll_max)).await;
-            polls = polls.saturating_add(1);
+            last_running = Some(sent);
         }
     }
 
@@ -352,7 +357,7 @@ mod tests {
 
     fn schedule(estimate: Option<Duration>, min: u64, max: u64, n: u32) -> Vec<u128> {
         (0..n)
-            .map(|i| pause_after(i, estimate, ms(min), ms(max)).as_millis())
+            .map(|i| pause_before(i, estimate, ms(min), ms(max)).as_millis())
             .collect()
     }
 
@@ -363,7 +368,7 @@ mod tests {
             [50, 100, 200, 400, 800, 1000, 1000]
         );
         // A huge poll count neither overflows nor passes the cap.
-        assert_eq!(pause_after(200, None, ms(50), ms(1000)), ms(1000));
+        assert_eq!(pause_before(200, None, ms(50), ms(1000)), ms(1000));
     }
 
     #[test]
@@ -376,7 +381,7 @@ mod tests {
         assert_eq!(schedule(Some(ms(30_000)), 10, 1000, 2), [1000, 1000]);
         // Very short tasks: never below 5 ms.
         assert_eq!(schedule(Some(ms(1)), 10, 250, 3), [5, 5, 10]);
-        assert_eq!(pause_after(100, Some(ms(200)), ms(10), ms(250)), ms(250));
+        assert_eq!(pause_before(100, Some(ms(200)), ms(10), ms(250)), ms(250));
     }
 
     #[test]
