@@ -15,7 +15,7 @@
 //!
 //! Polling adapts to how long tasks of the same type took ([`TaskTimes`], shared between
 //! waits): with an estimate E the first poll comes a little before E, then polls follow at a
-//! fraction of E, doubling up to `poll_max`; without one, pauses double from `poll_min`. The
+//! fraction of E, doubling up to `poll_max`; without one, pauses grow 1.5× from `poll_min`. The
 //! schedule is the pure function [`pause_before`].
 
 use std::collections::HashMap;
@@ -81,6 +81,8 @@ const EWMA_WEIGHT: f64 = 0.3;
 const FIRST_POLL_SHARE: f64 = 0.9;
 /// Later polls start at this share of the estimate, doubling up to `poll_max`.
 const STEP_SHARE: f64 = 0.1;
+/// Without an estimate, each pause is this many times the one before.
+const NO_ESTIMATE_GROWTH: f64 = 1.5;
 /// No pause after an estimate is shorter than this.
 const MIN_STEP: Duration = Duration::from_millis(5);
 
@@ -130,7 +132,7 @@ pub fn observed_duration(running: Option<Duration>, stopped: Duration) -> Durati
 
 /// The pause before status poll number `polls + 1` (counted from 0: the first poll also waits).
 ///
-/// Without an estimate: `poll_min`, doubling each poll. With an estimate E: the first pause is
+/// Without an estimate: `poll_min`, growing 1.5× each poll. With an estimate E: the first pause is
 /// 0.9 E, so one poll usually finds the task stopped; later pauses are 0.1 E doubling each poll
 /// (`poll_min` does not apply: the estimate knows better; no pause is under 5 ms). Every pause is
 /// capped at `poll_max`.
@@ -142,7 +144,10 @@ pub fn pause_before(
 ) -> Duration {
     let doubled = |base: Duration, times: u32| base.saturating_mul(1u32 << times.min(20));
     let pause = match estimate {
-        None => doubled(poll_min, polls),
+        // x1.5 rather than x2: a poll that comes late costs up to (factor - 1) of the time
+        // waited so far; this is the first batch of an unknown task type, which sets the
+        // pace for the rest of a bulk action.
+        None => poll_min.mul_f64(NO_ESTIMATE_GROWTH.powi(polls.min(60) as i32)),
         Some(e) if polls == 0 => e.mul_f64(FIRST_POLL_SHARE).max(MIN_STEP),
         Some(e) => doubled(e.mul_f64(STEP_SHARE).max(MIN_STEP), polls - 1),
     };
@@ -362,10 +367,10 @@ mod tests {
     }
 
     #[test]
-    fn without_an_estimate_pauses_double_to_the_cap() {
+    fn without_an_estimate_pauses_grow_to_the_cap() {
         assert_eq!(
-            schedule(None, 50, 1000, 7),
-            [50, 100, 200, 400, 800, 1000, 1000]
+            schedule(None, 40, 1000, 9),
+            [40, 60, 90, 135, 202, 303, 455, 683, 1000]
         );
         // A huge poll count neither overflows nor passes the cap.
         assert_eq!(pause_before(200, None, ms(50), ms(1000)), ms(1000));
