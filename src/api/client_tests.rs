@@ -387,6 +387,39 @@ async fn wait_task_streams_the_log_once() {
 }
 
 #[tokio::test]
+async fn a_status_poll_is_one_request_and_the_log_is_read_only_when_asked() {
+    let upid: Upid = UPID.parse().unwrap();
+    // Three polls say "running", the fourth "stopped".
+    for (log, lines_wanted, requests) in [
+        (TaskLog::Skip, 0, 4),
+        (TaskLog::AtEnd, 4, 5),
+        (TaskLog::Stream, 4, 8),
+    ] {
+        let server = task_server(3, "OK").await;
+        let client = connect(&server, token(), None).await.unwrap();
+        let before = client.request_count();
+        let opts = WaitOptions {
+            log,
+            times: Some(Arc::new(TaskTimes::default())),
+            ..fast()
+        };
+        let mut lines = Vec::new();
+        let outcome = client
+            .wait_task(&upid, &opts, &mut |l: &str| lines.push(l.to_string()))
+            .await
+            .unwrap();
+        assert_eq!(lines.len(), lines_wanted, "{log:?}");
+        assert_eq!(outcome.log_lines, lines_wanted, "{log:?}");
+        assert_eq!(client.request_count() - before, requests, "{log:?}");
+        let learned = opts.times.as_ref().unwrap().estimate("qmstart");
+        assert!(
+            learned.is_some(),
+            "{log:?}: the wait recorded how long qmstart took"
+        );
+    }
+}
+
+#[tokio::test]
 async fn run_task_starts_and_follows() {
     let server = task_server(1, "OK").await;
     let client = connect(&server, token(), None).await.unwrap();

@@ -29,7 +29,7 @@ pub use client::{Auth, Client, ConnectOptions, TfaPrompt};
 pub use endpoints::{ApiRequest, GuestKind, Method, PowerAction};
 pub use envelope::ApiResponse;
 pub use error::ApiError;
-pub use task::{TaskOutcome, WaitOptions};
+pub use task::{TaskLog, TaskOutcome, TaskTimes, WaitOptions};
 pub use tls::TlsMode;
 pub use upid::Upid;
 

@@ -1,12 +1,26 @@
 //! Following a task to its end: `Client::wait_task`.
 //!
-//! Polls `GET .../tasks/{upid}/status` with a backoff (`poll_min` doubling up to `poll_max`),
-//! streams new log lines from `GET .../tasks/{upid}/log?start=N` to a callback as they appear,
-//! and on `stopped` reads the rest of the log and maps `exitstatus` (FACTS §4): "OK" and
-//! "WARNINGS: n" succeed, anything else is [`ApiError::TaskFailed`]. A timeout or a
-//! cancellation token ends the wait (the task itself keeps running on the server).
+//! A status poll is one request, `GET .../tasks/{upid}/status`. The log
+//! (`GET .../tasks/{upid}/log?start=N`) is read only as [`WaitOptions::log`] asks:
+//! - [`TaskLog::Stream`] (the default): drained after every poll, new lines go to `on_log` as
+//!   they appear (for a single task whose progress is shown);
+//! - [`TaskLog::AtEnd`]: read once, when the task has stopped, and passed to `on_log`;
+//! - [`TaskLog::Skip`]: never read. A failure loses nothing: PVE's `exitstatus` of a failed
+//!   task is its error message, and that is what [`ApiError::TaskFailed`] carries. This is what
+//!   bulk work uses: one POST plus a few status polls per task.
+//!
+//! On `stopped`, `exitstatus` is mapped (FACTS §4): "OK" and "WARNINGS: n" succeed, anything
+//! else is [`ApiError::TaskFailed`]. A timeout or a cancellation token ends the wait (the task
+//! itself keeps running on the server).
+//!
+//! Polling adapts to how long tasks of the same type took ([`TaskTimes`], shared between
+//! waits): with an estimate E the first poll comes a little before E, then polls follow at a
+//! fraction of E, doubling up to `poll_max`; without one, pauses grow 1.5× from `poll_min`. The
+//! schedule is the pure function [`pause_before`].
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -17,10 +31,22 @@ use super::error::ApiError;
 use super::models::{TaskLogLine, TaskStatus};
 use super::upid::Upid;
 
+/// When a wait reads the task's log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TaskLog {
+    /// After every status poll, passing new lines to `on_log` as they appear.
+    #[default]
+    Stream,
+    /// Once, after the task stopped.
+    AtEnd,
+    /// Never; `on_log` is not called and `TaskOutcome::log_lines` is 0.
+    Skip,
+}
+
 /// How to wait for a task.
 #[derive(Debug, Clone)]
 pub struct WaitOptions {
-    /// First pause between status polls.
+    /// First pause between status polls when there is no estimate; also the shortest pause.
     pub poll_min: Duration,
     /// Longest pause between status polls.
     pub poll_max: Duration,
@@ -28,6 +54,11 @@ pub struct WaitOptions {
     pub timeout: Option<Duration>,
     /// Stop waiting when cancelled (`ApiError::Cancelled`).
     pub cancel: Option<CancellationToken>,
+    /// When to read the log (default: stream it).
+    pub log: TaskLog,
+    /// Observed task durations, to poll when a task is likely to be done; `None`: plain
+    /// doubling backoff. Waits that share one learn from each other.
+    pub times: Option<Arc<TaskTimes>>,
 }
 
 impl Default for WaitOptions {
@@ -37,8 +68,90 @@ impl Default for WaitOptions {
             poll_max: Duration::from_secs(1),
             timeout: None,
             cancel: None,
+            log: TaskLog::Stream,
+            times: None,
         }
     }
+}
+
+/// Weight of a new observation in [`TaskTimes`]' moving average.
+const EWMA_WEIGHT: f64 = 0.3;
+/// The first poll comes at this share of the estimate (a little early beats a little late:
+/// a late poll costs up to a whole pause, an early one a short extra poll).
+const FIRST_POLL_SHARE: f64 = 0.9;
+/// Later polls start at this share of the estimate, doubling up to `poll_max`.
+const STEP_SHARE: f64 = 0.1;
+/// Without an estimate, each pause is this many times the one before.
+const NO_ESTIMATE_GROWTH: f64 = 1.5;
+/// No pause after an estimate is shorter than this.
+const MIN_STEP: Duration = Duration::from_millis(5);
+
+/// How long tasks took, per task type (`Upid::kind`): an exponentially weighted moving average
+/// of observed durations. Thread-safe; share it with `Arc`.
+#[derive(Debug, Default)]
+pub struct TaskTimes {
+    by_kind: Mutex<HashMap<String, Duration>>,
+}
+
+impl TaskTimes {
+    /// The process-wide estimator, so a session learns across commands.
+    pub fn shared() -> Arc<TaskTimes> {
+        static SHARED: OnceLock<Arc<TaskTimes>> = OnceLock::new();
+        SHARED
+            .get_or_init(|| Arc::new(TaskTimes::default()))
+            .clone()
+    }
+
+    /// The current estimate for tasks of type `kind`.
+    pub fn estimate(&self, kind: &str) -> Option<Duration> {
+        self.by_kind.lock().ok()?.get(kind).copied()
+    }
+
+    /// Records that a task of type `kind` took about `took`.
+    pub fn observe(&self, kind: &str, took: Duration) {
+        let Ok(mut map) = self.by_kind.lock() else {
+            return;
+        };
+        let next = match map.get(kind) {
+            Some(old) => old.mul_f64(1.0 - EWMA_WEIGHT) + took.mul_f64(EWMA_WEIGHT),
+            None => took,
+        };
+        map.insert(kind.to_string(), next);
+    }
+}
+
+/// The best guess of a task's duration from what the polls saw: it was still running at
+/// `running` (when the last "running" poll was sent; None: no poll saw it running) and had
+/// stopped by `stopped` (when the "stopped" answer came), both since the wait began.
+pub fn observed_duration(running: Option<Duration>, stopped: Duration) -> Duration {
+    match running {
+        Some(r) if r < stopped => r + (stopped - r) / 2,
+        _ => stopped,
+    }
+}
+
+/// The pause before status poll number `polls + 1` (counted from 0: the first poll also waits).
+///
+/// Without an estimate: `poll_min`, growing 1.5× each poll. With an estimate E: the first pause is
+/// 0.9 E, so one poll usually finds the task stopped; later pauses are 0.1 E doubling each poll
+/// (`poll_min` does not apply: the estimate knows better; no pause is under 5 ms). Every pause is
+/// capped at `poll_max`.
+pub fn pause_before(
+    polls: u32,
+    estimate: Option<Duration>,
+    poll_min: Duration,
+    poll_max: Duration,
+) -> Duration {
+    let doubled = |base: Duration, times: u32| base.saturating_mul(1u32 << times.min(20));
+    let pause = match estimate {
+        // x1.5 rather than x2: a poll that comes late costs up to (factor - 1) of the time
+        // waited so far; this is the first batch of an unknown task type, which sets the
+        // pace for the rest of a bulk action.
+        None => poll_min.mul_f64(NO_ESTIMATE_GROWTH.powi(polls.min(60) as i32)),
+        Some(e) if polls == 0 => e.mul_f64(FIRST_POLL_SHARE).max(MIN_STEP),
+        Some(e) => doubled(e.mul_f64(STEP_SHARE).max(MIN_STEP), polls - 1),
+    };
+    pause.min(poll_max)
 }
 
 /// A task that ended well.
@@ -62,11 +175,6 @@ pub fn exit_ok(exitstatus: &str) -> bool {
 /// True for PVE's answer to an empty log: exactly `[{"n":1,"t":"no content"}]`.
 pub fn is_empty_placeholder(lines: &[TaskLogLine]) -> bool {
     matches!(lines, [only] if only.n == 1 && only.t == "no content")
-}
-
-/// The next poll pause: doubled, capped at `max`.
-pub fn next_pause(current: Duration, max: Duration) -> Duration {
-    (current * 2).min(max)
 }
 
 impl Client {
@@ -137,14 +245,28 @@ impl Client {
         opts: &WaitOptions,
         on_log: &mut (dyn FnMut(&str) + Send),
     ) -> Result<TaskOutcome, ApiError> {
+        let began = Instant::now();
+        let estimate = opts.times.as_ref().and_then(|t| t.estimate(&upid.kind));
         let mut seen: u64 = 0;
-        let mut pause = opts.poll_min;
+        let mut polls: u32 = 0;
+        let mut last_running: Option<Duration> = None;
         loop {
+            tokio::time::sleep(pause_before(polls, estimate, opts.poll_min, opts.poll_max)).await;
+            polls = polls.saturating_add(1);
+            // The server saw the task running at some time after this.
+            let sent = began.elapsed();
             let status: TaskStatus = self
                 .get_typed(&endpoints::task_status(&upid.node, upid))
                 .await?;
-            seen = self.drain_log(upid, seen, on_log).await?;
-            if status.status == "stopped" {
+            let answered = began.elapsed();
+            let stopped = status.status == "stopped";
+            if opts.log == TaskLog::Stream || (stopped && opts.log == TaskLog::AtEnd) {
+                seen = self.drain_log(upid, seen, on_log).await?;
+            }
+            if stopped {
+                if let Some(times) = &opts.times {
+                    times.observe(&upid.kind, observed_duration(last_running, answered));
+                }
                 let exitstatus = status
                     .exitstatus
                     .unwrap_or_else(|| "unknown exit status".to_string());
@@ -162,8 +284,7 @@ impl Client {
                     })
                 };
             }
-            tokio::time::sleep(pause).await;
-            pause = next_pause(pause, opts.poll_max);
+            last_running = Some(sent);
         }
     }
 
@@ -235,15 +356,55 @@ mod tests {
         assert!(!is_empty_placeholder(&[]));
     }
 
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn schedule(estimate: Option<Duration>, min: u64, max: u64, n: u32) -> Vec<u128> {
+        (0..n)
+            .map(|i| pause_before(i, estimate, ms(min), ms(max)).as_millis())
+            .collect()
+    }
+
     #[test]
-    fn backoff_doubles_to_the_cap() {
-        let max = Duration::from_secs(1);
-        let mut p = Duration::from_millis(50);
-        let mut seen = vec![];
-        for _ in 0..7 {
-            seen.push(p.as_millis());
-            p = next_pause(p, max);
-        }
-        assert_eq!(seen, [50, 100, 200, 400, 800, 1000, 1000]);
+    fn without_an_estimate_pauses_grow_to_the_cap() {
+        assert_eq!(
+            schedule(None, 40, 1000, 9),
+            [40, 60, 90, 135, 202, 303, 455, 683, 1000]
+        );
+        // A huge poll count neither overflows nor passes the cap.
+        assert_eq!(pause_before(200, None, ms(50), ms(1000)), ms(1000));
+    }
+
+    #[test]
+    fn with_an_estimate_the_first_poll_comes_just_before_it() {
+        assert_eq!(
+            schedule(Some(ms(200)), 10, 250, 6),
+            [180, 20, 40, 80, 160, 250]
+        );
+        // Long tasks: the first pause is capped too, then short polls grow back to the cap.
+        assert_eq!(schedule(Some(ms(30_000)), 10, 1000, 2), [1000, 1000]);
+        // Very short tasks: never below 5 ms.
+        assert_eq!(schedule(Some(ms(1)), 10, 250, 3), [5, 5, 10]);
+        assert_eq!(pause_before(100, Some(ms(200)), ms(10), ms(250)), ms(250));
+    }
+
+    #[test]
+    fn observed_duration_is_the_middle_of_what_the_polls_bracket() {
+        assert_eq!(observed_duration(None, ms(180)), ms(180));
+        assert_eq!(observed_duration(Some(ms(180)), ms(200)), ms(190));
+        assert_eq!(observed_duration(Some(ms(300)), ms(200)), ms(200));
+    }
+
+    #[test]
+    fn task_times_average_per_kind() {
+        let t = TaskTimes::default();
+        assert_eq!(t.estimate("qmsnapshot"), None);
+        t.observe("qmsnapshot", ms(200));
+        assert_eq!(t.estimate("qmsnapshot"), Some(ms(200)));
+        t.observe("qmsnapshot", ms(300));
+        let e = t.estimate("qmsnapshot").map(|d| d.as_micros());
+        assert!(matches!(e, Some(229_990..=230_010)), "{e:?}");
+        assert_eq!(t.estimate("qmstart"), None);
     }
 }

@@ -213,7 +213,7 @@ pub static COMMIT: Command = Command {
             Arg::flag(
                 "--parallel",
                 ArgKind::Count,
-                "tasks at once (default 4; at most 2 per node)",
+                "tasks at once overall (default 32; always at most 4 per node)",
             ),
             Arg::switch("--keep-going", "go on after a failure"),
             Arg::flag(
@@ -243,7 +243,7 @@ pub static COMMIT: Command = Command {
 };
 
 async fn commit(ctx: &mut Ctx, call: super::Call) -> Result<Output> {
-    let parallel = count_flag(&call, "parallel", 4)?;
+    let parallel = count_flag(&call, "parallel", staging::limits::Limits::DEFAULT.overall)?;
     let keep_going = call.args.has_flag("keep-going");
     let confirm = match call.args.flag("confirm").and_then(|f| f.value.as_ref()) {
         None => None,

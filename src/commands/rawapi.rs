@@ -15,7 +15,7 @@ use serde_json::{Map, Value as Json};
 
 use super::{Arg, ArgKind, Call, Category, Command, Ctx, Example, Output, Signature};
 use crate::api::schema::{ApiSchema, MethodInfo};
-use crate::api::{GuestKind, Method, WaitOptions, endpoints};
+use crate::api::{GuestKind, Method, TaskLog, WaitOptions, endpoints};
 use crate::error::{Error, ErrorKind, Result};
 use crate::lang::{Record, Value};
 use crate::staging::{Action, Op, Precondition, Target, guest_of_path, policy};
@@ -283,9 +283,11 @@ async fn run_at_once(
     };
     let text = upid.to_string();
     ctx.note(&format!("{} {path}: task {text} running", method.as_str()));
-    let waited = exec
-        .follow(&action, &upid, &WaitOptions::default(), &mut |_| {})
-        .await;
+    let wait = WaitOptions {
+        log: TaskLog::Skip,
+        ..WaitOptions::default()
+    };
+    let waited = exec.follow(&action, &upid, &wait, &mut |_| {}).await;
     let _ = ctx.refresh().await;
     match waited {
         Ok(done) => Ok(Output::value(Value::Record(Record::from_pairs([

@@ -46,15 +46,18 @@ pub struct ExecOptions {
 
 impl Default for ExecOptions {
     fn default() -> Self {
+        // 4 per node, 32 overall: see `super::limits` for the rule and its source.
         ExecOptions {
-            parallel: 4,
-            per_node: 2,
+            parallel: super::limits::Limits::DEFAULT.overall,
+            per_node: super::limits::Limits::DEFAULT.per_node,
             keep_going: false,
             check_preconditions: true,
             cancel: CancellationToken::new(),
             wait: WaitOptions {
                 poll_min: Duration::from_millis(10),
                 poll_max: Duration::from_millis(250),
+                log: crate::api::TaskLog::Skip,
+                times: Some(crate::api::TaskTimes::shared()),
                 ..WaitOptions::default()
             },
         }

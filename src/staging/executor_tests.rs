@@ -90,7 +90,11 @@ async fn actions_on_one_guest_keep_their_order_and_nodes_their_bound() {
         plan.push(on(&handle, vmid, ActionKind::Snapshot, "ordered"));
         plan.push(on(&handle, vmid, ActionKind::Delsnapshot, "ordered"));
     }
-    let outcomes = run(&client, plan, opts(8, false)).await;
+    let per_node2 = ExecOptions {
+        per_node: 2,
+        ..opts(8, false)
+    };
+    let outcomes = run(&client, plan, per_node2).await;
     for o in &outcomes {
         assert!(
             o.outcome.is_done(),

@@ -19,6 +19,7 @@ mod commit;
 mod confirm;
 mod executor;
 mod journal;
+pub mod limits;
 pub mod policy;
 
 use std::sync::Arc;

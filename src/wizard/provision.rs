@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 
-use crate::api::{ApiError, GuestKind, WaitOptions, endpoints};
+use crate::api::{ApiError, GuestKind, TaskLog, WaitOptions, endpoints};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::inventory::Inventory;
@@ -206,6 +206,7 @@ pub(super) async fn run_step(
 ) -> std::result::Result<(), ApiError> {
     let wait = WaitOptions {
         timeout: Some(opts.task_timeout),
+        log: TaskLog::Skip,
         ..WaitOptions::default()
     };
     exec.call(action, &wait, &mut |_| {}).await.map(|_| ())
