@@ -112,9 +112,13 @@ pub struct SimArgs {
     /// Spread generated guests over this many nodes.
     #[arg(long, default_value_t = 3)]
     pub nodes: usize,
-    /// Simulated seconds per real second for tasks.
+    /// Simulated seconds per real second for tasks (0: wall time does not move the clock).
     #[arg(long, default_value_t = 1.0)]
     pub speed: f64,
+    /// Simulated seconds each API request moves the clock by (a logical clock: tasks progress
+    /// as clients poll them; with --speed 0 every run is reproducible).
+    #[arg(long, default_value_t = 0.0)]
+    pub tick: f64,
     /// Seed for generated data.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -190,6 +194,7 @@ async fn run_sim(args: SimArgs) -> Result<i32> {
         users: vec![(args.user.clone(), password.clone())],
         tokens: tokens.clone(),
         speed: args.speed,
+        tick: args.tick,
         seed: args.seed,
         ..SimOptions::default()
     };
@@ -379,7 +384,10 @@ async fn connect_demo(args: &SessionArgs) -> Result<Session> {
     let opts = SimOptions {
         scenario,
         users: vec![("root@pam".to_string(), password.clone())],
-        speed: 10.0,
+        // The logical clock: tasks end as the shell polls them, and a demo run is the same
+        // every time (UPIDs, start times), however loaded the machine is.
+        speed: 0.0,
+        tick: sim::LOGICAL_TICK,
         faults: sim::Faults {
             latency_ms: args.sim_latency.unwrap_or(0),
             ..sim::Faults::default()

@@ -8,7 +8,7 @@
 //!
 //! Layout:
 //! - `mod.rs`      the public API: [`SimOptions`], [`start`], [`SimHandle`], [`Faults`].
-//! - `clock`       the simulated clock (fixed epoch + real elapsed × speed + `advance`).
+//! - `clock`       the simulated clock (fixed epoch + real elapsed × speed + `advance` + ticks).
 //! - `tls`         the self-signed certificate and its fingerprint.
 //! - `crypto`      HMAC tickets, CSRF tokens and RFC 6238 TOTP.
 //! - `params`      the parameter-spec mini-language and PVE-style validation.
@@ -20,6 +20,26 @@
 //! - `routes`      the route table (data) and the handlers.
 //! - `server`      the HTTP layer: envelope, errors, auth, faults, request log.
 //! - `apidoc`      the API viewer's `apidoc.js` generated from the route table.
+//!
+//! Time. Tasks, tickets, UPIDs and log progress all read one simulated clock, and nothing
+//! happens in the background: every request (and [`SimHandle::advance`]) first finishes the
+//! tasks that are due. The clock has three drives, chosen by [`SimOptions`]:
+//! - wall time: `speed` simulated seconds per real second (`--demo` for people, `sim --speed`);
+//! - manual: `speed: 0.0`, the clock moves only by [`SimHandle::advance`] (a test that wants to
+//!   see a task running, then done);
+//! - logical: `tick: T` moves the clock by `T` simulated seconds at every HTTP request, before
+//!   the request is handled. A client that waits for a task polls its status, each poll moves
+//!   the clock, and the task ends after `ceil(duration / T)` requests, with no wall time
+//!   passing. With `speed: 0.0` too ([`SimOptions::logical`], what the integration tests use)
+//!   the simulated time of each request depends only on how many requests came before it, so
+//!   UPIDs, start and end times and task outcomes are the same on every run, however loaded the
+//!   machine is. [`LOGICAL_TICK`] is 2 s: the longest task (vzdump, 8 s) ends by the fifth
+//!   request after it starts, and a 2 h ticket lasts 3600 requests.
+//!
+//! Observing requests. Tests count what the simulator received with
+//! [`SimHandle::mutating_count`], [`SimHandle::mutating_counts`] and [`SimHandle::count`], and
+//! wait for a request without polling with [`SimHandle::answered`],
+//! [`SimHandle::mutating_answered`] and [`SimHandle::wait_for_state`].
 
 mod apidoc;
 mod clock;
@@ -34,6 +54,7 @@ mod state;
 mod tasks;
 mod tls;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -58,8 +79,12 @@ pub struct SimOptions {
     pub users: Vec<(String, Secret)>,
     /// API tokens, e.g. `("root@pam!ci", secret)`; privilege separation off.
     pub tokens: Vec<(String, Secret)>,
-    /// Simulated seconds per real second; 0 means the clock only moves by [`SimHandle::advance`].
+    /// Simulated seconds per real second; 0 means wall time does not move the clock (only
+    /// [`SimHandle::advance`] and `tick` do).
     pub speed: f64,
+    /// The logical clock: simulated seconds every HTTP request moves the clock by before it is
+    /// handled; 0 (the default) turns it off. See the module docs and [`SimOptions::logical`].
+    pub tick: f64,
     /// The seed all randomness derives from (MACs, generated scenario, fault dice).
     pub seed: u64,
     /// Injected faults; default none.
@@ -74,8 +99,24 @@ impl Default for SimOptions {
             users: Vec::new(),
             tokens: Vec::new(),
             speed: 1.0,
+            tick: 0.0,
             seed: 0x5eed,
             faults: Faults::default(),
+        }
+    }
+}
+
+/// The tick of [`SimOptions::logical`]: two simulated seconds per request.
+pub const LOGICAL_TICK: f64 = 2.0;
+
+impl SimOptions {
+    /// The deterministic clock: no wall time (`speed: 0.0`), [`LOGICAL_TICK`] simulated seconds
+    /// per request; the rest as [`SimOptions::default`].
+    pub fn logical() -> SimOptions {
+        SimOptions {
+            speed: 0.0,
+            tick: LOGICAL_TICK,
+            ..SimOptions::default()
         }
     }
 }
@@ -121,6 +162,14 @@ pub struct RequestRecord {
     pub status: u16,
 }
 
+impl RequestRecord {
+    /// A request that may change something: any method but GET, except logins
+    /// (`POST /access/ticket`).
+    pub fn is_mutating(&self) -> bool {
+        self.method != "GET" && !(self.method == "POST" && self.template == "/access/ticket")
+    }
+}
+
 /// Everything behind the server's lock.
 pub(crate) struct Shared {
     pub state: State,
@@ -138,6 +187,8 @@ pub struct SimHandle {
     credentials: Vec<(String, Secret)>,
     pub(crate) shared: Arc<Mutex<Shared>>,
     pub(crate) clock: Arc<clock::Clock>,
+    /// The number of requests answered so far; bumped after each one is logged.
+    answered: Arc<tokio::sync::watch::Sender<usize>>,
     shutdown: Arc<tokio::sync::Notify>,
     done: Arc<tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
@@ -158,8 +209,15 @@ pub async fn start(opts: SimOptions) -> Result<SimHandle, SimError> {
             opts.speed
         )));
     }
+    if !(opts.tick >= 0.0 && opts.tick.is_finite()) {
+        return Err(SimError::Option(format!(
+            "tick must be a finite number >= 0, got {}",
+            opts.tick
+        )));
+    }
     let fail_tasks = compile_fail_tasks(&opts.faults)?;
-    let clock = Arc::new(clock::Clock::new(opts.speed));
+    let clock = Arc::new(clock::Clock::new(opts.speed, opts.tick));
+    let answered = Arc::new(tokio::sync::watch::Sender::new(0usize));
     let cert = tls::SelfSigned::generate()?;
     let mut state =
         scenario::build(&opts.scenario, opts.seed).map_err(|e| SimError::Option(e.to_string()))?;
@@ -199,6 +257,7 @@ pub async fn start(opts: SimOptions) -> Result<SimHandle, SimError> {
         shared: shared.clone(),
         clock: clock.clone(),
         keys: Arc::new(crypto::Keys::generate()),
+        answered: answered.clone(),
     };
     let acceptor = cert.acceptor()?;
     let join = tokio::spawn(server::serve(listener, acceptor, server, shutdown.clone()));
@@ -209,6 +268,7 @@ pub async fn start(opts: SimOptions) -> Result<SimHandle, SimError> {
         credentials,
         shared,
         clock,
+        answered,
         shutdown,
         done: Arc::new(tokio::sync::Mutex::new(Some(join))),
     })
@@ -262,15 +322,88 @@ impl SimHandle {
             .count()
     }
 
-    /// Requests other than GET, not counting logins (`POST /access/ticket`).
+    /// How many mutating requests (see [`RequestRecord::is_mutating`]: not GET, not a login)
+    /// the simulator received, whatever their answer.
     pub fn mutating_count(&self) -> usize {
+        self.lock().log.iter().filter(|r| r.is_mutating()).count()
+    }
+
+    /// The mutating requests received so far, in order.
+    pub fn mutating_requests(&self) -> Vec<RequestRecord> {
         self.lock()
             .log
             .iter()
-            .filter(|r| {
-                r.method != "GET" && !(r.method == "POST" && r.template == "/access/ticket")
-            })
-            .count()
+            .filter(|r| r.is_mutating())
+            .cloned()
+            .collect()
+    }
+
+    /// The mutating requests received so far, counted per `(method, route template)`, e.g.
+    /// `("POST", "/nodes/{node}/qemu/{vmid}/snapshot") => 2`.
+    pub fn mutating_counts(&self) -> BTreeMap<(String, String), usize> {
+        let mut counts = BTreeMap::new();
+        for r in self.lock().log.iter().filter(|r| r.is_mutating()) {
+            *counts
+                .entry((r.method.clone(), r.template.clone()))
+                .or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// Waits until `n` requests (n >= 1) for which `matches` holds have been answered, and
+    /// returns the `n`th. "Answered" means its handler has run (its effect on the state is
+    /// done), it is in the request log, and its response is being sent: the client may not have
+    /// read it yet. Returns at once if that already happened. It waits on a notification the
+    /// server sends after each request, never by polling; wrap it in `tokio::time::timeout` to
+    /// bound it.
+    pub async fn answered(
+        &self,
+        n: usize,
+        matches: impl Fn(&RequestRecord) -> bool,
+    ) -> RequestRecord {
+        let mut rx = self.answered.subscribe();
+        loop {
+            let found = self
+                .lock()
+                .log
+                .iter()
+                .filter(|r| matches(r))
+                .nth(n.saturating_sub(1))
+                .cloned();
+            if let Some(r) = found {
+                return r;
+            }
+            if rx.changed().await.is_err() {
+                // The sender lives in this handle, so this cannot happen; never return early.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// [`SimHandle::answered`] over the mutating requests only: waits for the `n`th mutating
+    /// request for which `matches` holds, e.g.
+    /// `sim.mutating_answered(2, |r| r.template.ends_with("/snapshot")).await`.
+    pub async fn mutating_answered(
+        &self,
+        n: usize,
+        matches: impl Fn(&RequestRecord) -> bool,
+    ) -> RequestRecord {
+        self.answered(n, |r| r.is_mutating() && matches(r)).await
+    }
+
+    /// Waits until `f` returns `Some` on the cluster state, checking once now and again after
+    /// every answered request (the only moments the state changes, besides `advance`), never
+    /// by polling. `f` runs under the state lock: keep it short.
+    pub async fn wait_for_state<R>(&self, mut f: impl FnMut(&mut State) -> Option<R>) -> R {
+        let mut rx = self.answered.subscribe();
+        loop {
+            if let Some(r) = self.with_state(&mut f) {
+                return r;
+            }
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
     }
 
     /// Replaces the injected faults. An invalid `fail_tasks` regex is ignored (no task fails).

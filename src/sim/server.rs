@@ -26,6 +26,8 @@ pub struct Server {
     pub shared: Arc<Mutex<Shared>>,
     pub clock: Arc<Clock>,
     pub keys: Arc<Keys>,
+    /// Told the number of answered requests after each one is logged.
+    pub answered: Arc<tokio::sync::watch::Sender<usize>>,
 }
 
 /// A request whose connection the drop fault closes without an answer.
@@ -94,6 +96,8 @@ impl Server {
             headers: parts.headers,
             body,
         };
+        // Every request moves the logical clock (when there is one) and is handled at that time.
+        let now_f = self.clock.tick();
         let (latency, drop) = {
             let mut shared = lock_shared(&self.shared);
             let f = shared.faults.clone();
@@ -107,7 +111,7 @@ impl Server {
             self.record(&inc, &inc.path.clone(), 0);
             return Err(Dropped);
         }
-        let (template, out) = self.dispatch(&inc);
+        let (template, out) = self.dispatch(&inc, now_f);
         let status = match &out {
             Outcome::Ok(..) | Outcome::Raw(..) => 200,
             Outcome::Err(e, _) => e.status,
@@ -117,15 +121,21 @@ impl Server {
     }
 
     fn record(&self, inc: &Incoming2, template: &str, status: u16) {
-        lock_shared(&self.shared).log.push(RequestRecord {
-            method: inc.method.clone(),
-            path: inc.path.clone(),
-            template: template.to_string(),
-            status,
-        });
+        let answered = {
+            let mut shared = lock_shared(&self.shared);
+            shared.log.push(RequestRecord {
+                method: inc.method.clone(),
+                path: inc.path.clone(),
+                template: template.to_string(),
+                status,
+            });
+            shared.log.len()
+        };
+        self.answered.send_replace(answered);
     }
 
-    fn dispatch(&self, inc: &Incoming2) -> (String, Outcome) {
+    /// Handles one request at simulated time `now_f`.
+    fn dispatch(&self, inc: &Incoming2, now_f: f64) -> (String, Outcome) {
         if inc.path == "/pve-docs/api-viewer/apidoc.js" && inc.method == "GET" {
             return (
                 inc.path.clone(),
@@ -220,7 +230,6 @@ impl Server {
         if !dup.is_empty() {
             return (template, Outcome::Err(ApiError::params(dup), false));
         }
-        let now_f = self.clock.now_f64();
         let now = now_f.floor() as i64;
         let mut shared = lock_shared(&self.shared);
         let lifetime = shared

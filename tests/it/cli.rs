@@ -214,7 +214,7 @@ fn ls_is_one_request_whatever_the_node_count() {
             guests: 2000,
             nodes: 32,
         },
-        ..Default::default()
+        ..pvesh_plus::sim::SimOptions::logical()
     });
     let before = sim.handle.count("GET", "/cluster/resources");
     let (code, out, err) = sim.run("ls | count");

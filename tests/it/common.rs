@@ -1,12 +1,23 @@
 //! Fixtures: a simulator per test on its own runtime, and the `pvesh-plus` binary pointed at it.
+//!
+//! Every simulator here runs on the simulator's clock, never on wall time: [`TestSim::demo`]
+//! uses the logical clock ([`SimOptions::logical`]: each request moves it by two simulated
+//! seconds, so tasks end as the client polls them), other tests use `speed: 0.0` and
+//! [`SimHandle::advance`]. A test that must wait for the simulator waits on an event
+//! ([`TestSim::wait_mutating`], [`TestSim::wait_for_state`]), never in a sleep loop.
 
 use std::process::Output;
+use std::time::Duration;
 
 use assert_cmd::Command;
 use pvesh_plus::secret::Secret;
-use pvesh_plus::sim::{self, SimHandle, SimOptions};
+use pvesh_plus::sim::{self, RequestRecord, SimHandle, SimOptions, State};
 
 pub const PASSWORD: &str = "test-password-7Qx";
+
+/// How long [`TestSim::wait_mutating`] and [`TestSim::wait_for_state`] wait before failing the
+/// test.
+pub const WAIT_LIMIT: Duration = Duration::from_secs(60);
 
 /// A simulator running on a runtime of its own, so the test thread may block on a child process.
 pub struct TestSim {
@@ -35,11 +46,32 @@ impl TestSim {
         }
     }
 
+    /// The demo cluster on the logical clock.
     pub fn demo() -> TestSim {
-        TestSim::start(SimOptions {
-            speed: 50.0,
-            ..SimOptions::default()
-        })
+        TestSim::start(SimOptions::logical())
+    }
+
+    /// Blocks until the `n`th mutating request for which `matches` holds has been answered
+    /// (see [`SimHandle::mutating_answered`]) and returns it; panics after [`WAIT_LIMIT`] (a
+    /// safety net against a hung test, not a timing assumption).
+    pub fn wait_mutating(
+        &self,
+        n: usize,
+        matches: impl Fn(&RequestRecord) -> bool,
+    ) -> RequestRecord {
+        self.block_on_limited(self.handle.mutating_answered(n, matches))
+    }
+
+    /// Blocks until `f` returns `Some` on the state, re-checked after every answered request
+    /// (see [`SimHandle::wait_for_state`]); panics after [`WAIT_LIMIT`].
+    pub fn wait_for_state<R>(&self, f: impl FnMut(&mut State) -> Option<R>) -> R {
+        self.block_on_limited(self.handle.wait_for_state(f))
+    }
+
+    fn block_on_limited<R>(&self, fut: impl std::future::Future<Output = R>) -> R {
+        self._runtime
+            .block_on(async { tokio::time::timeout(WAIT_LIMIT, fut).await })
+            .expect("the simulator never saw what the test waited for")
     }
 
     /// `pvesh-plus` connected to this simulator with a password login and a pinned certificate.
@@ -54,6 +86,26 @@ impl TestSim {
         .env("PROXMOX_USER", "root@pam")
         .env("PROXMOX_PASSWORD", PASSWORD);
         cmd
+    }
+
+    /// `pvesh-plus -c LINE` against this simulator, started and left running (stdout and
+    /// stderr piped), for tests that act while it runs (wait for a request, kill it).
+    pub fn spawn(&self, line: &str) -> std::process::Child {
+        std_cmd(self.home.path())
+            .args([
+                "--url",
+                &self.handle.url(),
+                "--fingerprint",
+                &self.handle.fingerprint(),
+                "-c",
+                line,
+            ])
+            .env("PROXMOX_USER", "root@pam")
+            .env("PROXMOX_PASSWORD", PASSWORD)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
     }
 
     /// Runs one line with `-c` and returns (exit code, stdout, stderr).

@@ -69,7 +69,9 @@ fn start_sim(extra: &[&str]) -> (Child2, String, String) {
             "--password",
             "sim-pw",
             "--speed",
-            "50",
+            "0",
+            "--tick",
+            "2",
         ])
         .args(extra)
         .stdout(Stdio::piped())

@@ -16,6 +16,7 @@ mod lang_props;
 mod pty;
 mod rawapi;
 mod reads;
+mod sim_clock;
 mod sim_conformance;
 mod sim_roundtrip;
 mod staging;

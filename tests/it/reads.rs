@@ -116,7 +116,7 @@ fn backups_read_each_shared_storage_once() {
     let nodes = 16;
     let sim = TestSim::start(SimOptions {
         scenario: Scenario::Generated { guests: 300, nodes },
-        ..Default::default()
+        ..SimOptions::logical()
     });
     let (code, _, err) = sim.run("backups | count");
     assert_eq!(code, 0, "{err}");

@@ -20,10 +20,7 @@ struct Env {
 
 impl Env {
     fn new() -> Env {
-        Env::with(SimOptions {
-            speed: 50.0,
-            ..SimOptions::default()
-        })
+        Env::with(SimOptions::logical())
     }
 
     fn with(opts: SimOptions) -> Env {

@@ -10,7 +10,7 @@ use pvesh_plus::commands::Ctx;
 use pvesh_plus::config::Config;
 use pvesh_plus::error::{Error, Result};
 use pvesh_plus::secret::Secret;
-use pvesh_plus::sim::{Faults, SimOptions};
+use pvesh_plus::sim::Faults;
 use pvesh_plus::wizard::engine::{Answers, DefaultsOnly};
 use pvesh_plus::wizard::new::{self as flow, NewOptions, NewOutcome};
 use pvesh_plus::wizard::provision::BuildOptions;
@@ -353,10 +353,7 @@ fn the_terminal_wizard_is_driven_with_arrow_keys_and_enter() {
 
 #[test]
 fn an_answer_outside_the_choices_is_reported() {
-    let sim = TestSim::start(SimOptions {
-        speed: 50.0,
-        ..SimOptions::default()
-    });
+    let sim = TestSim::demo();
     let config = settings::sample().unwrap();
     let err = scripted(&sim, &config, &["gameserver"]).unwrap_err();
     assert!(
@@ -501,12 +498,8 @@ fn a_failed_start_of_an_iso_vm_leaves_nothing_behind() {
 
 #[test]
 fn an_interrupted_build_destroys_the_vm_it_created() {
-    let sim = TestSim::start(SimOptions {
-        speed: 5.0,
-        ..SimOptions::default()
-    });
+    let sim = TestSim::demo();
     let config = settings::sample().unwrap();
-    let exists = || config_of(&sim, "cut01").is_some();
     let mut ctx = ctx(&sim);
     let spec = flow::load_spec().unwrap();
     let flag_for = |prompt: &str| flow::flag_for_prompt(&spec, prompt);
@@ -518,24 +511,20 @@ fn an_interrupted_build_destroys_the_vm_it_created() {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let o = opts(false, false);
+    let handle = sim.handle.clone();
     sim._runtime.block_on(async {
-        let appeared = async {
-            while !exists() {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        };
+        // The clone request creates the VM (locked until its task ends).
+        let cloned = handle.mutating_answered(1, |r| r.template.ends_with("/clone"));
         // Like Ctrl-C in the shell: the build's future is dropped once the clone exists.
         tokio::select! {
             r = flow::run(&mut ctx, &spec, &config, &mut p, &given, &o) => panic!("the build ended first: {r:?}"),
-            () = appeared => {}
+            _ = cloned => {}
         }
     });
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while exists() && std::time::Instant::now() < deadline {
-        sim._runtime
-            .block_on(async { tokio::time::sleep(Duration::from_millis(50)).await });
-    }
-    assert!(!exists(), "the interrupted build left cut01 behind");
+    assert!(config_of(&sim, "cut01").is_some(), "the clone was answered");
+    // The guard's rollback runs on the runtime: it polls the VM (each request moves the
+    // logical clock) until the clone's lock is gone, then destroys it.
+    sim.wait_for_state(|s| (!s.guests.values().any(|g| g.name() == "cut01")).then_some(()));
 }
 
 #[test]
