@@ -14,9 +14,8 @@ use crate::staging::{ActionKind, Op, Precondition, Target};
 async fn connect() -> (SimHandle, Client) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let handle = sim::start(SimOptions {
-        speed: 50.0,
         users: vec![("root@pam".into(), Secret::new("pw"))],
-        ..SimOptions::default()
+        ..SimOptions::logical()
     })
     .await
     .unwrap();

@@ -96,12 +96,11 @@ fn every_creation_flow_audits_each_call() {
 #[test]
 fn a_failed_creation_audits_its_rollback() {
     let sim = TestSim::start(SimOptions {
-        speed: 50.0,
         faults: Faults {
             fail_tasks: Some("qmstart".into()),
             ..Faults::default()
         },
-        ..SimOptions::default()
+        ..SimOptions::logical()
     });
     let lines = check(&sim, "new web08 --template debian-12-cloud", 1);
     let acts = actions(&lines);
