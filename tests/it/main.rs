@@ -9,6 +9,7 @@
 mod cli;
 mod client;
 mod common;
+mod examples;
 mod interop;
 mod lang_props;
 mod pty;
