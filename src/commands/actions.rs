@@ -395,9 +395,9 @@ change_command!(
         Arg::flag("--description", ArgKind::Text, "a note")
     ],
     &[
-        ex("snapshot pre-upgrade web01", "one guest"),
+        ex("snapshot pre-maintenance web01", "one guest"),
         ex(
-            "ls | where status=running | snapshot pre-upgrade",
+            "ls | where status=running | snapshot pre-maintenance",
             "every running guest, in parallel"
         )
     ]

@@ -178,7 +178,7 @@ pub static NEW_TEMPLATE: Command = Command {
                 about: "the plan: download, create with the imported disk, convert",
             },
             Example {
-                line: "new-template https://cloud-images.ubuntu.com/noble/current/noble-server-cloudimg-amd64.img ubuntu-24.04-cloud --node pve2",
+                line: "new-template https://cloud-images.ubuntu.com/noble/current/noble-server-cloudimg-amd64.img ubuntu-noble-cloud --node pve2",
                 about: "build an Ubuntu template on pve2",
             },
         ],

@@ -10,6 +10,7 @@ mod architecture;
 mod cli;
 mod client;
 mod common;
+mod examples;
 mod executor;
 mod interop;
 mod lang_props;
