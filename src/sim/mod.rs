@@ -33,8 +33,11 @@
 //!   passing. With `speed: 0.0` too ([`SimOptions::logical`], what the integration tests use)
 //!   the simulated time of each request depends only on how many requests came before it, so
 //!   UPIDs, start and end times and task outcomes are the same on every run, however loaded the
-//!   machine is. [`LOGICAL_TICK`] is 2 s: the longest task (vzdump, 8 s) ends by the fifth
-//!   request after it starts, and a 2 h ticket lasts 3600 requests.
+//!   machine is. [`LOGICAL_TICK`] is 5 s: most tasks (1-5 s) end by the first status poll, the
+//!   longest (vzdump, 8 s) by the second, a created VM's agent (15 s of boot) answers by the
+//!   third request after its start, a TOTP code stays valid across a login, and a 2 h ticket
+//!   lasts 1440 requests. A client that backs off between polls therefore waits little wall
+//!   time.
 //!
 //! Observing requests. Tests count what the simulator received with
 //! [`SimHandle::mutating_count`], [`SimHandle::mutating_counts`] and [`SimHandle::count`], and
@@ -106,8 +109,8 @@ impl Default for SimOptions {
     }
 }
 
-/// The tick of [`SimOptions::logical`]: two simulated seconds per request.
-pub const LOGICAL_TICK: f64 = 2.0;
+/// The tick of [`SimOptions::logical`]: five simulated seconds per request.
+pub const LOGICAL_TICK: f64 = 5.0;
 
 impl SimOptions {
     /// The deterministic clock: no wall time (`speed: 0.0`), [`LOGICAL_TICK`] simulated seconds
