@@ -24,7 +24,7 @@
 //! Time. Tasks, tickets, UPIDs and log progress all read one simulated clock, and nothing
 //! happens in the background: every request (and [`SimHandle::advance`]) first finishes the
 //! tasks that are due. The clock has three drives, chosen by [`SimOptions`]:
-//! - wall time: `speed` simulated seconds per real second (`--demo` for people, `sim --speed`);
+//! - wall time: `speed` simulated seconds per real second (`pvesh-plus sim --speed`, default 1);
 //! - manual: `speed: 0.0`, the clock moves only by [`SimHandle::advance`] (a test that wants to
 //!   see a task running, then done);
 //! - logical: `tick: T` moves the clock by `T` simulated seconds at every HTTP request, before
@@ -33,8 +33,12 @@
 //!   passing. With `speed: 0.0` too ([`SimOptions::logical`], what the integration tests use)
 //!   the simulated time of each request depends only on how many requests came before it, so
 //!   UPIDs, start and end times and task outcomes are the same on every run, however loaded the
-//!   machine is. [`LOGICAL_TICK`] is 2 s: the longest task (vzdump, 8 s) ends by the fifth
-//!   request after it starts, and a 2 h ticket lasts 3600 requests.
+//!   machine is, as long as the client sends its requests in the same order (requests sent
+//!   concurrently, e.g. by a parallel commit, are timed in the order they arrive). [`LOGICAL_TICK`] is 5 s: most tasks (1-5 s) end by the first status poll, the
+//!   longest (vzdump, 8 s) by the second, a created VM's agent (15 s of boot) answers by the
+//!   third request after its start, a TOTP code stays valid across a login, and a 2 h ticket
+//!   lasts 1440 requests. A client that backs off between polls therefore waits little wall
+//!   time. `--demo` runs on it too (`pvesh-plus sim --speed 0 --tick 5` for other clients).
 //!
 //! Observing requests. Tests count what the simulator received with
 //! [`SimHandle::mutating_count`], [`SimHandle::mutating_counts`] and [`SimHandle::count`], and
@@ -106,8 +110,8 @@ impl Default for SimOptions {
     }
 }
 
-/// The tick of [`SimOptions::logical`]: two simulated seconds per request.
-pub const LOGICAL_TICK: f64 = 2.0;
+/// The tick of [`SimOptions::logical`]: five simulated seconds per request.
+pub const LOGICAL_TICK: f64 = 5.0;
 
 impl SimOptions {
     /// The deterministic clock: no wall time (`speed: 0.0`), [`LOGICAL_TICK`] simulated seconds
@@ -179,6 +183,17 @@ pub(crate) struct Shared {
 }
 
 /// A running simulator. Cloning gives another handle to the same server.
+///
+/// For tests, besides its address and credentials:
+/// - time: [`SimHandle::now`], [`SimHandle::advance`] (see the module docs for the clocks);
+/// - state: [`SimHandle::with_state`], and [`SimHandle::wait_for_state`] to wait for a condition;
+/// - requests: [`SimHandle::request_log`], [`SimHandle::count`] (one method and route template),
+///   [`SimHandle::mutating_count`], [`SimHandle::mutating_requests`] and
+///   [`SimHandle::mutating_counts`] (per method and template) for the mutating ones (not GET, not
+///   a login: [`RequestRecord::is_mutating`]), and [`SimHandle::answered`] /
+///   [`SimHandle::mutating_answered`] to wait, without polling, until the Nth request matching a
+///   predicate has been answered (e.g. to kill a client in the middle of a commit);
+/// - faults: [`SimHandle::set_faults`].
 #[derive(Clone)]
 pub struct SimHandle {
     addr: SocketAddr,

@@ -1,7 +1,7 @@
 //! Fixtures: a simulator per test on its own runtime, and the `pvesh-plus` binary pointed at it.
 //!
 //! Every simulator here runs on the simulator's clock, never on wall time: [`TestSim::demo`]
-//! uses the logical clock ([`SimOptions::logical`]: each request moves it by two simulated
+//! uses the logical clock ([`SimOptions::logical`]: each request moves it by five simulated
 //! seconds, so tasks end as the client polls them), other tests use `speed: 0.0` and
 //! [`SimHandle::advance`]. A test that must wait for the simulator waits on an event
 //! ([`TestSim::wait_mutating`], [`TestSim::wait_for_state`]), never in a sleep loop.
@@ -12,6 +12,8 @@ use std::time::Duration;
 use assert_cmd::Command;
 use pvesh_plus::secret::Secret;
 use pvesh_plus::sim::{self, RequestRecord, SimHandle, SimOptions, State};
+use rexpect::reader::ReadUntil;
+use rexpect::session::PtySession;
 
 pub const PASSWORD: &str = "test-password-7Qx";
 
@@ -147,4 +149,64 @@ pub fn split(out: Output) -> (i32, String, String) {
 /// `pvesh-plus --demo -c LINE`.
 pub fn demo(line: &str) -> (i32, String, String) {
     split(bin().args(["--demo", "-c", line]).output().unwrap())
+}
+
+/// A pseudo-terminal session that answers the line editor's cursor-position queries
+/// (`ESC [ 6 n`, which a real terminal answers at once) while it waits for output, so the shell
+/// never sits out its 2 s timeout for an answer. Everything else is the [`PtySession`]'s.
+pub struct Pty(pub PtySession);
+
+/// The cursor-position query (DSR 6) and the answer given: row 1, column 1.
+const CURSOR_QUERY: &str = "\x1b[6n";
+const CURSOR_ANSWER: &str = "\x1b[1;1R";
+
+impl Pty {
+    /// Starts `cmd` in a pseudo-terminal; expectations fail after `timeout_ms`.
+    pub fn spawn(cmd: std::process::Command, timeout_ms: u64) -> Pty {
+        Pty(rexpect::session::spawn_command(cmd, Some(timeout_ms)).unwrap())
+    }
+
+    /// Waits for `needle` (answering cursor queries); returns what came before it.
+    pub fn exp_string(&mut self, needle: &str) -> Result<String, rexpect::error::Error> {
+        self.exp(|| ReadUntil::String(needle.to_string()))
+            .map(|(before, _)| before)
+    }
+
+    /// Waits for a match of `regex` (answering cursor queries); returns (before, match).
+    pub fn exp_regex(&mut self, regex: &str) -> Result<(String, String), rexpect::error::Error> {
+        let re = rexpect::reader::Regex::new(regex).unwrap();
+        self.exp(|| ReadUntil::Regex(re.clone()))
+    }
+
+    fn exp(
+        &mut self,
+        want: impl Fn() -> ReadUntil,
+    ) -> Result<(String, String), rexpect::error::Error> {
+        let mut seen = String::new();
+        loop {
+            let (before, found) = self
+                .0
+                .exp_any(vec![ReadUntil::String(CURSOR_QUERY.to_string()), want()])?;
+            seen.push_str(&before);
+            if found == CURSOR_QUERY {
+                self.0.send(CURSOR_ANSWER)?;
+                self.0.flush()?;
+                continue;
+            }
+            return Ok((seen, found));
+        }
+    }
+}
+
+impl std::ops::Deref for Pty {
+    type Target = PtySession;
+    fn deref(&self) -> &PtySession {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Pty {
+    fn deref_mut(&mut self) -> &mut PtySession {
+        &mut self.0
+    }
 }

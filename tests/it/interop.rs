@@ -71,7 +71,7 @@ fn start_sim(extra: &[&str]) -> (Child2, String, String) {
             "--speed",
             "0",
             "--tick",
-            "2",
+            "5",
         ])
         .args(extra)
         .stdout(Stdio::piped())

@@ -1,14 +1,12 @@
 //! The real binary in a pseudo-terminal: typing, Tab completion, Ctrl-C during a slow command,
 //! and a history file that keeps no secret after a password + TOTP login.
 
-use rexpect::session::{PtySession, spawn_command};
-
-use crate::common::{PASSWORD, TestSim, std_cmd};
+use crate::common::{PASSWORD, Pty, TestSim, std_cmd};
 use pvesh_plus::sim::{DEMO_TFA_SECRET, Faults, SimOptions, totp_code};
 
 const TIMEOUT_MS: u64 = 20_000;
 
-fn shell(sim: &TestSim, home: &std::path::Path, user: &str, password: &str) -> PtySession {
+fn shell(sim: &TestSim, home: &std::path::Path, user: &str, password: &str) -> Pty {
     let mut cmd = std_cmd(home);
     cmd.args([
         "--url",
@@ -19,7 +17,7 @@ fn shell(sim: &TestSim, home: &std::path::Path, user: &str, password: &str) -> P
     .env("PROXMOX_USER", user)
     .env("PROXMOX_PASSWORD", password)
     .env("TERM", "xterm");
-    spawn_command(cmd, Some(TIMEOUT_MS)).unwrap()
+    Pty::spawn(cmd, TIMEOUT_MS)
 }
 
 #[test]

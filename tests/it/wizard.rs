@@ -310,7 +310,7 @@ fn the_terminal_wizard_is_driven_with_arrow_keys_and_enter() {
     let home = tempfile::tempdir().unwrap();
     let mut cmd = std_cmd(home.path());
     cmd.arg("--demo").env("TERM", "xterm");
-    let mut p = rexpect::session::spawn_command(cmd, Some(30_000)).unwrap();
+    let mut p = crate::common::Pty::spawn(cmd, 30_000);
     const DOWN: &str = "\x1b[B";
     p.exp_string("type `help`").unwrap();
     p.exp_string("> ").unwrap();
