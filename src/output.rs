@@ -65,16 +65,32 @@ pub async fn run_and_print(ctx: &mut Ctx, line: &str, style: Style, location: Op
 
 /// Prints an error to stderr: `LOCATION: error: first line`, the other lines, then its hints.
 pub fn print_error(e: &Error, location: Option<&str>) {
-    let prefix = location.map(|l| format!("{l}: ")).unwrap_or_default();
+    eprint!("{}", error_text(e, location));
+}
+
+/// The text [`print_error`] prints. A parse error's message is the source line and a caret line
+/// under it (`lang::ParseError::render`); the source line follows the `LOCATION: error: ` prefix,
+/// so the caret line is indented by that prefix's width to stay under the bad spot.
+pub fn error_text(e: &Error, location: Option<&str>) -> String {
+    let prefix = match location {
+        Some(l) => format!("{l}: error: "),
+        None => "error: ".to_string(),
+    };
     let mut lines = e.message.lines();
     let first = lines.next().unwrap_or_default();
-    eprintln!("{prefix}error: {first}");
-    for line in lines {
-        eprintln!("{line}");
+    let mut text = format!("{prefix}{first}\n");
+    for (i, line) in lines.enumerate() {
+        if i == 0 && e.kind == ErrorKind::Parse && line.trim_start().starts_with('^') {
+            let width = unicode_width::UnicodeWidthStr::width(prefix.as_str());
+            text.push_str(&" ".repeat(width));
+        }
+        text.push_str(line);
+        text.push('\n');
     }
     for hint in &e.hints {
-        eprintln!("  hint: {hint}");
+        text.push_str(&format!("  hint: {hint}\n"));
     }
+    text
 }
 
 /// The text for a line's output in the chosen format.
@@ -116,6 +132,27 @@ pub fn format_output(out: &Output, format: OutputFormat, style: Style) -> String
                 _ => out.value.clone(),
             };
             render_value(&shown, style, out.empty)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_error_carets_stay_under_the_bad_spot_after_the_prefix() {
+        let line = "ls | where mem >";
+        let e = crate::lang::parse_filter_in(line, crate::lang::Span::new(11, 16)).unwrap_err();
+        let err = Error::new(ErrorKind::Parse, e.render(line));
+        for location in [None, Some("script.pve:1")] {
+            let text = error_text(&err, location);
+            let mut lines = text.lines();
+            let source = lines.next().unwrap();
+            let caret = lines.next().unwrap();
+            let at = |s: &str, needle: char| s.find(needle).unwrap();
+            // The caret sits under the '>' that lacks its value.
+            assert_eq!(at(caret, '^'), at(source, '>'), "{text}");
         }
     }
 }

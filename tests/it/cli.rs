@@ -252,3 +252,29 @@ fn help_lists_commands_and_examples() {
         "{out}"
     );
 }
+
+/// The column of `needle` in the line of `text` that holds it.
+fn column_of(text: &str, needle: &str) -> usize {
+    text.lines()
+        .find_map(|l| l.find(needle))
+        .unwrap_or_else(|| panic!("no {needle:?} in {text}"))
+}
+
+#[test]
+fn parse_error_carets_sit_under_the_bad_spot_in_c_and_f_runs() {
+    let sim = TestSim::demo();
+    let (code, _, err) = sim.run("ls | where mem >");
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(column_of(&err, "^"), column_of(&err, ">"), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("script.pve");
+    std::fs::write(&script, "ls | where mem >\n").unwrap();
+    let (code, _, err) = split(sim.cmd().arg("-f").arg(&script).output().unwrap());
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("script.pve:1: error: ls | where mem >"),
+        "{err}"
+    );
+    assert_eq!(column_of(&err, "^"), column_of(&err, ">"), "{err}");
+}
