@@ -278,3 +278,21 @@ fn parse_error_carets_sit_under_the_bad_spot_in_c_and_f_runs() {
     );
     assert_eq!(column_of(&err, "^"), column_of(&err, ">"), "{err}");
 }
+
+#[test]
+fn a_misspelt_field_is_an_error_that_suggests_the_right_one() {
+    let sim = TestSim::demo();
+    for line in [
+        "ls | where stauts=running",
+        "ls | select vmid stauts",
+        "ls | get stauts",
+        "ls | sort-by stauts",
+    ] {
+        let (code, out, err) = sim.run(line);
+        assert_ne!(code, 0, "{line}: {out}");
+        assert!(
+            err.contains("no field 'stauts' (did you mean status?); available fields: vmid, name"),
+            "{line}: {err}"
+        );
+    }
+}
