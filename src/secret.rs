@@ -110,10 +110,11 @@ pub fn is_secret_line(line: &str) -> bool {
         })
         .collect();
     words.iter().enumerate().any(|(i, word)| {
-        if let Some((key, value)) = word.split_once('=') {
-            if is_secret_param(key) && !value.is_empty() {
-                return true;
-            }
+        if let Some((key, value)) = word.split_once('=')
+            && is_secret_param(key)
+            && !value.is_empty()
+        {
+            return true;
         }
         word.starts_with("--") && is_secret_param(word) && words.get(i + 1).is_some()
     })
