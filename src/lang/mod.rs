@@ -63,7 +63,7 @@ pub use lexer::{Token, Word, lex, lex_partial, quote};
 pub use ops::{
     OpError, count, did_you_mean, filter, first, get, group_by, last, select, sort_by, uniq,
 };
-pub use parser::{Args, Flag, Pair, Pipeline, Stage, parse_pipeline, split_args};
+pub use parser::{Args, Flag, Pair, Pipeline, Stage, parse_pipeline, split_args, statements};
 pub use units::{
     format_duration, format_size, format_time, parse_bool, parse_duration, parse_size, parse_time,
 };
