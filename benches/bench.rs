@@ -108,7 +108,7 @@ fn bench_pipeline() {
     for _ in 0..50 {
         let input = records.clone();
         let start = Instant::now();
-        let kept = lang::filter(input, &expr);
+        let kept = lang::filter(input, &expr).unwrap();
         let sorted = lang::sort_by(kept, "mem", true).unwrap();
         let top = lang::first(sorted, 10);
         samples.push(start.elapsed());

@@ -13,9 +13,26 @@ use crate::lang::Value;
 use crate::render::{Style, render_value};
 use crate::session::{Ctx, OutputFormat};
 
-/// Runs one line, prints its output or its error, and returns the exit code. Ctrl-C cancels the
-/// line: its requests and task waits are dropped, and the code is 130.
+/// Runs one line, prints its output or its error, and returns the exit code. A line of several
+/// pipelines (`ls; nodes`, see [`crate::lang::statements`]) runs them in turn and stops at the
+/// first that fails, returning its code. Ctrl-C cancels the line: its requests and task waits
+/// are dropped, and the code is 130.
 pub async fn run_and_print(ctx: &mut Ctx, line: &str, style: Style, location: Option<&str>) -> i32 {
+    let statements = crate::lang::statements(line);
+    if statements.len() <= 1 {
+        let one = statements.first().map_or(line, |s| &line[s.start..s.end]);
+        return run_one(ctx, one, style, location).await;
+    }
+    for span in statements {
+        let code = run_one(ctx, line[span.start..span.end].trim(), style, location).await;
+        if code != exit::OK {
+            return code;
+        }
+    }
+    exit::OK
+}
+
+async fn run_one(ctx: &mut Ctx, line: &str, style: Style, location: Option<&str>) -> i32 {
     check_confirm_window(ctx).await;
     // A command that stops gracefully (commit) sets `graceful`: the first Ctrl-C then only
     // cancels its token (no new actions start) and the second one drops the line.
@@ -65,16 +82,33 @@ pub async fn run_and_print(ctx: &mut Ctx, line: &str, style: Style, location: Op
 
 /// Prints an error to stderr: `LOCATION: error: first line`, the other lines, then its hints.
 pub fn print_error(e: &Error, location: Option<&str>) {
-    let prefix = location.map(|l| format!("{l}: ")).unwrap_or_default();
+    eprint!("{}", error_text(e, location));
+}
+
+/// The text [`print_error`] prints. An error with a caret (parse errors, unknown commands and
+/// flags) has the source line and a caret line under it as its message
+/// (`lang::ParseError::render`); the source line follows the `LOCATION: error: ` prefix, so the
+/// caret line is indented by that prefix's width to stay under the bad spot.
+pub fn error_text(e: &Error, location: Option<&str>) -> String {
+    let prefix = match location {
+        Some(l) => format!("{l}: error: "),
+        None => "error: ".to_string(),
+    };
     let mut lines = e.message.lines();
     let first = lines.next().unwrap_or_default();
-    eprintln!("{prefix}error: {first}");
-    for line in lines {
-        eprintln!("{line}");
+    let mut text = format!("{prefix}{first}\n");
+    for (i, line) in lines.enumerate() {
+        if i == 0 && line.trim_start().starts_with('^') {
+            let width = unicode_width::UnicodeWidthStr::width(prefix.as_str());
+            text.push_str(&" ".repeat(width));
+        }
+        text.push_str(line);
+        text.push('\n');
     }
     for hint in &e.hints {
-        eprintln!("  hint: {hint}");
+        text.push_str(&format!("  hint: {hint}\n"));
     }
+    text
 }
 
 /// The text for a line's output in the chosen format.
@@ -116,6 +150,27 @@ pub fn format_output(out: &Output, format: OutputFormat, style: Style) -> String
                 _ => out.value.clone(),
             };
             render_value(&shown, style, out.empty)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_error_carets_stay_under_the_bad_spot_after_the_prefix() {
+        let line = "ls | where mem >";
+        let e = crate::lang::parse_filter_in(line, crate::lang::Span::new(11, 16)).unwrap_err();
+        let err = Error::new(ErrorKind::Parse, e.render(line));
+        for location in [None, Some("script.pve:1")] {
+            let text = error_text(&err, location);
+            let mut lines = text.lines();
+            let source = lines.next().unwrap();
+            let caret = lines.next().unwrap();
+            let at = |s: &str, needle: char| s.find(needle).unwrap();
+            // The caret sits under the '>' that lacks its value.
+            assert_eq!(at(caret, '^'), at(source, '>'), "{text}");
         }
     }
 }

@@ -148,6 +148,28 @@ async fn apply(ctx: &mut Ctx, call: Call, kind: ActionKind, skip: usize) -> Resu
                 "--vmstate is for VMs only; containers have no RAM state to save",
             ));
         }
+        let word = if g.name.is_empty() {
+            g.vmid.to_string()
+        } else {
+            g.name.clone()
+        };
+        let stop_first = kind == ActionKind::Destroy && g.status == "running";
+        if stop_first && !call.args.has_flag("stop") {
+            return Err(Error::usage(format!(
+                "{} is running: PVE destroys only stopped guests",
+                g.label()
+            ))
+            .hinted(format!(
+                "`destroy {word} --stop` stages a stop first, then the destroy"
+            )));
+        }
+        if kind == ActionKind::Resume && g.status == "stopped" {
+            return Err(Error::usage(format!(
+                "{} is stopped: resume continues a paused VM",
+                g.label()
+            ))
+            .hinted(format!("to boot it, use `start {word}`")));
+        }
         if let Some(why) = staging::status_skip(kind, &g.status) {
             ctx.note(&format!("{}: {why}, nothing to do", g.label()));
             continue;
@@ -160,15 +182,22 @@ async fn apply(ctx: &mut Ctx, call: Call, kind: ActionKind, skip: usize) -> Resu
         } else {
             Map::new()
         };
-        let mut a = Action::new(
-            op.clone(),
-            target_of(g),
-            Precondition {
-                digest: policy::config_text(&cfg, "digest"),
-                node: g.node.clone(),
-                status: g.status.clone(),
-            },
-        );
+        let precondition = Precondition {
+            digest: policy::config_text(&cfg, "digest"),
+            node: g.node.clone(),
+            status: g.status.clone(),
+        };
+        if stop_first {
+            // `destroy --stop`: the stop is its own typed action, planned before the destroy;
+            // the executor runs actions on one guest in plan order.
+            let reason =
+                policy::protection_reason(&ctx.config, g.vmid, &g.name, &g.tags, Some(&cfg));
+            if let Some(reason) = reason {
+                return Err(policy::protected_error(&g.label(), kind.as_str(), &reason));
+            }
+            actions.push(Action::new(Op::Stop, target_of(g), precondition.clone()));
+        }
+        let mut a = Action::new(op.clone(), target_of(g), precondition);
         if matches!(kind, ActionKind::Set | ActionKind::Tag) {
             match super::changes::fill_config_change(ctx, &call, a, g, &cfg)? {
                 Some(filled) => a = filled,
@@ -360,7 +389,7 @@ change_command!(
     ActionKind::Resume,
     0,
     "resume",
-    "Resume paused VMs (runs at once).",
+    "Resume paused VMs (runs at once; a stopped guest needs `start`).",
     &[VM],
     &[ex("resume web01", "resume a paused VM")]
 );
@@ -369,18 +398,25 @@ change_command!(
     ActionKind::Destroy,
     0,
     "destroy",
-    "Destroy guests and their disks (staged; cannot be undone).",
+    "Destroy stopped guests and their disks (staged; cannot be undone; `--stop` for running ones).",
     &[
         VM,
         Arg::switch(
             "--purge",
             "also remove it from backup jobs, replication and HA"
+        ),
+        Arg::switch(
+            "--stop",
+            "a running guest: stage a stop first, then the destroy"
         )
     ],
-    &[ex(
-        "destroy old-app --purge",
-        "stage the removal of a guest"
-    )]
+    &[
+        ex("destroy old-app --purge", "stage the removal of a guest"),
+        ex(
+            "destroy web02 --stop",
+            "a running guest: stage a stop, then the destroy"
+        )
+    ]
 );
 change_command!(
     SNAPSHOT,

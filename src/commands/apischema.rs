@@ -5,15 +5,15 @@
 //! (`/pve-docs/api-viewer/apidoc.js`), in that order; and the `usage PATH` command that shows it.
 //!
 //! Loading never fails a command because the server does not serve the file (a proxy may hide
-//! `/pve-docs`): the schema is then marked unavailable and `usage` falls back to the live
-//! directory index. Parsing is `api::schema`'s job; this module only does the IO around it.
+//! `/pve-docs`): the schema is then marked unavailable and `usage` says so; it never calls the
+//! path it describes. Parsing is `api::schema`'s job; this module only does the IO around it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::{Arg, ArgKind, Category, Command, Ctx, Example, Output, Signature};
 use crate::api::schema::{ApiSchema, MethodInfo, PathNode, SharedSchema};
-use crate::api::{ApiError, ApiRequest, Client, endpoints};
+use crate::api::{ApiError, Client, endpoints};
 use crate::error::{Error, Result};
 use crate::lang::{Record, Value};
 
@@ -165,6 +165,18 @@ fn unknown_path(schema: &ApiSchema, path: &str) -> Error {
     }
 }
 
+/// The error of `usage` when the server serves no API schema.
+fn schema_unavailable(path: &str) -> Error {
+    Error::not_found(format!(
+        "cannot show the usage of {path}: this server does not serve the API schema ({APIDOC_PATH})"
+    ))
+    .hinted(
+        "a PVE node serves it with its API viewer; if a proxy in front of the API hides \
+         /pve-docs/, let that path through, then `usage` loads it",
+    )
+    .hinted("`ls PATH` lists what is below a path without the schema")
+}
+
 fn children_rows(node_path: &str, kids: &[PathNode]) -> Vec<Value> {
     kids.iter()
         .map(|k| {
@@ -230,11 +242,9 @@ pub static USAGE: Command = Command {
                 )));
             }
             let Some(schema) = session_schema(ctx).await? else {
-                ctx.note(
-                    "this server does not serve the API schema; showing the live directory index",
-                );
-                let data = ctx.get(&ApiRequest::get(path.clone())).await?;
-                return Ok(Output::value(Value::from_pve_json(&data)).with_empty("empty directory"));
+                // Never call the path itself: `usage` describes, it does not run (a GET of
+                // `/cluster/nextid` is not its usage, and a templated path is no real one).
+                return Err(schema_unavailable(&path));
             };
             let node = if path == "/" {
                 None
@@ -282,6 +292,54 @@ pub static USAGE: Command = Command {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A server with no `/pve-docs` (as behind a proxy that hides it): `usage` says the schema
+    /// is unavailable and never calls the path it was asked about, templated or not.
+    #[tokio::test]
+    async fn usage_without_a_schema_never_calls_the_path() {
+        use crate::api::test_server::{self, Seen, ok};
+        let server = test_server::start(std::sync::Arc::new(|req: &Seen| {
+            match req.target.as_str() {
+                "/api2/json/version" => ok(serde_json::json!({
+                    "version": "0.0-usage-test", "release": "0.0", "repoid": "usagetest"
+                })),
+                "/api2/json/cluster/nextid" => ok(serde_json::json!("100")),
+                _ => (404, "Not Found".into(), String::new()),
+            }
+        }))
+        .await;
+        let client = Client::connect(crate::api::ConnectOptions {
+            url: server.url(),
+            auth: crate::api::Auth::Token {
+                tokenid: "root@pam!t".into(),
+                secret: crate::secret::Secret::new("s"),
+            },
+            tls: crate::api::TlsMode::Fingerprint(server.fingerprint.clone()),
+            timeout: std::time::Duration::from_secs(5),
+            tfa: None,
+        })
+        .await
+        .unwrap();
+        let mut ctx = Ctx::new(client, "t");
+        for path in ["/cluster/nextid", "/nodes/{node}/qemu"] {
+            let err = match super::super::run_line(&mut ctx, &format!("usage {path}")).await {
+                Ok(out) => panic!("usage {path} gave {:?}", out.value),
+                Err(e) => e,
+            };
+            assert!(
+                err.message.contains("does not serve the API schema"),
+                "{}",
+                err.message
+            );
+        }
+        let called: Vec<String> = server
+            .requests()
+            .into_iter()
+            .map(|r| r.target)
+            .filter(|t| t.contains("nextid") || t.contains("/nodes"))
+            .collect();
+        assert!(called.is_empty(), "usage called {called:?}");
+    }
 
     #[test]
     fn cache_file_names_are_safe_and_per_build() {

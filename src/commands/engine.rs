@@ -79,7 +79,9 @@ pub async fn run_line(ctx: &mut Ctx, line: &str) -> Result<Output> {
             let mut err = caret_error(line, stage.name_span(), format!("unknown command '{name}'"));
             let close = suggest(name);
             err.kind = ErrorKind::Usage;
-            err = if close.is_empty() {
+            err = if name.contains(';') {
+                err.hinted("to run two pipelines, put a space after the ';': `ls; nodes`")
+            } else if close.is_empty() {
                 err.hinted("`help` lists the commands")
             } else {
                 err.hinted(format!("did you mean {}?", close.join(", ")))

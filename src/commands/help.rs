@@ -65,7 +65,8 @@ fn examples(list: &[Example]) -> String {
 /// The overview: every command by category, then the exit codes.
 pub fn overview() -> String {
     let mut out = String::from(
-        "pvesh+ — a shell for Proxmox VE. A line is a pipeline: `ls | where status=running | count`.\n\
+        "pvesh+ — a shell for Proxmox VE. A line is a pipeline: `ls | where status=running | count`;\n\
+         `;` runs several in turn, stopping at the first error: `ls | count; nodes`.\n\
          Guests are named by VMID, name, unique prefix, or @tag:X @pool:X @node:X @all.\n",
     );
     for (cat, title) in [

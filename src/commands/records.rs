@@ -96,8 +96,10 @@ pub static WHERE: Command = Command {
                 err.kind = ErrorKind::Parse;
                 err.hinted("`help where` describes the filter language")
             })?;
-            Ok(Output::value(Value::List(lang::filter(items, &expr)))
-                .with_empty("no records match"))
+            Ok(
+                Output::value(Value::List(lang::filter(items, &expr).map_err(op_err)?))
+                    .with_empty("no records match"),
+            )
         })
     },
 };

@@ -236,20 +236,7 @@ fn strip_location(text: &str) -> String {
     }
 }
 
-/// The closest candidate to `word`, if it is close enough to be a plausible typo: at most one
-/// edit (a swap of two neighbours counts as one) per three characters, and at least one.
-pub(crate) fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
-    let limit = (word.chars().count() / 3).max(1);
-    candidates
-        .into_iter()
-        .map(|c| (strsim::osa_distance(word, c), c))
-        .filter(|(distance, _)| *distance <= limit)
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, c)| c)
-}
+pub(crate) use crate::lang::did_you_mean;
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -56,13 +56,16 @@ pub enum Token {
     Pipe(Span),
     /// A comment, from `#` to the end of the physical line (the newline is not included).
     Comment(Span),
+    /// A `;` outside quotes at a word boundary: it separates pipelines (`ls; nodes`). A `;`
+    /// inside a word (`tags=prod;web`) or quoted (`';'`) is text.
+    Semi(Span),
 }
 
 impl Token {
     pub fn span(&self) -> Span {
         match self {
             Token::Word(w) => w.span,
-            Token::Pipe(s) | Token::Comment(s) => *s,
+            Token::Pipe(s) | Token::Comment(s) | Token::Semi(s) => *s,
         }
     }
 }
@@ -103,6 +106,9 @@ fn lex_with(line: &str, tolerant: bool) -> Result<Vec<Token>, ParseError> {
         } else if c == '|' {
             tokens.push(Token::Pipe(Span::new(pos, pos + 1)));
             pos += 1;
+        } else if c == ';' {
+            tokens.push(Token::Semi(Span::new(pos, pos + 1)));
+            pos += 1;
         } else if c == '#' {
             let end = line[pos..].find('\n').map_or(line.len(), |i| pos + i);
             tokens.push(Token::Comment(Span::new(pos, end)));
@@ -111,13 +117,23 @@ fn lex_with(line: &str, tolerant: bool) -> Result<Vec<Token>, ParseError> {
             // A line continuation between words is just whitespace.
             pos += 2;
         } else {
-            let is_delim = |rest: &str| rest.starts_with(|c: char| c.is_whitespace() || c == '|');
+            let is_delim = |rest: &str| {
+                rest.starts_with(|c: char| c.is_whitespace() || c == '|') || ends_statement(rest)
+            };
             let word = scan_word(line, pos, is_delim, tolerant)?;
             pos = word.span.end;
             tokens.push(Token::Word(word));
         }
     }
     Ok(tokens)
+}
+
+/// Whether `rest` starts with a `;` that ends a word: one followed by whitespace, `|`, `;` or
+/// the end of the line (`ls; nodes`, `count;`), not one inside a word (`prod;web`).
+fn ends_statement(rest: &str) -> bool {
+    rest.strip_prefix(';').is_some_and(|after| {
+        after.is_empty() || after.starts_with(|c: char| c.is_whitespace() || c == '|' || c == ';')
+    })
 }
 
 /// Scans one word starting at byte `start` up to the first unquoted position where `is_delim`

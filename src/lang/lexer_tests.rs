@@ -12,6 +12,7 @@ fn show(tokens: &[Token]) -> String {
             }
             Token::Pipe(s) => format!("|@{}", s.start),
             Token::Comment(s) => format!("#@{}..{}", s.start, s.end),
+            Token::Semi(s) => format!(";@{}", s.start),
         })
         .collect();
     parts.join(" ")
@@ -150,4 +151,14 @@ fn quoting_for_reinsertion() {
             .collect();
         assert_eq!(words, [text.to_string()], "lexing {quoted:?}");
     }
+}
+
+#[test]
+fn semicolons_at_word_boundaries_separate_pipelines() {
+    check("ls; nodes", "ls@0..2 ;@2 nodes@4..9");
+    check("ls ;nodes", "ls@0..2 ;@3 nodes@4..9");
+    check("count;", "count@0..5 ;@5");
+    check("tags=prod;web", "tags=prod;web@0..13");
+    check("'a; b'", "a; b'@0..6");
+    check("a\\; b", "a;'@0..3 b@4..5");
 }

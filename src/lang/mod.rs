@@ -36,7 +36,7 @@
 //! let Value::List(items) = guests else { unreachable!() };
 //! let span = pipeline.stages[1].args_span().ok_or("where needs a filter")?;
 //! let expr = parse_filter_in(line, span)?;
-//! let items = first(sort_by(filter(items, &expr), "name", false)?, 1);
+//! let items = first(sort_by(filter(items, &expr)?, "name", false)?, 1);
 //! assert_eq!(items[0].as_record().and_then(|r| r.get("vmid")), Some(&Value::Int(102)));
 //!
 //! let bad = "ls | where mem >";
@@ -60,8 +60,10 @@ pub use filter::{
 };
 pub use format::{FormatError, to_csv, to_json, to_md, to_yaml};
 pub use lexer::{Token, Word, lex, lex_partial, quote};
-pub use ops::{OpError, count, filter, first, get, group_by, last, select, sort_by, uniq};
-pub use parser::{Args, Flag, Pair, Pipeline, Stage, parse_pipeline, split_args};
+pub use ops::{
+    OpError, count, did_you_mean, filter, first, get, group_by, last, select, sort_by, uniq,
+};
+pub use parser::{Args, Flag, Pair, Pipeline, Stage, parse_pipeline, split_args, statements};
 pub use units::{
     format_duration, format_size, format_time, parse_bool, parse_duration, parse_size, parse_time,
 };

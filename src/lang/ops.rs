@@ -28,12 +28,31 @@ impl OpError {
     }
 }
 
-/// Keeps the records the filter accepts; non-record items never pass.
-pub fn filter(items: Vec<Value>, expr: &Expr) -> Vec<Value> {
-    items
+/// Keeps the records the filter accepts; non-record items never pass. A field the filter reads
+/// that no record has is an error, as in [`select`] (a typo would otherwise match nothing).
+pub fn filter(items: Vec<Value>, expr: &Expr) -> Result<Vec<Value>, OpError> {
+    for (field, _) in expr.fields() {
+        check_field(&items, field)?;
+    }
+    Ok(items
         .into_iter()
         .filter(|v| v.as_record().is_some_and(|r| expr.eval(r)))
-        .collect()
+        .collect())
+}
+
+/// The closest candidate to `word`, if it is close enough to be a plausible typo: at most one
+/// edit (a swap of two neighbours counts as one) per three characters, and at least one.
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let limit = (word.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .map(|c| (strsim::osa_distance(word, c), c))
+        .filter(|(distance, _)| *distance <= limit)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, c)| c)
 }
 
 /// Keeps only the named fields, in the order given. Records lacking one get null there.
@@ -165,10 +184,12 @@ fn check_field(items: &[Value], field: &str) -> Result<(), OpError> {
             }
         }
     }
-    Err(OpError::new(format!(
-        "no field '{field}'; available fields: {}",
-        available.join(", ")
-    )))
+    let mut message = format!("no field '{field}'");
+    if let Some(best) = did_you_mean(field, available.iter().copied()) {
+        message.push_str(&format!(" (did you mean {best}?)"));
+    }
+    message.push_str(&format!("; available fields: {}", available.join(", ")));
+    Err(OpError::new(message))
 }
 
 #[cfg(test)]

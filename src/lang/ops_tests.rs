@@ -35,7 +35,7 @@ fn names(items: &[Value]) -> Vec<String> {
 #[test]
 fn where_select_first_last_count() {
     let expr = parse_filter("tags has web").unwrap();
-    let kept = filter(guests(), &expr);
+    let kept = filter(guests(), &expr).unwrap();
     assert_eq!(names(&kept), ["web01", "web02"]);
     let selected = select(kept, &["name", "vmid"]).unwrap();
     insta::assert_snapshot!(show(&selected), @r#"
@@ -61,7 +61,12 @@ fn unknown_fields_list_the_available_ones() {
     let err = select(guests(), &["vmid", "nmae"]).unwrap_err();
     assert_eq!(
         err.message,
-        "no field 'nmae'; available fields: vmid, name, node, mem, tags"
+        "no field 'nmae' (did you mean name?); available fields: vmid, name, node, mem, tags"
+    );
+    let err = get(&guests(), "zzzz").unwrap_err();
+    assert_eq!(
+        err.message,
+        "no field 'zzzz'; available fields: vmid, name, node, mem, tags"
     );
     assert!(sort_by(guests(), "x", false).is_err());
     assert!(get(&guests(), "x").is_err());
@@ -134,4 +139,17 @@ fn get_uniq_and_group_by() {
         by_tags[2].as_record().unwrap().get("tags"),
         Some(&Value::Null)
     );
+}
+
+#[test]
+fn where_with_an_unknown_field_is_an_error_with_a_suggestion() {
+    let expr = crate::lang::parse_filter("vmid > 100 and nmae=web01").unwrap();
+    let err = filter(guests(), &expr).unwrap_err();
+    assert_eq!(
+        err.message,
+        "no field 'nmae' (did you mean name?); available fields: vmid, name, node, mem, tags"
+    );
+    // A field that only some records have is fine; the others read as null.
+    let expr = crate::lang::parse_filter("tags has prod").unwrap();
+    assert_eq!(filter(guests(), &expr).unwrap().len(), 2);
 }

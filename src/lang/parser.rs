@@ -5,7 +5,7 @@
 //! the command layer's signatures do that. Comments are dropped here.
 
 use super::error::{ParseError, Span};
-use super::lexer::{Token, Word, lex};
+use super::lexer::{Token, Word, lex, lex_partial};
 
 /// One stage of a pipeline: a command name followed by its arguments.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,6 +59,12 @@ pub fn parse_pipeline(line: &str) -> Result<Pipeline, ParseError> {
     for token in tokens {
         match token {
             Token::Comment(_) => {}
+            Token::Semi(semi) => {
+                return Err(ParseError::new(
+                    "unexpected ';': it separates pipelines, each parsed on its own",
+                    semi,
+                ));
+            }
             Token::Word(w) => words.push(w),
             Token::Pipe(pipe) => {
                 if words.is_empty() {
@@ -87,6 +93,28 @@ pub fn parse_pipeline(line: &str) -> Result<Pipeline, ParseError> {
         _ => Span::at(0),
     };
     Ok(Pipeline { stages, span })
+}
+
+/// The spans of the pipelines of a line, in order: `ls; nodes | count` has two. A `;` outside
+/// quotes at a word boundary separates them (`tags=prod;web` and `';'` do not); empty
+/// statements (`ls;;`, a trailing `;`) are left out. Never fails: a bad statement fails when it
+/// is parsed, and an unterminated quote runs to the end of the line (no `;` after it counts).
+pub fn statements(line: &str) -> Vec<Span> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut push = |start: usize, end: usize| {
+        if !line[start..end].trim().is_empty() {
+            out.push(Span::new(start, end));
+        }
+    };
+    for token in lex_partial(line) {
+        if let Token::Semi(semi) = token {
+            push(start, semi.start);
+            start = semi.end;
+        }
+    }
+    push(start, line.len());
+    out
 }
 
 fn stage_of(words: Vec<Word>) -> Stage {

@@ -150,3 +150,26 @@ fn argument_errors() {
         "x --reverse=1\n  ^^^^^^^^^^^ flag '--reverse' takes no value"
     );
 }
+
+#[test]
+fn statements_split_at_semicolons_outside_quotes_and_words() {
+    let texts = |line: &str| -> Vec<String> {
+        crate::lang::statements(line)
+            .into_iter()
+            .map(|s| line[s.start..s.end].trim().to_string())
+            .collect()
+    };
+    assert_eq!(texts("ls | count; nodes"), ["ls | count", "nodes"]);
+    assert_eq!(texts("ls;  ;nodes;"), ["ls", "nodes"]);
+    assert_eq!(texts("ls ;nodes"), ["ls", "nodes"]);
+    assert_eq!(texts("set tags=prod;web"), ["set tags=prod;web"]);
+    assert_eq!(
+        texts("where name = 'a; b'; ls"),
+        ["where name = 'a; b'", "ls"]
+    );
+    assert_eq!(texts("ls # a; b"), ["ls # a; b"]);
+    assert_eq!(texts("ls 'open; x"), ["ls 'open; x"]);
+    assert!(texts("").is_empty());
+    // A pipeline holding a ';' is an error with a caret (each statement is parsed alone).
+    assert!(parse_pipeline("ls; nodes").is_err());
+}

@@ -85,6 +85,12 @@ pub fn complete_in(line: &str, pos: usize, src: &Sources<'_>) -> Vec<Candidate> 
                 seen_pipe = true;
                 stage.clear();
             }
+            Token::Semi(_) => {
+                // A new pipeline starts: nothing before it matters.
+                first_stage_name = None;
+                seen_pipe = false;
+                stage.clear();
+            }
             Token::Word(w) => stage.push((w.text.clone(), w.span.start..w.span.end)),
             Token::Comment(_) => return Vec::new(),
         }
@@ -535,6 +541,12 @@ mod tests {
         check("sort‸", &["sort-by"]);
         check("ls | whe‸", &["where"]);
         check("ls | so‸", &["sort-by"]);
+    }
+
+    #[test]
+    fn a_semicolon_starts_a_new_pipeline() {
+        check("ls | count; sta‸", &["status", "start"]);
+        check("ls; status web‸", &["web01", "web02"]);
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub fn classify(line: &str, inv: Option<&Inventory>) -> Vec<(usize, usize, Class
     let mut cmd: Option<&'static commands::Command> = None;
     for token in lex_partial(line) {
         match token {
-            Token::Pipe(s) => {
+            Token::Pipe(s) | Token::Semi(s) => {
                 out.push((s.start, s.end, Class::Pipe));
                 position = 0;
                 cmd = None;
@@ -146,6 +146,21 @@ mod tests {
             .map(|(s, e, c)| (&line[s..e], c))
             .collect();
         assert_eq!(got, expected, "{line}");
+    }
+
+    #[test]
+    fn a_semicolon_separates_pipelines() {
+        use Class::*;
+        check(
+            "ls; status web01",
+            &[
+                ("ls", Command),
+                (";", Pipe),
+                ("status", Command),
+                ("web01", Guest),
+            ],
+        );
+        check("status 'a;b'", &[("status", Command), ("'a;b'", String)]);
     }
 
     #[test]

@@ -12,26 +12,7 @@ use reedline::{
 
 const HISTORY_SIZE: usize = 10_000;
 
-/// Parameter names whose values are secrets.
-const SECRET_KEYS: &[&str] = &[
-    "password",
-    "cipassword",
-    "secret",
-    "token_secret",
-    "tokensecret",
-    "otp",
-    "totp",
-];
-
-/// Whether a line carries a secret value, e.g. `set cipassword=...` or `--password x`.
-pub fn is_secret_line(line: &str) -> bool {
-    let lower = line.to_lowercase();
-    SECRET_KEYS.iter().any(|k| {
-        lower.contains(&format!("{k}="))
-            || lower.contains(&format!("--{k} "))
-            || lower.contains(&format!("{k}:"))
-    }) || lower.contains("pveapitoken=")
-}
+pub use crate::secret::is_secret_line;
 
 pub struct SecretFreeHistory {
     inner: FileBackedHistory,
@@ -88,24 +69,5 @@ impl History for SecretFreeHistory {
 
     fn session(&self) -> Option<HistorySessionId> {
         self.inner.session()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_secret_line;
-
-    #[test]
-    fn secret_lines() {
-        for (line, secret) in [
-            ("set cipassword=hunter2", true),
-            ("create /access/users userid=x@pve password=abc", true),
-            ("login --password abc", true),
-            ("ls | where status=running", false),
-            ("status web01", false),
-            ("get /access/users/root@pam/token", false),
-        ] {
-            assert_eq!(is_secret_line(line), secret, "{line}");
-        }
     }
 }

@@ -300,13 +300,7 @@ impl Params {
     }
 }
 
-/// Whether a parameter name looks like it holds a secret (`password`, `cipassword`, ...).
-pub fn is_secret_param(key: &str) -> bool {
-    let key = key.to_ascii_lowercase();
-    ["password", "secret", "token", "key", "otp"]
-        .iter()
-        .any(|s| key.contains(s))
-}
+pub use crate::secret::is_secret_param;
 
 /// `text` with the values of the secret parameters among `params` replaced by `<redacted>`.
 pub fn scrub_secrets<'a>(

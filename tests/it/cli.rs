@@ -252,3 +252,79 @@ fn help_lists_commands_and_examples() {
         "{out}"
     );
 }
+
+/// The column of `needle` in the line of `text` that holds it.
+fn column_of(text: &str, needle: &str) -> usize {
+    text.lines()
+        .find_map(|l| l.find(needle))
+        .unwrap_or_else(|| panic!("no {needle:?} in {text}"))
+}
+
+#[test]
+fn parse_error_carets_sit_under_the_bad_spot_in_c_and_f_runs() {
+    let sim = TestSim::demo();
+    let (code, _, err) = sim.run("ls | where mem >");
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(column_of(&err, "^"), column_of(&err, ">"), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("script.pve");
+    std::fs::write(&script, "ls | where mem >\n").unwrap();
+    let (code, _, err) = split(sim.cmd().arg("-f").arg(&script).output().unwrap());
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("script.pve:1: error: ls | where mem >"),
+        "{err}"
+    );
+    assert_eq!(column_of(&err, "^"), column_of(&err, ">"), "{err}");
+}
+
+#[test]
+fn a_misspelt_field_is_an_error_that_suggests_the_right_one() {
+    let sim = TestSim::demo();
+    for line in [
+        "ls | where stauts=running",
+        "ls | select vmid stauts",
+        "ls | get stauts",
+        "ls | sort-by stauts",
+    ] {
+        let (code, out, err) = sim.run(line);
+        assert_ne!(code, 0, "{line}: {out}");
+        assert!(
+            err.contains("no field 'stauts' (did you mean status?); available fields: vmid, name"),
+            "{line}: {err}"
+        );
+    }
+}
+
+#[test]
+fn semicolons_separate_pipelines_and_stop_at_the_first_error() {
+    let sim = TestSim::demo();
+    let (code, out, err) = sim.run("ls | where tags has ci | count; nodes | count");
+    assert_eq!((code, out.as_str()), (0, "3\n3\n"), "{err}");
+    // The second fails: the third does not run, and the code is the failure's.
+    let (code, out, err) = sim.run("nodes | count; status nosuch; ls | count");
+    assert_eq!((code, out.as_str()), (1, "3\n"), "{err}");
+    assert!(err.contains("no guest 'nosuch'"), "{err}");
+    // Inside quotes or inside a word, ';' is text.
+    let (_, all, _) = sim.run("ls | count");
+    let (code, out, err) = sim.run("ls | where name != 'x; y' and name != x;y | count");
+    assert_eq!((code, out.as_str()), (0, all.as_str()), "{err}");
+    let (code, _, err) = sim.run("ls;nodes");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("put a space after the ';'"), "{err}");
+    // A parse error in the second pipeline points into it.
+    let (code, out, err) = sim.run("nodes | count; ls | where mem >");
+    assert_eq!((code, out.as_str()), (2, "3\n"), "{err}");
+    assert_eq!(column_of(&err, "^"), column_of(&err, ">"), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("script.pve");
+    std::fs::write(&script, "nodes | count; status nosuch; version\nversion\n").unwrap();
+    let (code, out, err) = split(sim.cmd().arg("-f").arg(&script).output().unwrap());
+    assert_eq!((code, out.as_str()), (1, "3\n"), "{err}");
+    assert!(
+        err.contains("script.pve:1: error: no guest 'nosuch'"),
+        "{err}"
+    );
+}

@@ -122,3 +122,38 @@ fn history_keeps_no_secret_after_a_totp_login() {
         );
     }
 }
+
+#[test]
+fn history_keeps_no_secret_parameter_of_any_name() {
+    let sim = TestSim::demo();
+    let home = tempfile::tempdir().unwrap();
+    let mut p = shell(&sim, home.path(), "root@pam", PASSWORD);
+    p.exp_string("type `help`").unwrap();
+    p.exp_string("> ").unwrap();
+    let lines = [
+        "create /cluster/notifications/endpoints/gotify name=g server=https://g.example token=CANARYgotify",
+        "create /storage storage=pbs1 type=pbs server=192.0.2.1 datastore=x username=a@pbs encryption-key=CANARYenc",
+        "create /cluster/acme/account contact=a@example.com eab-kid=k eab-hmac-key=CANARYhmac",
+        "set /access/password userid=root@pam \"password\"=CANARYquoted",
+        "set /access/users/root@pam keys=CANARYyubico",
+    ];
+    for line in lines {
+        p.send_line(line).unwrap();
+        p.exp_string("error: ").unwrap();
+        p.exp_string("!> ").unwrap();
+    }
+    p.send_line("status web01").unwrap();
+    p.exp_string("qmpstatus").unwrap();
+    p.exp_string("> ").unwrap();
+    p.send_line("exit").unwrap();
+    p.exp_eof().unwrap();
+    let history = std::fs::read_to_string(home.path().join("state/pvesh-plus/history")).unwrap();
+    assert!(
+        history.contains("status web01"),
+        "history was not written: {history:?}"
+    );
+    assert!(
+        !history.contains("CANARY"),
+        "history holds a secret: {history:?}"
+    );
+}

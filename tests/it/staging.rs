@@ -627,3 +627,45 @@ fn a_commit_killed_mid_flight_is_resumed_without_sending_anything_twice() {
     let (_, out, _) = env.run("pending");
     assert!(out.contains("nothing pending"), "{out}");
 }
+
+#[test]
+fn destroy_of_a_running_guest_is_refused_at_staging_and_stop_stages_a_stop_first() {
+    let env = Env::new();
+    assert!(env.running(102));
+    let (code, _, err) = env.run("destroy web02");
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("web02 (102) is running") && err.contains("`destroy web02 --stop`"),
+        "{err}"
+    );
+    assert!(env.pending_file().is_none(), "nothing was staged");
+
+    let (code, out, err) = env.run("destroy web02 --stop");
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("staged 2 change(s)"), "{err}");
+    let stop = out.find("stop ").unwrap_or(usize::MAX);
+    let destroy = out.find("destroy").unwrap_or(0);
+    assert!(stop < destroy, "the stop comes first: {out}");
+    assert_eq!(env.sim.handle.mutating_count(), 0, "staging sent a change");
+
+    let (code, out, err) = env.run("commit");
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(out.matches(" done ").count(), 2, "{out}");
+    let exists = env.sim.handle.with_state(|s| s.guests.contains_key(&102));
+    assert!(!exists, "web02 still exists");
+}
+
+#[test]
+fn resume_of_a_stopped_guest_is_refused_with_a_hint_to_start() {
+    let env = Env::new();
+    let (_, out, _) = env.run("ls | where status=stopped and type=qemu | first | get name");
+    let name = out.trim();
+    assert!(!name.is_empty());
+    let (code, _, err) = env.run(&format!("resume {name}"));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("is stopped") && err.contains(&format!("use `start {name}`")),
+        "{err}"
+    );
+    assert_eq!(env.sim.handle.mutating_count(), 0, "resume sent a request");
+}
