@@ -179,6 +179,9 @@ pub(crate) struct Shared {
     pub state: State,
     pub faults: Faults,
     pub log: Vec<RequestRecord>,
+    /// The paths of the requests received so far, noted before any injected latency (a test
+    /// waits on it to know a slow request is on its way).
+    pub arrivals: Vec<String>,
     pub dice: u64,
 }
 
@@ -265,6 +268,7 @@ pub async fn start(opts: SimOptions) -> Result<SimHandle, SimError> {
         state,
         faults: opts.faults.clone(),
         log: Vec::new(),
+        arrivals: Vec::new(),
         dice: opts.seed,
     }));
     let shutdown = Arc::new(tokio::sync::Notify::new());
@@ -390,6 +394,17 @@ impl SimHandle {
             }
             if rx.changed().await.is_err() {
                 // The sender lives in this handle, so this cannot happen; never return early.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// Waits until `n` requests for `path` have been received (noted when they arrive, before
+    /// any injected latency or handling): a test knows a slow request is on its way.
+    pub async fn arrived(&self, n: usize, path: &str) {
+        let mut rx = self.answered.subscribe();
+        while self.lock().arrivals.iter().filter(|p| *p == path).count() < n {
+            if rx.changed().await.is_err() {
                 std::future::pending::<()>().await;
             }
         }

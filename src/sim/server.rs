@@ -100,10 +100,13 @@ impl Server {
         let now_f = self.clock.tick();
         let (latency, drop) = {
             let mut shared = lock_shared(&self.shared);
+            shared.arrivals.push(inc.path.clone());
             let f = shared.faults.clone();
             let roll = dice(&mut shared.dice);
             (f.latency_ms, f.drop_rate > 0.0 && roll < f.drop_rate)
         };
+        // Wake the waiters of `SimHandle::arrived` (they read the arrivals, not this value).
+        self.answered.send_modify(|_| {});
         if latency > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
         }

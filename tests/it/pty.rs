@@ -74,8 +74,23 @@ fn ctrl_c_cancels_a_slow_command_and_returns_to_the_prompt() {
         latency_ms: 15_000,
         ..Faults::default()
     });
+    let before = sim
+        .handle
+        .request_log()
+        .iter()
+        .filter(|r| r.path == "/api2/json/version")
+        .count();
     p.send_line("version").unwrap();
-    p.exp_string("version").unwrap();
+    // Ctrl-C only once the command runs (its request reached the server): a Ctrl-C typed
+    // before the line editor hands the line over would clear the line instead.
+    sim._runtime.block_on(async {
+        tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            sim.handle.arrived(before + 1, "/api2/json/version"),
+        )
+        .await
+        .expect("the version request reached the simulator")
+    });
     p.send_control('c').unwrap();
     p.exp_string("interrupted").unwrap();
     // The prompt is back, marked because the last command did not succeed.
