@@ -286,7 +286,9 @@ async fn connect(args: &SessionArgs) -> Result<Session> {
             TlsSettings::Insecure => TlsMode::Insecure,
         }
     };
-    if matches!(tls, TlsMode::Insecure) {
+    // Insecure from the file or PROXMOX_VERIFY_SSL has been warned about with the settings'
+    // warnings already: warn once.
+    if matches!(tls, TlsMode::Insecure) && settings.tls != TlsSettings::Insecure {
         eprintln!(
             "warning: TLS certificate checks are off (--insecure): anyone on the path can read your credentials; \
              pin the fingerprint instead (--fingerprint, shown by `nodes` or the PVE web UI)"

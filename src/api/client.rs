@@ -149,7 +149,7 @@ impl Client {
                     ..
                 }) => {
                     return Err(ApiError::Auth {
-                        message: format!("the API token was refused ({message})"),
+                        message: format!("{} ({message})", super::error::TOKEN_REFUSED),
                     });
                 }
                 Err(e) => return Err(e),

@@ -68,6 +68,9 @@ impl ApiError {
     }
 }
 
+/// How the message of an [`ApiError::Auth`] for a refused API token starts.
+pub(crate) const TOKEN_REFUSED: &str = "the API token was refused";
+
 impl From<ApiError> for Error {
     fn from(e: ApiError) -> Self {
         match e {
@@ -90,6 +93,14 @@ impl From<ApiError> for Error {
                 .hinted("the server is slow or unreachable; raise the timeout or try again"),
             ApiError::Decode { .. } => Error::new(ErrorKind::Api, e.to_string())
                 .hinted("the server's answer did not have the expected shape; is this a Proxmox VE server?"),
+            ApiError::Auth { ref message } if message.starts_with(TOKEN_REFUSED) => {
+                Error::new(ErrorKind::Api, e.to_string()).hinted(
+                    "check the token id (user@realm!name, e.g. root@pam!ci) and its secret (shown \
+                     once, when the token was made), and that the token and its user are enabled \
+                     and not expired; privilege separation limits what an accepted token may do \
+                     (a 403 per call), it does not refuse the login",
+                )
+            }
             ApiError::Auth { .. } => Error::new(ErrorKind::Api, e.to_string())
                 .hinted("check the user name (user@realm, e.g. root@pam), the password and the TOTP code"),
             ApiError::TaskFailed { .. } => Error::new(ErrorKind::Task, e.to_string()),
@@ -124,7 +135,11 @@ fn http_error(
             "the user or token lacks the privilege; for tokens with privilege separation, \
              grant the ACL to the token itself",
         ),
-        501 => err.hinted("this Proxmox VE version does not have this API call"),
+        // PVE answers 501 for any path or method it does not have, misspelt or from another
+        // version alike; the command layer refines this when it has the server's schema.
+        501 => err.hinted(format!(
+            "the server has no {method} {path}: check the path (`ls` its parent) and the method"
+        )),
         595 | 596 => err.hinted(
             "the request was proxied to another node that did not answer; is that node online?",
         ),
@@ -199,7 +214,18 @@ mod tests {
         let hint_of = |e: ApiError| Error::from(e).hints.join(" ");
         assert!(hint_of(http(401, "authentication failure", &[])).contains("credentials"));
         assert!(hint_of(http(403, "Permission check failed", &[])).contains("privilege"));
-        assert!(hint_of(http(501, "Method 'GET /foo' not implemented", &[])).contains("version"));
+        let hint = hint_of(http(501, "Method 'GET /foo' not implemented", &[]));
+        assert!(
+            hint.contains("the server has no") && !hint.contains("version"),
+            "{hint}"
+        );
+        let hint = hint_of(ApiError::Auth {
+            message: format!("{TOKEN_REFUSED} (Authentication failed!)"),
+        });
+        assert!(
+            hint.contains("token id") && !hint.contains("TOTP"),
+            "{hint}"
+        );
         assert!(
             hint_of(ApiError::Tls {
                 url: "u".into(),

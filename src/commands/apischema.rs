@@ -165,6 +165,45 @@ fn unknown_path(schema: &ApiSchema, path: &str) -> Error {
     }
 }
 
+/// A 501 (`METHOD PATH failed: ... (HTTP 501)`: PVE's answer for any path or method it does
+/// not have) with the hint made precise by the server's schema, when it is loaded: no such
+/// path, or no such method on it. Without a schema the error keeps its neutral hint.
+pub fn refine_not_implemented(ctx: &Ctx, mut err: Error) -> Error {
+    let first = err.message.lines().next().unwrap_or_default();
+    if !first.ends_with("(HTTP 501)") {
+        return err;
+    }
+    let Some((method, rest)) = first.split_once(' ') else {
+        return err;
+    };
+    let Some((path, _)) = rest.split_once(" failed:") else {
+        return err;
+    };
+    let Some(schema) = ctx.shared_schema().get() else {
+        return err;
+    };
+    let hint = match schema.find(path) {
+        None => format!(
+            "no such API path: {path} is not in this server's API schema (`usage /` lists its paths)"
+        ),
+        Some(node) if !node.methods.contains_key(method) => {
+            let have: Vec<&str> = node.methods.keys().map(String::as_str).collect();
+            if have.is_empty() {
+                format!("{} has no methods of its own", node.path)
+            } else {
+                format!(
+                    "{} has no {method} method; it has: {}",
+                    node.path,
+                    have.join(", ")
+                )
+            }
+        }
+        Some(_) => return err,
+    };
+    err.hints = vec![hint];
+    err
+}
+
 /// The error of `usage` when the server serves no API schema.
 fn schema_unavailable(path: &str) -> Error {
     Error::not_found(format!(

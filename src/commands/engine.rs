@@ -70,6 +70,12 @@ fn caret_error(line: &str, span: Span, message: String) -> Error {
 
 /// Parses and runs one line.
 pub async fn run_line(ctx: &mut Ctx, line: &str) -> Result<Output> {
+    run_pipeline(ctx, line)
+        .await
+        .map_err(|e| super::apischema::refine_not_implemented(ctx, e))
+}
+
+async fn run_pipeline(ctx: &mut Ctx, line: &str) -> Result<Output> {
     let pipeline = parse_pipeline(line).map_err(|e| parse_error(&e, line))?;
     let mut planned: Vec<(&'static Command, Args, Option<Span>)> = Vec::new();
     let shared_line: std::rc::Rc<str> = line.into();

@@ -328,3 +328,41 @@ fn semicolons_separate_pipelines_and_stop_at_the_first_error() {
         "{err}"
     );
 }
+
+#[test]
+fn hints_fit_the_failure_token_refusal_tls_off_once_and_501() {
+    let sim = TestSim::demo();
+    let home = tempfile::tempdir().unwrap();
+    let (code, _, err) = split(
+        crate::common::std_cmd(home.path())
+            .args(["--url", &sim.handle.url(), "-c", "version"])
+            .env("PROXMOX_VERIFY_SSL", "false")
+            .env("PROXMOX_TOKEN_ID", "root@pam!nosuch")
+            .env("PROXMOX_TOKEN_SECRET", "wrong")
+            .output()
+            .unwrap(),
+    );
+    assert_ne!(code, 0, "{err}");
+    assert_eq!(
+        err.matches("warning:").count(),
+        1,
+        "the TLS warning once: {err}"
+    );
+    assert!(err.contains("the API token was refused"), "{err}");
+    assert!(
+        err.contains("token id") && err.contains("privilege separation"),
+        "{err}"
+    );
+    assert!(!err.contains("TOTP"), "{err}");
+
+    // No schema loaded: a neutral 501 hint; with the schema: what it knows.
+    let (_, _, err) = sim.run("get /nosuch/thing");
+    assert!(!err.contains("does not have this API call"), "{err}");
+    let (_, _, err) = sim.run("usage /version; get /nosuch/thing");
+    assert!(err.contains("no such API path: /nosuch/thing"), "{err}");
+    let (_, _, err) = sim.run("usage /version; create /version");
+    assert!(
+        err.contains("/version has no POST method; it has: GET"),
+        "{err}"
+    );
+}
