@@ -110,6 +110,24 @@ impl TestSim {
             .unwrap()
     }
 
+    /// The library's client, logged in as root with a password and the pinned certificate.
+    pub fn client(&self) -> pvesh_plus::api::Client {
+        use pvesh_plus::api::{Auth, Client, ConnectOptions, TlsMode};
+        self._runtime
+            .block_on(Client::connect(ConnectOptions {
+                url: self.handle.url(),
+                auth: Auth::Password {
+                    username: "root@pam".into(),
+                    password: Secret::new(PASSWORD),
+                    otp: None,
+                },
+                tls: TlsMode::Fingerprint(self.handle.fingerprint()),
+                timeout: std::time::Duration::from_secs(30),
+                tfa: None,
+            }))
+            .unwrap()
+    }
+
     /// Runs one line with `-c` and returns (exit code, stdout, stderr).
     pub fn run(&self, line: &str) -> (i32, String, String) {
         split(self.cmd().args(["-c", line]).output().unwrap())

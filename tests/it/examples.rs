@@ -17,14 +17,11 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use pvesh_plus::api::{Auth, Client, ConnectOptions, TlsMode};
 use pvesh_plus::commands::{self, Ctx};
 use pvesh_plus::render::Style;
-use pvesh_plus::secret::Secret;
 
-use crate::common::{PASSWORD, TestSim};
+use crate::common::TestSim;
 
 /// Lines run before each example of a command, so it shows the command doing its work rather
 /// than failing (or saying "nothing") for want of state. Their lines are part of the snapshot,
@@ -201,20 +198,7 @@ fn run_line(sim: &TestSim, ctx: &mut Ctx, line: &str, notes: &RefCell<String>) -
 /// in-memory pending buffer, no audit log, and the confirm window on the server's clock (the
 /// logical one) instead of the wall clock.
 fn ctx(sim: &TestSim) -> Ctx {
-    let client = sim
-        ._runtime
-        .block_on(Client::connect(ConnectOptions {
-            url: sim.handle.url(),
-            auth: Auth::Password {
-                username: "root@pam".into(),
-                password: Secret::new(PASSWORD),
-                otp: None,
-            },
-            tls: TlsMode::Fingerprint(sim.handle.fingerprint()),
-            timeout: Duration::from_secs(30),
-            tfa: None,
-        }))
-        .unwrap();
+    let client = sim.client();
     let mut ctx = Ctx::new(client, "demo");
     ctx.staging.clock = Arc::new(pvesh_plus::staging::ServerClock::default());
     ctx

@@ -5,34 +5,20 @@
 
 use std::time::Duration;
 
-use pvesh_plus::api::{Auth, Client, ConnectOptions, TlsMode};
 use pvesh_plus::commands::Ctx;
 use pvesh_plus::config::Config;
 use pvesh_plus::error::{Error, Result};
-use pvesh_plus::secret::Secret;
+
 use pvesh_plus::sim::Faults;
 use pvesh_plus::wizard::engine::{Answers, DefaultsOnly};
 use pvesh_plus::wizard::new::{self as flow, NewOptions, NewOutcome};
 use pvesh_plus::wizard::provision::BuildOptions;
 use pvesh_plus::wizard::{ScriptedPrompter, settings};
 
-use crate::common::{PASSWORD, TestSim, bin, demo, split, std_cmd};
+use crate::common::{TestSim, bin, demo, split, std_cmd};
 
 pub(crate) fn ctx(sim: &TestSim) -> Ctx {
-    let client = sim
-        ._runtime
-        .block_on(Client::connect(ConnectOptions {
-            url: sim.handle.url(),
-            auth: Auth::Password {
-                username: "root@pam".into(),
-                password: Secret::new(PASSWORD),
-                otp: None,
-            },
-            tls: TlsMode::Fingerprint(sim.handle.fingerprint()),
-            timeout: Duration::from_secs(30),
-            tfa: None,
-        }))
-        .unwrap();
+    let client = sim.client();
     let mut ctx = Ctx::new(client, "test");
     ctx.set_note_sink(|_| {});
     ctx
