@@ -58,6 +58,10 @@ async fn run_one(ctx: &mut Ctx, line: &str, style: Style, location: Option<&str>
         }
     };
     match result {
+        Ok(out) if out.handoff.is_some() => {
+            let argv = out.handoff.unwrap_or_default();
+            hand_off(&argv, location)
+        }
         Ok(out) => {
             let text = format_output(&out, ctx.format, style);
             let mut stdout = std::io::stdout().lock();
@@ -76,6 +80,23 @@ async fn run_one(ctx: &mut Ctx, line: &str, style: Style, location: Option<&str>
         Err(e) => {
             print_error(&e, location);
             e.exit_code()
+        }
+    }
+}
+
+/// Runs `argv` on the terminal (stdin, stdout and stderr inherited) and returns its exit code:
+/// `ssh` hands the session to the system's ssh client this way, and comes back after.
+fn hand_off(argv: &[String], location: Option<&str>) -> i32 {
+    let Some((program, args)) = argv.split_first() else {
+        return exit::OK;
+    };
+    match std::process::Command::new(program).args(args).status() {
+        Ok(status) => status.code().unwrap_or(exit::INTERRUPTED),
+        Err(e) => {
+            let err = Error::new(ErrorKind::Usage, format!("cannot run {program}: {e}"))
+                .hinted("is it installed and on PATH? (ssh: `apt install openssh-client`)");
+            print_error(&err, location);
+            err.exit_code()
         }
     }
 }

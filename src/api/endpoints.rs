@@ -309,6 +309,46 @@ pub fn resize(
         .opt("digest", digest)
 }
 
+/// `POST .../migrate` → UPID. Chain `online` / `restart`, `with-local-disks`, the storage map.
+pub fn migrate(kind: GuestKind, node: &str, vmid: u32, target: &str) -> ApiRequest {
+    ApiRequest::post(guest_path(kind, node, vmid, "/migrate")).param("target", target)
+}
+
+/// `GET .../migrate`: what PVE reports before a migration (QEMU only: local disks, local
+/// resources, allowed nodes).
+pub fn migrate_precondition(node: &str, vmid: u32, target: Option<&str>) -> ApiRequest {
+    ApiRequest::get(guest_path(GuestKind::Qemu, node, vmid, "/migrate")).opt("target", target)
+}
+
+/// `POST .../move_disk` (QEMU) or `.../move_volume` (LXC) to `storage` → UPID.
+pub fn move_disk(
+    kind: GuestKind,
+    node: &str,
+    vmid: u32,
+    disk: &str,
+    storage: &str,
+    digest: Option<&str>,
+) -> ApiRequest {
+    let (sub, key) = match kind {
+        GuestKind::Qemu => ("/move_disk", "disk"),
+        GuestKind::Lxc => ("/move_volume", "volume"),
+    };
+    ApiRequest::post(guest_path(kind, node, vmid, sub))
+        .param(key, disk)
+        .param("storage", storage)
+        .opt("digest", digest)
+}
+
+/// `PUT /nodes/{node}/qemu/{vmid}/unlink`: without `force` the disks become `unusedN`.
+pub fn unlink(node: &str, vmid: u32, disks: &str) -> ApiRequest {
+    ApiRequest::put(guest_path(GuestKind::Qemu, node, vmid, "/unlink")).param("idlist", disks)
+}
+
+/// `POST /nodes/{node}/vzdump` of one guest → UPID.
+pub fn vzdump(node: &str, vmid: u32) -> ApiRequest {
+    ApiRequest::post(format!("/nodes/{}/vzdump", seg(node))).param("vmid", vmid)
+}
+
 pub fn agent_network(node: &str, vmid: u32) -> ApiRequest {
     ApiRequest::get(guest_path(
         GuestKind::Qemu,

@@ -44,7 +44,7 @@ async fn targets(ctx: &mut Ctx, call: &Call, skip: usize) -> Result<Vec<Guest>> 
     ctx.targets(&words).await
 }
 
-fn target_of(g: &Guest) -> Target {
+pub(super) fn target_of(g: &Guest) -> Target {
     Target {
         vmid: g.vmid,
         node: g.node.clone(),

@@ -21,6 +21,10 @@ pub struct Output {
     /// Printed after the value, and the line still fails with it (a commit with failed items
     /// shows its outcome table and exits 3).
     pub failure: Option<Error>,
+    /// A program to hand the terminal to once the line is done (`ssh`): its argv. The caller
+    /// (cli or shell) runs it with the terminal instead of printing the value, and the line
+    /// exits with its code; the value (what would run) is for tests and pipelines.
+    pub handoff: Option<Vec<String>>,
 }
 
 impl Output {
@@ -31,6 +35,7 @@ impl Output {
             empty: "no results",
             raw: false,
             failure: None,
+            handoff: None,
         }
     }
 

@@ -5,7 +5,7 @@
 //! session itself (connection, permissions) fail the command. Reads only.
 
 use super::read::target_guests;
-use super::{Arg, ArgKind, Category, Command, Example, Output, Signature};
+use super::{Arg, ArgKind, Category, Command, Ctx, Example, Output, Signature};
 use crate::api::{ApiError, ApiRequest, GuestKind, endpoints};
 use crate::error::Error;
 use crate::inventory::Guest;
@@ -175,6 +175,62 @@ pub static IP: Command = Command {
         })
     },
 };
+
+/// The address to reach a guest at: its first IPv4 address from the guest agent (a container's
+/// interfaces), else a global IPv6 one, else the static `ip=` of its config (`ipconfig0` for a
+/// VM, `net0` for a container). `Err` says why there is none.
+pub(super) async fn reach_address(ctx: &Ctx, g: &Guest) -> std::result::Result<String, String> {
+    let mut why = format!("{} is {}", g.label(), g.status);
+    if g.status == "running" {
+        let req = match g.kind {
+            GuestKind::Qemu => endpoints::agent_network(&g.node, g.vmid),
+            GuestKind::Lxc => ApiRequest::get(format!("{}/interfaces", g.api_path())),
+        };
+        match ctx.get_or_api_error(&req).await {
+            Ok(data) => {
+                let rows = ip_rows(g, &data);
+                let field = |r: &Value, k: &str| match r {
+                    Value::Record(r) => r.get(k).map(|v| v.to_string()).unwrap_or_default(),
+                    _ => String::new(),
+                };
+                let usable = |r: &&Value, family: &str| {
+                    let a = field(r, "address");
+                    field(r, "family") == family
+                        && !a.starts_with("127.")
+                        && !a.starts_with("fe80")
+                        && a != "::1"
+                };
+                if let Some(r) = rows
+                    .iter()
+                    .find(|r| usable(r, "ipv4"))
+                    .or_else(|| rows.iter().find(|r| usable(r, "ipv6")))
+                {
+                    return Ok(field(r, "address"));
+                }
+                why = format!("the guest agent of {} reports no address", g.label());
+            }
+            Err(e) => match ip_trouble(&e) {
+                Some(m) => why = format!("{}: {m}", g.label()),
+                None => return Err(Error::from(e).to_string()),
+            },
+        }
+    }
+    let cfg = ctx
+        .get(&endpoints::guest_config(g.kind, &g.node, g.vmid))
+        .await
+        .map_err(|e| e.to_string())?;
+    let key = match g.kind {
+        GuestKind::Qemu => "ipconfig0",
+        GuestKind::Lxc => "net0",
+    };
+    let static_ip = cfg
+        .get(key)
+        .and_then(|v| v.as_str())
+        .and_then(|v| v.split(',').find_map(|p| p.strip_prefix("ip=")))
+        .filter(|ip| *ip != "dhcp" && *ip != "manual")
+        .map(|ip| ip.split('/').next().unwrap_or(ip).to_string());
+    static_ip.ok_or(why)
+}
 
 #[cfg(test)]
 mod tests {

@@ -19,6 +19,7 @@ mod apischema;
 mod changes;
 mod engine;
 mod guest_ip;
+mod guest_ops;
 mod guest_reads;
 mod help;
 mod new;
@@ -28,6 +29,7 @@ mod rawapi;
 mod read;
 mod reads;
 mod records;
+mod remote;
 mod session;
 
 pub use crate::session::{BoxFuture, Ctx, OutputFormat};
@@ -258,6 +260,16 @@ pub static COMMANDS: &[&Command] = &[
     &actions::SET,
     &actions::TAG,
     &actions::TEMPLATE,
+    // Guest operations: copies, moves, disks, backups (guest_ops.rs).
+    &guest_ops::CLONE,
+    &guest_ops::MIGRATE,
+    &guest_ops::RESIZE,
+    &guest_ops::DISK,
+    &guest_ops::BACKUP,
+    &guest_ops::RESTORE,
+    // Reaching guests over the network (remote.rs).
+    &remote::SSH,
+    &remote::WAIT_SSH,
     &pending::PENDING,
     &pending::DIFF,
     &pending::DISCARD,

@@ -151,6 +151,9 @@ pub struct Args {
     pub positionals: Vec<Word>,
     pub flags: Vec<Flag>,
     pub pairs: Vec<Pair>,
+    /// The words after a plain `--`, verbatim and in order (`ssh web01 -- uptime -p`); they
+    /// are also in `positionals` or `pairs` as before.
+    pub rest: Vec<Word>,
 }
 
 impl Args {
@@ -182,6 +185,9 @@ pub fn split_args(words: &[Word], takes_value: &[&str]) -> Result<Args, ParseErr
     let mut flags_done = false;
     while let Some(word) = iter.next() {
         let plain = word.plain_text();
+        if flags_done {
+            args.rest.push(word.clone());
+        }
         if !flags_done && plain == "--" && word.text == "--" {
             flags_done = true;
         } else if !flags_done && is_flag(plain) {

@@ -185,6 +185,12 @@ impl State {
                     }
                 }
             }
+            Effect::MoveDisk {
+                vmid,
+                disk,
+                storage,
+                delete,
+            } => self.move_disk(vmid, &disk, &storage, delete, now),
             Effect::Backup {
                 vmids,
                 storage,
@@ -212,10 +218,12 @@ impl State {
                             .replace("{{vmid}}", &vmid.to_string())
                     });
                     let size = g.maxdisk() / 4 + 1024;
+                    let volid = format!("{storage}:backup/vzdump-{kind}-{vmid}-{stamp}.{ext}");
+                    self.backup_configs.insert(volid.clone(), g.config.clone());
                     self.volumes.push(Volume {
                         storage: storage.clone(),
                         node: if shared { None } else { Some(node.clone()) },
-                        volid: format!("{storage}:backup/vzdump-{kind}-{vmid}-{stamp}.{ext}"),
+                        volid,
                         content: "backup".into(),
                         format,
                         size,
@@ -227,6 +235,159 @@ impl State {
                 }
             }
         }
+    }
+
+    /// The first `STORE:vm-VMID-disk-N` no volume has.
+    pub fn free_disk_volid(&self, store: &str, vmid: u32) -> String {
+        (0..)
+            .map(|n| format!("{store}:vm-{vmid}-disk-{n}"))
+            .find(|id| !self.volumes.iter().any(|v| &v.volid == id))
+            .unwrap_or_default()
+    }
+
+    /// A new volume for a disk of `vmid` on `node`, in the state's list.
+    fn add_disk_volume(
+        &mut self,
+        store: &str,
+        vmid: u32,
+        node: &str,
+        size: u64,
+        now: i64,
+    ) -> String {
+        let volid = self.free_disk_volid(store, vmid);
+        let shared = self.storage(store).is_some_and(|s| s.shared);
+        self.volumes.push(Volume {
+            storage: store.to_string(),
+            node: if shared { None } else { Some(node.to_string()) },
+            volid: volid.clone(),
+            content: "images".into(),
+            format: "raw".into(),
+            size,
+            ctime: now,
+            vmid: Some(vmid),
+            notes: None,
+            protected: false,
+        });
+        volid
+    }
+
+    /// The first `unusedN` key the guest's config does not have.
+    fn free_unused_key(config: &indexmap::IndexMap<String, String>) -> String {
+        (0..256)
+            .map(|n| format!("unused{n}"))
+            .find(|k| !config.contains_key(k))
+            .unwrap_or_else(|| "unused255".into())
+    }
+
+    /// `move_disk`: `disk` of `vmid` gets a copy on `storage`; the old volume is deleted or
+    /// stays as `unusedN`.
+    pub fn move_disk(&mut self, vmid: u32, disk: &str, storage: &str, delete: bool, now: i64) {
+        let Some(g) = self.guests.get(&vmid) else {
+            return;
+        };
+        let Some(value) = g.config.get(disk).cloned() else {
+            return;
+        };
+        let node = g.node.clone();
+        let (old, rest) = value.split_once(',').unwrap_or((&value, ""));
+        let size = self
+            .volumes
+            .iter()
+            .find(|v| v.volid == old)
+            .map(|v| v.size)
+            .or_else(|| super::state::disk_size(&value))
+            .unwrap_or(0);
+        let new = self.add_disk_volume(storage, vmid, &node, size, now);
+        if delete {
+            self.volumes.retain(|v| v.volid != old);
+        }
+        if let Some(g) = self.guests.get_mut(&vmid) {
+            let joined = if rest.is_empty() {
+                new
+            } else {
+                format!("{new},{rest}")
+            };
+            g.config.insert(disk.to_string(), joined);
+            if !delete {
+                let key = Self::free_unused_key(&g.config);
+                g.config.insert(key, old.to_string());
+            }
+        }
+    }
+
+    /// `unlink`: the disks leave the config; without `force` each volume stays as `unusedN`
+    /// (a CD-ROM just goes), with `force` it is deleted.
+    pub fn unlink_disks(&mut self, vmid: u32, disks: &[String], force: bool) {
+        let mut freed = Vec::new();
+        if let Some(g) = self.guests.get_mut(&vmid) {
+            for disk in disks {
+                let Some(value) = g.config.shift_remove(disk) else {
+                    continue;
+                };
+                let volid = value.split(',').next().unwrap_or("").to_string();
+                let cdrom = value.contains("media=cdrom");
+                if force && !cdrom {
+                    freed.push(volid);
+                } else if !cdrom && !disk.starts_with("unused") {
+                    let key = Self::free_unused_key(&g.config);
+                    g.config.insert(key, volid);
+                }
+            }
+        }
+        self.volumes.retain(|v| !freed.contains(&v.volid));
+    }
+
+    /// A restore: guest `vmid` on `node` with `config` (from the backup), its disks new volumes
+    /// on `storage` (else each on the storage it was on), locked `create` until the task ends.
+    pub fn restore_guest(
+        &mut self,
+        vmid: u32,
+        node: &str,
+        mut config: indexmap::IndexMap<String, String>,
+        storage: Option<&str>,
+        now: i64,
+    ) {
+        let keys: Vec<String> = config.keys().cloned().collect();
+        for k in keys {
+            if !super::state::is_disk_key(&k) || k.starts_with("unused") {
+                if k.starts_with("unused") {
+                    config.shift_remove(&k);
+                }
+                continue;
+            }
+            let Some(v) = config.get(&k).cloned() else {
+                continue;
+            };
+            if v.contains("media=cdrom") && !v.contains("cloudinit") {
+                continue;
+            }
+            let (volid, rest) = v.split_once(',').unwrap_or((&v, ""));
+            let src_store = volid.split_once(':').map_or(volid, |x| x.0);
+            let store = storage.unwrap_or(src_store).to_string();
+            let size = super::state::disk_size(&v).unwrap_or(4 << 20);
+            let new = if v.contains("cloudinit") {
+                format!("{store}:vm-{vmid}-cloudinit")
+            } else {
+                self.add_disk_volume(&store, vmid, node, size, now)
+            };
+            let joined = if rest.is_empty() {
+                new
+            } else {
+                format!("{new},{rest}")
+            };
+            config.insert(k, joined);
+        }
+        config.shift_remove("lock");
+        config.insert("lock".into(), "create".into());
+        let kind = if config.contains_key("hostname") || config.contains_key("rootfs") {
+            GuestKind::Lxc
+        } else {
+            GuestKind::Qemu
+        };
+        self.guests.insert(
+            vmid,
+            super::state::Guest::new_stopped(vmid, kind, node.to_string(), config, None),
+        );
     }
 
     /// Removes a guest, its disks and its pool membership (backups stay).

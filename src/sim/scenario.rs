@@ -162,6 +162,25 @@ fn demo(s: &mut State) {
     if let Some(g) = s.guests.get_mut(&103) {
         g.config.insert("protection".into(), "1".into());
     }
+    // monitoring keeps its metrics on fast-zfs, which pve3 does not have.
+    if let Some(g) = s.guests.get_mut(&130) {
+        g.config.insert(
+            "scsi1".into(),
+            "fast-zfs:vm-130-disk-0,iothread=1,size=100G".into(),
+        );
+        s.volumes.push(Volume {
+            storage: "fast-zfs".into(),
+            node: Some("pve1".into()),
+            volid: "fast-zfs:vm-130-disk-0".into(),
+            content: "images".into(),
+            format: "raw".into(),
+            size: 100 * GIB,
+            ctime: EPOCH - 30 * 86400,
+            vmid: Some(130),
+            notes: None,
+            protected: false,
+        });
+    }
     if let Some(g) = s.guests.get_mut(&121) {
         g.config.insert("ostype".into(), "win11".into());
         g.config.insert("bios".into(), "ovmf".into());

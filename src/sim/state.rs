@@ -327,6 +327,9 @@ pub struct State {
     pub users: BTreeMap<String, User>,
     pub acl: Vec<AclEntry>,
     pub tasks: Vec<TaskRecord>,
+    /// The guest config each backup (by volid) holds, for restore; backups of the scenario
+    /// that are not here restore the config their guest has now.
+    pub backup_configs: BTreeMap<String, IndexMap<String, String>>,
     /// The next task PID (deterministic sequence).
     pub next_pid: u32,
     /// Deterministic pseudo-random state (MACs, fault dice).

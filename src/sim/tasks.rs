@@ -62,6 +62,14 @@ pub enum Effect {
         disk: String,
         bytes: u64,
     },
+    /// `move_disk`: the disk gets a new volume on `storage`; the old one is deleted or kept
+    /// as `unusedN`.
+    MoveDisk {
+        vmid: u32,
+        disk: String,
+        storage: String,
+        delete: bool,
+    },
     Backup {
         vmids: Vec<u32>,
         storage: String,

@@ -39,6 +39,12 @@ pub enum ActionKind {
     Create,
     Download,
     DeleteVolume,
+    Migrate,
+    DiskAdd,
+    DiskMove,
+    DiskDetach,
+    Backup,
+    Restore,
 }
 
 /// Whether a kind of action is destructive (DESIGN §2).
@@ -86,6 +92,12 @@ impl ActionKind {
         ActionKind::Create,
         ActionKind::Download,
         ActionKind::DeleteVolume,
+        ActionKind::Migrate,
+        ActionKind::DiskAdd,
+        ActionKind::DiskMove,
+        ActionKind::DiskDetach,
+        ActionKind::Backup,
+        ActionKind::Restore,
     ];
 
     /// The word for it: the command that plans it, and the `action` field of the audit log.
@@ -111,6 +123,12 @@ impl ActionKind {
             ActionKind::Create => "create",
             ActionKind::Download => "download",
             ActionKind::DeleteVolume => "delete-volume",
+            ActionKind::Migrate => "migrate",
+            ActionKind::DiskAdd => "disk-add",
+            ActionKind::DiskMove => "disk-move",
+            ActionKind::DiskDetach => "disk-detach",
+            ActionKind::Backup => "backup",
+            ActionKind::Restore => "restore",
         }
     }
 
@@ -134,14 +152,23 @@ impl ActionKind {
             }
             ActionKind::Resize => Risk::Always("grows a disk: a disk can never shrink again"),
             ActionKind::DeleteVolume => Risk::Always("deletes a volume from a storage"),
-            ActionKind::Set | ActionKind::Raw => Risk::Depends,
+            ActionKind::Migrate => {
+                Risk::Always("moves the guest to another node: its disks and state are copied")
+            }
+            ActionKind::DiskMove => Risk::Always("moves a disk to another storage"),
+            ActionKind::DiskDetach => {
+                Risk::Always("detaches a disk: the guest loses it (it stays as an unused disk)")
+            }
+            ActionKind::Set | ActionKind::Raw | ActionKind::Restore => Risk::Depends,
             ActionKind::Start
             | ActionKind::Resume
             | ActionKind::Snapshot
             | ActionKind::Tag
             | ActionKind::Clone
             | ActionKind::Create
-            | ActionKind::Download => Risk::Never,
+            | ActionKind::Download
+            | ActionKind::DiskAdd
+            | ActionKind::Backup => Risk::Never,
         }
     }
 
@@ -256,10 +283,74 @@ pub enum Op {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pool: Option<String>,
     },
-    /// `PUT .../resize`: `size` is `+10G` (grow by) or `40G` (grow to).
+    /// `PUT .../resize`: `size` is `+10G` (grow by) or `40G` (grow to); `from` and `to` are
+    /// the sizes before and after, as read when it was planned (for the plan).
     Resize {
         disk: String,
         size: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<String>,
+    },
+    /// `POST .../migrate` to the node `target`: live (`online`; a container restarts) or
+    /// offline, with local disks copied, onto `target_storage` when given.
+    Migrate {
+        target: String,
+        #[serde(default)]
+        online: bool,
+        #[serde(default)]
+        with_local_disks: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target_storage: Option<String>,
+    },
+    /// A new disk `disk` (`scsi1`) of `size_gib` GiB on `storage`: a config update with PVE's
+    /// `STORAGE:SIZE` allocation syntax.
+    DiskAdd {
+        disk: String,
+        storage: String,
+        size_gib: u64,
+    },
+    /// `POST .../move_disk` of `disk` to `storage`; `delete` drops the old volume, else it
+    /// stays as `unusedN`. `from` is the storage it was on when planned.
+    DiskMove {
+        disk: String,
+        storage: String,
+        #[serde(default)]
+        delete: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
+    },
+    /// `PUT .../unlink` of `disk` without `force`: the volume stays, as `unusedN`. `volume` is
+    /// what the disk pointed at when planned.
+    DiskDetach {
+        disk: String,
+        #[serde(default)]
+        volume: String,
+    },
+    /// `POST /nodes/{node}/vzdump` of the target guest.
+    Backup {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        storage: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mode: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        compress: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        notes: Option<String>,
+        #[serde(default)]
+        protected: bool,
+    },
+    /// `POST /nodes/{node}/qemu` with `archive` (a container: `/lxc` with `ostemplate` and
+    /// `restore`): the target's VMID from a backup; `force` overwrites an existing guest.
+    Restore {
+        archive: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        storage: Option<String>,
+        #[serde(default)]
+        force: bool,
+        #[serde(default)]
+        unique: bool,
     },
     /// `POST /nodes/{node}/qemu|lxc` with `vmid` = the target's: a new guest.
     Create {
@@ -363,6 +454,12 @@ impl Op {
             Op::Create { .. } => ActionKind::Create,
             Op::Download { .. } => ActionKind::Download,
             Op::DeleteVolume { .. } => ActionKind::DeleteVolume,
+            Op::Migrate { .. } => ActionKind::Migrate,
+            Op::DiskAdd { .. } => ActionKind::DiskAdd,
+            Op::DiskMove { .. } => ActionKind::DiskMove,
+            Op::DiskDetach { .. } => ActionKind::DiskDetach,
+            Op::Backup { .. } => ActionKind::Backup,
+            Op::Restore { .. } => ActionKind::Restore,
         }
     }
 
@@ -393,6 +490,10 @@ impl Op {
                 Op::Raw { path, .. } => guest_of_path(path).map(|_| {
                     "a raw API write on a guest: pvesh+ cannot tell what it changes".to_string()
                 }),
+                Op::Restore { force: true, .. } => Some(
+                    "restores over an existing guest: its disks and config are replaced"
+                        .to_string(),
+                ),
                 _ => None,
             },
         }
@@ -406,7 +507,14 @@ impl Op {
             ActionKind::Raw => Undo::Never("pvesh+ cannot tell what a raw write changes"),
             ActionKind::Resize => Undo::Never("a disk cannot shrink"),
             ActionKind::DeleteVolume => Undo::Never("a deleted volume is gone"),
-            ActionKind::Clone | ActionKind::Create | ActionKind::Download => Undo::Remove,
+            ActionKind::Migrate => Undo::Never("a migration is undone by migrating back"),
+            ActionKind::DiskAdd => Undo::Never("detach the new disk, then delete it"),
+            ActionKind::DiskMove => Undo::Never("move the disk back"),
+            ActionKind::DiskDetach => Undo::Never("attach the unused disk again"),
+            ActionKind::Restore => Undo::Never("a restore replaces the guest's disks"),
+            ActionKind::Clone | ActionKind::Create | ActionKind::Download | ActionKind::Backup => {
+                Undo::Remove
+            }
             _ => Undo::Snapshot,
         }
     }
@@ -483,7 +591,9 @@ impl Target {
 
     /// `web01 (101)`, `node pve1`, or `the cluster`.
     pub fn label(&self) -> String {
-        if self.is_guest() {
+        if self.is_guest() && self.name.is_empty() {
+            format!("guest {}", self.vmid)
+        } else if self.is_guest() {
             format!("{} ({})", self.name, self.vmid)
         } else if self.node.is_empty() {
             "the cluster".to_string()
@@ -615,7 +725,63 @@ impl Action {
                     push("--full");
                 }
             }
-            Op::Resize { disk, size } => push(&format!("{disk} {size}")),
+            Op::Resize { disk, size, .. } => push(&format!("{disk} {size}")),
+            Op::Migrate {
+                target,
+                online,
+                with_local_disks,
+                target_storage,
+            } => {
+                push(&format!("to {target}"));
+                if *online {
+                    push("--online");
+                }
+                if *with_local_disks {
+                    push("--with-local-disks");
+                }
+                if let Some(s) = target_storage {
+                    push(&format!("--target-storage {s}"));
+                }
+            }
+            Op::DiskAdd {
+                disk,
+                storage,
+                size_gib,
+            } => push(&format!("{disk} {size_gib}G on {storage}")),
+            Op::DiskMove {
+                disk,
+                storage,
+                delete,
+                ..
+            } => {
+                push(&format!("{disk} to {storage}"));
+                if *delete {
+                    push("--delete");
+                }
+            }
+            Op::DiskDetach { disk, .. } => push(disk),
+            Op::Backup {
+                storage,
+                mode,
+                protected,
+                ..
+            } => {
+                if let Some(s) = storage {
+                    push(&format!("to {s}"));
+                }
+                if let Some(m) = mode {
+                    push(&format!("--mode {m}"));
+                }
+                if *protected {
+                    push("--protected");
+                }
+            }
+            Op::Restore { archive, force, .. } => {
+                push(archive);
+                if *force {
+                    push("--force");
+                }
+            }
             Op::DeleteVolume { volume, .. } => push(volume),
             Op::Set(_) | Op::Tag(_) | Op::Create { .. } | Op::Download { .. } => {
                 for (k, v) in self.op.shown_params() {
@@ -721,7 +887,77 @@ impl Action {
                     .opt("storage", storage.as_deref())
                     .opt("pool", pool.as_deref())
             }
-            Op::Resize { disk, size } => endpoints::resize(kind, node, vmid, disk, size, digest),
+            Op::Resize { disk, size, .. } => {
+                endpoints::resize(kind, node, vmid, disk, size, digest)
+            }
+            Op::Migrate {
+                target,
+                online,
+                with_local_disks,
+                target_storage,
+            } => {
+                let req = endpoints::migrate(kind, node, vmid, target);
+                match kind {
+                    GuestKind::Qemu => req
+                        .flag_if("online", *online)
+                        .flag_if("with-local-disks", *with_local_disks)
+                        .opt("targetstorage", target_storage.as_deref()),
+                    // A running container cannot move live: `restart` stops it, moves it and
+                    // starts it again on the target.
+                    GuestKind::Lxc => req
+                        .flag_if("restart", *online)
+                        .opt("target-storage", target_storage.as_deref()),
+                }
+            }
+            Op::DiskAdd {
+                disk,
+                storage,
+                size_gib,
+            } => {
+                let change = vec![(disk.clone(), format!("{storage}:{size_gib}"))];
+                match kind {
+                    GuestKind::Qemu => {
+                        endpoints::qemu_config_update_async(node, vmid, &change, digest)
+                    }
+                    GuestKind::Lxc => endpoints::lxc_config_update(node, vmid, &change, digest),
+                }
+            }
+            Op::DiskMove {
+                disk,
+                storage,
+                delete,
+                ..
+            } => endpoints::move_disk(kind, node, vmid, disk, storage, digest)
+                .flag_if("delete", *delete),
+            Op::DiskDetach { disk, .. } => endpoints::unlink(node, vmid, disk),
+            Op::Backup {
+                storage,
+                mode,
+                compress,
+                notes,
+                protected,
+            } => endpoints::vzdump(node, vmid)
+                .opt("storage", storage.as_deref())
+                .opt("mode", mode.as_deref())
+                .opt("compress", compress.as_deref())
+                .opt("notes-template", notes.as_deref())
+                .flag_if("protected", *protected),
+            Op::Restore {
+                archive,
+                storage,
+                force,
+                unique,
+            } => {
+                let base = ApiRequest::post(format!("/nodes/{}/{kind}", encode_segment(node)))
+                    .param("vmid", vmid);
+                let req = match kind {
+                    GuestKind::Qemu => base.param("archive", archive),
+                    GuestKind::Lxc => base.param("ostemplate", archive).param("restore", 1),
+                };
+                req.opt("storage", storage.as_deref())
+                    .flag_if("force", *force)
+                    .flag_if("unique", *unique)
+            }
             Op::Create { params } => {
                 let mut req = ApiRequest::post(format!("/nodes/{}/{kind}", encode_segment(node)))
                     .param("vmid", vmid);
@@ -793,7 +1029,76 @@ impl Action {
                     &format!("clone {name}"),
                 )]
             }
-            Op::Resize { disk, size } => vec![row(&format!("{disk} size"), "current", size)],
+            Op::Resize {
+                disk,
+                size,
+                from,
+                to,
+            } => {
+                let after = match (to, size.starts_with('+')) {
+                    (Some(to), true) => format!("{to} ({size})"),
+                    (Some(to), false) => to.clone(),
+                    (None, _) => size.clone(),
+                };
+                let before = from.as_deref().unwrap_or("current");
+                vec![row(&format!("{disk} size"), before, &after)]
+            }
+            Op::Migrate {
+                target,
+                online,
+                with_local_disks,
+                ..
+            } => {
+                let mut how = match (online, self.target.guest_kind) {
+                    (true, GuestKind::Qemu) => "online (live)".to_string(),
+                    (true, GuestKind::Lxc) => "restart (stop, move, start)".to_string(),
+                    (false, _) => "offline".to_string(),
+                };
+                if *with_local_disks {
+                    how.push_str(", local disks copied");
+                }
+                vec![
+                    row("node", &self.precondition.node, target),
+                    row("migration", "-", &how),
+                ]
+            }
+            Op::DiskAdd {
+                disk,
+                storage,
+                size_gib,
+            } => vec![row(
+                disk,
+                "-",
+                &format!("new {size_gib}G disk on {storage}"),
+            )],
+            Op::DiskMove {
+                disk,
+                storage,
+                delete,
+                from,
+            } => {
+                let before = from.as_deref().unwrap_or("current");
+                let old = if *delete {
+                    "deleted"
+                } else {
+                    "kept as an unused disk"
+                };
+                vec![
+                    row(&format!("{disk} storage"), before, storage),
+                    row("old volume", "in use", old),
+                ]
+            }
+            Op::DiskDetach { disk, volume } => {
+                vec![row(disk, volume, "detached (kept as an unused disk)")]
+            }
+            Op::Backup { storage, .. } => {
+                let on = storage.as_deref().unwrap_or("the default storage");
+                vec![row(&format!("{on} content"), "-", "new backup")]
+            }
+            Op::Restore { archive, force, .. } => {
+                let before = if *force { "replaced" } else { "-" };
+                vec![row("guest", before, &format!("restored from {archive}"))]
+            }
             Op::Create { .. } => vec![row("guest", "-", "created")],
             Op::Download { storage, .. } => {
                 vec![row(&format!("{storage} content"), "-", "downloaded")]

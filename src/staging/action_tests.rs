@@ -125,6 +125,8 @@ fn requests() {
         action(Op::Resize {
             disk: "scsi0".into(),
             size: "+10G".into(),
+            from: None,
+            to: None,
         }),
         "PUT",
         &format!("{base}/resize"),

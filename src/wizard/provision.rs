@@ -282,6 +282,8 @@ pub async fn build(
             on_vm(Op::Resize {
                 disk: plan.disk.key.clone(),
                 size: size.to_string(),
+                from: None,
+                to: None,
             }),
         ));
     }

@@ -2,8 +2,8 @@
 //!
 //! The container exists (locked `create`) as soon as the call returns, as in PVE; the
 //! `vzcreate` task unpacks the archive and releases the lock, and starts the container when
-//! asked. The root file system (`rootfs: STORAGE:GiB`) becomes a new volume. Must not: restore
-//! from backups (`restore`) or touch other guests.
+//! asked. The root file system (`rootfs: STORAGE:GiB`) becomes a new volume. With `restore`
+//! the call is a restore from a backup (`qemu_ops::restore`). Must not touch other guests.
 
 use indexmap::IndexMap;
 
@@ -26,6 +26,7 @@ pub fn routes() -> Vec<Route> {
                 "arch?:string enum=amd64|i386|arm64|armhf|riscv32|riscv64",
                 "cores?:integer min=1 max=8192",
                 "description?:string maxlen=8192",
+                "force?:boolean",
                 "hostname?:string fmt=dns-name maxlen=255",
                 "memory?:integer min=16",
                 "nameserver?:string fmt=lxc-ip-with-ll-iface-list",
@@ -33,6 +34,7 @@ pub fn routes() -> Vec<Route> {
                 "onboot?:boolean",
                 "ostype?:string enum=debian|devuan|ubuntu|centos|fedora|opensuse|archlinux|alpine|gentoo|nixos|unmanaged",
                 "pool?:string fmt=pve-poolid",
+                "restore?:boolean",
                 "rootfs?:string props=lxcdisk",
                 "searchdomain?:string fmt=dns-name-list",
                 "ssh-public-keys?:string",
@@ -40,6 +42,7 @@ pub fn routes() -> Vec<Route> {
                 "storage?:string fmt=pve-storage-id",
                 "swap?:integer min=0",
                 "tags?:string fmt=pve-tag-list",
+                "unique?:boolean",
                 "unprivileged?:boolean",
             ],
             create_ct,
@@ -66,6 +69,10 @@ fn ostype_of(template: &str) -> &'static str {
 }
 
 fn create_ct(c: &mut Ctx) -> Result<Reply, ApiError> {
+    if c.flag("restore") {
+        let archive = c.req("ostemplate")?.to_string();
+        return super::qemu_ops::restore(c, &archive, GuestKind::Lxc);
+    }
     c.check_node()?;
     let vmid = c.vmid();
     let pool = c.str("pool").map(str::to_string);

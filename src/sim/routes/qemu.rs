@@ -194,6 +194,9 @@ fn vmlist(c: &mut Ctx) -> Result<Reply, ApiError> {
 }
 
 fn create_vm(c: &mut Ctx) -> Result<Reply, ApiError> {
+    if let Some(archive) = c.str("archive").map(str::to_string) {
+        return super::qemu_ops::restore(c, &archive, GuestKind::Qemu);
+    }
     c.check_node()?;
     let vmid = c.vmid();
     let pool = c.str("pool").map(str::to_string);

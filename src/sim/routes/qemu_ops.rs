@@ -33,6 +33,14 @@ pub fn routes() -> Vec<Route> {
             "migration_type?:string enum=secure|insecure", "online?:boolean", "targetstorage?:string fmt=storage-pair-list",
             "with-conntrack-state?:boolean", "with-local-disks?:boolean",
         ], migrate_vm).protected().desc("Migrate virtual machine. Creates a new migration task."),
+        route("POST", "/nodes/{node}/qemu/{vmid}/move_disk", "move_vm_disk", "string",
+            Perm::Custom("You need 'VM.Config.Disk' permissions on /vms/{vmid}, and 'Datastore.AllocateSpace' permissions on the storage."),
+            &[NODE, VMID, MOVE_DISK, "bwlimit?:integer min=0", "delete?:boolean", "digest?:string maxlen=40",
+              "format?:string enum=raw|qcow2|vmdk", "storage?:string fmt=pve-storage-id", "target-digest?:string maxlen=40",
+              "target-disk?:string", "target-vmid?:integer fmt=pve-vmid min=100 max=999999999"],
+            move_disk).protected().desc("Move volume to different storage or to a different VM."),
+        route("PUT", "/nodes/{node}/qemu/{vmid}/unlink", "unlink", "null", Perm::Privs { path: "/vms/{vmid}", privs: &["VM.Config.Disk"], any: false },
+            &[NODE, VMID, "idlist:string fmt=pve-configid-list", "force?:boolean"], unlink).protected().desc("Unlink/delete disk images."),
     ]
 }
 
@@ -41,6 +49,9 @@ const TEMPLATE_DISK: &str = "disk?:string enum=ide0|ide1|ide2|ide3|scsi0|scsi1|s
 
 /// The disks `resize` accepts (schema enum).
 const RESIZE_DISK: &str = "disk:string enum=ide0|ide1|ide2|ide3|scsi0|scsi1|scsi2|scsi3|scsi4|scsi5|scsi6|scsi7|scsi8|scsi9|scsi10|scsi11|scsi12|scsi13|scsi14|scsi15|scsi16|scsi17|scsi18|scsi19|scsi20|scsi21|scsi22|scsi23|scsi24|scsi25|scsi26|scsi27|scsi28|scsi29|scsi30|virtio0|virtio1|virtio2|virtio3|virtio4|virtio5|virtio6|virtio7|virtio8|virtio9|virtio10|virtio11|virtio12|virtio13|virtio14|virtio15|sata0|sata1|sata2|sata3|sata4|sata5|efidisk0|tpmstate0";
+
+/// The disks `move_disk` accepts: the drives of `resize` and the unused ones.
+const MOVE_DISK: &str = "disk:string pattern=(ide[0-3]|scsi([0-9]|[12][0-9]|30)|virtio([0-9]|1[0-5])|sata[0-5]|efidisk0|tpmstate0|unused([0-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|25[0-5]))";
 
 /// Storages holding the guest's disks that are not shared.
 fn local_storages(c: &Ctx, vmid: u32) -> Vec<String> {
@@ -329,5 +340,293 @@ fn migrate_vm(c: &mut Ctx) -> Result<Reply, ApiError> {
         Ok(()),
         Effect::Migrate { vmid, target },
         Some((vmid, "migrate")),
+    ))
+}
+
+fn move_disk(c: &mut Ctx) -> Result<Reply, ApiError> {
+    let g = find(c, GuestKind::Qemu)?;
+    let vmid = g.vmid;
+    c.check(&format!("/vms/{vmid}"), &["VM.Config.Disk"], false)?;
+    if let Some(want) = c.str("digest")
+        && want != g.digest()
+    {
+        return Err(ApiError::fail(
+            "detected modified configuration - file changed by other user? Try again.",
+        ));
+    }
+    if c.str("target-vmid").is_some() {
+        return Err(ApiError::fail(
+            "moving a disk to another VM is not supported by the simulator",
+        ));
+    }
+    if let Some(e) = guest::lock_error(c, g) {
+        return Err(ApiError::fail(e));
+    }
+    let disk = c.req("disk")?.to_string();
+    let value = g
+        .cfg(&disk)
+        .ok_or_else(|| ApiError::fail(format!("disk '{disk}' does not exist")))?
+        .to_string();
+    if value.contains("media=cdrom") {
+        return Err(ApiError::fail("you can't move a cdrom drive"));
+    }
+    let storage = c
+        .str("storage")
+        .ok_or_else(|| ApiError::param("storage", "property is missing and it is not optional"))?
+        .to_string();
+    let node = c.node().to_string();
+    c.check(
+        &format!("/storage/{storage}"),
+        &["Datastore.AllocateSpace"],
+        false,
+    )?;
+    if !c.state.storage_on(&storage, &node) {
+        return Err(ApiError::fail(format!(
+            "storage '{storage}' is not available on node '{node}'"
+        )));
+    }
+    if !c
+        .state
+        .storage(&storage)
+        .is_some_and(|s| s.content.iter().any(|x| x == "images"))
+    {
+        return Err(ApiError::fail(format!(
+            "storage '{storage}' does not support vm images"
+        )));
+    }
+    if disk_storage(&value) == Some(storage.as_str()) {
+        return Err(ApiError::fail(
+            "you can't move to the same storage with same format",
+        ));
+    }
+    let size = disk_size(&value).unwrap_or(1 << 30);
+    let mut lines = vec![format!("moving disk '{disk}' to storage '{storage}'")];
+    lines.extend(
+        progress_lines(size, 4)
+            .into_iter()
+            .map(|l| format!("drive-{disk}: {l}")),
+    );
+    let delete = c.flag("delete");
+    Ok(c.spawn(
+        "qmmove",
+        vmid.to_string(),
+        lines,
+        Ok(()),
+        Effect::MoveDisk {
+            vmid,
+            disk,
+            storage,
+            delete,
+        },
+        None,
+    ))
+}
+
+fn unlink(c: &mut Ctx) -> Result<Reply, ApiError> {
+    let g = find(c, GuestKind::Qemu)?;
+    let vmid = g.vmid;
+    if let Some(e) = guest::lock_error(c, g) {
+        return Err(ApiError::fail(e));
+    }
+    let disks: Vec<String> = c
+        .req("idlist")?
+        .split([',', ';', ' '])
+        .filter(|d| !d.is_empty())
+        .map(str::to_string)
+        .collect();
+    for d in &disks {
+        if !is_disk_key(d) {
+            return Err(ApiError::param("idlist", format!("invalid disk '{d}'")));
+        }
+    }
+    let force = c.flag("force");
+    c.state.unlink_disks(vmid, &disks, force);
+    Ok(Reply::null())
+}
+
+/// `POST /nodes/{node}/qemu` with `archive`, or `/lxc` with `restore` and the archive as
+/// `ostemplate`: a restore, as qemu-server's and pve-container's `create_vm` do it (the checks
+/// and their wording follow them).
+pub(super) fn restore(c: &mut Ctx, archive: &str, kind: GuestKind) -> Result<Reply, ApiError> {
+    c.check_node()?;
+    let vmid = c.vmid();
+    let node = c.node().to_string();
+    let force = c.flag("force");
+    let existing = c.state.guests.get(&vmid);
+    let allowed = c.can(&format!("/vms/{vmid}"), &["VM.Allocate"])
+        || (force && existing.is_some() && c.can(&format!("/vms/{vmid}"), &["VM.Backup"]));
+    if !allowed {
+        return Err(ApiError::perm(Some(format!("/vms/{vmid}, VM.Allocate"))));
+    }
+    let Some(vol) = c
+        .state
+        .volumes
+        .iter()
+        .find(|v| v.volid == archive && v.content == "backup")
+        .filter(|v| v.node.as_deref().is_none_or(|n| n == node))
+    else {
+        return Err(ApiError::fail(format!("volume '{archive}' does not exist")));
+    };
+    let (prefix, short) = match kind {
+        GuestKind::Qemu => ("vzdump-qemu-", "VM"),
+        GuestKind::Lxc => ("vzdump-lxc-", "CT"),
+    };
+    if !archive.contains(prefix) {
+        return Err(ApiError::fail(format!(
+            "unable to restore '{archive}': not a {short} backup"
+        )));
+    }
+    if let Some(g) = existing {
+        let same_kind = g.kind == kind;
+        match kind {
+            GuestKind::Qemu if g.node != node => {
+                return Err(ApiError::fail(format!(
+                    "unable to restore vm {vmid} - already existing on cluster node '{}'",
+                    g.node
+                )));
+            }
+            GuestKind::Lxc if !(force && same_kind && g.node == node) => {
+                return Err(ApiError::fail(format!(
+                    "{} {vmid} already exists on node '{}'",
+                    g.kind.short(),
+                    g.node
+                )));
+            }
+            _ => {}
+        }
+        if kind == GuestKind::Lxc && g.is_running() {
+            return Err(ApiError::fail("can't overwrite running container"));
+        }
+        if g.cfg("protection") == Some("1") {
+            return Err(ApiError::fail(format!(
+                "unable to restore {short} {vmid} - protection mode enabled"
+            )));
+        }
+        if !force {
+            return Err(ApiError::fail(format!(
+                "unable to restore vm {vmid} - config file already exists"
+            )));
+        }
+        if g.is_running() {
+            return Err(ApiError::fail(format!(
+                "unable to restore vm {vmid} - vm is running"
+            )));
+        }
+        if g.is_template() {
+            return Err(ApiError::fail(format!(
+                "unable to restore vm {vmid} - vm is a template"
+            )));
+        }
+    }
+    let source_vmid = vol.vmid;
+    let storage = c.str("storage").map(str::to_string);
+    if let Some(s) = &storage {
+        c.check(
+            &format!("/storage/{s}"),
+            &["Datastore.AllocateSpace"],
+            false,
+        )?;
+        if !c.state.storage_on(s, &node) {
+            return Err(ApiError::fail(format!(
+                "storage '{s}' is not available on node '{node}'"
+            )));
+        }
+    }
+    if let Some(g) = existing {
+        if g.node != node {
+            return Err(ApiError::fail(format!(
+                "unable to restore vm {vmid} - already existing on cluster node '{}'",
+                g.node
+            )));
+        }
+        if g.cfg("protection") == Some("1") {
+            return Err(ApiError::fail(format!(
+                "unable to restore VM {vmid} - protection mode enabled"
+            )));
+        }
+        if !force {
+            return Err(ApiError::fail(format!(
+                "unable to restore vm {vmid} - config file already exists"
+            )));
+        }
+        if g.is_running() {
+            return Err(ApiError::fail(format!(
+                "unable to restore vm {vmid} - vm is running"
+            )));
+        }
+        if g.is_template() {
+            return Err(ApiError::fail(format!(
+                "unable to restore vm {vmid} - vm is a template"
+            )));
+        }
+    }
+    let config = c
+        .state
+        .backup_configs
+        .get(archive)
+        .cloned()
+        .or_else(|| {
+            source_vmid
+                .and_then(|id| c.state.guests.get(&id))
+                .map(|g| g.config.clone())
+        })
+        .unwrap_or_else(|| {
+            let name_key = match kind {
+                GuestKind::Qemu => "name",
+                GuestKind::Lxc => "hostname",
+            };
+            let disk = match kind {
+                GuestKind::Qemu => ("scsi0", "local-lvm:vm-0-disk-0,size=32G"),
+                GuestKind::Lxc => ("rootfs", "local-lvm:vm-0-disk-0,size=8G"),
+            };
+            [
+                (name_key, format!("restored-{vmid}")),
+                ("memory", "2048".to_string()),
+                ("cores", "2".to_string()),
+                (disk.0, disk.1.to_string()),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect()
+        });
+    for (k, v) in &config {
+        if is_disk_key(k) && !k.starts_with("unused") && !v.contains("media=cdrom") {
+            let store = storage
+                .clone()
+                .or_else(|| disk_storage(v).map(str::to_string))
+                .unwrap_or_default();
+            if !c.state.storage_on(&store, &node) {
+                return Err(ApiError::fail(format!(
+                    "storage '{store}' is not available on node '{node}'"
+                )));
+            }
+        }
+    }
+    if existing.is_some() {
+        c.state.remove_guest(vmid);
+    }
+    let now = c.now();
+    let total = config
+        .iter()
+        .filter(|(k, _)| is_disk_key(k))
+        .filter_map(|(_, v)| disk_size(v))
+        .sum::<u64>()
+        .max(1 << 30);
+    c.state
+        .restore_guest(vmid, &node, config, storage.as_deref(), now);
+    let (first, task) = match kind {
+        GuestKind::Qemu => (format!("restore vma archive: {archive}"), "qmrestore"),
+        GuestKind::Lxc => (format!("extracting archive '{archive}'"), "vzrestore"),
+    };
+    let mut lines = vec![first];
+    lines.extend(progress_lines(total, 4));
+    lines.push("rescan volumes...".to_string());
+    Ok(c.spawn(
+        task,
+        vmid.to_string(),
+        lines,
+        Ok(()),
+        Effect::Clone { newid: vmid },
+        None,
     ))
 }

@@ -52,6 +52,17 @@ pub(super) fn storages(s: &mut State) {
             total: 800 * GIB,
             base_used: 0,
         },
+        // Fast local disks on the two big nodes only: a guest with a disk here cannot
+        // migrate to pve3.
+        Storage {
+            id: "fast-zfs".into(),
+            stype: "zfspool".into(),
+            content: vec!["images".into(), "rootdir".into()],
+            shared: false,
+            nodes: Some(vec!["pve1".into(), "pve2".into()]),
+            total: 1024 * GIB,
+            base_used: 0,
+        },
         Storage {
             id: "backup".into(),
             stype: "nfs".into(),
