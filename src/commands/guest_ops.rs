@@ -348,6 +348,30 @@ async fn clone_run(ctx: &mut Ctx, call: Call) -> Result<Output> {
     if let Some(s) = &storage {
         check_storage(&inv, s, &on, "images")?;
     }
+    if on != src.node {
+        // PVE clones to another node only what it can reach from there: shared storage.
+        let shared = |id: &str| inv.storages().iter().any(|s| s.storage == id && s.shared);
+        let cfg = read_config(ctx, &src).await?;
+        let mut local: Vec<String> = disks(&cfg)
+            .iter()
+            .filter_map(|d| cfg_str(&cfg, d))
+            .map(|v| storage_of(v).to_string())
+            .filter(|s| !shared(s))
+            .collect();
+        local.dedup();
+        let onto_shared = storage.as_deref().is_some_and(shared);
+        if !local.is_empty() && !onto_shared {
+            return Err(Error::usage(format!(
+                "{} uses local storage ({}): PVE clones to another node only from shared storage",
+                src.label(),
+                local.join(", ")
+            ))
+            .hinted(format!(
+                "clone it on {}, then `migrate` the clone to {on}",
+                src.node
+            )));
+        }
+    }
     let pool = flag_text(&call, "pool");
     if let Some(p) = &pool
         && !inv.pools().contains(p)
@@ -423,8 +447,8 @@ pub static CLONE: Command = Command {
                 "a linked clone of a template",
             ),
             ex(
-                "clone debian-12-cloud web04 --full --target pve2 --storage local-lvm",
-                "a full copy on another node",
+                "clone debian-12-cloud web04 --full --storage local-lvm --vmid 160",
+                "a full copy with a chosen VMID",
             ),
             ex(
                 "clone web01 web01-test --dry-run",

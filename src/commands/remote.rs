@@ -274,11 +274,15 @@ async fn wait_ssh_run(ctx: &mut Ctx, call: Call) -> Result<Output> {
         (None, Some(g)) => format!("{} (port {port})", g.label()),
         (None, None) => String::new(),
     };
+    let hint = match &guest {
+        Some(g) if g.status != "running" => format!("start it first: `start {}`", g.vmid),
+        _ => "a booting guest may need longer: --timeout 5m".to_string(),
+    };
     Err(Error::new(
         ErrorKind::Connection,
         format!("no SSH on {what} after {timeout} s: {why}"),
     )
-    .hinted("a booting guest may need longer: --timeout 5m"))
+    .hinted(hint))
 }
 
 pub static WAIT_SSH: Command = Command {

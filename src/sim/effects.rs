@@ -433,8 +433,13 @@ impl State {
         g.config.insert("lock".into(), "clone".into());
         g.config.shift_remove("template");
         g.config.shift_remove("protection");
+        let name_key = if g.kind == GuestKind::Lxc {
+            "hostname"
+        } else {
+            "name"
+        };
         g.config.insert(
-            "name".into(),
+            name_key.into(),
             name.unwrap_or_else(|| format!("Copy-of-VM-{}", src.name())),
         );
         if let Some(d) = description {

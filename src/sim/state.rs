@@ -203,12 +203,13 @@ impl Guest {
 
 /// `scsi0`, `virtio3`, `ide2`, `sata1`, `efidisk0`, `tpmstate0`, `mp0`.
 pub fn is_disk_key(k: &str) -> bool {
-    ["scsi", "virtio", "ide", "sata", "efidisk", "tpmstate", "mp"]
-        .iter()
-        .any(|p| {
-            k.strip_prefix(p)
-                .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
-        })
+    k == "rootfs"
+        || ["scsi", "virtio", "ide", "sata", "efidisk", "tpmstate", "mp"]
+            .iter()
+            .any(|p| {
+                k.strip_prefix(p)
+                    .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+            })
 }
 
 /// The storage of a disk value (`local-lvm:vm-100-disk-0,...` → `local-lvm`); `None` for

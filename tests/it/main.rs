@@ -12,6 +12,7 @@ mod client;
 mod common;
 mod examples;
 mod executor;
+mod guest_ops;
 mod interop;
 mod lang_props;
 mod pty;

@@ -12,7 +12,25 @@ pub fn routes() -> Vec<Route> {
         privs: &["VM.PowerMgmt"],
         any: false,
     };
+    let migrate = Perm::Privs {
+        path: "/vms/{vmid}",
+        privs: &["VM.Migrate"],
+        any: false,
+    };
     vec![
+        route("POST", "/nodes/{node}/lxc/{vmid}/clone", "clone_vm", "string",
+            Perm::Custom("You need 'VM.Clone' permissions on /vms/{vmid}, and 'VM.Allocate' permissions on /vms/{newid} (or on the VM pool /pool/{pool})."),
+            &[NODE, VMID, "newid:integer fmt=pve-vmid min=100 max=999999999", "bwlimit?:number min=0", "description?:string",
+              "full?:boolean", "hostname?:string fmt=dns-name", "pool?:string fmt=pve-poolid",
+              "snapname?:string fmt=pve-configid maxlen=40", "storage?:string fmt=pve-storage-id", "target?:string fmt=pve-node"],
+            |c| super::qemu_ops::clone_guest(c, GuestKind::Lxc)).protected().desc("Create a container clone/copy"),
+        route("PUT", "/nodes/{node}/lxc/{vmid}/resize", "resize_vm", "string", Perm::Privs { path: "/vms/{vmid}", privs: &["VM.Config.Disk"], any: true },
+            &[NODE, VMID, "disk:string pattern=(rootfs|mp([0-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|25[0-5]))", "size:string pattern=\\+?\\d+(\\.\\d+)?[KMGT]?", "digest?:string maxlen=40"],
+            |c| super::qemu_ops::resize_guest(c, GuestKind::Lxc)).protected().desc("Resize a container mount point."),
+        route("POST", "/nodes/{node}/lxc/{vmid}/migrate", "migrate_vm", "string", migrate,
+            &[NODE, VMID, "target:string fmt=pve-node", "bwlimit?:number min=0", "online?:boolean", "restart?:boolean",
+              "target-storage?:string fmt=storage-pair-list", "timeout?:integer"],
+            |c| super::qemu_ops::migrate_guest(c, GuestKind::Lxc)).protected().desc("Migrate the container to another node. Creates a new migration task."),
         route("GET", "/nodes/{node}/lxc", "vmlist", "array", Perm::All, &[NODE], list).protected().desc("LXC container index (per node)."),
         route("GET", "/nodes/{node}/lxc/{vmid}", "vmdiridx", "array", Perm::All, &[NODE, VMID], |c| {
             find(c, GuestKind::Lxc)?;

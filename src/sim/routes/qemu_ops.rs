@@ -71,7 +71,13 @@ fn local_storages(c: &Ctx, vmid: u32) -> Vec<String> {
 }
 
 fn clone(c: &mut Ctx) -> Result<Reply, ApiError> {
-    let src = find(c, GuestKind::Qemu)?;
+    clone_guest(c, GuestKind::Qemu)
+}
+
+/// `POST .../qemu|lxc/{vmid}/clone`: the same checks for both; a container's name is its
+/// `hostname` and its task `vzclone`.
+pub(super) fn clone_guest(c: &mut Ctx, kind: GuestKind) -> Result<Reply, ApiError> {
+    let src = find(c, kind)?;
     let vmid = src.vmid;
     let is_template = src.is_template();
     let newid = u32::try_from(c.int("newid").unwrap_or(0)).unwrap_or(0);
@@ -138,7 +144,13 @@ fn clone(c: &mut Ctx) -> Result<Reply, ApiError> {
     };
     let total = src.maxdisk().max(1 << 30);
     let opts = CloneOpts {
-        name: c.str("name").map(str::to_string),
+        name: c
+            .str(if kind == GuestKind::Lxc {
+                "hostname"
+            } else {
+                "name"
+            })
+            .map(str::to_string),
         description: c.str("description").map(str::to_string),
         target,
         storage: c.str("storage").map(str::to_string),
@@ -161,7 +173,11 @@ fn clone(c: &mut Ctx) -> Result<Reply, ApiError> {
         Some((vmid, "clone"))
     };
     Ok(c.spawn(
-        "qmclone",
+        if kind == GuestKind::Lxc {
+            "vzclone"
+        } else {
+            "qmclone"
+        },
         vmid.to_string(),
         lines,
         outcome,
@@ -195,7 +211,12 @@ fn template(c: &mut Ctx) -> Result<Reply, ApiError> {
 }
 
 fn resize(c: &mut Ctx) -> Result<Reply, ApiError> {
-    let g = find(c, GuestKind::Qemu)?;
+    resize_guest(c, GuestKind::Qemu)
+}
+
+/// `PUT .../qemu|lxc/{vmid}/resize` (a container's task is `resize`).
+pub(super) fn resize_guest(c: &mut Ctx, kind: GuestKind) -> Result<Reply, ApiError> {
+    let g = find(c, kind)?;
     let vmid = g.vmid;
     if let Some(want) = c.str("digest")
         && want != g.digest()
@@ -232,7 +253,11 @@ fn resize(c: &mut Ctx) -> Result<Reply, ApiError> {
         format_size(new)
     );
     Ok(c.spawn(
-        "qmresize",
+        if kind == GuestKind::Lxc {
+            "resize"
+        } else {
+            "qmresize"
+        },
         vmid.to_string(),
         vec![line],
         Ok(()),
@@ -288,7 +313,13 @@ fn precondition(c: &mut Ctx) -> Result<Reply, ApiError> {
 }
 
 fn migrate_vm(c: &mut Ctx) -> Result<Reply, ApiError> {
-    let g = find(c, GuestKind::Qemu)?;
+    migrate_guest(c, GuestKind::Qemu)
+}
+
+/// `POST .../qemu|lxc/{vmid}/migrate`: a running container moves only with `restart`
+/// (pve-container has no live migration).
+pub(super) fn migrate_guest(c: &mut Ctx, kind: GuestKind) -> Result<Reply, ApiError> {
+    let g = find(c, kind)?;
     let vmid = g.vmid;
     let node = c.node().to_string();
     let target = c.req("target")?.to_string();
@@ -304,8 +335,21 @@ fn migrate_vm(c: &mut Ctx) -> Result<Reply, ApiError> {
         }
         _ => {}
     }
-    if g.is_running() && !c.flag("online") {
-        return Err(ApiError::fail("can't migrate running VM without --online"));
+    match kind {
+        GuestKind::Qemu if g.is_running() && !c.flag("online") => {
+            return Err(ApiError::fail("can't migrate running VM without --online"));
+        }
+        GuestKind::Lxc if g.is_running() && c.flag("online") => {
+            return Err(ApiError::fail(
+                "lxc live migration is currently not implemented",
+            ));
+        }
+        GuestKind::Lxc if g.is_running() && !c.flag("restart") => {
+            return Err(ApiError::fail(
+                "can't migrate running container without --online or --restart",
+            ));
+        }
+        _ => {}
     }
     if let Some(e) = guest::lock_error(c, g) {
         return Err(ApiError::fail(e));
@@ -323,7 +367,8 @@ fn migrate_vm(c: &mut Ctx) -> Result<Reply, ApiError> {
         )));
     }
     let mut lines = vec![format!(
-        "starting migration of VM {vmid} to node '{target}'"
+        "starting migration of {} {vmid} to node '{target}'",
+        g.kind.short()
     )];
     if !local_storages(c, vmid).is_empty() {
         lines.extend(
@@ -334,7 +379,11 @@ fn migrate_vm(c: &mut Ctx) -> Result<Reply, ApiError> {
     }
     lines.push("migration finished successfully".to_string());
     Ok(c.spawn(
-        "qmigrate",
+        if kind == GuestKind::Lxc {
+            "vzmigrate"
+        } else {
+            "qmigrate"
+        },
         vmid.to_string(),
         lines,
         Ok(()),
