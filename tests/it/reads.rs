@@ -269,3 +269,26 @@ fn every_example_of_the_read_commands_runs() {
     }
     assert!(ran >= 2 * mine.len(), "only {ran} examples");
 }
+
+#[test]
+fn backup_jobs_show_selection_retention_and_next_run() {
+    let sim = TestSim::demo();
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&sim, "backup-jobs | to json")).expect("backup-jobs JSON");
+    let jobs = json.as_array().expect("a list of jobs");
+    assert_eq!(jobs.len(), 2, "{json}");
+    let nightly = &jobs[0];
+    assert_eq!(nightly["id"], "backup-prod-nightly");
+    assert_eq!(nightly["guests"], "101,102,103,104");
+    assert_eq!(nightly["retention"], "keep-last=3,keep-daily=7");
+    assert_eq!(nightly["enabled"], true);
+    // The simulated clock starts at 2026-01-01T00:00Z: the daily 21:00 job runs that evening.
+    assert_eq!(nightly["next_run"], 1_767_301_200);
+    let weekly = &jobs[1];
+    assert_eq!(weekly["guests"], "all except 9000,9001");
+    assert_eq!(weekly["enabled"], false);
+    assert_eq!(
+        ok(&sim, "backup-jobs | where enabled = false | get id").trim(),
+        "backup-weekly-all"
+    );
+}

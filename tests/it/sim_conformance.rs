@@ -337,7 +337,10 @@ async fn responses_match_the_schema_returns() {
             "/cluster/backup/backup-prod-nightly",
             "/cluster/backup/{id}",
         ),
-        ("/nodes/pve1/rrddata?timeframe=hour", "/nodes/{node}/rrddata"),
+        (
+            "/nodes/pve1/rrddata?timeframe=hour",
+            "/nodes/{node}/rrddata",
+        ),
         (
             "/nodes/pve1/qemu/101/rrddata?timeframe=day&cf=MAX",
             "/nodes/{node}/qemu/{vmid}/rrddata",

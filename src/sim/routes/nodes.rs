@@ -369,7 +369,11 @@ fn stop_task(c: &mut Ctx) -> Result<Reply, ApiError> {
 fn task_log(c: &mut Ctx) -> Result<Reply, ApiError> {
     let i = find_task(c)?;
     let start = c.int("start").unwrap_or(0).max(0) as usize;
-    let limit = c.int("limit").unwrap_or(50).max(0) as usize;
+    // `limit=0` reads to the end (PVE::Tools::dump_logfile_by_filehandle).
+    let limit = match c.int("limit").unwrap_or(50).max(0) as usize {
+        0 => usize::MAX,
+        n => n,
+    };
     let lines = c.state.task_log(&c.state.tasks[i], c.now);
     let total = lines.len();
     let rows: Vec<Value> = lines
