@@ -116,6 +116,11 @@ pub fn cluster_tasks() -> ApiRequest {
     ApiRequest::get("/cluster/tasks")
 }
 
+/// `GET /cluster/backup`: the scheduled backup jobs.
+pub fn cluster_backup_jobs() -> ApiRequest {
+    ApiRequest::get("/cluster/backup")
+}
+
 pub fn nodes() -> ApiRequest {
     ApiRequest::get("/nodes")
 }

@@ -8,7 +8,7 @@
 //!
 //! The session a command runs in ([`Ctx`]) is [`crate::session`]. Files: `engine.rs` (parse → run stages),
 //! `read.rs` (version, nodes, ls, status, tasks), `reads.rs` (ps, storage, content, pools, tags,
-//! templates), `guest_reads.rs` (snapshots, backups, config), `guest_ip.rs` (ip), `propstring.rs`
+//! templates, backup-jobs), `guest_reads.rs` (snapshots, backups, config), `guest_ip.rs` (ip), `propstring.rs`
 //! (config property strings), `apischema.rs` (usage, the server's API schema), `records.rs` (where,
 //! select, sort-by, ...), `actions.rs` (start, stop, snapshot, set, ...: plan, stage or run),
 //! `changes.rs` (set and tag values), `rawapi.rs` (set/create/delete on API paths), `pending.rs` (pending, diff, discard, commit, confirm), `new.rs`
@@ -240,6 +240,7 @@ pub static COMMANDS: &[&Command] = &[
     &reads::POOLS,
     &reads::TAGS,
     &reads::TEMPLATES,
+    &reads::BACKUP_JOBS,
     &guest_reads::SNAPSHOTS,
     &guest_reads::BACKUPS,
     &guest_reads::CONFIG,

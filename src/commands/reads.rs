@@ -1,4 +1,5 @@
-//! Cluster-wide read commands: `ps`, `storage`, `content`, `pools`, `tags`, `templates`.
+//! Cluster-wide read commands: `ps`, `storage`, `content`, `pools`, `tags`, `templates`,
+//! `backup-jobs`.
 //!
 //! Each produces records with PVE's field names, typed through [`Value::from_pve_json`]. The
 //! guest-scoped reads (`snapshots`, `backups`, `config`, `ip`) live in `guest_reads.rs`. These
@@ -48,6 +49,26 @@ const CONTENT_FIELDS: &[&str] = &[
 ];
 const POOL_FIELDS: &[&str] = &["poolid", "comment", "guests"];
 const TAG_FIELDS: &[&str] = &["tag", "count"];
+const BACKUP_JOB_FIELDS: &[&str] = &[
+    "id",
+    "schedule",
+    "storage",
+    "guests",
+    "mode",
+    "retention",
+    "next_run",
+    "enabled",
+];
+/// `prune-backups` keys in the order PVE documents them.
+const KEEP_KEYS: &[&str] = &[
+    "keep-all",
+    "keep-last",
+    "keep-hourly",
+    "keep-daily",
+    "keep-weekly",
+    "keep-monthly",
+    "keep-yearly",
+];
 
 /// The `data` of a list endpoint as records.
 pub(super) fn list_records(data: &serde_json::Value) -> Vec<Value> {
@@ -428,6 +449,122 @@ pub static CONTENT: Command = Command {
             Ok(Output::value(Value::List(items))
                 .with_columns(&["volid", "content", "format", "size", "ctime", "vmid"])
                 .with_empty("the storage holds nothing of that type"))
+        })
+    },
+};
+
+/// `prune-backups` as text: `keep-last=3,keep-daily=7`. PVE 9 sends an object, older servers
+/// the property string itself; `None` when the job keeps the storage's retention.
+fn retention_text(v: Option<&serde_json::Value>) -> Option<String> {
+    match v? {
+        serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
+        serde_json::Value::Object(o) => {
+            let mut keys: Vec<&String> = o.keys().collect();
+            keys.sort_by_key(|k| KEEP_KEYS.iter().position(|x| x == k).unwrap_or(usize::MAX));
+            let parts: Vec<String> = keys
+                .into_iter()
+                .map(|k| {
+                    let v = &o[k];
+                    format!(
+                        "{k}={}",
+                        v.as_str().map_or_else(|| v.to_string(), str::to_string)
+                    )
+                })
+                .collect();
+            (!parts.is_empty()).then(|| parts.join(","))
+        }
+        _ => None,
+    }
+}
+
+/// Which guests a job backs up: `all`, `all except 9000,9001`, `pool lab`, or the VMIDs; with
+/// ` on NODE` when the job is limited to one node.
+fn job_guests(job: &serde_json::Map<String, serde_json::Value>) -> String {
+    let text = |k: &str| {
+        job.get(k)
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty())
+    };
+    let all = job
+        .get("all")
+        .is_some_and(|v| v.as_i64() == Some(1) || v.as_bool() == Some(true) || v == "1");
+    let mut out = if let Some(pool) = text("pool") {
+        format!("pool {pool}")
+    } else if all {
+        match text("exclude") {
+            Some(ex) => format!("all except {ex}"),
+            None => "all".to_string(),
+        }
+    } else {
+        text("vmid").unwrap_or("").to_string()
+    };
+    if let Some(node) = text("node") {
+        out.push_str(&format!(" on {node}"));
+    }
+    out
+}
+
+pub static BACKUP_JOBS: Command = Command {
+    sig: Signature {
+        name: "backup-jobs",
+        category: Category::Read,
+        about: "Scheduled backup jobs: guests, storage, retention, next run.",
+        args: &[],
+        action: None,
+        fields: BACKUP_JOB_FIELDS,
+        examples: &[
+            Example {
+                line: "backup-jobs",
+                about: "every scheduled backup job",
+            },
+            Example {
+                line: "backup-jobs | where enabled = false | get id",
+                about: "the jobs that are switched off",
+            },
+        ],
+    },
+    run: |ctx, _call| {
+        Box::pin(async move {
+            let data = ctx.get(&endpoints::cluster_backup_jobs()).await?;
+            let Some(jobs) = data.as_array() else {
+                return Err(Error::internal("/cluster/backup did not return a list"));
+            };
+            let items = jobs
+                .iter()
+                .filter_map(serde_json::Value::as_object)
+                .map(|job| {
+                    let text = |k: &str| {
+                        job.get(k)
+                            .and_then(|v| v.as_str())
+                            .map_or(Value::Null, |s| Value::String(s.to_string()))
+                    };
+                    // `enabled` defaults to on; PVE sends 0/1 (or, from some servers, a string).
+                    let enabled = job.get("enabled").is_none_or(|v| {
+                        v.as_i64() != Some(0) && v.as_bool() != Some(false) && v != "0"
+                    });
+                    let next = job
+                        .get("next-run")
+                        .and_then(serde_json::Value::as_i64)
+                        .map_or(Value::Null, Value::Time);
+                    Value::Record(Record::from_pairs([
+                        ("id", text("id")),
+                        ("schedule", text("schedule")),
+                        ("storage", text("storage")),
+                        ("guests", Value::String(job_guests(job))),
+                        ("mode", text("mode")),
+                        (
+                            "retention",
+                            retention_text(job.get("prune-backups"))
+                                .map_or(Value::String("(storage)".into()), Value::String),
+                        ),
+                        ("next_run", next),
+                        ("enabled", Value::Bool(enabled)),
+                    ]))
+                })
+                .collect();
+            Ok(Output::value(Value::List(items))
+                .with_columns(BACKUP_JOB_FIELDS)
+                .with_empty("no backup jobs"))
         })
     },
 };

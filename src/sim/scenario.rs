@@ -5,10 +5,12 @@
 
 mod builders;
 
-use builders::{Spec, lxc, node, qemu, storages, users};
+use builders::{Spec, lxc, networks, node, qemu, storages, users};
 
 use super::clock::EPOCH;
-use super::state::{GuestKind, Pool, Snapshot, State, Volume};
+use super::state::{
+    BackupJob, Group, GuestKind, HaResource, HaRule, Pool, Snapshot, State, Volume,
+};
 
 /// The TOTP secret (base32) of the demo user `tfa@pve` (password `tfa`).
 pub const DEMO_TFA_SECRET: &str = "JBSWY3DPEHPK3PXP";
@@ -61,6 +63,7 @@ fn demo(s: &mut State) {
     ];
     storages(s);
     users(s);
+    networks(s);
     // vmid, node, name, running, tags, cores, memory MiB, disk GiB, agent.
     type Row = (
         u32,
@@ -285,6 +288,71 @@ fn demo(s: &mut State) {
             protected: vmid == 103,
         });
     }
+    demo_cluster_config(s);
+}
+
+/// The demo's cluster-wide configuration: user groups, HA (db01 managed, kept on pve1 when it
+/// can be) and two scheduled backup jobs.
+fn demo_cluster_config(s: &mut State) {
+    s.groups = vec![
+        Group {
+            groupid: "admins".into(),
+            comment: "Cluster administrators".into(),
+            users: vec!["tfa@pve".into()],
+        },
+        Group {
+            groupid: "auditors".into(),
+            comment: "Read-only access".into(),
+            users: vec!["auditor@pve".into()],
+        },
+    ];
+    s.ha_resources = vec![HaResource {
+        sid: "vm:103".into(),
+        state: "started".into(),
+        comment: Some("primary database".into()),
+    }];
+    s.ha_rules = vec![HaRule {
+        rule: "db-on-pve1".into(),
+        kind: "node-affinity".into(),
+        resources: "vm:103".into(),
+        nodes: Some("pve1:2,pve2:1".into()),
+        affinity: None,
+        strict: false,
+        comment: Some("keep the database on pve1, fall back to pve2".into()),
+    }];
+    let job = |id: &str, schedule: &str| BackupJob {
+        id: id.to_string(),
+        schedule: schedule.to_string(),
+        storage: "backup".into(),
+        enabled: true,
+        all: false,
+        vmid: None,
+        exclude: None,
+        pool: None,
+        node: None,
+        mode: "snapshot".into(),
+        compress: "zstd".into(),
+        prune: Vec::new(),
+        notes_template: Some("{{guestname}}".into()),
+        comment: None,
+    };
+    s.backup_jobs = vec![
+        BackupJob {
+            vmid: Some("101,102,103,104".into()),
+            prune: vec![("keep-last".into(), 3), ("keep-daily".into(), 7)],
+            comment: Some("production nightly".into()),
+            ..job("backup-prod-nightly", "21:00")
+        },
+        BackupJob {
+            all: true,
+            exclude: Some("9000,9001".into()),
+            mode: "stop".into(),
+            enabled: false,
+            prune: vec![("keep-weekly".into(), 4), ("keep-monthly".into(), 6)],
+            comment: Some("everything, weekly (paused)".into()),
+            ..job("backup-weekly-all", "sat 02:30")
+        },
+    ];
 }
 
 fn generated(s: &mut State, guests: usize, nodes: usize) {
@@ -294,6 +362,7 @@ fn generated(s: &mut State, guests: usize, nodes: usize) {
         .collect();
     storages(s);
     users(s);
+    networks(s);
     let tags = ["prod", "dev", "ci", "web", "db", "lab", "ops"];
     for p in ["alpha", "beta", "gamma"] {
         s.pools.insert(

@@ -316,6 +316,92 @@ pub struct User {
     pub tokens: Vec<ApiToken>,
 }
 
+/// A network interface of a node (`/etc/network/interfaces`, as `GET /nodes/{node}/network`
+/// lists it).
+#[derive(Debug, Clone)]
+pub struct NetIface {
+    pub node: String,
+    pub iface: String,
+    /// `eth`, `bridge`, `bond`, `vlan`, ...
+    pub kind: String,
+    /// `static`, `manual`, `dhcp`.
+    pub method: String,
+    /// IPv4 CIDR for a static interface (`10.0.0.11/24`).
+    pub cidr: Option<String>,
+    pub gateway: Option<String>,
+    /// The ports of a bridge (`eno1`).
+    pub bridge_ports: Option<String>,
+    pub autostart: bool,
+    pub active: bool,
+    pub comments: Option<String>,
+}
+
+/// An HA resource (`/etc/pve/ha/resources.cfg`): `vm:103` or `ct:200`.
+#[derive(Debug, Clone)]
+pub struct HaResource {
+    pub sid: String,
+    /// The requested state: `started`, `stopped`, `disabled`, `ignored`.
+    pub state: String,
+    pub comment: Option<String>,
+}
+
+/// An HA rule (`/etc/pve/ha/rules.cfg`, PVE 9.x), node or resource affinity.
+#[derive(Debug, Clone)]
+pub struct HaRule {
+    pub rule: String,
+    /// `node-affinity` or `resource-affinity`.
+    pub kind: String,
+    /// `vm:103,vm:104`.
+    pub resources: String,
+    /// For node affinity: `pve1:2,pve2:1`.
+    pub nodes: Option<String>,
+    /// For resource affinity: `positive` or `negative`.
+    pub affinity: Option<String>,
+    pub strict: bool,
+    pub comment: Option<String>,
+}
+
+/// An HA group (deprecated in PVE 9.x, where groups are migrated to node-affinity rules).
+#[derive(Debug, Clone)]
+pub struct HaGroup {
+    pub group: String,
+    pub nodes: String,
+    pub restricted: bool,
+    pub nofailback: bool,
+    pub comment: Option<String>,
+}
+
+/// A user group (`/etc/pve/user.cfg`).
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub groupid: String,
+    pub comment: String,
+    pub users: Vec<String>,
+}
+
+/// A scheduled backup job (`/etc/pve/jobs.cfg`, type `vzdump`).
+#[derive(Debug, Clone)]
+pub struct BackupJob {
+    pub id: String,
+    /// A calendar event: `21:00`, `sat 02:30`, `mon..fri 22:00`.
+    pub schedule: String,
+    pub storage: String,
+    pub enabled: bool,
+    /// Guest selection: all guests (minus `exclude`), a VMID list, or a pool.
+    pub all: bool,
+    pub vmid: Option<String>,
+    pub exclude: Option<String>,
+    pub pool: Option<String>,
+    /// Only guests on this node.
+    pub node: Option<String>,
+    pub mode: String,
+    pub compress: String,
+    /// Retention (`prune-backups`), in PVE's key order: `keep-last`, `keep-daily`, ...
+    pub prune: Vec<(String, u32)>,
+    pub notes_template: Option<String>,
+    pub comment: Option<String>,
+}
+
 /// The whole simulated cluster.
 #[derive(Debug, Default)]
 pub struct State {
@@ -327,6 +413,12 @@ pub struct State {
     pub pools: BTreeMap<String, Pool>,
     pub users: BTreeMap<String, User>,
     pub acl: Vec<AclEntry>,
+    pub groups: Vec<Group>,
+    pub networks: Vec<NetIface>,
+    pub ha_resources: Vec<HaResource>,
+    pub ha_rules: Vec<HaRule>,
+    pub ha_groups: Vec<HaGroup>,
+    pub backup_jobs: Vec<BackupJob>,
     pub tasks: Vec<TaskRecord>,
     /// The guest config each backup (by volid) holds, for restore; backups of the scenario
     /// that are not here restore the config their guest has now.

@@ -2,6 +2,8 @@
 //! `PVESH_CI_PYTHON` set to a venv that has fakepve and proxmoxer:
 //! - pvesh+ against fakepve (a PVE fake from PyPI), with a password and with a token;
 //! - proxmoxer against `pvesh-plus sim` (list, start, snapshot);
+//! - pvecontrol (Enix's PVE CLI, on proxmoxer) against `pvesh-plus sim`: status, node/vm/storage/
+//!   task lists, and a VM migration seen in the next listing;
 //! - pvesh+'s requests through `../shared/pve-api/pve-schema-proxy`: zero violations.
 
 use std::io::{BufRead, BufReader};
@@ -134,6 +136,105 @@ fn interop_proxmoxer_drives_the_simulator() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("proxmoxer ok: 22 guests"), "{stdout}");
+}
+
+/// Runs pvecontrol (`python -m pvecontrol`) with `config`, returning stdout; fails on a
+/// non-zero exit with both streams.
+fn pvecontrol(home: &std::path::Path, config: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new(ci_python())
+        .args(["-m", "pvecontrol", "--no-color", "--config"])
+        .arg(config)
+        .args(args)
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env_remove("CLUSTER")
+        .env_remove("PVECONTROL_CLUSTER")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "pvecontrol {args:?} failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn json_rows(text: &str) -> Vec<serde_json::Value> {
+    let v: serde_json::Value = serde_json::from_str(text.trim())
+        .unwrap_or_else(|e| panic!("pvecontrol printed no JSON ({e}): {text}"));
+    v.as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+#[ignore = "needs pvecontrol; .ci/run runs it"]
+fn interop_pvecontrol_drives_the_simulator() {
+    let (_sim, url, _) = start_sim(&[]);
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("pvecontrol.yaml");
+    let host = url.trim_start_matches("https://").trim_end_matches('/');
+    std::fs::write(
+        &config,
+        format!(
+            "clusters:\n  - name: demo\n    host: {host}\n    user: root@pam\n    password: sim-pw\n    ssl_verify: false\n\
+             node:\n  cpufactor: 2.5\n  memoryminimum: 1073741824\nvm:\n  max_last_backup: 100\n"
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| pvecontrol(home.path(), &config, args);
+
+    let status = run(&["status"]);
+    for want in [
+        "Name: demo",
+        "Status: healthy",
+        "VMs: 17",
+        "Templates: 2",
+        "Online: 3",
+    ] {
+        assert!(status.contains(want), "status lacks '{want}':\n{status}");
+    }
+
+    let nodes = json_rows(&run(&["-o", "json", "node", "list"]));
+    let names: Vec<&str> = nodes.iter().filter_map(|n| n["node"].as_str()).collect();
+    assert_eq!(names, ["pve1", "pve2", "pve3"], "{nodes:?}");
+
+    let vms = json_rows(&run(&["-o", "json", "vm", "list"]));
+    let find = |vms: &[serde_json::Value], name: &str| {
+        vms.iter()
+            .find(|v| v["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no VM {name} in {vms:?}"))
+    };
+    assert_eq!(vms.len(), 19, "17 VMs and 2 templates: {vms:?}");
+    assert_eq!(find(&vms, "web01")["node"], "pve1");
+    assert_eq!(find(&vms, "dev-box")["node"], "pve3");
+
+    let storages = json_rows(&run(&["-o", "json", "storage", "list"]));
+    let backup = storages
+        .iter()
+        .find(|s| s["storage"] == "backup")
+        .unwrap_or_else(|| panic!("no shared backup storage: {storages:?}"));
+    assert_eq!(backup["nodes"], "pve1, pve2, pve3");
+    assert_eq!(backup["shared"], "shared");
+    let lvm = storages
+        .iter()
+        .filter(|s| s["storage"] == "local-lvm")
+        .count();
+    assert_eq!(lvm, 3, "local-lvm once per node: {storages:?}");
+
+    // dev-box (120) is stopped on pve3: an offline migration to pve1.
+    let migrate = run(&["vm", "migrate", "120", "--target", "pve1"]);
+    assert!(migrate.contains("qmigrate"), "{migrate}");
+    let vms = json_rows(&run(&["-o", "json", "vm", "list"]));
+    assert_eq!(find(&vms, "dev-box")["node"], "pve1", "after vm migrate");
+
+    let tasks = json_rows(&run(&["-o", "json", "task", "list"]));
+    let mig = tasks
+        .iter()
+        .find(|t| t["type"] == "qmigrate")
+        .unwrap_or_else(|| panic!("no qmigrate task: {tasks:?}"));
+    assert_eq!(mig["node"], "pve3");
+    assert_eq!(mig["exitstatus"], "OK");
 }
 
 #[test]

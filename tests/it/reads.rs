@@ -1,6 +1,6 @@
 //! The read commands through the real binary against the simulator: ps, storage, content, pools,
 //! tags, templates, snapshots, backups, config, ip, usage; the request counts behind `backups`;
-//! server validation errors from `get`.
+//! server validation errors from `get`; backup-jobs; the simulator's network, HA, group and RRD reads.
 
 use pvesh_plus::sim::{Scenario, SimOptions};
 
@@ -268,4 +268,100 @@ fn every_example_of_the_read_commands_runs() {
         }
     }
     assert!(ran >= 2 * mine.len(), "only {ran} examples");
+}
+
+#[test]
+fn backup_jobs_show_selection_retention_and_next_run() {
+    let sim = TestSim::demo();
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&sim, "backup-jobs | to json")).expect("backup-jobs JSON");
+    let jobs = json.as_array().expect("a list of jobs");
+    assert_eq!(jobs.len(), 2, "{json}");
+    let nightly = &jobs[0];
+    assert_eq!(nightly["id"], "backup-prod-nightly");
+    assert_eq!(nightly["guests"], "101,102,103,104");
+    assert_eq!(nightly["retention"], "keep-last=3,keep-daily=7");
+    assert_eq!(nightly["enabled"], true);
+    // The simulated clock starts at 2026-01-01T00:00Z: the daily 21:00 job runs that evening.
+    assert_eq!(nightly["next_run"], 1_767_301_200);
+    let weekly = &jobs[1];
+    assert_eq!(weekly["guests"], "all except 9000,9001");
+    assert_eq!(weekly["enabled"], false);
+    assert_eq!(
+        ok(&sim, "backup-jobs | where enabled = false | get id").trim(),
+        "backup-weekly-all"
+    );
+}
+
+/// The simulator's reads third-party clients need (issue 10), through `get`.
+#[test]
+fn sim_serves_network_ha_groups_and_rrd() {
+    let sim = TestSim::demo();
+    let json = |line: &str| -> serde_json::Value {
+        serde_json::from_str(&ok(&sim, &format!("{line} | to json"))).expect("JSON")
+    };
+    let ifaces = json("get /nodes/pve2/network");
+    let names: Vec<&str> = ifaces
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["iface"].as_str())
+        .collect();
+    assert_eq!(names, ["eno1", "eno2", "vmbr0"]);
+    let bridges = json("get /nodes/pve2/network type=any_bridge");
+    assert_eq!(bridges.as_array().unwrap().len(), 1, "{bridges}");
+    assert_eq!(bridges[0]["cidr"], "10.0.0.12/24");
+    assert_eq!(bridges[0]["bridge_ports"], "eno1");
+    assert_eq!(
+        json("get /nodes/pve1/network type=bond"),
+        serde_json::json!([])
+    );
+
+    assert_eq!(json("get /nodes/pve3/version")[0]["release"], "9.1");
+    assert_eq!(
+        json("get /access/groups | get groupid"),
+        serde_json::json!(["admins", "auditors"])
+    );
+    assert_eq!(json("get /cluster/ha/resources")[0]["sid"], "vm:103");
+    assert_eq!(json("get /cluster/ha/rules")[0]["nodes"], "pve1:2,pve2:1");
+    assert_eq!(json("get /cluster/ha/groups"), serde_json::json!([]));
+    let status = json("get /cluster/ha/status/current");
+    let service = status
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "service")
+        .expect("a service entry");
+    assert_eq!(service["status"], "vm:103 (pve1, started)");
+    // `to json` prints a single record as a one-element list.
+    let ms = &json("get /cluster/ha/status/manager_status")[0];
+    assert_eq!(ms["manager_status"]["master_node"], "pve1");
+    assert_eq!(ms["lrm_status"]["pve1"]["state"], "active");
+    assert_eq!(ms["lrm_status"]["pve3"]["state"], "wait_for_agent_lock");
+
+    // RRD: PVE 9's point counts per timeframe; a stopped guest reads zero CPU.
+    assert_eq!(
+        ok(
+            &sim,
+            "get /nodes/pve1/qemu/101/rrddata timeframe=hour | count"
+        )
+        .trim(),
+        "60"
+    );
+    assert_eq!(
+        ok(
+            &sim,
+            "get /nodes/pve1/rrddata timeframe=week cf=MAX | count"
+        )
+        .trim(),
+        "336"
+    );
+    let web = json("get /nodes/pve1/qemu/101/rrddata timeframe=hour");
+    let last = &web.as_array().unwrap()[59];
+    assert!(last["cpu"].as_f64().unwrap() > 0.0, "{last}");
+    let dev = json("get /nodes/pve3/qemu/120/rrddata timeframe=hour");
+    assert_eq!(dev[59]["cpu"].as_f64(), Some(0.0), "dev-box is stopped");
+    let (code, _, err) = sim.run("get /cluster/backup/nope");
+    assert_ne!(code, 0);
+    assert!(err.contains("No such job 'nope'"), "{err}");
 }

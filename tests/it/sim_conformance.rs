@@ -315,6 +315,40 @@ async fn responses_match_the_schema_returns() {
         ("/access/users/tfa@pve", "/access/users/{userid}"),
         ("/access/roles", "/access/roles"),
         ("/access/acl", "/access/acl"),
+        ("/access/groups", "/access/groups"),
+        ("/nodes/pve1/version", "/nodes/{node}/version"),
+        ("/nodes/pve1/network", "/nodes/{node}/network"),
+        (
+            "/nodes/pve1/network?type=any_bridge",
+            "/nodes/{node}/network",
+        ),
+        ("/cluster/ha", "/cluster/ha"),
+        ("/cluster/ha/resources", "/cluster/ha/resources"),
+        ("/cluster/ha/groups", "/cluster/ha/groups"),
+        ("/cluster/ha/rules", "/cluster/ha/rules"),
+        ("/cluster/ha/status", "/cluster/ha/status"),
+        ("/cluster/ha/status/current", "/cluster/ha/status/current"),
+        (
+            "/cluster/ha/status/manager_status",
+            "/cluster/ha/status/manager_status",
+        ),
+        ("/cluster/backup", "/cluster/backup"),
+        (
+            "/cluster/backup/backup-prod-nightly",
+            "/cluster/backup/{id}",
+        ),
+        (
+            "/nodes/pve1/rrddata?timeframe=hour",
+            "/nodes/{node}/rrddata",
+        ),
+        (
+            "/nodes/pve1/qemu/101/rrddata?timeframe=day&cf=MAX",
+            "/nodes/{node}/qemu/{vmid}/rrddata",
+        ),
+        (
+            "/nodes/pve1/lxc/200/rrddata?timeframe=week",
+            "/nodes/{node}/lxc/{vmid}/rrddata",
+        ),
         ("/nodes/pve1/tasks", "/nodes/{node}/tasks"),
         ("/cluster/nextid", "/cluster/nextid"),
         (

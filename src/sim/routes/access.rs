@@ -34,6 +34,7 @@ pub fn routes() -> Vec<Route> {
             Perm::Custom(r#"["or",["userid-param","self"],["and",["userid-param","Realm.AllocateUser"],["userid-group",["User.Modify"]]]]"#),
             &[USERID, "password:string minlen=8 maxlen=64", "confirmation-password?:string minlen=5 maxlen=64"],
             change_password).protected().no_token().desc("Change user password."),
+        route("GET", "/access/groups", "index", "array", Perm::All, &[], groups).desc("Group index."),
         route("GET", "/access/roles", "index", "array", Perm::All, &[], roles).desc("Role index."),
         route("GET", "/access/acl", "read_acl", "array", Perm::All, &[], read_acl).desc("Get Access Control List (ACLs)."),
         route("PUT", "/access/acl", "update_acl", "null", Perm::Custom(r#"["perm-modify","{path}"]"#), &[
@@ -42,7 +43,8 @@ pub fn routes() -> Vec<Route> {
             "propagate?:boolean", "delete?:boolean",
         ], update_acl).protected().desc("Update Access Control List (add or remove permissions)."),
         route("GET", "/version", "version", "object", Perm::All, &[], |_| {
-            Ok(Reply::data(json!({ "version": "9.1.1", "release": "9.1", "repoid": "5b2c5e4d", "console": "xtermjs" })))
+            use super::nodes::{PVE_RELEASE, PVE_REPOID, PVE_VERSION};
+            Ok(Reply::data(json!({ "version": PVE_VERSION, "release": PVE_RELEASE, "repoid": PVE_REPOID, "console": "xtermjs" })))
         }).desc("API version details, including some parts of the global datacenter config."),
     ]
 }
@@ -285,6 +287,32 @@ fn remove_token(c: &mut Ctx) -> Result<Reply, ApiError> {
         .acl
         .retain(|e| e.ugid != format!("{userid}!{tokenid}"));
     Ok(Reply::null())
+}
+
+/// Groups the caller may see (User.Modify, Sys.Audit or Group.Allocate on the group), with
+/// their members as a comma-separated list.
+fn groups(c: &mut Ctx) -> Result<Reply, ApiError> {
+    let rows: Vec<Value> = c
+        .state
+        .groups
+        .iter()
+        .filter(|g| {
+            c.can(
+                &format!("/access/groups/{}", g.groupid),
+                &["User.Modify", "Sys.Audit", "Group.Allocate"],
+            )
+        })
+        .map(|g| {
+            let mut row = json!({ "groupid": g.groupid, "comment": g.comment });
+            if !g.users.is_empty()
+                && let Some(o) = row.as_object_mut()
+            {
+                o.insert("users".into(), json!(g.users.join(",")));
+            }
+            row
+        })
+        .collect();
+    Ok(Reply::data(Value::Array(rows)))
 }
 
 fn roles(_c: &mut Ctx) -> Result<Reply, ApiError> {

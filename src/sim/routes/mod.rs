@@ -6,13 +6,16 @@
 //! schema. Handlers are plain synchronous functions on a [`Ctx`]; they never see HTTP.
 
 mod access;
+mod backup;
 mod cluster;
 mod guest;
+mod ha;
 mod lxc;
 mod lxc_create;
 mod nodes;
 mod qemu;
 mod qemu_ops;
+mod rrd;
 mod snapshot;
 mod storage_ops;
 
@@ -124,6 +127,8 @@ fn all_routes() -> Vec<Route> {
     let mut v = Vec::new();
     v.extend(access::routes());
     v.extend(cluster::routes());
+    v.extend(ha::routes());
+    v.extend(backup::routes());
     v.extend(nodes::routes());
     v.extend(qemu::routes());
     v.extend(qemu_ops::routes());
@@ -131,6 +136,7 @@ fn all_routes() -> Vec<Route> {
     v.extend(lxc::routes());
     v.extend(lxc_create::routes());
     v.extend(storage_ops::routes());
+    v.extend(rrd::routes());
     v
 }
 

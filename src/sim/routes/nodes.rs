@@ -7,6 +7,10 @@ use crate::sim::state::{GuestKind, Task};
 use crate::sim::tasks::Effect;
 
 const UPID: &str = "upid:string";
+/// The pve-manager version every simulated node runs (also in `/version`).
+pub const PVE_VERSION: &str = "9.1.1";
+pub const PVE_RELEASE: &str = "9.1";
+pub const PVE_REPOID: &str = "5b2c5e4d";
 const STORAGE: &str = "storage:string fmt=pve-storage-id";
 const STORAGE_AUDIT: Perm = Perm::Privs {
     path: "/storage/{storage}",
@@ -23,6 +27,13 @@ pub fn routes() -> Vec<Route> {
         }).desc("Node index."),
         route("GET", "/nodes/{node}/status", "status", "object", Perm::Privs { path: "/nodes/{node}", privs: &["Sys.Audit"], any: false }, &[NODE], node_status).desc("Read node status"),
         route("GET", "/nodes/{node}/time", "time", "object", Perm::Privs { path: "/nodes/{node}", privs: &["Sys.Audit"], any: false }, &[NODE], node_time).desc("Read server time and time zone settings."),
+        route("GET", "/nodes/{node}/version", "version", "object", Perm::All, &[NODE], |c| {
+            c.check_node()?;
+            Ok(Reply::data(json!({ "version": PVE_VERSION, "release": PVE_RELEASE, "repoid": PVE_REPOID })))
+        }).desc("API version details"),
+        route("GET", "/nodes/{node}/network", "index", "array", Perm::All, &[
+            NODE, "type?:string enum=bridge|bond|eth|alias|vlan|fabric|OVSBridge|OVSBond|OVSPort|OVSIntPort|vnet|any_bridge|any_local_bridge|include_sdn",
+        ], network).desc("List available networks"),
         route("GET", "/storage", "index", "array", Perm::All, &["type?:string enum=btrfs|cephfs|cifs|dir|esxi|iscsi|iscsidirect|lvm|lvmthin|nfs|pbs|rbd|zfs|zfspool"], storage_index).desc("Storage index."),
         route("GET", "/nodes/{node}/storage", "index", "array", Perm::All, &[
             NODE, "content?:string fmt=pve-storage-content-list", "enabled?:boolean", "format?:boolean",
@@ -115,6 +126,66 @@ fn node_status(c: &mut Ctx) -> Result<Reply, ApiError> {
         "current-kernel": { "sysname": "Linux", "release": "6.14.8-2-pve", "machine": "x86_64", "version": "#1 SMP PREEMPT_DYNAMIC PMX 6.14.8-2" },
         "idle": 0,
     })))
+}
+
+/// The node's interfaces, sorted by name; `type` filters, `any_bridge` and `any_local_bridge`
+/// meaning Linux or OVS bridges (the loopback is never listed).
+fn network(c: &mut Ctx) -> Result<Reply, ApiError> {
+    c.check_node()?;
+    let node = c.node().to_string();
+    let want = c.str("type").map(str::to_string);
+    let keep = |kind: &str| match want.as_deref() {
+        None | Some("include_sdn") => true,
+        Some("any_bridge" | "any_local_bridge") => kind == "bridge" || kind == "OVSBridge",
+        Some(t) => t == kind,
+    };
+    let mut ifaces: Vec<&crate::sim::state::NetIface> = c
+        .state
+        .networks
+        .iter()
+        .filter(|i| i.node == node && keep(&i.kind))
+        .collect();
+    ifaces.sort_by(|a, b| a.iface.cmp(&b.iface));
+    let rows: Vec<Value> = ifaces
+        .into_iter()
+        .enumerate()
+        .map(|(n, i)| {
+            let mut o = serde_json::Map::new();
+            o.insert("iface".into(), json!(i.iface));
+            o.insert("type".into(), json!(i.kind));
+            o.insert("method".into(), json!(i.method));
+            o.insert("method6".into(), json!("manual"));
+            o.insert("families".into(), json!(["inet"]));
+            o.insert("priority".into(), json!(n + 2));
+            if i.active {
+                o.insert("active".into(), json!(1));
+            }
+            if i.autostart {
+                o.insert("autostart".into(), json!(1));
+            }
+            if i.kind == "eth" {
+                o.insert("exists".into(), json!(1));
+            }
+            if let Some((addr, bits)) = i.cidr.as_deref().and_then(|c| c.split_once('/')) {
+                o.insert("cidr".into(), json!(i.cidr));
+                o.insert("address".into(), json!(addr));
+                o.insert("netmask".into(), json!(bits));
+            }
+            if let Some(gw) = &i.gateway {
+                o.insert("gateway".into(), json!(gw));
+            }
+            if let Some(ports) = &i.bridge_ports {
+                o.insert("bridge_ports".into(), json!(ports));
+                o.insert("bridge_stp".into(), json!("off"));
+                o.insert("bridge_fd".into(), json!("0"));
+            }
+            if let Some(cm) = &i.comments {
+                o.insert("comments".into(), json!(cm));
+            }
+            Value::Object(o)
+        })
+        .collect();
+    Ok(Reply::data(Value::Array(rows)))
 }
 
 fn storage_index(c: &mut Ctx) -> Result<Reply, ApiError> {
@@ -298,7 +369,11 @@ fn stop_task(c: &mut Ctx) -> Result<Reply, ApiError> {
 fn task_log(c: &mut Ctx) -> Result<Reply, ApiError> {
     let i = find_task(c)?;
     let start = c.int("start").unwrap_or(0).max(0) as usize;
-    let limit = c.int("limit").unwrap_or(50).max(0) as usize;
+    // `limit=0` reads to the end (PVE::Tools::dump_logfile_by_filehandle).
+    let limit = match c.int("limit").unwrap_or(50).max(0) as usize {
+        0 => usize::MAX,
+        n => n,
+    };
     let lines = c.state.task_log(&c.state.tasks[i], c.now);
     let total = lines.len();
     let rows: Vec<Value> = lines

@@ -9,7 +9,7 @@ use super::{DEMO_TFA_SECRET, GIB, MIB};
 use crate::secret::Secret;
 use crate::sim::clock::EPOCH;
 use crate::sim::perms::AclEntry;
-use crate::sim::state::{Guest, GuestKind, Node, State, Storage, User, Volume};
+use crate::sim::state::{Guest, GuestKind, NetIface, Node, State, Storage, User, Volume};
 use crate::sim::tasks::uuid_like;
 
 pub(super) fn node(name: &str, maxcpu: u32, mem_gib: u64, uptime: u64) -> Node {
@@ -334,4 +334,34 @@ pub(super) fn users(s: &mut State) {
         propagate: true,
         is_token: false,
     });
+}
+
+/// Every node's network: `eno1` (the physical port) enslaved to `vmbr0` (the bridge guests
+/// attach to, with the node's address `10.0.0.(11+i)/24`, the same as in `/cluster/status`),
+/// and an unused second port `eno2`.
+pub(super) fn networks(s: &mut State) {
+    let names: Vec<String> = s.nodes.iter().map(|n| n.name.clone()).collect();
+    for (i, node) in names.into_iter().enumerate() {
+        let iface = |name: &str, kind: &str, method: &str, active: bool| NetIface {
+            node: node.clone(),
+            iface: name.to_string(),
+            kind: kind.to_string(),
+            method: method.to_string(),
+            cidr: None,
+            gateway: None,
+            bridge_ports: None,
+            autostart: false,
+            active,
+            comments: None,
+        };
+        s.networks.push(iface("eno1", "eth", "manual", true));
+        s.networks.push(iface("eno2", "eth", "manual", false));
+        s.networks.push(NetIface {
+            cidr: Some(format!("10.0.0.{}/24", i + 11)),
+            gateway: Some("10.0.0.1".into()),
+            bridge_ports: Some("eno1".into()),
+            autostart: true,
+            ..iface("vmbr0", "bridge", "static", true)
+        });
+    }
 }
