@@ -596,7 +596,28 @@ impl Job {
     async fn finish(&self, upid: &Upid) -> JobResult {
         let a = &self.action;
         let text = upid.to_string();
-        match self.exec.follow(a, upid, &self.wait, &mut |_| {}).await {
+        // Long copies (migrate, backup, restore, clone, disk move) show their progress lines
+        // (`transferred 8.0 GiB of 32.0 GiB (25.00%)`) from the task log as they come.
+        let copies = matches!(
+            a.kind(),
+            ActionKind::Migrate
+                | ActionKind::Backup
+                | ActionKind::Restore
+                | ActionKind::Clone
+                | ActionKind::DiskMove
+        );
+        let mut wait = self.wait.clone();
+        if copies {
+            wait.log = crate::api::TaskLog::Stream;
+        }
+        let (tag, label) = (self.tag.clone(), a.target.label());
+        let progress = self.progress.clone();
+        let mut on_log = move |line: &str| {
+            if copies && line.contains('%') {
+                let _ = progress.send(format!("{tag} {label}: {}", line.trim()));
+            }
+        };
+        match self.exec.follow(a, upid, &wait, &mut on_log).await {
             Ok(done) => {
                 let r = JobResult::done(done.exitstatus, Some(text));
                 self.after_config(r).await
