@@ -39,6 +39,7 @@ pub enum ActionKind {
     Create,
     Download,
     DeleteVolume,
+    Console,
 }
 
 /// Whether a kind of action is destructive (DESIGN §2).
@@ -86,6 +87,7 @@ impl ActionKind {
         ActionKind::Create,
         ActionKind::Download,
         ActionKind::DeleteVolume,
+        ActionKind::Console,
     ];
 
     /// The word for it: the command that plans it, and the `action` field of the audit log.
@@ -111,6 +113,7 @@ impl ActionKind {
             ActionKind::Create => "create",
             ActionKind::Download => "download",
             ActionKind::DeleteVolume => "delete-volume",
+            ActionKind::Console => "console",
         }
     }
 
@@ -141,7 +144,8 @@ impl ActionKind {
             | ActionKind::Tag
             | ActionKind::Clone
             | ActionKind::Create
-            | ActionKind::Download => Risk::Never,
+            | ActionKind::Download
+            | ActionKind::Console => Risk::Never,
         }
     }
 
@@ -275,6 +279,12 @@ pub enum Op {
         storage: String,
         volume: String,
     },
+    /// `POST .../termproxy`: opens a console session (a `vncproxy` task that lasts while it is
+    /// open); `serial` (`serial0`..`serial3`) picks a VM's serial port.
+    Console {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        serial: Option<String>,
+    },
 }
 
 /// A builder for the parameter lists of [`Op::Create`] and [`Op::Download`], in the order given.
@@ -363,6 +373,7 @@ impl Op {
             Op::Create { .. } => ActionKind::Create,
             Op::Download { .. } => ActionKind::Download,
             Op::DeleteVolume { .. } => ActionKind::DeleteVolume,
+            Op::Console { .. } => ActionKind::Console,
         }
     }
 
@@ -406,6 +417,7 @@ impl Op {
             ActionKind::Raw => Undo::Never("pvesh+ cannot tell what a raw write changes"),
             ActionKind::Resize => Undo::Never("a disk cannot shrink"),
             ActionKind::DeleteVolume => Undo::Never("a deleted volume is gone"),
+            ActionKind::Console => Undo::Never("a console session is not undone"),
             ActionKind::Clone | ActionKind::Create | ActionKind::Download => Undo::Remove,
             _ => Undo::Snapshot,
         }
@@ -617,6 +629,11 @@ impl Action {
             }
             Op::Resize { disk, size } => push(&format!("{disk} {size}")),
             Op::DeleteVolume { volume, .. } => push(volume),
+            Op::Console { serial } => {
+                if let Some(s) = serial {
+                    push(s);
+                }
+            }
             Op::Set(_) | Op::Tag(_) | Op::Create { .. } | Op::Download { .. } => {
                 for (k, v) in self.op.shown_params() {
                     push(&format!("{k}={v}"));
@@ -747,6 +764,7 @@ impl Action {
                 encode_segment(storage),
                 encode_segment(volume)
             )),
+            Op::Console { serial } => endpoints::termproxy(kind, node, vmid, serial.as_deref()),
         }
     }
 
@@ -799,6 +817,11 @@ impl Action {
                 vec![row(&format!("{storage} content"), "-", "downloaded")]
             }
             Op::DeleteVolume { volume, .. } => vec![row(volume, "exists", "deleted")],
+            Op::Console { serial } => vec![row(
+                "console",
+                "-",
+                &format!("opened{}", serial.as_ref().map(|s| format!(" on {s}")).unwrap_or_default()),
+            )],
         }
     }
 

@@ -7,6 +7,7 @@
 
 mod access;
 mod cluster;
+mod console;
 mod guest;
 mod lxc;
 mod lxc_create;
@@ -131,6 +132,7 @@ fn all_routes() -> Vec<Route> {
     v.extend(lxc::routes());
     v.extend(lxc_create::routes());
     v.extend(storage_ops::routes());
+    v.extend(console::routes());
     v
 }
 
