@@ -181,7 +181,11 @@ impl Client {
         let uri: http::Uri = inner.base_url.parse().map_err(|_| ApiError::Options {
             message: format!("cannot read the server address {}", inner.base_url),
         })?;
-        let host = uri.host().unwrap_or_default().trim_matches(['[', ']']).to_string();
+        let host = uri
+            .host()
+            .unwrap_or_default()
+            .trim_matches(['[', ']'])
+            .to_string();
         let port = uri.port_u16().unwrap_or(8006);
         let connect_err = |detail: String| ApiError::Connect {
             url: inner.base_url.clone(),
@@ -218,10 +222,13 @@ impl Client {
                 secs: whole_secs(timeout),
             }
         };
-        let tcp = tokio::time::timeout(timeout, tokio::net::TcpStream::connect((host.as_str(), port)))
-            .await
-            .map_err(timed)?
-            .map_err(|e| connect_err(e.to_string()))?;
+        let tcp = tokio::time::timeout(
+            timeout,
+            tokio::net::TcpStream::connect((host.as_str(), port)),
+        )
+        .await
+        .map_err(timed)?
+        .map_err(|e| connect_err(e.to_string()))?;
         let name = rustls::pki_types::ServerName::try_from(host.clone())
             .map_err(|e| connect_err(format!("bad server name {host}: {e}")))?;
         let connector = tokio_rustls::TlsConnector::from(inner.tls.clone());
@@ -244,7 +251,10 @@ impl Client {
             })?;
         inner.requests.fetch_add(1, Ordering::Relaxed);
         let handshake = tokio_tungstenite::client_async(request, tls);
-        match tokio::time::timeout(timeout, handshake).await.map_err(timed)? {
+        match tokio::time::timeout(timeout, handshake)
+            .await
+            .map_err(timed)?
+        {
             Ok((ws, _)) => Ok(ws),
             Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
                 let status = resp.status().as_u16();

@@ -187,7 +187,13 @@ pub fn termproxy(kind: GuestKind, node: &str, vmid: u32, serial: Option<&str>) -
 
 /// The path and query of `GET .../vncwebsocket?port=&vncticket=`, the websocket to a termproxy
 /// (below `/api2/json`). The ticket is in it: never show or log the result.
-pub fn vncwebsocket_path(kind: GuestKind, node: &str, vmid: u32, port: u16, ticket: &str) -> String {
+pub fn vncwebsocket_path(
+    kind: GuestKind,
+    node: &str,
+    vmid: u32,
+    port: u16,
+    ticket: &str,
+) -> String {
     let ticket = percent_encoding::utf8_percent_encode(ticket, percent_encoding::NON_ALPHANUMERIC);
     format!(
         "{}?port={port}&vncticket={ticket}",

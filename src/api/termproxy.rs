@@ -141,8 +141,9 @@ mod tests {
         assert_eq!(t.ticket.expose(), "PVEVNC:ABC::sig");
         assert!(t.upid.as_deref().unwrap().contains("vncproxy"));
         assert!(!format!("{t:?}").contains("sig"));
-        let s = TermproxyTicket::from_data("/p", &json!({"port": "5901", "ticket": "T", "user": "u"}))
-            .unwrap();
+        let s =
+            TermproxyTicket::from_data("/p", &json!({"port": "5901", "ticket": "T", "user": "u"}))
+                .unwrap();
         assert_eq!(s.port, 5901);
         for bad in [
             json!({"ticket": "T", "user": "u"}),

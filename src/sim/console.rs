@@ -135,7 +135,12 @@ pub(crate) struct Env {
 
 impl Env {
     /// Runs `f` on the session on `port` (open or not) and wakes the state waiters.
-    fn update<R>(&self, port: u16, upid: &str, f: impl FnOnce(&mut State, usize) -> R) -> Option<R> {
+    fn update<R>(
+        &self,
+        port: u16,
+        upid: &str,
+        f: impl FnOnce(&mut State, usize) -> R,
+    ) -> Option<R> {
         let r = {
             let mut shared = lock_shared(&self.shared);
             let state = &mut shared.state;
@@ -320,7 +325,10 @@ mod tests {
         assert!(buf.is_empty());
         // Colons inside the data are data.
         let mut buf = b"0:3:a:b".to_vec();
-        assert_eq!(decode_frames(&mut buf).unwrap(), [Frame::Input(b"a:b".to_vec())]);
+        assert_eq!(
+            decode_frames(&mut buf).unwrap(),
+            [Frame::Input(b"a:b".to_vec())]
+        );
     }
 
     #[test]

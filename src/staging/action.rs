@@ -820,7 +820,13 @@ impl Action {
             Op::Console { serial } => vec![row(
                 "console",
                 "-",
-                &format!("opened{}", serial.as_ref().map(|s| format!(" on {s}")).unwrap_or_default()),
+                &format!(
+                    "opened{}",
+                    serial
+                        .as_ref()
+                        .map(|s| format!(" on {s}"))
+                        .unwrap_or_default()
+                ),
             )],
         }
     }

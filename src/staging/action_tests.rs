@@ -180,7 +180,10 @@ fn a_console_runs_at_once_and_is_never_undone() {
     assert!(matches!(a.op.undo(), Undo::Never(_)));
     assert_eq!(a.summary(), "console serial0");
     assert_eq!(action(Op::Console { serial: None }).summary(), "console");
-    assert_eq!(a.audit_params().get("serial").map(String::as_str), Some("serial0"));
+    assert_eq!(
+        a.audit_params().get("serial").map(String::as_str),
+        Some("serial0")
+    );
     // It survives a round trip through the buffer's JSON.
     let json = serde_json::to_string(&a).unwrap();
     assert_eq!(serde_json::from_str::<Action>(&json).unwrap(), a);

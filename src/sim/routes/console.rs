@@ -26,20 +26,52 @@ const WS_PARAMS: &[&str] = &[
 
 pub fn routes() -> Vec<Route> {
     vec![
-        route("POST", "/nodes/{node}/qemu/{vmid}/termproxy", "termproxy", "object", CONSOLE,
-            &[NODE, VMID, "serial?:string enum=serial0|serial1|serial2|serial3"], termproxy_qemu)
-            .protected()
-            .desc("Creates a TCP proxy connections."),
-        route("POST", "/nodes/{node}/lxc/{vmid}/termproxy", "termproxy", "object", CONSOLE,
-            &[NODE, VMID], termproxy_lxc)
-            .protected()
-            .desc("Creates a TCP proxy connection."),
-        route("GET", "/nodes/{node}/qemu/{vmid}/vncwebsocket", "vncwebsocket", "object", CONSOLE,
-            WS_PARAMS, vncwebsocket_qemu)
-            .desc("Opens a websocket for VNC traffic."),
-        route("GET", "/nodes/{node}/lxc/{vmid}/vncwebsocket", "vncwebsocket", "object", CONSOLE,
-            WS_PARAMS, vncwebsocket_lxc)
-            .desc("Opens a websocket for VNC traffic."),
+        route(
+            "POST",
+            "/nodes/{node}/qemu/{vmid}/termproxy",
+            "termproxy",
+            "object",
+            CONSOLE,
+            &[
+                NODE,
+                VMID,
+                "serial?:string enum=serial0|serial1|serial2|serial3",
+            ],
+            termproxy_qemu,
+        )
+        .protected()
+        .desc("Creates a TCP proxy connections."),
+        route(
+            "POST",
+            "/nodes/{node}/lxc/{vmid}/termproxy",
+            "termproxy",
+            "object",
+            CONSOLE,
+            &[NODE, VMID],
+            termproxy_lxc,
+        )
+        .protected()
+        .desc("Creates a TCP proxy connection."),
+        route(
+            "GET",
+            "/nodes/{node}/qemu/{vmid}/vncwebsocket",
+            "vncwebsocket",
+            "object",
+            CONSOLE,
+            WS_PARAMS,
+            vncwebsocket_qemu,
+        )
+        .desc("Opens a websocket for VNC traffic."),
+        route(
+            "GET",
+            "/nodes/{node}/lxc/{vmid}/vncwebsocket",
+            "vncwebsocket",
+            "object",
+            CONSOLE,
+            WS_PARAMS,
+            vncwebsocket_lxc,
+        )
+        .desc("Opens a websocket for VNC traffic."),
     ]
 }
 
