@@ -175,6 +175,15 @@ mod tests {
         check("onboot", "yes", Qemu, Ok(("onboot", "1")));
         check("onboot", "0", Qemu, Ok(("onboot", "0")));
         check("onboot", "maybe", Qemu, Err("yes/no"));
+        check("serial0", "socket", Qemu, Ok(("serial0", "socket")));
+        check("serial1", "/dev/ttyS1", Qemu, Ok(("serial1", "/dev/ttyS1")));
+        check("serial0", "tcp", Qemu, Err("socket or a host device"));
+        check(
+            "serial0",
+            "socket",
+            Lxc,
+            Err("containers have no such setting"),
+        );
         check("tags", "a,b c", Qemu, Ok(("tags", "a;b;c")));
         check("name", "web09", Lxc, Ok(("hostname", "web09")));
         check("sockets", "2", Lxc, Err("containers have no such setting"));

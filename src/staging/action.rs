@@ -629,11 +629,7 @@ impl Action {
             }
             Op::Resize { disk, size } => push(&format!("{disk} {size}")),
             Op::DeleteVolume { volume, .. } => push(volume),
-            Op::Console { serial } => {
-                if let Some(s) = serial {
-                    push(s);
-                }
-            }
+            Op::Console { serial: Some(s) } => push(s),
             Op::Set(_) | Op::Tag(_) | Op::Create { .. } | Op::Download { .. } => {
                 for (k, v) in self.op.shown_params() {
                     push(&format!("{k}={v}"));
