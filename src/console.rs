@@ -9,7 +9,7 @@
 //! Besides `cli`, `output`, `shell`, `render` and the wizard's prompter, this is the one module
 //! that touches the terminal. It imports only `api` and `secret`, and never prints the ticket.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -92,7 +92,9 @@ impl Keyboard {
                 if flag.load(Ordering::Relaxed) {
                     break;
                 }
-                match stdin.lock().read(&mut buf) {
+                // Straight from the descriptor: std's buffered stdin could keep bytes back from
+                // the poll, or hold them past the session, away from the shell.
+                match rustix::io::read(fd, &mut buf) {
                     Ok(0) => {
                         let _ = tx.blocking_send(Vec::new());
                         break;
@@ -102,7 +104,7 @@ impl Keyboard {
                             break;
                         }
                     }
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(rustix::io::Errno::INTR | rustix::io::Errno::AGAIN) => continue,
                     Err(_) => break,
                 }
             }
