@@ -21,6 +21,8 @@
 //! render/        tables and styles
 //! shell/         the interactive line editor: completion, highlighting, prompt, history
 //! wizard/        guided creation: prompts/*.yaml wizards over a Prompter, plans, provisioning
+//! console.rs     a console session on the terminal (raw mode, Ctrl-] to leave) over a termproxy
+//!                websocket (`api::termproxy`, `api::Client::websocket`)
 //! ```
 //!
 //! # Adding an action
@@ -48,7 +50,8 @@
 //!     `wizard`, `inventory`): the simulator and the client are checked against the official
 //!     schema separately, so they cannot drift together;
 //!   - `session` imports no `commands`, `wizard`, `shell` or `cli`;
-//!   - `staging` and `wizard` import no `commands`, `cli` or `shell`; `shell` imports no `cli`.
+//!   - `staging` and `wizard` import no `commands`, `cli` or `shell`; `shell` imports no `cli`;
+//!   - `console` imports only `api` and `secret` (it sits beside `api`, below the commands).
 //! - Only the staging executor calls mutating endpoints: outside `staging/`, `api/` (login) and
 //!   `sim/`, no file names a POST/PUT/DELETE builder of `api::endpoints` or builds such an
 //!   `ApiRequest` by hand. The same test enforces it (its `MUTATION_ALLOWLIST` is empty and
@@ -58,8 +61,8 @@
 //! - An action kind carries a typed payload (`staging::Op`); destructiveness, undo, request,
 //!   summary and diff derive from it, and a command's signature takes destructiveness from the
 //!   kind it plans (`Signature::action`): one source of truth.
-//! - Only `cli`, `output`, `shell`, `render` and the wizard's dialoguer prompter touch the
-//!   terminal.
+//! - Only `cli`, `output`, `shell`, `render`, `console` (a console session in raw mode) and the
+//!   wizard's dialoguer prompter touch the terminal.
 //! - Completion, highlighting and validation never wait on the network: they read `inventory`.
 //! - Destructive changes to existing guests are staged, re-checked at commit and audited;
 //!   creation (`wizard`) only ever destroys what its own failed run created.
@@ -72,6 +75,7 @@ pub mod api;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod console;
 pub mod error;
 pub mod inventory;
 pub mod lang;

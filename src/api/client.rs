@@ -47,6 +47,10 @@ impl std::fmt::Debug for ConnectOptions {
     }
 }
 
+/// A websocket opened by [`Client::websocket`].
+pub type WebSocket =
+    tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;
+
 /// A session; cheap to clone (an `Arc` inside) and safe to share between tasks.
 #[derive(Clone)]
 pub struct Client {
@@ -70,6 +74,8 @@ struct Inner {
     timeout: Duration,
     tfa: Option<Arc<dyn TfaPrompt>>,
     pin: Option<(String, Arc<PinState>)>,
+    /// The same TLS config as `http`'s, for the websockets of consoles.
+    tls: Arc<rustls::ClientConfig>,
     /// The ticket session (password auth only) and a generation counter bumped on each login.
     session: tokio::sync::Mutex<Option<(Ticket, u64)>>,
     requests: AtomicU64,
@@ -106,6 +112,7 @@ impl Client {
         // Our config names ring itself; also make ring the process default (ignored when one is
         // set) so that no other rustls user in the process panics for want of a provider.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        let tls = Arc::new(setup.config.clone());
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(setup.config)
             .http1_only()
@@ -128,6 +135,7 @@ impl Client {
             timeout: opts.timeout,
             tfa: opts.tfa,
             pin: setup.pin,
+            tls,
             session: tokio::sync::Mutex::new(None),
             requests: AtomicU64::new(0),
             clock_shift: AtomicI64::new(0),
@@ -156,6 +164,122 @@ impl Client {
             }
         }
         Ok(client)
+    }
+
+    /// Opens a websocket to `path_and_query` (below `/api2/json`, e.g. a `vncwebsocket`) with
+    /// this session's TLS trust and credentials, asking for the `binary` subprotocol as PVE's
+    /// consoles do. The query may hold a ticket: errors name only the path.
+    pub async fn websocket(&self, path_and_query: &str) -> Result<WebSocket, ApiError> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        use tokio_tungstenite::tungstenite::http::HeaderValue;
+        let inner = &self.inner;
+        let path = path_and_query
+            .split_once('?')
+            .map_or(path_and_query, |(p, _)| p)
+            .to_string();
+        let what = format!("GET {path}");
+        let uri: http::Uri = inner.base_url.parse().map_err(|_| ApiError::Options {
+            message: format!("cannot read the server address {}", inner.base_url),
+        })?;
+        let host = uri
+            .host()
+            .unwrap_or_default()
+            .trim_matches(['[', ']'])
+            .to_string();
+        let port = uri.port_u16().unwrap_or(8006);
+        let connect_err = |detail: String| ApiError::Connect {
+            url: inner.base_url.clone(),
+            detail,
+        };
+        let ws_url = format!(
+            "wss://{}/api2/json{path_and_query}",
+            uri.authority().map_or("", |a| a.as_str())
+        );
+        let mut request = ws_url
+            .into_client_request()
+            .map_err(|e| connect_err(format!("bad websocket address for {path}: {e}")))?;
+        let headers = request.headers_mut();
+        headers.insert("Sec-WebSocket-Protocol", HeaderValue::from_static("binary"));
+        let header = |v: &str| {
+            HeaderValue::from_str(v).map_err(|_| ApiError::Auth {
+                message: "the session's credentials cannot go in a header".into(),
+            })
+        };
+        match inner.creds().await? {
+            Creds::None => {}
+            Creds::Token(h) => {
+                headers.insert("Authorization", header(h.expose())?);
+            }
+            Creds::Ticket { cookie, .. } => {
+                headers.insert("Cookie", header(cookie.expose())?);
+            }
+        }
+        let timeout = inner.timeout;
+        let timed = |e: tokio::time::error::Elapsed| {
+            let _ = e;
+            ApiError::Timeout {
+                what: what.clone(),
+                secs: whole_secs(timeout),
+            }
+        };
+        let tcp = tokio::time::timeout(
+            timeout,
+            tokio::net::TcpStream::connect((host.as_str(), port)),
+        )
+        .await
+        .map_err(timed)?
+        .map_err(|e| connect_err(e.to_string()))?;
+        let name = rustls::pki_types::ServerName::try_from(host.clone())
+            .map_err(|e| connect_err(format!("bad server name {host}: {e}")))?;
+        let connector = tokio_rustls::TlsConnector::from(inner.tls.clone());
+        let tls = tokio::time::timeout(timeout, connector.connect(name, tcp))
+            .await
+            .map_err(timed)?
+            .map_err(|e| {
+                if let Some((expected, state)) = &inner.pin
+                    && let Some(presented) = state.take_refused()
+                {
+                    return ApiError::FingerprintMismatch {
+                        expected: expected.clone(),
+                        presented,
+                    };
+                }
+                ApiError::Tls {
+                    url: inner.base_url.clone(),
+                    detail: explain_tls(&e.to_string()),
+                }
+            })?;
+        inner.requests.fetch_add(1, Ordering::Relaxed);
+        let handshake = tokio_tungstenite::client_async(request, tls);
+        match tokio::time::timeout(timeout, handshake)
+            .await
+            .map_err(timed)?
+        {
+            Ok((ws, _)) => Ok(ws),
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+                let status = resp.status().as_u16();
+                let body = resp
+                    .body()
+                    .as_deref()
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                    .unwrap_or_default();
+                let message = serde_json::from_str::<Value>(&body)
+                    .ok()
+                    .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
+                    .map(|m| m.trim_end().to_string())
+                    .filter(|m| !m.is_empty())
+                    .or_else(|| resp.status().canonical_reason().map(String::from))
+                    .unwrap_or_default();
+                Err(ApiError::Http {
+                    status,
+                    message,
+                    errors: Default::default(),
+                    method: "GET",
+                    path,
+                })
+            }
+            Err(e) => Err(connect_err(format!("the websocket to {path} failed: {e}"))),
+        }
     }
 
     /// Sends one request and decodes PVE's envelope. Renews the ticket when it is old, and

@@ -180,6 +180,32 @@ pub fn guest_power(kind: GuestKind, node: &str, vmid: u32, action: PowerAction) 
     ApiRequest::post(guest_path(kind, node, vmid, &format!("/status/{action}")))
 }
 
+/// `POST .../termproxy` → `{port, ticket, user, upid}`: PVE starts a `vncproxy` worker running
+/// termproxy, which waits 10 s for the websocket. `serial` (`serial0`..`serial3`) is QEMU-only.
+pub fn termproxy(kind: GuestKind, node: &str, vmid: u32, serial: Option<&str>) -> ApiRequest {
+    let req = ApiRequest::post(guest_path(kind, node, vmid, "/termproxy"));
+    match kind {
+        GuestKind::Qemu => req.opt("serial", serial),
+        GuestKind::Lxc => req,
+    }
+}
+
+/// The path and query of `GET .../vncwebsocket?port=&vncticket=`, the websocket to a termproxy
+/// (below `/api2/json`). The ticket is in it: never show or log the result.
+pub fn vncwebsocket_path(
+    kind: GuestKind,
+    node: &str,
+    vmid: u32,
+    port: u16,
+    ticket: &str,
+) -> String {
+    let ticket = percent_encoding::utf8_percent_encode(ticket, percent_encoding::NON_ALPHANUMERIC);
+    format!(
+        "{}?port={port}&vncticket={ticket}",
+        guest_path(kind, node, vmid, "/vncwebsocket")
+    )
+}
+
 /// `GET .../config` (pending changes applied; chain `.flag("current", true)` for the running one).
 pub fn guest_config(kind: GuestKind, node: &str, vmid: u32) -> ApiRequest {
     ApiRequest::get(guest_path(kind, node, vmid, "/config"))

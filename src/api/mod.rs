@@ -21,11 +21,12 @@ pub mod models;
 pub mod request;
 pub mod schema;
 pub mod task;
+pub mod termproxy;
 pub mod tls;
 pub mod upid;
 pub mod url;
 
-pub use client::{Auth, Client, ConnectOptions, TfaPrompt};
+pub use client::{Auth, Client, ConnectOptions, TfaPrompt, WebSocket};
 pub use endpoints::{ApiRequest, GuestKind, Method, PowerAction};
 pub use envelope::ApiResponse;
 pub use error::ApiError;

@@ -48,6 +48,14 @@ fn set_value(key: &str, raw: &str, kind: GuestKind) -> Result<(String, String)> 
             (_, Some(b)) => u8::from(b).to_string(),
             _ => return Err(bad("expected yes/no, true/false or 1/0")),
         },
+        // A serial port: a socket (for `console`) or a host device.
+        k if k.starts_with("serial") => {
+            if raw == "socket" || (raw.starts_with("/dev/") && raw.len() > 5) {
+                raw.to_string()
+            } else {
+                return Err(bad("expected socket or a host device such as /dev/ttyS0"));
+            }
+        }
         "tags" => raw
             .split([',', ';', ' '])
             .filter(|t| !t.is_empty())
@@ -57,7 +65,7 @@ fn set_value(key: &str, raw: &str, kind: GuestKind) -> Result<(String, String)> 
     };
     let key = match (kind, key) {
         (GuestKind::Lxc, "name") => "hostname",
-        (GuestKind::Lxc, "sockets" | "balloon") => {
+        (GuestKind::Lxc, "sockets" | "balloon" | "serial0" | "serial1" | "serial2" | "serial3") => {
             return Err(bad("containers have no such setting"));
         }
         _ => key,
@@ -167,6 +175,15 @@ mod tests {
         check("onboot", "yes", Qemu, Ok(("onboot", "1")));
         check("onboot", "0", Qemu, Ok(("onboot", "0")));
         check("onboot", "maybe", Qemu, Err("yes/no"));
+        check("serial0", "socket", Qemu, Ok(("serial0", "socket")));
+        check("serial1", "/dev/ttyS1", Qemu, Ok(("serial1", "/dev/ttyS1")));
+        check("serial0", "tcp", Qemu, Err("socket or a host device"));
+        check(
+            "serial0",
+            "socket",
+            Lxc,
+            Err("containers have no such setting"),
+        );
         check("tags", "a,b c", Qemu, Ok(("tags", "a;b;c")));
         check("name", "web09", Lxc, Ok(("hostname", "web09")));
         check("sockets", "2", Lxc, Err("containers have no such setting"));

@@ -11,12 +11,13 @@
 //! templates, backup-jobs), `guest_reads.rs` (snapshots, backups, config), `guest_ip.rs` (ip), `propstring.rs`
 //! (config property strings), `apischema.rs` (usage, the server's API schema), `records.rs` (where,
 //! select, sort-by, ...), `actions.rs` (start, stop, snapshot, set, ...: plan, stage or run),
-//! `changes.rs` (set and tag values), `rawapi.rs` (set/create/delete on API paths), `pending.rs` (pending, diff, discard, commit, confirm), `new.rs`
+//! `changes.rs` (set and tag values), `console.rs` (console: termproxy via the executor), `rawapi.rs` (set/create/delete on API paths), `pending.rs` (pending, diff, discard, commit, confirm), `new.rs`
 //! (new, new-template: over `crate::wizard`), `session.rs` (use, cd, ...), `help.rs`.
 
 mod actions;
 mod apischema;
 mod changes;
+mod console;
 mod engine;
 mod guest_ip;
 mod guest_ops;
@@ -271,6 +272,7 @@ pub static COMMANDS: &[&Command] = &[
     // Reaching guests over the network (remote.rs).
     &remote::SSH,
     &remote::WAIT_SSH,
+    &console::CONSOLE,
     &pending::PENDING,
     &pending::DIFF,
     &pending::DISCARD,

@@ -540,7 +540,8 @@ mod tests {
         check("sta‸", &["status", "start"]);
         check("sort‸", &["sort-by"]);
         check("ls | whe‸", &["where"]);
-        check("ls | so‸", &["sort-by"]);
+        // Prefix matches first, then substrings (con*so*le).
+        check("ls | so‸", &["sort-by", "console"]);
     }
 
     #[test]

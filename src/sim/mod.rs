@@ -47,6 +47,7 @@
 
 mod apidoc;
 mod clock;
+pub mod console;
 mod crypto;
 mod effects;
 mod params;

@@ -189,6 +189,8 @@ fn demo(s: &mut State) {
         g.config.insert("bios".into(), "ovmf".into());
     }
     if let Some(g) = s.guests.get_mut(&101) {
+        // A serial port, for `console web01`.
+        g.config.insert("serial0".into(), "socket".into());
         let base = g.config.clone();
         g.snapshots.push(Snapshot {
             name: "pre-upgrade".into(),

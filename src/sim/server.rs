@@ -67,6 +67,7 @@ pub async fn serve(
             let _ = hyper::server::conn::http1::Builder::new()
                 .keep_alive(true)
                 .serve_connection(TokioIo::new(tls), service)
+                .with_upgrades()
                 .await;
         });
     }
@@ -82,7 +83,10 @@ struct Incoming2 {
 }
 
 impl Server {
-    async fn handle(&self, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Dropped> {
+    async fn handle(&self, mut req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Dropped> {
+        // A websocket upgrade: pveproxy answers it only for `vncwebsocket`, after the API call
+        // itself (auth, parameters, the vncticket check) succeeded.
+        let upgrade = wants_websocket(req.headers()).then(|| hyper::upgrade::on(&mut req));
         let (parts, body) = req.into_parts();
         let body = body
             .collect()
@@ -115,6 +119,41 @@ impl Server {
             return Err(Dropped);
         }
         let (template, out) = self.dispatch(&inc, now_f);
+        if let (Some(on), Outcome::Ok(reply)) = (upgrade, &out)
+            && template.ends_with("/vncwebsocket")
+        {
+            let port = reply
+                .data
+                .get("port")
+                .and_then(Value::as_str)
+                .and_then(|p| p.parse::<u16>().ok())
+                .unwrap_or_default();
+            let Some(resp) = switching_protocols(&inc.headers) else {
+                self.record(&inc, &template, 400);
+                return Ok(render(Outcome::Err(
+                    ApiError::new(400, "missing Sec-WebSocket-Key"),
+                    false,
+                )));
+            };
+            self.record(&inc, &template, 101);
+            let env = super::console::Env {
+                shared: self.shared.clone(),
+                clock: self.clock.clone(),
+                answered: self.answered.clone(),
+            };
+            tokio::spawn(async move {
+                if let Ok(upgraded) = on.await {
+                    let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
+                        TokioIo::new(upgraded),
+                        tokio_tungstenite::tungstenite::protocol::Role::Server,
+                        None,
+                    )
+                    .await;
+                    super::console::serve(ws, env, port).await;
+                }
+            });
+            return Ok(resp);
+        }
         let status = match &out {
             Outcome::Ok(..) | Outcome::Raw(..) => 200,
             Outcome::Err(e, _) => e.status,
@@ -379,6 +418,42 @@ enum Outcome {
     /// The error, and whether it is an auth-layer error (empty body, like PVE's `error()`).
     Err(ApiError, bool),
     Raw(String, &'static str),
+}
+
+/// True for a websocket upgrade request (`Connection: Upgrade`, `Upgrade: websocket`).
+fn wants_websocket(headers: &HeaderMap) -> bool {
+    let has = |name: &str, token: &str| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    };
+    has("connection", "upgrade") && has("upgrade", "websocket")
+}
+
+/// The `101 Switching Protocols` answer to a websocket handshake (RFC 6455 §4.2.2), choosing the
+/// `binary` subprotocol when offered, as pveproxy does; `None` without a key.
+fn switching_protocols(headers: &HeaderMap) -> Option<Response<Full<Bytes>>> {
+    let key = headers.get("sec-websocket-key")?;
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = r.headers_mut();
+    h.insert("upgrade", HeaderValue::from_static("websocket"));
+    h.insert("connection", HeaderValue::from_static("Upgrade"));
+    h.insert("sec-websocket-accept", HeaderValue::from_str(&accept).ok()?);
+    let binary = headers
+        .get_all("sec-websocket-protocol")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim() == "binary");
+    if binary {
+        h.insert("sec-websocket-protocol", HeaderValue::from_static("binary"));
+    }
+    Some(r)
 }
 
 /// A deterministic roll in [0, 1) from the seed sequence.

@@ -428,6 +428,8 @@ pub struct State {
     /// Deterministic pseudo-random state (MACs, fault dice).
     pub rng: u64,
     pub(crate) fail_tasks: Option<regex::Regex>,
+    /// The termproxy sessions handed out (`POST .../termproxy`), open or ended.
+    pub consoles: Vec<super::console::ConsoleSession>,
 }
 
 impl State {

@@ -139,6 +139,8 @@ pub fn duration_of(kind: &str) -> f64 {
         "qmclone" | "vzclone" => 5.0,
         "qmigrate" | "vzmigrate" => 6.0,
         "vzdump" => 8.0,
+        // termproxy waits 10 s for its client; a connected console lasts until it leaves.
+        "vncproxy" => 10.0,
         "qmdelsnapshot" | "qmdestroy" | "vzdestroy" | "qmtemplate" | "qmcreate" => 2.0,
         _ => 1.0,
     }

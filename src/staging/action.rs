@@ -45,6 +45,7 @@ pub enum ActionKind {
     DiskDetach,
     Backup,
     Restore,
+    Console,
 }
 
 /// Whether a kind of action is destructive (DESIGN §2).
@@ -98,6 +99,7 @@ impl ActionKind {
         ActionKind::DiskDetach,
         ActionKind::Backup,
         ActionKind::Restore,
+        ActionKind::Console,
     ];
 
     /// The word for it: the command that plans it, and the `action` field of the audit log.
@@ -129,6 +131,7 @@ impl ActionKind {
             ActionKind::DiskDetach => "disk-detach",
             ActionKind::Backup => "backup",
             ActionKind::Restore => "restore",
+            ActionKind::Console => "console",
         }
     }
 
@@ -168,7 +171,8 @@ impl ActionKind {
             | ActionKind::Create
             | ActionKind::Download
             | ActionKind::DiskAdd
-            | ActionKind::Backup => Risk::Never,
+            | ActionKind::Backup
+            | ActionKind::Console => Risk::Never,
         }
     }
 
@@ -366,6 +370,12 @@ pub enum Op {
         storage: String,
         volume: String,
     },
+    /// `POST .../termproxy`: opens a console session (a `vncproxy` task that lasts while it is
+    /// open); `serial` (`serial0`..`serial3`) picks a VM's serial port.
+    Console {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        serial: Option<String>,
+    },
 }
 
 /// A builder for the parameter lists of [`Op::Create`] and [`Op::Download`], in the order given.
@@ -460,6 +470,7 @@ impl Op {
             Op::DiskDetach { .. } => ActionKind::DiskDetach,
             Op::Backup { .. } => ActionKind::Backup,
             Op::Restore { .. } => ActionKind::Restore,
+            Op::Console { .. } => ActionKind::Console,
         }
     }
 
@@ -515,6 +526,7 @@ impl Op {
             ActionKind::Clone | ActionKind::Create | ActionKind::Download | ActionKind::Backup => {
                 Undo::Remove
             }
+            ActionKind::Console => Undo::Never("a console session is not undone"),
             _ => Undo::Snapshot,
         }
     }
@@ -783,6 +795,7 @@ impl Action {
                 }
             }
             Op::DeleteVolume { volume, .. } => push(volume),
+            Op::Console { serial: Some(s) } => push(s),
             Op::Set(_) | Op::Tag(_) | Op::Create { .. } | Op::Download { .. } => {
                 for (k, v) in self.op.shown_params() {
                     push(&format!("{k}={v}"));
@@ -983,6 +996,7 @@ impl Action {
                 encode_segment(storage),
                 encode_segment(volume)
             )),
+            Op::Console { serial } => endpoints::termproxy(kind, node, vmid, serial.as_deref()),
         }
     }
 
@@ -1104,6 +1118,17 @@ impl Action {
                 vec![row(&format!("{storage} content"), "-", "downloaded")]
             }
             Op::DeleteVolume { volume, .. } => vec![row(volume, "exists", "deleted")],
+            Op::Console { serial } => vec![row(
+                "console",
+                "-",
+                &format!(
+                    "opened{}",
+                    serial
+                        .as_ref()
+                        .map(|s| format!(" on {s}"))
+                        .unwrap_or_default()
+                ),
+            )],
         }
     }
 

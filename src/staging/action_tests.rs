@@ -153,6 +153,42 @@ fn requests() {
         "/nodes/pve1/storage/local/content/local%3Aimport%2Fa.qcow2",
         &[],
     );
+    check(
+        action(Op::Console {
+            serial: Some("serial0".into()),
+        }),
+        "POST",
+        &format!("{base}/termproxy"),
+        &[("serial", "serial0")],
+    );
+    let mut ct = action(Op::Console {
+        serial: Some("serial0".into()),
+    });
+    ct.target.guest_kind = GuestKind::Lxc;
+    ct.target.vmid = 200;
+    // A container's termproxy takes no serial port.
+    check(ct, "POST", "/nodes/pve1/lxc/200/termproxy", &[]);
+}
+
+#[test]
+fn a_console_runs_at_once_and_is_never_undone() {
+    let a = action(Op::Console {
+        serial: Some("serial0".into()),
+    });
+    assert_eq!(a.kind(), ActionKind::Console);
+    assert_eq!(a.kind().as_str(), "console");
+    assert!(a.risk().is_none());
+    assert!(!a.op.undoable_by_snapshot());
+    assert!(matches!(a.op.undo(), Undo::Never(_)));
+    assert_eq!(a.summary(), "console serial0");
+    assert_eq!(action(Op::Console { serial: None }).summary(), "console");
+    assert_eq!(
+        a.audit_params().get("serial").map(String::as_str),
+        Some("serial0")
+    );
+    // It survives a round trip through the buffer's JSON.
+    let json = serde_json::to_string(&a).unwrap();
+    assert_eq!(serde_json::from_str::<Action>(&json).unwrap(), a);
 }
 
 #[test]

@@ -190,7 +190,8 @@ pub fn status_skip(kind: ActionKind, status: &str) -> Option<String> {
 /// The answer to a mutating request.
 #[derive(Debug, Clone)]
 pub struct Sent {
-    /// The `data` of the answer (a UPID string, `null`, or what a raw write returned).
+    /// The `data` of the answer (a UPID string, `null`, what a raw write returned, or a
+    /// console's `{port, ticket, user, upid}`: the caller keeps the ticket to itself).
     pub data: Json,
     /// The task it started, if it started one.
     pub upid: Option<Upid>,
@@ -268,7 +269,12 @@ impl Executor {
                 Err(e)
             }
             Ok(data) => {
-                let upid = data.as_str().and_then(|s| s.parse::<Upid>().ok());
+                // A UPID string, or an object carrying one (`termproxy`: `{port, ticket, user,
+                // upid}`, whose other fields are never logged).
+                let upid = data
+                    .as_str()
+                    .or_else(|| data.get("upid").and_then(Json::as_str))
+                    .and_then(|s| s.parse::<Upid>().ok());
                 let text = upid.as_ref().map(Upid::to_string);
                 let outcome = if upid.is_some() { "submitted" } else { "ok" };
                 if let Some(j) = self.journal(action) {

@@ -190,6 +190,10 @@ pub const SET_KEYS: &[&str] = &[
     "description",
     "onboot",
     "tags",
+    "serial0",
+    "serial1",
+    "serial2",
+    "serial3",
 ];
 
 /// When a changed key takes effect on a running QEMU guest, following qemu-server's

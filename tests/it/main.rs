@@ -10,6 +10,7 @@ mod architecture;
 mod cli;
 mod client;
 mod common;
+mod console;
 mod examples;
 mod executor;
 mod guest_ops;

@@ -8,6 +8,7 @@
 mod access;
 mod backup;
 mod cluster;
+mod console;
 mod guest;
 mod ha;
 mod lxc;
@@ -137,6 +138,7 @@ fn all_routes() -> Vec<Route> {
     v.extend(lxc_create::routes());
     v.extend(storage_ops::routes());
     v.extend(rrd::routes());
+    v.extend(console::routes());
     v
 }
 
