@@ -393,6 +393,22 @@ async fn clone_run(ctx: &mut Ctx, call: Call) -> Result<Output> {
     };
     let guests = inv.guests().iter().filter(|g| !g.template).count();
     policy::check_new_guest(&ctx.config, kind, asked, guests)?;
+    // The clone gets the source's cores and memory: the per-guest quotas apply to them.
+    let src_cfg = read_config(ctx, &src).await?;
+    let inherited: std::collections::BTreeMap<String, String> = ["cores", "sockets", "memory"]
+        .iter()
+        .filter_map(|k| {
+            let v = src_cfg.get(*k)?;
+            let text = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+            Some((k.to_string(), text))
+        })
+        .collect();
+    policy::check_quotas(
+        &ctx.config,
+        &format!("the clone {name}"),
+        &inherited,
+        &src_cfg,
+    )?;
     let config = ctx.config.clone();
     let newid = crate::wizard::provision::allocate_vmid(ctx, &config, &inv, asked, None).await?;
     policy::check_new_guest(&ctx.config, kind, Some(newid), guests)?;

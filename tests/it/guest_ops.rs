@@ -367,3 +367,36 @@ fn containers_clone_migrate_resize_back_up_and_restore() {
     let rootfs = cfg(&sim, 202, "rootfs").unwrap();
     assert!(rootfs.starts_with("local-lvm:vm-202-disk-"), "{rootfs}");
 }
+
+#[test]
+fn clone_obeys_the_quotas_and_a_batch_file_stages_and_commits() {
+    let sim = TestSim::demo();
+    let config = sim.home.path().join("quota.yaml");
+    std::fs::write(&config, "quotas:\n  max_memory: 8G\n").unwrap();
+    let sent = sim.handle.mutating_count();
+    let out = sim
+        .cmd()
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "-c",
+            "clone db01 db02",
+        ])
+        .output()
+        .unwrap();
+    let (code, _, err) = crate::common::split(out);
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("quotas.max_memory"), "{err}");
+    assert_eq!(sim.handle.mutating_count(), sent);
+    let script = sim.home.path().join("grow.pve");
+    std::fs::write(
+        &script,
+        "resize web01 scsi0 +1G\nmigrate dev-box pve2\ncommit\n",
+    )
+    .unwrap();
+    let out = sim.cmd().arg("-f").arg(&script).output().unwrap();
+    let (code, out, err) = crate::common::split(out);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(cfg(&sim, 101, "scsi0").unwrap().contains("size=33G"));
+    assert_eq!(state(&sim, |s| s.guests[&120].node.clone()), "pve2");
+}
