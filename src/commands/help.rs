@@ -25,18 +25,62 @@ Exit codes:
   2    usage or parse error
   3    a commit partly failed
   4    refused by policy (protected guest, quota, VMID range)
-  5    a batch (-f or standard input) ended with changes still pending: they are kept, not applied
+  5    a batch (-f or standard input) ended with changes still pending: they are
+       kept, not applied
   130  interrupted (Ctrl-C)
 ";
 
+/// Help is laid out for this many columns (a terminal's default; tables are cut to it too).
+pub const HELP_WIDTH: usize = 80;
+
+/// `text` wrapped at word boundaries to [`HELP_WIDTH`]: the first line starts with `first`, the
+/// others with `indent` spaces. A word longer than a line stays whole.
+fn wrap(first: &str, text: &str, indent: usize) -> String {
+    use unicode_width::UnicodeWidthStr;
+    let mut out = first.to_string();
+    let mut col = first.width();
+    let mut at_start = true;
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let w = word.width();
+        if !at_start && col + 1 + w > HELP_WIDTH {
+            out.push('\n');
+            out.push_str(&" ".repeat(indent));
+            col = indent;
+            at_start = true;
+        }
+        if !at_start {
+            out.push(' ');
+            col += 1;
+        }
+        out.push_str(word);
+        col += w;
+        at_start = false;
+    }
+    out.push('\n');
+    out
+}
+
 /// The help text of one command.
 pub fn command_help(sig: &Signature) -> String {
-    let mut out = format!("{}\n\n  {}\n", sig.about, sig.usage());
+    let mut out = wrap("", sig.about, 0);
+    out.push('\n');
+    // A bracketed flag and its value stay on one line: `[--limit LIMIT]`.
+    let mut usage = String::new();
+    let mut depth = 0usize;
+    for c in sig.usage().chars() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        usage.push(if c == ' ' && depth > 0 { '\u{a0}' } else { c });
+    }
+    out.push_str(&wrap("  ", &usage, 4).replace('\u{a0}', " "));
     if !sig.args.is_empty() {
         out.push('\n');
         let width = sig.args.iter().map(|a| a.name.len()).max().unwrap_or(0);
         for a in sig.args {
-            out.push_str(&format!("  {:width$}  {}\n", a.name, a.help));
+            out.push_str(&wrap(&format!("  {:width$}  ", a.name), a.help, width + 4));
         }
     }
     if sig.destructive() {
@@ -55,19 +99,36 @@ pub fn command_help(sig: &Signature) -> String {
     out
 }
 
+/// Examples with their notes aligned after them, or, where a line leaves no room, on the line
+/// below it.
 fn examples(list: &[Example]) -> String {
-    let width = list.iter().map(|e| e.line.len()).max().unwrap_or(0);
+    let fits = |e: &&Example| e.line.len() + e.about.len() + 7 <= HELP_WIDTH;
+    let width = list
+        .iter()
+        .filter(fits)
+        .map(|e| e.line.len())
+        .max()
+        .unwrap_or(0);
     list.iter()
-        .map(|e| format!("  {:width$}   # {}\n", e.line, e.about))
+        .map(|e| {
+            if fits(&e) && width + e.about.len() + 7 <= HELP_WIDTH {
+                format!("  {:width$}   # {}\n", e.line, e.about)
+            } else if fits(&e) {
+                format!("  {}   # {}\n", e.line, e.about)
+            } else {
+                format!("  {}\n{}", e.line, wrap("      # ", e.about, 8))
+            }
+        })
         .collect()
 }
 
 /// The overview: every command by category, then the exit codes.
 pub fn overview() -> String {
     let mut out = String::from(
-        "pvesh+ — a shell for Proxmox VE. A line is a pipeline: `ls | where status=running | count`;\n\
-         `;` runs several in turn, stopping at the first error: `ls | count; nodes`.\n\
-         Guests are named by VMID, name, unique prefix, or @tag:X @pool:X @node:X @all.\n",
+        "pvesh+ — a shell for Proxmox VE. A line is a pipeline:\n\
+         `ls | where status=running | count`; `;` runs several in turn, stopping at the\n\
+         first error: `ls | count; nodes`. Guests are named by VMID, name, unique\n\
+         prefix, or @tag:X @pool:X @node:X @all.\n",
     );
     for (cat, title) in [
         (Category::Read, "Reading the cluster"),
@@ -88,7 +149,8 @@ pub fn overview() -> String {
         out.push_str(&format!("\n{title}:\n"));
         let width = cmds.iter().map(|c| c.sig.name.len()).max().unwrap_or(0);
         for c in cmds {
-            out.push_str(&format!("  {:width$}  {}\n", c.sig.name, c.sig.about));
+            let head = format!("  {:width$}  ", c.sig.name);
+            out.push_str(&wrap(&head, c.sig.about, width + 4));
         }
     }
     out.push_str(
