@@ -81,8 +81,13 @@ async fn ssh_run(ctx: &mut Ctx, call: Call) -> Result<Output> {
     }
     argv.push(address.clone());
     argv.extend(passed);
+    let verb = if call.args.has_flag("dry-run") {
+        "would connect"
+    } else {
+        "connecting"
+    };
     ctx.note(&format!(
-        "connecting to {} at {address}{}",
+        "{verb} to {} at {address}{}",
         g.label(),
         user.as_ref()
             .map(|u| format!(" as {u}"))
@@ -95,7 +100,9 @@ async fn ssh_run(ctx: &mut Ctx, call: Call) -> Result<Output> {
     r.insert("user", user.map_or(Value::Null, Value::String));
     r.insert("command", Value::String(argv.join(" ")));
     let mut out = Output::value(Value::Record(r));
-    out.handoff = Some(argv);
+    if !call.args.has_flag("dry-run") {
+        out.handoff = Some(argv);
+    }
     Ok(out)
 }
 
@@ -111,11 +118,13 @@ pub static SSH: Command = Command {
                 ArgKind::Text,
                 "the login (default: its cloud-init user, else ssh's)",
             ),
+            Arg::switch("--dry-run", "show the ssh command; run nothing"),
         ],
         action: None,
         fields: &["vmid", "name", "address", "user", "command"],
         examples: &[
             ex("ssh web01", "a shell on web01"),
+            ex("ssh web01 --dry-run", "the ssh command it would run"),
             ex("ssh web01 --user root -- uptime", "run one command there"),
         ],
     },

@@ -176,6 +176,19 @@ impl ActionKind {
         }
     }
 
+    /// True when its task copies data for a while (a migration, a backup, a restore, a clone,
+    /// a disk move), so its log's progress lines are worth showing as it runs.
+    pub fn copies_data(self) -> bool {
+        matches!(
+            self,
+            ActionKind::Migrate
+                | ActionKind::Backup
+                | ActionKind::Restore
+                | ActionKind::Clone
+                | ActionKind::DiskMove
+        )
+    }
+
     /// True when this kind always stages (its command's signature says "staged").
     pub fn always_destructive(self) -> bool {
         matches!(self.risk(), Risk::Always(_))

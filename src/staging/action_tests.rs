@@ -324,3 +324,142 @@ fn guest_paths() {
     assert_eq!(guest_of_path("/nodes/pve1/storage"), None);
     assert_eq!(guest_of_path("/pools"), None);
 }
+
+#[test]
+fn guest_operations_request_what_pve_takes() {
+    let base = "/nodes/pve1/qemu/101";
+    let migrate = |online| Op::Migrate {
+        target: "pve2".into(),
+        online,
+        with_local_disks: true,
+        target_storage: Some("fast-zfs".into()),
+    };
+    check(
+        action(migrate(true)),
+        "POST",
+        &format!("{base}/migrate"),
+        &[
+            ("target", "pve2"),
+            ("online", "1"),
+            ("with-local-disks", "1"),
+            ("targetstorage", "fast-zfs"),
+        ],
+    );
+    // A container has no live migration: `online` becomes a restart.
+    let mut ct = action(migrate(true));
+    ct.target.guest_kind = GuestKind::Lxc;
+    check(
+        ct,
+        "POST",
+        "/nodes/pve1/lxc/101/migrate",
+        &[
+            ("target", "pve2"),
+            ("restart", "1"),
+            ("target-storage", "fast-zfs"),
+        ],
+    );
+    check(
+        action(Op::DiskAdd {
+            disk: "scsi1".into(),
+            storage: "local-lvm".into(),
+            size_gib: 50,
+        }),
+        "POST",
+        &format!("{base}/config"),
+        &[("scsi1", "local-lvm:50"), ("digest", "abc")],
+    );
+    check(
+        action(Op::DiskMove {
+            disk: "scsi0".into(),
+            storage: "fast-zfs".into(),
+            delete: true,
+            from: Some("local-lvm".into()),
+        }),
+        "POST",
+        &format!("{base}/move_disk"),
+        &[
+            ("disk", "scsi0"),
+            ("storage", "fast-zfs"),
+            ("digest", "abc"),
+            ("delete", "1"),
+        ],
+    );
+    check(
+        action(Op::DiskDetach {
+            disk: "scsi1".into(),
+            volume: "local-lvm:vm-101-disk-1".into(),
+        }),
+        "PUT",
+        &format!("{base}/unlink"),
+        &[("idlist", "scsi1")],
+    );
+    check(
+        action(Op::Backup {
+            storage: Some("backup".into()),
+            mode: Some("stop".into()),
+            compress: None,
+            notes: Some("{{guestname}}".into()),
+            protected: true,
+        }),
+        "POST",
+        "/nodes/pve1/vzdump",
+        &[
+            ("vmid", "101"),
+            ("storage", "backup"),
+            ("mode", "stop"),
+            ("notes-template", "{{guestname}}"),
+            ("protected", "1"),
+        ],
+    );
+    let restore = Op::Restore {
+        archive: "backup:backup/vzdump-lxc-101-x.tar.zst".into(),
+        storage: None,
+        force: true,
+        unique: false,
+    };
+    let mut ct = action(restore.clone());
+    ct.target.guest_kind = GuestKind::Lxc;
+    check(
+        ct,
+        "POST",
+        "/nodes/pve1/lxc",
+        &[
+            ("vmid", "101"),
+            ("ostemplate", "backup:backup/vzdump-lxc-101-x.tar.zst"),
+            ("restore", "1"),
+            ("force", "1"),
+        ],
+    );
+    assert!(action(restore).risk().is_some(), "over a guest: staged");
+    let fresh = Op::Restore {
+        archive: "a".into(),
+        storage: None,
+        force: false,
+        unique: false,
+    };
+    assert!(action(fresh).risk().is_none(), "to a new VMID: at once");
+}
+
+#[test]
+fn guest_operations_diff_in_words() {
+    let rows = action(Op::Resize {
+        disk: "scsi0".into(),
+        size: "+10G".into(),
+        from: Some("32G".into()),
+        to: Some("42G".into()),
+    })
+    .diff();
+    assert_eq!(
+        rows,
+        [("scsi0 size".into(), "32G".into(), "42G (+10G)".into())]
+    );
+    let rows = action(Op::Migrate {
+        target: "pve2".into(),
+        online: false,
+        with_local_disks: false,
+        target_storage: None,
+    })
+    .diff();
+    assert_eq!(rows[0], ("node".into(), "pve1".into(), "pve2".into()));
+    assert_eq!(rows[1].2, "offline");
+}

@@ -604,14 +604,7 @@ impl Job {
         let text = upid.to_string();
         // Long copies (migrate, backup, restore, clone, disk move) show their progress lines
         // (`transferred 8.0 GiB of 32.0 GiB (25.00%)`) from the task log as they come.
-        let copies = matches!(
-            a.kind(),
-            ActionKind::Migrate
-                | ActionKind::Backup
-                | ActionKind::Restore
-                | ActionKind::Clone
-                | ActionKind::DiskMove
-        );
+        let copies = a.kind().copies_data();
         let mut wait = self.wait.clone();
         if copies {
             wait.log = crate::api::TaskLog::Stream;

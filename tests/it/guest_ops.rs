@@ -400,3 +400,20 @@ fn clone_obeys_the_quotas_and_a_batch_file_stages_and_commits() {
     assert!(cfg(&sim, 101, "scsi0").unwrap().contains("size=33G"));
     assert_eq!(state(&sim, |s| s.guests[&120].node.clone()), "pve2");
 }
+
+#[test]
+fn ssh_dry_run_shows_the_command_and_runs_nothing() {
+    let sim = TestSim::demo();
+    // No ssh on PATH at all: a dry run must not try to run it.
+    let out = sim
+        .cmd()
+        .env("PATH", "/nonexistent")
+        .args(["--json", "-c", "ssh web01 --dry-run -- hostname"])
+        .output()
+        .unwrap();
+    let (code, stdout, stderr) = crate::common::split(out);
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["command"], "ssh 10.0.0.103 hostname");
+    assert!(stderr.contains("would connect to web01 (101)"), "{stderr}");
+}
