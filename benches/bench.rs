@@ -5,6 +5,8 @@
 //! - the simulator's requests per second for `GET /cluster/resources` (10 000 guests);
 //! - `--demo` cold start to a first answer, and `-c ls` wall time and peak memory against a
 //!   10 000-guest simulator (the release binary, measured with /usr/bin/time);
+//! - `placement`: the evacuation planner for a node of 1000 guests in a 10 000-guest, 32-node
+//!   cluster, and the balancer over the whole cluster (median of 20 runs);
 //! - `bulk`: a snapshot of 500 guests through the staging executor at `--parallel` 4, 8 and 16
 //!   (at most 2 per node, 8 nodes) against the ideal ceil(500/parallel)·T and a sequential loop,
 //!   where T is the simulated task time (`BULK_T_MS`, default 50 ms).
@@ -404,6 +406,82 @@ fn bench_bulk(rt: &tokio::runtime::Runtime) {
     );
 }
 
+fn bench_placement() {
+    use pvesh_plus::api::GuestKind;
+    use pvesh_plus::staging::placement::{self, EvacuateOptions, GuestFacts, NodeCap};
+    const G: u64 = 1 << 30;
+    let nodes: Vec<NodeCap> = (0..32)
+        .map(|n| NodeCap {
+            name: format!("node{n:02}"),
+            online: true,
+            maxmem: 512 * G,
+            mem: (100 + (n as u64 * 7) % 200) * G,
+            maxcpu: 64,
+            cpu: 0.1 + (n as f64) / 100.0,
+            storages: vec!["local-lvm".into(), "ceph".into()],
+        })
+        .collect();
+    // 10 000 guests; node00 holds 1000 of them, the rest are spread over the others.
+    let guests: Vec<GuestFacts> = (0..10_000u32)
+        .map(|i| GuestFacts {
+            vmid: 1000 + i,
+            name: format!("gen-{i:05}"),
+            kind: if i % 10 == 0 {
+                GuestKind::Lxc
+            } else {
+                GuestKind::Qemu
+            },
+            node: if i < 1000 {
+                "node00".into()
+            } else {
+                format!("node{:02}", 1 + i % 31)
+            },
+            running: i % 3 != 0,
+            maxmem: (1 + u64::from(i % 16)) * G / 2,
+            mem: (1 + u64::from(i % 16)) * G / 4,
+            template: false,
+            hold: None,
+            ha: i % 50 == 0,
+            local_storages: if i % 4 == 0 {
+                vec!["local-lvm".into()]
+            } else {
+                Vec::new()
+            },
+            local_resources: Vec::new(),
+        })
+        .collect();
+    let opts = EvacuateOptions {
+        with_local_disks: true,
+        include_templates: false,
+    };
+    let mut times = Vec::new();
+    let mut placed = 0;
+    for _ in 0..20 {
+        let t = Instant::now();
+        let plan = placement::evacuate("node00", &guests, &nodes, &[], opts);
+        times.push(t.elapsed());
+        placed = plan.placements.iter().filter(|p| p.to.is_some()).count();
+    }
+    times.sort();
+    println!(
+        "placement: evacuate 1000 guests of 10000 on 32 nodes: median {:.2} ms, p99 {:.2} ms ({placed} placed)",
+        percentile(&times, 0.5).as_secs_f64() * 1e3,
+        percentile(&times, 0.99).as_secs_f64() * 1e3
+    );
+    let mut times = Vec::new();
+    let mut moves = 0;
+    for _ in 0..20 {
+        let t = Instant::now();
+        moves = placement::balance(&guests, &nodes, 20, true).len();
+        times.push(t.elapsed());
+    }
+    times.sort();
+    println!(
+        "placement: balance 10000 guests on 32 nodes (20 moves max): median {:.2} ms ({moves} moves)",
+        percentile(&times, 0.5).as_secs_f64() * 1e3
+    );
+}
+
 fn main() {
     let filter = std::env::args()
         .nth(1)
@@ -426,6 +504,9 @@ fn main() {
     }
     if "binary".contains(filter.as_str()) {
         bench_binary(&rt);
+    }
+    if "placement".contains(filter.as_str()) {
+        bench_placement();
     }
     if "bulk".contains(filter.as_str()) {
         bench_bulk(&rt);

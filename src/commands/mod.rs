@@ -17,6 +17,7 @@
 mod actions;
 mod apischema;
 mod changes;
+mod cluster_ops;
 mod console;
 mod engine;
 mod guest_ip;
@@ -269,6 +270,9 @@ pub static COMMANDS: &[&Command] = &[
     &guest_ops::DISK,
     &guest_ops::BACKUP,
     &guest_ops::RESTORE,
+    // The cluster as a whole: evacuation and balancing plans (cluster_ops.rs).
+    &cluster_ops::EVACUATE,
+    &cluster_ops::BALANCE,
     // Reaching guests over the network (remote.rs).
     &remote::SSH,
     &remote::WAIT_SSH,

@@ -22,6 +22,7 @@ pub struct Node {
     pub online: bool,
     pub cpu: f64,
     pub maxcpu: u32,
+    /// Memory the host itself uses; [`State::node_mem`] adds its running guests'.
     pub mem: u64,
     pub maxmem: u64,
     pub disk: u64,
@@ -560,6 +561,17 @@ impl State {
         }
     }
 
+    /// Memory in use on a node: the host's own plus its running guests', at most all of it.
+    pub fn node_mem(&self, n: &Node) -> u64 {
+        let guests: u64 = self
+            .guests
+            .values()
+            .filter(|g| g.node == n.name && g.is_running())
+            .map(|g| g.mem)
+            .sum();
+        (n.mem + guests).min(n.maxmem)
+    }
+
     pub fn node_resource(&self, n: &Node) -> Value {
         json!({
             "id": format!("node/{}", n.name),
@@ -568,7 +580,7 @@ impl State {
             "status": if n.online { "online" } else { "offline" },
             "cpu": if n.online { n.cpu } else { 0.0 },
             "maxcpu": n.maxcpu,
-            "mem": n.mem,
+            "mem": self.node_mem(n),
             "maxmem": n.maxmem,
             "disk": n.disk,
             "maxdisk": n.maxdisk,

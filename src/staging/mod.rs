@@ -10,7 +10,8 @@
 //! Files: `action.rs` (Action, Op, ActionKind: risk, undo, request, summary, diff),
 //! `buffer.rs` (persistence), `journal.rs` (what a commit sent), `audit.rs`, `policy.rs`
 //! (staging policy, protection, quotas, hotplug), `executor.rs` (the executor and typed
-//! outcomes), `commit.rs` (commit orchestration), `confirm.rs` (clock and confirmation window).
+//! outcomes), `commit.rs` (commit orchestration), `confirm.rs` (clock and confirmation window),
+//! `placement.rs` (pure evacuation and balancing plans).
 
 mod action;
 mod audit;
@@ -20,6 +21,7 @@ mod confirm;
 mod executor;
 mod journal;
 pub mod limits;
+pub mod placement;
 pub mod policy;
 
 use std::sync::Arc;

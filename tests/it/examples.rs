@@ -48,6 +48,11 @@ const SETUP: &[(&str, &[&str])] = &[
     ("resume", &["suspend web01", "commit"]),
     // A memory change pending until the next reboot, for `config web01 | get pending`.
     ("config", &["set memory=8G web01"]),
+    // pve3 filled up (its stopped guests started), so `balance` has something to even out.
+    (
+        "balance",
+        &["start dev-box", "start dev-win11", "start lab-k8s-03"],
+    ),
     // Some task history (the demo cluster starts with none).
     ("tasks", &["start dev-box", "tag add maintenance web01"]),
 ];

@@ -9,6 +9,7 @@
 mod architecture;
 mod cli;
 mod client;
+mod cluster_ops;
 mod common;
 mod console;
 mod examples;

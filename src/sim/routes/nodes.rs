@@ -90,7 +90,7 @@ fn nodes(c: &mut Ctx) -> Result<Reply, ApiError> {
             json!({
                 "node": n.name, "id": format!("node/{}", n.name), "type": "node",
                 "status": if n.online { "online" } else { "offline" },
-                "cpu": n.cpu, "maxcpu": n.maxcpu, "mem": n.mem, "maxmem": n.maxmem,
+                "cpu": n.cpu, "maxcpu": n.maxcpu, "mem": c.state.node_mem(n), "maxmem": n.maxmem,
                 "disk": n.disk, "maxdisk": n.maxdisk, "uptime": n.uptime, "level": "",
                 "ssl_fingerprint": n.ssl_fingerprint,
             })
@@ -118,7 +118,7 @@ fn node_status(c: &mut Ctx) -> Result<Reply, ApiError> {
         "kversion": "Linux 6.14.8-2-pve #1 SMP PREEMPT_DYNAMIC PMX 6.14.8-2 x86_64",
         "pveversion": "pve-manager/9.1.1/5b2c5e4d",
         "cpuinfo": { "cpus": n.maxcpu, "cores": n.maxcpu / 2, "sockets": 1, "model": "AMD EPYC 7302P 16-Core Processor", "mhz": "3000.000", "hvm": "1", "user_hz": 100, "flags": "" },
-        "memory": { "total": n.maxmem, "used": n.mem, "free": n.maxmem.saturating_sub(n.mem) },
+        "memory": { "total": n.maxmem, "used": c.state.node_mem(n), "free": n.maxmem.saturating_sub(c.state.node_mem(n)) },
         "swap": { "total": 8u64 << 30, "used": 0, "free": 8u64 << 30 },
         "rootfs": { "total": n.maxdisk, "used": n.disk, "free": n.maxdisk.saturating_sub(n.disk), "avail": n.maxdisk.saturating_sub(n.disk) },
         "ksm": { "shared": 0 },

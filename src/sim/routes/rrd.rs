@@ -178,7 +178,7 @@ fn node_rrd(c: &mut Ctx) -> Result<Reply, ApiError> {
         .map(|t| {
             let w = wobble(id << 40, t, max);
             let cpu = (n.cpu * w).min(1.0);
-            let memused = (n.mem as f64 * w).min(n.maxmem as f64);
+            let memused = (c.state.node_mem(n) as f64 * w).min(n.maxmem as f64);
             json!({
                 "time": t, "loadavg": cpu * f64::from(n.maxcpu), "maxcpu": n.maxcpu, "cpu": cpu,
                 "iowait": cpu * 0.05, "memtotal": n.maxmem as f64, "memused": memused,

@@ -18,7 +18,8 @@ pub(super) fn node(name: &str, maxcpu: u32, mem_gib: u64, uptime: u64) -> Node {
         online: true,
         cpu: 0.08,
         maxcpu,
-        mem: mem_gib * GIB / 3,
+        // The host's own use; guests' memory is added when it is read (`State::node_mem`).
+        mem: 2 * GIB + mem_gib * GIB / 32,
         maxmem: mem_gib * GIB,
         disk: 12 * GIB,
         maxdisk: 100 * GIB,

@@ -1,0 +1,80 @@
+//! Evacuation and balancing plans (issue 11) through the real binary: a dry run sends nothing,
+//! the plan stages one migration per move, and after `commit` the node is empty in the
+//! simulator except for what the plan said stays.
+
+use crate::common::TestSim;
+
+fn on_node(sim: &TestSim, node: &str) -> Vec<u32> {
+    sim.wait_for_state(|s| {
+        Some(
+            s.guests
+                .values()
+                .filter(|g| g.node == node)
+                .map(|g| g.vmid)
+                .collect(),
+        )
+    })
+}
+
+#[test]
+fn evacuate_dry_run_sends_nothing_and_the_plan_empties_the_node_at_commit() {
+    let sim = TestSim::demo();
+    let before = on_node(&sim, "pve3");
+    assert!(!before.is_empty());
+    let sent = sim.handle.mutating_count();
+    let (code, out, err) = sim.run("evacuate pve3 --dry-run");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("running on local disks"), "{out}");
+    assert!(err.contains("nothing staged, nothing sent"), "{err}");
+    assert_eq!(sim.handle.mutating_count(), sent, "a dry run sends nothing");
+    let (code, out, err) = sim.run("evacuate pve3 --with-local-disks; pending");
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("6 of 6 guest(s) can move"), "{err}");
+    assert_eq!(out.matches("migrate to pve").count(), 6, "{out}");
+    assert_eq!(sim.handle.mutating_count(), sent, "staging sends nothing");
+    let (code, out, err) = sim.run("commit");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(on_node(&sim, "pve3").is_empty(), "pve3 still holds guests");
+}
+
+#[test]
+fn evacuate_says_what_stays_and_respects_to() {
+    let sim = TestSim::demo();
+    let (code, out, err) = sim.run("evacuate pve1 --with-local-disks --to pve2 --dry-run");
+    assert_eq!(code, 0, "{err}");
+    // db01 is protected, the templates stay unless asked; everything else goes to pve2.
+    assert!(out.contains("protected"), "{out}");
+    assert!(out.contains("a template (--templates moves them)"), "{out}");
+    assert!(!out.contains("pve3"), "--to pve2 only: {out}");
+    let (code, _, err) = sim.run("evacuate pve1 --to pve1");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("the node being emptied"), "{err}");
+    let (code, _, err) = sim.run("evacuate pve7");
+    assert_eq!(code, 1);
+    assert!(err.contains("no node pve7"), "{err}");
+}
+
+#[test]
+fn balance_evens_memory_and_says_when_there_is_nothing_to_do() {
+    let sim = TestSim::demo();
+    let (code, _, err) = sim.run("balance --dry-run");
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("nothing to do"), "{err}");
+    let (code, out, err) = sim.run(
+        "start dev-box; start dev-win11; start lab-k8s-03; balance --with-local-disks --max-moves 3; commit",
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains("staged"), "{err}");
+    let pct = |node: &str| {
+        sim.wait_for_state(|s| {
+            let n = s.node(node)?;
+            Some(s.node_mem(n) as f64 * 100.0 / n.maxmem as f64)
+        })
+    };
+    let (a, b, c) = (pct("pve1"), pct("pve2"), pct("pve3"));
+    let gap = a.max(b).max(c) - a.min(b).min(c);
+    assert!(
+        gap <= 10.5,
+        "memory use after balancing: {a:.0}% {b:.0}% {c:.0}%"
+    );
+}
