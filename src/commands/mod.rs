@@ -10,7 +10,7 @@
 //! `read.rs` (version, nodes, ls, status, tasks), `reads.rs` (ps, storage, content, pools, tags,
 //! templates, backup-jobs), `guest_reads.rs` (snapshots, backups, config), `guest_ip.rs` (ip), `propstring.rs`
 //! (config property strings), `apischema.rs` (usage, the server's API schema), `records.rs` (where,
-//! select, sort-by, ...), `actions.rs` (start, stop, snapshot, set, ...: plan, stage or run),
+//! select, sort-by, ..., sum, avg, min, max), `actions.rs` (start, stop, snapshot, set, ...: plan, stage or run),
 //! `changes.rs` (set and tag values), `console.rs` (console: termproxy via the executor), `rawapi.rs` (set/create/delete on API paths), `pending.rs` (pending, diff, discard, commit, confirm), `new.rs`
 //! (new, new-template: over `crate::wizard`), `session.rs` (use, cd, ...), `help.rs`.
 
@@ -290,6 +290,10 @@ pub static COMMANDS: &[&Command] = &[
     &records::GET,
     &records::UNIQ,
     &records::GROUP_BY,
+    &records::SUM,
+    &records::AVG,
+    &records::MIN,
+    &records::MAX,
     &records::TO,
     &session::USE,
     &session::CONTEXT,

@@ -40,15 +40,30 @@ fn sizes_stay_sizes_and_nulls_are_skipped() {
 fn durations_numbers_and_times_keep_their_kind() {
     let g = guests();
     // uptime is missing in ci01: skipped.
-    assert!(matches!(agg(&g, "uptime", Aggregate::Sum), Value::Duration(600)));
-    assert!(matches!(agg(&g, "uptime", Aggregate::Avg), Value::Duration(200)));
+    assert!(matches!(
+        agg(&g, "uptime", Aggregate::Sum),
+        Value::Duration(600)
+    ));
+    assert!(matches!(
+        agg(&g, "uptime", Aggregate::Avg),
+        Value::Duration(200)
+    ));
     assert!(matches!(agg(&g, "cores", Aggregate::Sum), Value::Int(8)));
     assert!(matches!(agg(&g, "cores", Aggregate::Avg), Value::Float(x) if x == 2.0));
     assert!(matches!(agg(&g, "cpu", Aggregate::Sum), Value::Float(x) if x == 0.75));
     assert!(matches!(agg(&g, "cpu", Aggregate::Avg), Value::Float(x) if x == 0.25));
-    assert!(matches!(agg(&g, "ctime", Aggregate::Min), Value::Time(1600000000)));
-    assert!(matches!(agg(&g, "ctime", Aggregate::Max), Value::Time(1700000000)));
-    assert!(matches!(agg(&g, "ctime", Aggregate::Avg), Value::Time(1650000000)));
+    assert!(matches!(
+        agg(&g, "ctime", Aggregate::Min),
+        Value::Time(1600000000)
+    ));
+    assert!(matches!(
+        agg(&g, "ctime", Aggregate::Max),
+        Value::Time(1700000000)
+    ));
+    assert!(matches!(
+        agg(&g, "ctime", Aggregate::Avg),
+        Value::Time(1650000000)
+    ));
     assert_eq!(agg(&g, "cores", Aggregate::Sum).to_json(), json!(8));
     assert_eq!(agg(&g, "cpu", Aggregate::Avg).to_json(), json!(0.25));
 }
@@ -80,7 +95,10 @@ fn mixed_kinds() {
         Value::Record(Record::from_pairs([("x", Value::Size(1024))])),
         Value::Record(Record::from_pairs([("x", Value::Int(1024))])),
     ];
-    assert!(matches!(agg(&items, "x", Aggregate::Sum), Value::Size(2048)));
+    assert!(matches!(
+        agg(&items, "x", Aggregate::Sum),
+        Value::Size(2048)
+    ));
     let items = vec![
         Value::Record(Record::from_pairs([("x", Value::Int(1))])),
         Value::Record(Record::from_pairs([("x", Value::Float(0.5))])),
@@ -92,7 +110,10 @@ fn mixed_kinds() {
         Value::Record(Record::from_pairs([("x", Value::Duration(1))])),
     ];
     let err = aggregate(&items, "x", Aggregate::Sum).unwrap_err();
-    assert_eq!(err.message, "sum cannot add sizes and durations (field 'x')");
+    assert_eq!(
+        err.message,
+        "sum cannot add sizes and durations (field 'x')"
+    );
     // Strings and numbers do not compare.
     let items = vec![
         Value::Record(Record::from_pairs([("x", Value::from("a"))])),
@@ -136,16 +157,29 @@ fn group_by_carries_aggregates_between_count_and_items() {
     let fields: Vec<&str> = first.fields().collect();
     assert_eq!(
         fields,
-        ["node", "count", "sum.maxmem", "avg.cpu", "max.uptime", "items"]
+        [
+            "node",
+            "count",
+            "sum.maxmem",
+            "avg.cpu",
+            "max.uptime",
+            "items"
+        ]
     );
     assert_eq!(first.get("node"), Some(&Value::from("pve2")));
     assert!(matches!(first.get("sum.maxmem"), Some(Value::Size(n)) if *n == 3 * GIB));
     assert!(matches!(first.get("avg.cpu"), Some(Value::Float(x)) if *x == 0.25));
-    assert!(matches!(first.get("max.uptime"), Some(Value::Duration(200))));
+    assert!(matches!(
+        first.get("max.uptime"),
+        Some(Value::Duration(200))
+    ));
     // pve1: ci01 has no maxmem and no uptime; they are skipped.
     let second = groups[1].as_record().unwrap();
     assert!(matches!(second.get("sum.maxmem"), Some(Value::Size(n)) if *n == 4 * GIB));
-    assert!(matches!(second.get("max.uptime"), Some(Value::Duration(300))));
+    assert!(matches!(
+        second.get("max.uptime"),
+        Some(Value::Duration(300))
+    ));
     // A dotted aggregate name is a real field: select and sort-by take it.
     let picked = crate::lang::select(groups.clone(), &["node", "sum.maxmem"]).unwrap();
     assert_eq!(

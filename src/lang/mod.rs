@@ -64,8 +64,8 @@ pub use filter::{
 pub use format::{FormatError, to_csv, to_json, to_md, to_yaml};
 pub use lexer::{Token, Word, lex, lex_partial, quote};
 pub use ops::{
-    OpError, count, did_you_mean, filter, first, get, group_by, group_by_with, last, select, sort_by,
-    uniq,
+    OpError, count, did_you_mean, filter, first, get, group_by, group_by_with, last, select,
+    sort_by, uniq,
 };
 pub use parser::{Args, Flag, Pair, Pipeline, Stage, parse_pipeline, split_args, statements};
 pub use units::{
