@@ -309,7 +309,7 @@ name like any other: `select`, `where` and `sort-by` take it.
 ";
 
 /// The aggregates a `group-by` line asks for, in the order given: `(Sum, "maxmem")`.
-fn group_aggregates(call: &Call) -> Result<Vec<(Aggregate, String)>> {
+fn group_aggregates(call: &Call) -> Vec<(Aggregate, String)> {
     let mut out = Vec::new();
     for flag in &call.args.flags {
         let Some(op) = Aggregate::from_name(&flag.name) else {
@@ -320,7 +320,7 @@ fn group_aggregates(call: &Call) -> Result<Vec<(Aggregate, String)>> {
             out.push((op, field.to_string()));
         }
     }
-    Ok(out)
+    out
 }
 
 pub static GROUP_BY: Command = Command {
@@ -331,10 +331,26 @@ pub static GROUP_BY: Command = Command {
                 (--sum F ...) and the items.",
         args: &[
             Arg::pos("field", ArgKind::Field, "the field to group by"),
-            Arg::flag("--sum", ArgKind::Field, "add sum.F: the group's total of F"),
-            Arg::flag("--avg", ArgKind::Field, "add avg.F: the group's mean of F"),
-            Arg::flag("--min", ArgKind::Field, "add min.F: the group's smallest F"),
-            Arg::flag("--max", ArgKind::Field, "add max.F: the group's largest F"),
+            Arg::flag(
+                "--sum",
+                ArgKind::Field,
+                "a field F: adds sum.F, the group's total",
+            ),
+            Arg::flag(
+                "--avg",
+                ArgKind::Field,
+                "a field F: adds avg.F, the group's mean",
+            ),
+            Arg::flag(
+                "--min",
+                ArgKind::Field,
+                "a field F: adds min.F, the group's smallest",
+            ),
+            Arg::flag(
+                "--max",
+                ArgKind::Field,
+                "a field F: adds max.F, the group's largest",
+            ),
         ],
         action: None,
         fields: &[],
@@ -348,9 +364,12 @@ pub static GROUP_BY: Command = Command {
                 about: "memory, load and longest uptime per node",
             },
             Example {
-                line: "ls | group-by type --sum maxmem,maxdisk | sort-by sum.maxmem --reverse \
-                       | select type count sum.maxmem sum.maxdisk",
-                about: "totals per guest type, biggest first",
+                line: "ls | group-by type --sum maxmem,maxdisk | select type sum.maxmem sum.maxdisk",
+                about: "two totals per guest type",
+            },
+            Example {
+                line: "ls | group-by node --sum maxmem | where sum.maxmem > 40G | get node",
+                about: "nodes whose guests are given more than 40 GiB",
             },
             Example {
                 line: "ls | group-by node --sum maxmem | select node sum.maxmem | to json",
@@ -362,7 +381,7 @@ pub static GROUP_BY: Command = Command {
         Box::pin(async move {
             let items = records(&mut call, "group-by")?;
             let field = one_field(&call, "group-by")?;
-            let aggregates = group_aggregates(&call)?;
+            let aggregates = group_aggregates(&call);
             let groups = lang::group_by_with(items, &field, &aggregates).map_err(op_err)?;
             let mut columns = vec![field.clone(), "count".to_string()];
             for (op, f) in &aggregates {
@@ -379,8 +398,13 @@ pub static GROUP_BY: Command = Command {
 
 /// Runs `sum avg min max FIELD` over the records piped in: one value out.
 async fn aggregate_stage(mut call: Call, op: Aggregate) -> Result<Output> {
-    let items = records(&mut call, op.name())?;
-    let field = one_field(&call, op.name())?;
+    let name = op.name();
+    let items = records(&mut call, name)?;
+    if call.args.positionals.is_empty() {
+        return Err(Error::usage(format!("{name} needs a field name"))
+            .hinted(format!("for example: ls | {name} maxmem")));
+    }
+    let field = one_field(&call, name)?;
     Ok(Output::value(
         lang::aggregate(&items, &field, op).map_err(op_err)?,
     ))
