@@ -177,11 +177,13 @@ impl Signature {
         self.action.is_some_and(ActionKind::always_destructive)
     }
 
-    /// `status [vm]`, `sort-by field [--reverse]`.
+    /// `status [vm]`, `sort-by field [--reverse]`; a flag whose value is a field shows `FIELD`.
     pub fn usage(&self) -> String {
         let mut out = self.name.to_string();
         for a in self.args {
-            let word = if a.is_flag() && a.takes_value {
+            let word = if a.is_flag() && a.takes_value && a.kind == ArgKind::Field {
+                format!("{} FIELD", a.name)
+            } else if a.is_flag() && a.takes_value {
                 format!("{} {}", a.name, a.flag_name().to_uppercase())
             } else if a.is_flag() {
                 a.name.to_string()
@@ -352,6 +354,10 @@ mod tests {
     fn usage_lines() {
         assert_eq!(read::STATUS.sig.usage(), "status [VM]");
         assert_eq!(records::SORT_BY.sig.usage(), "sort-by FIELD [--reverse]");
+        assert_eq!(
+            records::GROUP_BY.sig.usage(),
+            "group-by FIELD [--sum FIELD] [--avg FIELD] [--min FIELD] [--max FIELD]"
+        );
     }
 
     #[test]

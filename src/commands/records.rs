@@ -301,8 +301,8 @@ pub static UNIQ: Command = Command {
 /// What `help group-by` adds below its examples.
 pub const GROUP_BY_NOTES: &str = "\
 Aggregates: --sum F, --avg F, --min F and --max F add the field `sum.F` (and
-so on) to each group, between `count` and `items`; repeat a flag, or give
-several fields at once (`--sum maxmem,maxdisk`). They work as the commands
+so on) to each group, between `count` and `items`, in the order given; repeat
+a flag, or name several fields at once (`--sum maxmem,maxdisk`). They work as the commands
 `sum avg min max` do: sizes stay sizes, durations durations, numbers numbers;
 records lacking the field (or null there) are skipped. `sum.maxmem` is a field
 name like any other: `select`, `where` and `sort-by` take it.
@@ -328,28 +328,28 @@ pub static GROUP_BY: Command = Command {
         name: "group-by",
         category: Category::Records,
         about: "Group records by a field: one record per value, with a count, aggregates \
-                (--sum F ...) and the items.",
+                (--sum FIELD ...) and the items.",
         args: &[
             Arg::pos("field", ArgKind::Field, "the field to group by"),
             Arg::flag(
                 "--sum",
                 ArgKind::Field,
-                "a field F: adds sum.F, the group's total",
+                "adds sum.FIELD: the group's total of FIELD",
             ),
             Arg::flag(
                 "--avg",
                 ArgKind::Field,
-                "a field F: adds avg.F, the group's mean",
+                "adds avg.FIELD: the group's mean of FIELD",
             ),
             Arg::flag(
                 "--min",
                 ArgKind::Field,
-                "a field F: adds min.F, the group's smallest",
+                "adds min.FIELD: the group's smallest FIELD",
             ),
             Arg::flag(
                 "--max",
                 ArgKind::Field,
-                "a field F: adds max.F, the group's largest",
+                "adds max.FIELD: the group's largest FIELD",
             ),
         ],
         action: None,
