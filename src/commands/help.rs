@@ -92,6 +92,10 @@ pub fn command_help(sig: &Signature) -> String {
         out.push('\n');
         out.push_str(FILTER_LANGUAGE);
     }
+    if sig.name == "group-by" {
+        out.push('\n');
+        out.push_str(super::records::GROUP_BY_NOTES);
+    }
     if sig.name == "commit" {
         out.push('\n');
         out.push_str(super::pending::COMMIT_NOTES);

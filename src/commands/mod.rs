@@ -10,7 +10,7 @@
 //! `read.rs` (version, nodes, ls, status, tasks), `reads.rs` (ps, storage, content, pools, tags,
 //! templates, backup-jobs), `guest_reads.rs` (snapshots, backups, config), `guest_ip.rs` (ip), `propstring.rs`
 //! (config property strings), `apischema.rs` (usage, the server's API schema), `records.rs` (where,
-//! select, sort-by, ...), `actions.rs` (start, stop, snapshot, set, ...: plan, stage or run),
+//! select, sort-by, ..., sum, avg, min, max), `actions.rs` (start, stop, snapshot, set, ...: plan, stage or run),
 //! `changes.rs` (set and tag values), `console.rs` (console: termproxy via the executor), `rawapi.rs` (set/create/delete on API paths), `pending.rs` (pending, diff, discard, commit, confirm), `new.rs`
 //! (new, new-template: over `crate::wizard`), `session.rs` (use, cd, ...), `help.rs`.
 
@@ -178,11 +178,13 @@ impl Signature {
         self.action.is_some_and(ActionKind::always_destructive)
     }
 
-    /// `status [vm]`, `sort-by field [--reverse]`.
+    /// `status [vm]`, `sort-by field [--reverse]`; a flag whose value is a field shows `FIELD`.
     pub fn usage(&self) -> String {
         let mut out = self.name.to_string();
         for a in self.args {
-            let word = if a.is_flag() && a.takes_value {
+            let word = if a.is_flag() && a.takes_value && a.kind == ArgKind::Field {
+                format!("{} FIELD", a.name)
+            } else if a.is_flag() && a.takes_value {
                 format!("{} {}", a.name, a.flag_name().to_uppercase())
             } else if a.is_flag() {
                 a.name.to_string()
@@ -294,6 +296,10 @@ pub static COMMANDS: &[&Command] = &[
     &records::GET,
     &records::UNIQ,
     &records::GROUP_BY,
+    &records::SUM,
+    &records::AVG,
+    &records::MIN,
+    &records::MAX,
     &records::TO,
     &session::USE,
     &session::CONTEXT,
@@ -352,6 +358,10 @@ mod tests {
     fn usage_lines() {
         assert_eq!(read::STATUS.sig.usage(), "status [VM]");
         assert_eq!(records::SORT_BY.sig.usage(), "sort-by FIELD [--reverse]");
+        assert_eq!(
+            records::GROUP_BY.sig.usage(),
+            "group-by FIELD [--sum FIELD] [--avg FIELD] [--min FIELD] [--max FIELD]"
+        );
     }
 
     #[test]

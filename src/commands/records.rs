@@ -1,11 +1,12 @@
-//! Record commands: `where select sort-by first last count get uniq group-by to`.
+//! Record commands: `where select sort-by first last count get uniq group-by to`, and the
+//! aggregates `sum avg min max`.
 //!
 //! Thin wrappers over the pure operations in `lang`: they take the records piped in, check their
 //! arguments, and return new records. They never touch the network.
 
 use super::{Arg, ArgKind, Call, Category, Command, Example, Output, Signature};
 use crate::error::{Error, ErrorKind, Result};
-use crate::lang::{self, Value};
+use crate::lang::{self, Aggregate, Value};
 
 /// The records piped into a stage; a lone record counts as a list of one.
 fn records(call: &mut Call, name: &str) -> Result<Vec<Value>> {
@@ -297,27 +298,209 @@ pub static UNIQ: Command = Command {
     },
 };
 
+/// What `help group-by` adds below its examples.
+pub const GROUP_BY_NOTES: &str = "\
+Aggregates: --sum F, --avg F, --min F and --max F add the field `sum.F` (and
+so on) to each group, between `count` and `items`, in the order given; repeat
+a flag, or name several fields at once (`--sum maxmem,maxdisk`). They work as the commands
+`sum avg min max` do: sizes stay sizes, durations durations, numbers numbers;
+records lacking the field (or null there) are skipped. `sum.maxmem` is a field
+name like any other: `select`, `where` and `sort-by` take it.
+";
+
+/// The aggregates a `group-by` line asks for, in the order given: `(Sum, "maxmem")`.
+fn group_aggregates(call: &Call) -> Vec<(Aggregate, String)> {
+    let mut out = Vec::new();
+    for flag in &call.args.flags {
+        let Some(op) = Aggregate::from_name(&flag.name) else {
+            continue;
+        };
+        let text = flag.value.as_ref().map(|w| w.text.as_str()).unwrap_or("");
+        for field in text.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+            out.push((op, field.to_string()));
+        }
+    }
+    out
+}
+
 pub static GROUP_BY: Command = Command {
     sig: Signature {
         name: "group-by",
         category: Category::Records,
-        about: "Group records by a field: one record per value, with a count and the items.",
-        args: &[Arg::pos("field", ArgKind::Field, "the field to group by")],
+        about: "Group records by a field: one record per value, with a count, aggregates \
+                (--sum FIELD ...) and the items.",
+        args: &[
+            Arg::pos("field", ArgKind::Field, "the field to group by"),
+            Arg::flag(
+                "--sum",
+                ArgKind::Field,
+                "adds sum.FIELD: the group's total of FIELD",
+            ),
+            Arg::flag(
+                "--avg",
+                ArgKind::Field,
+                "adds avg.FIELD: the group's mean of FIELD",
+            ),
+            Arg::flag(
+                "--min",
+                ArgKind::Field,
+                "adds min.FIELD: the group's smallest FIELD",
+            ),
+            Arg::flag(
+                "--max",
+                ArgKind::Field,
+                "adds max.FIELD: the group's largest FIELD",
+            ),
+        ],
         action: None,
         fields: &[],
-        examples: &[Example {
-            line: "ls | group-by node | select node count",
-            about: "guests per node",
-        }],
+        examples: &[
+            Example {
+                line: "ls | group-by node | select node count",
+                about: "guests per node",
+            },
+            Example {
+                line: "ls | group-by node --sum maxmem --avg cpu --max uptime",
+                about: "memory, load and longest uptime per node",
+            },
+            Example {
+                line: "ls | group-by type --sum maxmem,maxdisk | select type sum.maxmem sum.maxdisk",
+                about: "two totals per guest type",
+            },
+            Example {
+                line: "ls | group-by node --sum maxmem | where sum.maxmem > 40G | get node",
+                about: "nodes whose guests are given more than 40 GiB",
+            },
+            Example {
+                line: "ls | group-by node --sum maxmem | select node sum.maxmem | to json",
+                about: "sizes as bytes in JSON",
+            },
+        ],
     },
     run: |_ctx, mut call| {
         Box::pin(async move {
             let items = records(&mut call, "group-by")?;
             let field = one_field(&call, "group-by")?;
-            let groups = lang::group_by(items, &field).map_err(op_err)?;
-            Ok(Output::value(Value::List(groups)).with_columns(&[field.as_str(), "count"]))
+            let aggregates = group_aggregates(&call);
+            let groups = lang::group_by_with(items, &field, &aggregates).map_err(op_err)?;
+            let mut columns = vec![field.clone(), "count".to_string()];
+            for (op, f) in &aggregates {
+                let name = op.field_name(f);
+                if !columns.contains(&name) {
+                    columns.push(name);
+                }
+            }
+            let refs: Vec<&str> = columns.iter().map(String::as_str).collect();
+            Ok(Output::value(Value::List(groups)).with_columns(&refs))
         })
     },
+};
+
+/// Runs `sum avg min max FIELD` over the records piped in: one value out.
+async fn aggregate_stage(mut call: Call, op: Aggregate) -> Result<Output> {
+    let name = op.name();
+    let items = records(&mut call, name)?;
+    if call.args.positionals.is_empty() {
+        return Err(Error::usage(format!("{name} needs a field name"))
+            .hinted(format!("for example: ls | {name} maxmem")));
+    }
+    let field = one_field(&call, name)?;
+    Ok(Output::value(
+        lang::aggregate(&items, &field, op).map_err(op_err)?,
+    ))
+}
+
+pub static SUM: Command = Command {
+    sig: Signature {
+        name: "sum",
+        category: Category::Records,
+        about: "Add up a field over the records: sizes stay sizes, durations durations; \
+                empty values are skipped.",
+        args: &[Arg::pos("field", ArgKind::Field, "a numeric field")],
+        action: None,
+        fields: &[],
+        examples: &[
+            Example {
+                line: "ls | sum maxmem",
+                about: "memory given to all guests",
+            },
+            Example {
+                line: "ls | where status=running | sum maxcpu",
+                about: "cores of the running guests",
+            },
+            Example {
+                line: "ls | sum mme",
+                about: "a typo names the field it meant",
+            },
+        ],
+    },
+    run: |_ctx, call| Box::pin(aggregate_stage(call, Aggregate::Sum)),
+};
+
+pub static AVG: Command = Command {
+    sig: Signature {
+        name: "avg",
+        category: Category::Records,
+        about: "The mean of a field over the records (of sizes a size); empty values are skipped.",
+        args: &[Arg::pos("field", ArgKind::Field, "a numeric field")],
+        action: None,
+        fields: &[],
+        examples: &[
+            Example {
+                line: "ls | avg maxmem",
+                about: "memory per guest",
+            },
+            Example {
+                line: "ls | where status=running | avg cpu",
+                about: "the mean load of the running guests",
+            },
+        ],
+    },
+    run: |_ctx, call| Box::pin(aggregate_stage(call, Aggregate::Avg)),
+};
+
+pub static MIN: Command = Command {
+    sig: Signature {
+        name: "min",
+        category: Category::Records,
+        about: "The smallest value of a field (numbers, sizes, durations, times or strings).",
+        args: &[Arg::pos("field", ArgKind::Field, "the field")],
+        action: None,
+        fields: &[],
+        examples: &[
+            Example {
+                line: "ls | where status=running | min uptime",
+                about: "the most recently started guest's uptime",
+            },
+            Example {
+                line: "ls | min name",
+                about: "the first name in order",
+            },
+        ],
+    },
+    run: |_ctx, call| Box::pin(aggregate_stage(call, Aggregate::Min)),
+};
+
+pub static MAX: Command = Command {
+    sig: Signature {
+        name: "max",
+        category: Category::Records,
+        about: "The largest value of a field (numbers, sizes, durations, times or strings).",
+        args: &[Arg::pos("field", ArgKind::Field, "the field")],
+        action: None,
+        fields: &[],
+        examples: &[
+            Example {
+                line: "ls | max mem",
+                about: "the most memory any guest uses",
+            },
+            Example {
+                line: "nodes | max uptime",
+                about: "the longest-running node",
+            },
+        ],
+    },
+    run: |_ctx, call| Box::pin(aggregate_stage(call, Aggregate::Max)),
 };
 
 pub static TO: Command = Command {

@@ -13,6 +13,7 @@
 //! filter/    the `where` language: tree and evaluation (mod.rs), grammar and highlighting
 //!            classes (parse.rs), printing back (display.rs)
 //! ops.rs     select, sort-by, first, last, count, get, uniq, group-by
+//! aggregate.rs  sum, avg, min, max over one field (also group-by's --sum FIELD ...)
 //! format.rs  to json | yaml | csv | md
 //! ```
 //!
@@ -45,6 +46,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod aggregate;
 mod error;
 mod filter;
 mod format;
@@ -54,6 +56,7 @@ mod parser;
 mod units;
 mod value;
 
+pub use aggregate::{Aggregate, aggregate};
 pub use error::{ParseError, Span};
 pub use filter::{
     CmpOp, Comparison, Expr, FilterPart, classify_filter, parse_filter, parse_filter_in,
@@ -61,7 +64,8 @@ pub use filter::{
 pub use format::{FormatError, to_csv, to_json, to_md, to_yaml};
 pub use lexer::{Token, Word, lex, lex_partial, quote};
 pub use ops::{
-    OpError, count, did_you_mean, filter, first, get, group_by, last, select, sort_by, uniq,
+    OpError, count, did_you_mean, filter, first, get, group_by, group_by_with, last, select,
+    sort_by, uniq,
 };
 pub use parser::{Args, Flag, Pair, Pipeline, Stage, parse_pipeline, split_args, statements};
 pub use units::{

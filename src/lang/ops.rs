@@ -10,6 +10,7 @@ use std::collections::HashSet;
 
 use indexmap::IndexMap;
 
+use super::aggregate::{Aggregate, add_aggregates};
 use super::filter::Expr;
 use super::value::{Record, Value};
 
@@ -21,7 +22,7 @@ pub struct OpError {
 }
 
 impl OpError {
-    fn new(message: impl Into<String>) -> Self {
+    pub(super) fn new(message: impl Into<String>) -> Self {
         OpError {
             message: message.into(),
         }
@@ -136,7 +137,22 @@ pub fn uniq(items: Vec<Value>) -> Vec<Value> {
 /// `{<field>: value, count: n, items: [...]}`; records lacking the field form a group with a
 /// null key.
 pub fn group_by(items: Vec<Value>, field: &str) -> Result<Vec<Value>, OpError> {
+    group_by_with(items, field, &[])
+}
+
+/// Like [`group_by`], with aggregates of each group's members between `count` and `items`:
+/// `(Sum, "maxmem")` adds the field `sum.maxmem` (see [`super::aggregate::aggregate`]). Every
+/// aggregated field is checked against the whole stream first, so a typo is an error even
+/// where one group lacks it.
+pub fn group_by_with(
+    items: Vec<Value>,
+    field: &str,
+    aggregates: &[(Aggregate, String)],
+) -> Result<Vec<Value>, OpError> {
     check_field(&items, field)?;
+    for (_, name) in aggregates {
+        check_field(&items, name)?;
+    }
     let mut groups: IndexMap<String, (Value, Vec<Value>)> = IndexMap::new();
     for item in items {
         let key = field_of(&item, field).cloned().unwrap_or_default();
@@ -145,25 +161,26 @@ pub fn group_by(items: Vec<Value>, field: &str) -> Result<Vec<Value>, OpError> {
             .or_insert_with(|| (key, Vec::new()));
         entry.1.push(item);
     }
-    Ok(groups
+    groups
         .into_values()
         .map(|(key, members)| {
             let mut group = Record::new();
             group.insert(field, key);
             group.insert("count", count(&members));
+            add_aggregates(&mut group, &members, aggregates)?;
             group.insert("items", Value::List(members));
-            Value::Record(group)
+            Ok(Value::Record(group))
         })
-        .collect())
+        .collect()
 }
 
-fn field_of<'a>(item: &'a Value, field: &str) -> Option<&'a Value> {
+pub(super) fn field_of<'a>(item: &'a Value, field: &str) -> Option<&'a Value> {
     item.as_record()?.get_path(field)
 }
 
 /// Errors unless some record has the field (an empty stream has every field). Items that are
 /// not records make it an error too: these operations need records.
-fn check_field(items: &[Value], field: &str) -> Result<(), OpError> {
+pub(super) fn check_field(items: &[Value], field: &str) -> Result<(), OpError> {
     if items.is_empty() {
         return Ok(());
     }

@@ -64,6 +64,32 @@ fn json_output_is_machine_readable() {
 }
 
 #[test]
+fn aggregates_in_json_stay_numbers() {
+    let sim = TestSim::demo();
+    let json = |line: &str| {
+        let (code, out, err) = split(sim.cmd().args(["--json", "-c", line]).output().unwrap());
+        assert_eq!(code, 0, "{line}: {err}");
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()
+    };
+    let total = json("ls | sum maxmem");
+    assert!(
+        total.as_u64().unwrap() > 0,
+        "a sum of sizes is bytes: {total}"
+    );
+    assert!(json("ls | avg cpu").is_f64());
+    let groups =
+        json("ls | group-by node --sum maxmem --max uptime | select node sum.maxmem max.uptime");
+    let per_node: u64 = groups
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["sum.maxmem"].as_u64().unwrap())
+        .sum();
+    assert_eq!(per_node, total.as_u64().unwrap());
+    assert!(groups[0]["max.uptime"].as_u64().is_some(), "{groups}");
+}
+
+#[test]
 fn nodes_version_and_tasks_answer() {
     let sim = TestSim::demo();
     let (code, out, err) = sim.run("nodes | get node");
