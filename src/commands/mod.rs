@@ -23,6 +23,7 @@ mod guest_ip;
 mod guest_ops;
 mod guest_reads;
 mod help;
+mod hygiene;
 mod new;
 mod pending;
 mod propstring;
@@ -269,6 +270,9 @@ pub static COMMANDS: &[&Command] = &[
     &guest_ops::DISK,
     &guest_ops::BACKUP,
     &guest_ops::RESTORE,
+    // Storage hygiene: orphaned volumes and their deletion (hygiene.rs).
+    &hygiene::ORPHANS,
+    &hygiene::DELETE_VOLUME,
     // Reaching guests over the network (remote.rs).
     &remote::SSH,
     &remote::WAIT_SSH,
