@@ -119,11 +119,14 @@ async fn orphans(ctx: &mut Ctx, call: &Call) -> Result<Output> {
                 (format!("not on {}'s node ({})", g.label(), g.node), None)
             }
             (Some(id), Some(g)) => {
-                if !configs.contains_key(&id) {
-                    let cfg = read_config(ctx, g).await?;
-                    configs.insert(id, cfg);
-                }
-                let cfg = configs.get(&id).cloned().unwrap_or_default();
+                let cfg = match configs.get(&id) {
+                    Some(cfg) => cfg.clone(),
+                    None => {
+                        let cfg = read_config(ctx, g).await?;
+                        configs.insert(id, cfg.clone());
+                        cfg
+                    }
+                };
                 match use_in(&cfg, &volid) {
                     Some(k) if k.starts_with("unused") => (format!("{k} of {}", g.name), Some(k)),
                     Some(_) => continue,
