@@ -185,15 +185,15 @@ fn demo(s: &mut State) {
         });
     }
     // Storage hygiene (`orphans`): a disk left behind by a deleted guest 999 on pve2, a disk of
-    // cache01 its config no longer references, and old-app's detached second disk.
-    if let Some(g) = s.guests.get_mut(&150) {
+    // cache01 its config no longer references, and backup-proxy's detached second disk.
+    if let Some(g) = s.guests.get_mut(&131) {
         g.config
-            .insert("unused0".into(), "local-lvm:vm-150-disk-1".into());
+            .insert("unused0".into(), "local-lvm:vm-131-disk-1".into());
     }
     for (node, volid, vmid, gib) in [
         ("pve2", "local-lvm:vm-999-disk-0", 999, 8),
         ("pve3", "local-lvm:vm-105-disk-1", 105, 4),
-        ("pve2", "local-lvm:vm-150-disk-1", 150, 10),
+        ("pve2", "local-lvm:vm-131-disk-1", 131, 10),
     ] {
         s.volumes.push(Volume {
             storage: "local-lvm".into(),

@@ -47,7 +47,7 @@ fn orphans_lists_ownerless_unreferenced_and_unused_volumes() {
     let (out, _) = run(&sim, "orphans", 0);
     assert!(out.contains("no guest 999"), "{out}");
     assert!(out.contains("not in 105's config"), "{out}");
-    assert!(out.contains("unused0 of old-app"), "{out}");
+    assert!(out.contains("unused0 of backup-proxy"), "{out}");
     // Disks in use are not listed.
     assert!(!out.contains("vm-101-disk-0"), "{out}");
     let (out, _) = run(&sim, "orphans fast-zfs", 0);
@@ -76,11 +76,11 @@ fn delete_volume_stages_and_commit_removes_orphans_and_unused_disks() {
     for volid in [
         "local-lvm:vm-999-disk-0",
         "local-lvm:vm-105-disk-1",
-        "local-lvm:vm-150-disk-1",
+        "local-lvm:vm-131-disk-1",
     ] {
         assert!(!has_volume(&sim, volid), "{volid} is still there");
     }
-    let unused = state(&sim, |s| s.guests[&150].config.get("unused0").cloned());
+    let unused = state(&sim, |s| s.guests[&131].config.get("unused0").cloned());
     assert_eq!(unused, None, "the unused0 key went with its volume");
     let (out, _) = run(&sim, "orphans", 0);
     assert!(!out.contains("local-lvm:vm-"), "{out}");
