@@ -24,6 +24,7 @@ mod guest_ip;
 mod guest_ops;
 mod guest_reads;
 mod help;
+mod hygiene;
 mod new;
 mod pending;
 mod propstring;
@@ -275,6 +276,9 @@ pub static COMMANDS: &[&Command] = &[
     // The cluster as a whole: evacuation and balancing plans (cluster_ops.rs).
     &cluster_ops::EVACUATE,
     &cluster_ops::BALANCE,
+    // Storage hygiene: orphaned volumes and their deletion (hygiene.rs).
+    &hygiene::ORPHANS,
+    &hygiene::DELETE_VOLUME,
     // Reaching guests over the network (remote.rs).
     &remote::SSH,
     &remote::WAIT_SSH,

@@ -184,6 +184,30 @@ fn demo(s: &mut State) {
             protected: false,
         });
     }
+    // Storage hygiene (`orphans`): a disk left behind by a deleted guest 999 on pve2, a disk of
+    // cache01 its config no longer references, and backup-proxy's detached second disk.
+    if let Some(g) = s.guests.get_mut(&131) {
+        g.config
+            .insert("unused0".into(), "local-lvm:vm-131-disk-1".into());
+    }
+    for (node, volid, vmid, gib) in [
+        ("pve2", "local-lvm:vm-999-disk-0", 999, 8),
+        ("pve3", "local-lvm:vm-105-disk-1", 105, 4),
+        ("pve2", "local-lvm:vm-131-disk-1", 131, 10),
+    ] {
+        s.volumes.push(Volume {
+            storage: "local-lvm".into(),
+            node: Some(node.into()),
+            volid: volid.into(),
+            content: "images".into(),
+            format: "raw".into(),
+            size: gib * GIB,
+            ctime: EPOCH - 90 * 86400,
+            vmid: Some(vmid),
+            notes: None,
+            protected: false,
+        });
+    }
     if let Some(g) = s.guests.get_mut(&121) {
         g.config.insert("ostype".into(), "win11".into());
         g.config.insert("bios".into(), "ovmf".into());

@@ -15,6 +15,7 @@ mod console;
 mod examples;
 mod executor;
 mod guest_ops;
+mod hygiene;
 mod interop;
 mod lang_props;
 mod pty;

@@ -155,9 +155,21 @@ fn delete_volume(c: &mut Ctx) -> Result<Reply, ApiError> {
     else {
         return Err(ApiError::fail(format!("volume '{volid}' does not exist")));
     };
+    // PVE deletes what it is asked to: whether a guest still uses the volume is the client's
+    // concern (the web interface refuses it); a protected volume fails the `imgdel` task.
+    let volname = volid.split_once(':').map_or(volid.as_str(), |(_, n)| n);
     if c.state.volumes[i].protected {
-        return Err(ApiError::fail(format!("volume '{volid}' is protected")));
+        let why = format!("cannot remove protected volume '{volname}' on '{storage}'");
+        return Ok(c.spawn(
+            "imgdel",
+            volid.clone(),
+            vec![why.clone()],
+            Err(why),
+            Effect::None,
+            None,
+        ));
     }
     c.state.volumes.remove(i);
-    Ok(c.spawn("imgdel", volid, Vec::new(), Ok(()), Effect::None, None))
+    let lines = vec![format!("Removed volume '{volid}'")];
+    Ok(c.spawn("imgdel", volid, lines, Ok(()), Effect::None, None))
 }
