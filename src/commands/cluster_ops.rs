@@ -378,3 +378,110 @@ pub static BALANCE: Command = Command {
     },
     run: |ctx, call| Box::pin(balance_run(ctx, call)),
 };
+
+async fn maintenance_run(ctx: &mut Ctx, call: Call) -> Result<Output> {
+    let usage = "maintenance NODE on|off";
+    let node = super::changes::positional(&call, 0, "the node", usage)?;
+    let state = super::changes::positional(&call, 1, "on or off", usage)?;
+    let verb = match state.as_str() {
+        "on" => "enable",
+        "off" => "disable",
+        other => {
+            return Err(
+                Error::usage(format!("maintenance {node} {other}: say on or off"))
+                    .hinted(format!("usage: {usage}")),
+            );
+        }
+    };
+    let inv = ctx.refresh().await?;
+    if !inv.has_node(&node) {
+        let names: Vec<&str> = inv.nodes().iter().map(|n| n.node.as_str()).collect();
+        return Err(Error::not_found(format!("no node {node}"))
+            .hinted(format!("the nodes: {}", names.join(", "))));
+    }
+    let status = ctx.get(&endpoints::cluster_status()).await?;
+    let ip = status
+        .as_array()
+        .and_then(|rows| {
+            rows.iter().find(|r| {
+                r.get("type").and_then(Json::as_str) == Some("node")
+                    && r.get("name").and_then(Json::as_str) == Some(node.as_str())
+            })
+        })
+        .and_then(|r| r.get("ip").and_then(Json::as_str))
+        .map(str::to_string)
+        .ok_or_else(|| {
+            Error::not_found(format!("the cluster status lists no address for {node}"))
+        })?;
+    let resources = ctx
+        .get(&crate::api::ApiRequest::get("/cluster/ha/resources"))
+        .await
+        .ok()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default();
+    // `vm:103` / `ct:200`: the HA-managed guests that are on this node now.
+    let here = resources
+        .iter()
+        .filter_map(|r| r.get("sid").and_then(Json::as_str))
+        .filter_map(|sid| sid.split_once(':')?.1.parse::<u32>().ok())
+        .filter(|id| inv.guest(*id).is_some_and(|g| g.node == node))
+        .count();
+    if resources.is_empty() {
+        ctx.note(
+            "the cluster has no HA resources: maintenance mode moves only HA-managed guests; `evacuate` moves the others",
+        );
+    } else if verb == "enable" {
+        ctx.note(&format!(
+            "HA moves the {here} HA-managed guest(s) on {node}; `evacuate {node}` plans the others"
+        ));
+    }
+    // PVE 9.1 has no API for it: `ha-manager crm-command node-maintenance` on a node is the way.
+    let argv: Vec<String> = [
+        "ssh",
+        "-l",
+        "root",
+        &ip,
+        "ha-manager",
+        "crm-command",
+        "node-maintenance",
+        verb,
+        &node,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let dry = call.args.has_flag("dry-run");
+    ctx.note(&format!(
+        "{} on {node} ({ip}) over ssh: PVE has no API for maintenance mode",
+        if dry { "would run" } else { "running" }
+    ));
+    let mut r = Record::new();
+    r.insert("node", Value::String(node));
+    r.insert("maintenance", Value::String(state));
+    r.insert("command", Value::String(argv.join(" ")));
+    let mut out = Output::value(Value::Record(r));
+    if !dry {
+        out.handoff = Some(argv);
+    }
+    Ok(out)
+}
+
+pub static MAINTENANCE: Command = Command {
+    sig: Signature {
+        name: "maintenance",
+        category: Category::Change,
+        about: "Put a node into HA maintenance (or take it out): HA moves its managed guests away. PVE has no API for it, so this runs `ha-manager` on the node over the system's ssh.",
+        args: &[
+            Arg::pos("node", ArgKind::Node, "the node"),
+            Arg::pos("state", ArgKind::Choice(&["on", "off"]), "on or off"),
+            Arg::switch("--dry-run", "show the command; run nothing"),
+        ],
+        action: None,
+        fields: &["node", "maintenance", "command"],
+        examples: &[ex(
+            "maintenance pve1 on --dry-run",
+            "the ha-manager command it would run on pve1",
+        )],
+    },
+    run: |ctx, call| Box::pin(maintenance_run(ctx, call)),
+};

@@ -276,6 +276,7 @@ pub static COMMANDS: &[&Command] = &[
     // The cluster as a whole: evacuation and balancing plans (cluster_ops.rs).
     &cluster_ops::EVACUATE,
     &cluster_ops::BALANCE,
+    &cluster_ops::MAINTENANCE,
     // Storage hygiene: orphaned volumes and their deletion (hygiene.rs).
     &hygiene::ORPHANS,
     &hygiene::DELETE_VOLUME,

@@ -78,3 +78,39 @@ fn balance_evens_memory_and_says_when_there_is_nothing_to_do() {
         "memory use after balancing: {a:.0}% {b:.0}% {c:.0}%"
     );
 }
+
+#[test]
+fn maintenance_runs_ha_manager_on_the_node_over_ssh() {
+    let sim = TestSim::demo();
+    let bin = sim.home.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let fake = bin.join("ssh");
+    std::fs::write(&fake, "#!/bin/sh\necho \"ssh called: $*\"\n").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = sim
+        .cmd()
+        .env("PATH", &path)
+        .args(["-c", "maintenance pve1 on"])
+        .output()
+        .unwrap();
+    let (code, stdout, stderr) = crate::common::split(out);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stdout.trim(),
+        "ssh called: -l root 10.0.0.11 ha-manager crm-command node-maintenance enable pve1"
+    );
+    assert!(
+        stderr.contains("HA moves the 1 HA-managed guest(s) on pve1"),
+        "{stderr}"
+    );
+    let (code, _, err) = sim.run("maintenance pve2 maybe");
+    assert_eq!(code, 2, "{err}");
+}
