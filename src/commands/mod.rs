@@ -11,13 +11,15 @@
 //! templates, backup-jobs), `guest_reads.rs` (snapshots, backups, config), `guest_ip.rs` (ip), `propstring.rs`
 //! (config property strings), `apischema.rs` (usage, the server's API schema), `records.rs` (where,
 //! select, sort-by, ...), `actions.rs` (start, stop, snapshot, set, ...: plan, stage or run),
-//! `changes.rs` (set and tag values), `console.rs` (console: termproxy via the executor), `rawapi.rs` (set/create/delete on API paths), `pending.rs` (pending, diff, discard, commit, confirm), `new.rs`
+//! `changes.rs` (set and tag values), `console.rs` (console: termproxy via the executor), `dashboard.rs` (dashboard: the numbers and frame are
+//! `crate::render::dashboard`), `rawapi.rs` (set/create/delete on API paths), `pending.rs` (pending, diff, discard, commit, confirm), `new.rs`
 //! (new, new-template: over `crate::wizard`), `session.rs` (use, cd, ...), `help.rs`.
 
 mod actions;
 mod apischema;
 mod changes;
 mod console;
+mod dashboard;
 mod engine;
 mod guest_ip;
 mod guest_ops;
@@ -35,6 +37,7 @@ mod session;
 
 pub use crate::session::{BoxFuture, Ctx, OutputFormat};
 pub use apischema::{APIDOC_PATH, load_into as load_schema_into};
+pub use dashboard::{Live, numbers as dashboard_numbers};
 pub use engine::{Output, run_line};
 pub use pending::{check_confirm_window, finish_run, restore_notice};
 pub use read::{GUEST_FIELDS, guest_record};
@@ -242,6 +245,7 @@ pub static COMMANDS: &[&Command] = &[
     &reads::TAGS,
     &reads::TEMPLATES,
     &reads::BACKUP_JOBS,
+    &dashboard::DASHBOARD,
     &guest_reads::SNAPSHOTS,
     &guest_reads::BACKUPS,
     &guest_reads::CONFIG,
