@@ -22,7 +22,7 @@ pub static DASHBOARD: Command = Command {
     sig: Signature {
         name: "dashboard",
         category: Category::Read,
-        about: "One screen of the cluster: per node CPU, memory and disk bars, guests and overcommit (vCPUs per core, memory allocated per RAM, flagged above `dashboard:` in the config), storage use and the busiest guests. Live on a terminal (redrawn every 2 s; q or Esc quits).",
+        about: "One screen of the cluster: node load and overcommit, storage use, the busiest guests (live on a terminal, q quits).",
         args: &[
             Arg::switch(
                 "--once",
