@@ -430,3 +430,131 @@ pub fn buffer_text(buf: &Buffer) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const GIB: u64 = 1 << 30;
+
+    fn inventory() -> Inventory {
+        let rows = json!([
+            {"type": "node", "node": "a", "status": "online", "cpu": 0.5, "maxcpu": 4,
+             "mem": 8 * GIB, "maxmem": 16 * GIB, "disk": 10 * GIB, "maxdisk": 100 * GIB},
+            {"type": "node", "node": "b", "status": "offline", "maxcpu": 8, "maxmem": 32 * GIB},
+            {"type": "qemu", "vmid": 100, "name": "big", "node": "a", "status": "running",
+             "cpu": 0.9, "maxcpu": 16, "mem": 4 * GIB, "maxmem": 12 * GIB},
+            {"type": "qemu", "vmid": 101, "name": "idle", "node": "a", "status": "stopped",
+             "cpu": 0, "maxcpu": 2, "maxmem": 8 * GIB},
+            {"type": "lxc", "vmid": 102, "name": "ct", "node": "a", "status": "running",
+             "cpu": 0.1, "maxcpu": 1, "mem": GIB, "maxmem": GIB},
+            {"type": "qemu", "vmid": 900, "name": "tpl", "node": "a", "status": "stopped",
+             "template": 1, "maxcpu": 64, "maxmem": 64 * GIB},
+            {"type": "qemu", "vmid": 200, "name": "b1", "node": "b", "status": "stopped",
+             "maxcpu": 4, "maxmem": 4 * GIB},
+            {"type": "storage", "storage": "local", "node": "a", "status": "available",
+             "disk": 25 * GIB, "maxdisk": 100 * GIB},
+            {"type": "storage", "storage": "nfs", "node": "a", "shared": 1,
+             "status": "available", "disk": GIB, "maxdisk": 4 * GIB},
+            {"type": "storage", "storage": "nfs", "node": "b", "shared": 1,
+             "status": "available", "disk": GIB, "maxdisk": 4 * GIB},
+        ]);
+        Inventory::from_resources(&rows).unwrap()
+    }
+
+    fn defaults() -> Thresholds {
+        Thresholds::from(&DashboardConfig::default())
+    }
+
+    #[test]
+    fn allocation_and_overcommit_per_node() {
+        let d = Dashboard::build(&inventory(), defaults());
+        let a = &d.nodes[0];
+        assert_eq!(
+            (a.running, a.stopped),
+            (2, 1),
+            "the template is not counted"
+        );
+        assert_eq!(a.vcpus, 19);
+        assert_eq!(a.cpu_ratio, 19.0 / 4.0);
+        assert!(a.cpu_overcommitted, "4.75x is above the default 4.0x");
+        assert_eq!(a.allocated_mem, 21 * GIB);
+        assert!(a.memory_overcommitted, "21 GiB on 16 GiB is above 1.0x");
+        let b = &d.nodes[1];
+        assert_eq!((b.vcpus, b.cpu_ratio, b.cpu_overcommitted), (4, 0.5, false));
+        assert!(!b.memory_overcommitted);
+        assert_eq!((d.running, d.stopped), (2, 2));
+    }
+
+    #[test]
+    fn the_threshold_decides_the_flag_and_equal_is_not_above() {
+        let loose = Thresholds {
+            cpu_overcommit: 4.75,
+            memory_overcommit: 2.0,
+        };
+        let a = &Dashboard::build(&inventory(), loose).nodes[0];
+        assert!(!a.cpu_overcommitted && !a.memory_overcommitted);
+        let strict = Thresholds {
+            cpu_overcommit: 0.1,
+            memory_overcommit: 0.1,
+        };
+        let b = &Dashboard::build(&inventory(), strict).nodes[1];
+        assert!(b.cpu_overcommitted && b.memory_overcommitted);
+    }
+
+    #[test]
+    fn a_node_without_cores_or_memory_has_ratio_zero_not_infinity() {
+        let rows = json!([
+            {"type": "node", "node": "x", "status": "unknown"},
+            {"type": "qemu", "vmid": 1, "node": "x", "status": "running", "maxcpu": 2},
+        ]);
+        let d = Dashboard::build(&Inventory::from_resources(&rows).unwrap(), defaults());
+        assert_eq!((d.nodes[0].cpu_ratio, d.nodes[0].mem_ratio), (0.0, 0.0));
+        assert!(serde_json::to_string(&d).is_ok());
+    }
+
+    #[test]
+    fn storages_once_when_shared_and_busiest_by_cpu() {
+        let d = Dashboard::build(&inventory(), defaults());
+        let names: Vec<_> = d
+            .storages
+            .iter()
+            .map(|s| (s.storage.as_str(), s.node.as_deref()))
+            .collect();
+        assert_eq!(names, [("local", Some("a")), ("nfs", None)]);
+        assert_eq!(d.storages[0].used_fraction, 0.25);
+        let busy: Vec<u32> = d.busiest.iter().map(|g| g.vmid).collect();
+        assert_eq!(busy, [100, 102], "running guests only, busiest first");
+    }
+
+    #[test]
+    fn the_frame_is_80_columns_with_bars_and_flags() {
+        let d = Dashboard::build(&inventory(), defaults());
+        let text = frame_text(&d);
+        for line in text.lines() {
+            assert!(line.chars().count() <= 80, "too wide: {line:?}");
+        }
+        let a = text.lines().find(|l| l.starts_with("a ")).unwrap();
+        // cpu 50 %: half of the bar's 13 cells (after the label) filled.
+        assert!(a.contains("cpu   50% ██████░░░░░░░"), "{a}");
+        assert!(a.contains("mem   50%"), "{a}");
+        assert!(a.contains("disk  10%"), "{a}");
+        assert!(text.contains("vcpu 19/4 4.75x!"), "{text}");
+        assert!(text.contains("mem 21.0 GiB/16.0 GiB 1.31x!"), "{text}");
+        assert!(text.contains("b        offline"), "{text}");
+        assert!(text.contains("vcpu 4/8 0.50x   "), "{text}");
+        assert!(text.contains("local@a"), "{text}");
+        assert!(text.contains("nfs (shared)"), "{text}");
+        assert!(text.contains("   100  big"), "{text}");
+    }
+
+    #[test]
+    fn a_short_screen_draws_what_fits() {
+        let d = Dashboard::build(&inventory(), defaults());
+        let area = Rect::new(0, 0, 60, 4);
+        let mut buf = Buffer::empty(area);
+        draw(&d, area, &mut buf);
+        assert_eq!(buffer_text(&buf).lines().count(), 4);
+    }
+}
