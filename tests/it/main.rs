@@ -11,6 +11,7 @@ mod cli;
 mod client;
 mod common;
 mod console;
+mod dashboard;
 mod examples;
 mod executor;
 mod guest_ops;
