@@ -9,7 +9,9 @@
 //!   cluster, and the balancer over the whole cluster (median of 20 runs);
 //! - `bulk`: a snapshot of 500 guests through the staging executor at `--parallel` 4, 8 and 16
 //!   (at most 2 per node, 8 nodes) against the ideal ceil(500/parallel)·T and a sequential loop,
-//!   where T is the simulated task time (`BULK_T_MS`, default 50 ms).
+//!   where T is the simulated task time (`BULK_T_MS`, default 50 ms);
+//! - `dashboard`: the frame time for 10 000 guests on 32 nodes: the numbers from the inventory,
+//!   the 80-column text frame, and a 200×60 screen drawn into a ratatui buffer (median, p99).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -482,6 +484,39 @@ fn bench_placement() {
     );
 }
 
+fn bench_dashboard() {
+    use pvesh_plus::render::dashboard::{Dashboard, Thresholds, draw, frame_text};
+    let inv = Inventory::from_resources(&generated_resources(10_000, 32)).unwrap();
+    let thresholds = Thresholds::from(&pvesh_plus::config::DashboardConfig::default());
+    let (mut build, mut text, mut screen) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..200 {
+        let start = Instant::now();
+        let d = Dashboard::build(&inv, thresholds);
+        build.push(start.elapsed());
+        let start = Instant::now();
+        let frame = frame_text(&d);
+        text.push(start.elapsed());
+        assert!(frame.contains("node31"));
+        let start = Instant::now();
+        let area = ratatui::layout::Rect::new(0, 0, 200, 60);
+        let mut buf = ratatui::buffer::Buffer::empty(area);
+        draw(&d, area, &mut buf);
+        screen.push(start.elapsed());
+    }
+    for (what, samples) in [
+        ("numbers (Dashboard::build)", &mut build),
+        ("text frame, 80 columns", &mut text),
+        ("screen 200x60 into a buffer", &mut screen),
+    ] {
+        samples.sort();
+        println!(
+            "dashboard, 10 000 guests on 32 nodes: {what}: median {:?}, p99 {:?}",
+            percentile(samples, 0.5),
+            percentile(samples, 0.99)
+        );
+    }
+}
+
 fn main() {
     let filter = std::env::args()
         .nth(1)
@@ -510,5 +545,8 @@ fn main() {
     }
     if "bulk".contains(filter.as_str()) {
         bench_bulk(&rt);
+    }
+    if "dashboard".contains(filter.as_str()) {
+        bench_dashboard();
     }
 }

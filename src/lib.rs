@@ -11,14 +11,15 @@
 //! lang/          lexer, parser, values, filters — pure: no IO, no async, no terminal
 //! session.rs     Ctx: the session a command runs in (client, inventory, current VM, format,
 //!                staging state, notes); OutputFormat; BoxFuture
-//! output.rs      run one line and print its output (stdout) or error (stderr): for cli and shell
+//! output.rs      run one line and print its output (stdout) or error (stderr): for cli and shell;
+//!                runs a live screen (`dashboard`) when the output asks for one on a terminal
 //! commands/      Command trait + Signature + examples; one registry list
 //! inventory.rs   cached cluster inventory (one GET /cluster/resources)
 //! api/           Client (auth, TLS, envelope, errors, retries), endpoint builders, UPID, tasks
 //! staging/       the typed action model, the one executor, the pending buffer and its commit
 //!                journal, commit orchestration, policy, audit log, confirm window
 //! sim/           the embedded PVE API simulator: server, state, routes, scenarios, faults
-//! render/        tables and styles
+//! render/        tables and styles; the dashboard's numbers and its ratatui frame
 //! shell/         the interactive line editor: completion, highlighting, prompt, history
 //! wizard/        guided creation: prompts/*.yaml wizards over a Prompter, plans, provisioning
 //! console.rs     a console session on the terminal (raw mode, Ctrl-] to leave) over a termproxy

@@ -58,6 +58,13 @@ async fn run_one(ctx: &mut Ctx, line: &str, style: Style, location: Option<&str>
         }
     };
     match result {
+        Ok(out) if out.live.is_some() && live_terminal() => match run_live(ctx).await {
+            Ok(()) => exit::OK,
+            Err(e) => {
+                print_error(&e, location);
+                e.exit_code()
+            }
+        },
         Ok(out) if out.handoff.is_some() => {
             let argv = out.handoff.unwrap_or_default();
             hand_off(&argv, location)
@@ -80,6 +87,128 @@ async fn run_one(ctx: &mut Ctx, line: &str, style: Style, location: Option<&str>
         Err(e) => {
             print_error(&e, location);
             e.exit_code()
+        }
+    }
+}
+
+/// True when a live screen can run: stdin and stdout are both a terminal.
+fn live_terminal() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
+}
+
+/// How often the live dashboard refreshes its inventory and redraws.
+const LIVE_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The terminal of a live screen: raw mode and the alternate screen while this lives, restored
+/// on every way out (its `Drop` runs on errors, Ctrl-C and panics too).
+struct LiveScreen;
+
+impl LiveScreen {
+    fn enter() -> Result<LiveScreen, Error> {
+        let fail = |e: std::io::Error| {
+            Error::new(
+                ErrorKind::Usage,
+                format!("cannot take over the terminal: {e}"),
+            )
+        };
+        crossterm::terminal::enable_raw_mode().map_err(fail)?;
+        let screen = LiveScreen;
+        crossterm::execute!(
+            std::io::stdout(),
+            crossterm::terminal::EnterAlternateScreen,
+            crossterm::cursor::Hide
+        )
+        .map_err(fail)?;
+        Ok(screen)
+    }
+}
+
+impl Drop for LiveScreen {
+    fn drop(&mut self) {
+        let _ = crossterm::execute!(
+            std::io::stdout(),
+            crossterm::cursor::Show,
+            crossterm::terminal::LeaveAlternateScreen
+        );
+        let _ = crossterm::terminal::disable_raw_mode();
+    }
+}
+
+/// What the keyboard asked for while the screen waits.
+enum Key {
+    Quit,
+    Redraw,
+    Nothing,
+}
+
+/// Waits up to `slice` for a key: `q`, Esc or Ctrl-C quit; a resize redraws.
+fn read_key(slice: std::time::Duration) -> Key {
+    use crossterm::event::{Event, KeyCode, KeyEventKind, KeyModifiers, poll, read};
+    if !poll(slice).unwrap_or(false) {
+        return Key::Nothing;
+    }
+    match read() {
+        Ok(Event::Key(k)) if k.kind != KeyEventKind::Release => match k.code {
+            KeyCode::Char('q') | KeyCode::Char('Q') | KeyCode::Esc => Key::Quit,
+            KeyCode::Char('c') if k.modifiers.contains(KeyModifiers::CONTROL) => Key::Quit,
+            _ => Key::Nothing,
+        },
+        Ok(Event::Resize(..)) => Key::Redraw,
+        Ok(_) => Key::Nothing,
+        Err(_) => Key::Quit,
+    }
+}
+
+/// The live dashboard: a fresh inventory and a redraw every [`LIVE_EVERY`] until `q` or Esc.
+/// A failed refresh keeps the last numbers and says why on the last row.
+async fn run_live(ctx: &mut Ctx) -> Result<(), Error> {
+    use ratatui::widgets::Widget;
+    let _screen = LiveScreen::enter()?;
+    let backend = ratatui::backend::CrosstermBackend::new(std::io::stdout());
+    let mut terminal = ratatui::Terminal::new(backend)
+        .map_err(|e| Error::new(ErrorKind::Usage, format!("cannot draw: {e}")))?;
+    let mut last = None;
+    loop {
+        let problem = match crate::commands::dashboard_numbers(ctx).await {
+            Ok(d) => {
+                last = Some(d);
+                None
+            }
+            Err(e) => Some(e.message),
+        };
+        loop {
+            let drawn = terminal.draw(|f| {
+                let area = f.area();
+                if let Some(d) = &last {
+                    crate::render::dashboard::draw(d, area, f.buffer_mut());
+                }
+                let status = match &problem {
+                    Some(p) => format!("refresh failed: {p}"),
+                    None => "q or Esc quits; refreshed every 2 s".to_string(),
+                };
+                if area.height > 0 {
+                    let row = ratatui::layout::Rect::new(area.x, area.bottom() - 1, area.width, 1);
+                    ratatui::widgets::Paragraph::new(status).render(row, f.buffer_mut());
+                }
+            });
+            drawn.map_err(|e| Error::new(ErrorKind::Usage, format!("cannot draw: {e}")))?;
+            let deadline = std::time::Instant::now() + LIVE_EVERY;
+            let mut redraw = false;
+            while std::time::Instant::now() < deadline {
+                // A short blocking poll: the runtime's other workers serve the requests meanwhile.
+                match read_key(std::time::Duration::from_millis(50)) {
+                    Key::Quit => return Ok(()),
+                    Key::Redraw => {
+                        redraw = true;
+                        break;
+                    }
+                    Key::Nothing => {}
+                }
+            }
+            if !redraw {
+                break;
+            }
         }
     }
 }

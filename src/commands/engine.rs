@@ -25,6 +25,9 @@ pub struct Output {
     /// (cli or shell) runs it with the terminal instead of printing the value, and the line
     /// exits with its code; the value (what would run) is for tests and pipelines.
     pub handoff: Option<Vec<String>>,
+    /// A live screen to run on the terminal instead of printing the value (`dashboard`); the
+    /// caller runs it only when stdout is a terminal, and prints the value (one frame) otherwise.
+    pub live: Option<super::dashboard::Live>,
 }
 
 impl Output {
@@ -36,6 +39,7 @@ impl Output {
             raw: false,
             failure: None,
             handoff: None,
+            live: None,
         }
     }
 

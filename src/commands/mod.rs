@@ -11,7 +11,8 @@
 //! templates, backup-jobs), `guest_reads.rs` (snapshots, backups, config), `guest_ip.rs` (ip), `propstring.rs`
 //! (config property strings), `apischema.rs` (usage, the server's API schema), `records.rs` (where,
 //! select, sort-by, ..., sum, avg, min, max), `actions.rs` (start, stop, snapshot, set, ...: plan, stage or run),
-//! `changes.rs` (set and tag values), `console.rs` (console: termproxy via the executor), `rawapi.rs` (set/create/delete on API paths), `pending.rs` (pending, diff, discard, commit, confirm), `new.rs`
+//! `changes.rs` (set and tag values), `console.rs` (console: termproxy via the executor), `dashboard.rs` (dashboard: the numbers and frame are
+//! `crate::render::dashboard`), `rawapi.rs` (set/create/delete on API paths), `pending.rs` (pending, diff, discard, commit, confirm), `new.rs`
 //! (new, new-template: over `crate::wizard`), `session.rs` (use, cd, ...), `help.rs`.
 
 mod actions;
@@ -19,6 +20,7 @@ mod apischema;
 mod changes;
 mod cluster_ops;
 mod console;
+mod dashboard;
 mod engine;
 mod guest_ip;
 mod guest_ops;
@@ -37,6 +39,7 @@ mod session;
 
 pub use crate::session::{BoxFuture, Ctx, OutputFormat};
 pub use apischema::{APIDOC_PATH, load_into as load_schema_into};
+pub use dashboard::{Live, numbers as dashboard_numbers};
 pub use engine::{Output, run_line};
 pub use pending::{check_confirm_window, finish_run, restore_notice};
 pub use read::{GUEST_FIELDS, guest_record};
@@ -246,6 +249,7 @@ pub static COMMANDS: &[&Command] = &[
     &reads::TAGS,
     &reads::TEMPLATES,
     &reads::BACKUP_JOBS,
+    &dashboard::DASHBOARD,
     &guest_reads::SNAPSHOTS,
     &guest_reads::BACKUPS,
     &guest_reads::CONFIG,

@@ -30,8 +30,9 @@ pub use cluster::{
 pub use connection::{AuthSettings, ConnectionSettings, Endpoint, TlsSettings};
 pub use error::ConfigError;
 pub use schema::{
-    Audit, Bios, CloudInit, Color, Defaults, OsType, Profile, Protected, Quotas, ScsiHw, SshKey,
-    Staging, StagingPolicy, Tag, TagsConfig, VMID_MAX, VMID_MIN, VmidRange, VmidRanges,
+    Audit, Bios, CloudInit, Color, DashboardConfig, Defaults, OsType, Profile, Protected, Quotas,
+    ScsiHw, SshKey, Staging, StagingPolicy, Tag, TagsConfig, VMID_MAX, VMID_MIN, VmidRange,
+    VmidRanges,
 };
 pub use secret_source::{Resolved, SecretSource};
 pub use size::Size;
@@ -65,6 +66,8 @@ pub struct Config {
     pub staging: Staging,
     #[serde(default, deserialize_with = "or_default")]
     pub audit: Audit,
+    #[serde(default, deserialize_with = "or_default")]
+    pub dashboard: DashboardConfig,
     /// The file this was read from; `None` for the empty default.
     #[serde(skip)]
     pub source: Option<PathBuf>,

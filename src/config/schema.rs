@@ -1,5 +1,5 @@
 //! The sections of `cluster-config.yaml` other than clusters: defaults, VMID ranges, tags,
-//! cloud-init, protection, quotas, profiles, staging and audit.
+//! cloud-init, protection, quotas, profiles, staging, audit and the dashboard's thresholds.
 //!
 //! Each type is the parsed and validated form of its section: a value that made it into one of
 //! these structs is well-formed (sizes parsed, ranges ordered, tags in PVE's tag syntax). Unknown
@@ -395,6 +395,36 @@ pub enum StagingPolicy {
 pub struct Staging {
     #[serde(default, deserialize_with = "or_default")]
     pub policy: StagingPolicy,
+}
+
+/// The `dashboard` screen: above which overcommit ratio a node is flagged.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DashboardConfig {
+    /// Allocated vCPUs (the sum of the node's guests' `maxcpu`) per physical core; default 4.0.
+    #[serde(default = "default_cpu_overcommit")]
+    pub cpu_overcommit: f64,
+    /// Allocated memory (the sum of the guests' `maxmem`) per byte of physical memory; default
+    /// 1.0 (any overcommit is flagged).
+    #[serde(default = "default_memory_overcommit")]
+    pub memory_overcommit: f64,
+}
+
+impl Default for DashboardConfig {
+    fn default() -> Self {
+        DashboardConfig {
+            cpu_overcommit: default_cpu_overcommit(),
+            memory_overcommit: default_memory_overcommit(),
+        }
+    }
+}
+
+fn default_cpu_overcommit() -> f64 {
+    4.0
+}
+
+fn default_memory_overcommit() -> f64 {
+    1.0
 }
 
 /// The audit log of mutating API calls (JSON lines).

@@ -4,6 +4,7 @@
 //! (commands do) and never does IO: it returns strings; `cli` and `shell` write them. Colours are
 //! used only when [`Style::color`] is set, which `cli` decides from the terminal and `NO_COLOR`.
 
+pub mod dashboard;
 mod table;
 
 pub use table::{render_records, render_value};

@@ -12,6 +12,7 @@ mod client;
 mod cluster_ops;
 mod common;
 mod console;
+mod dashboard;
 mod examples;
 mod executor;
 mod guest_ops;

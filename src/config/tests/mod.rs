@@ -22,11 +22,21 @@ pub(super) fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> 
 }
 
 #[test]
+fn dashboard_thresholds_default_and_parse() {
+    let c = Config::from_str("dashboard: {cpu_overcommit: 2.5}\n", Path::new("c.yaml")).unwrap();
+    assert_eq!(c.dashboard.cpu_overcommit, 2.5);
+    assert_eq!(c.dashboard.memory_overcommit, 1.0);
+    assert_eq!(Config::default().dashboard.cpu_overcommit, 4.0);
+    assert!(Config::from_str("dashboard: {cpu: 2}\n", Path::new("c.yaml")).is_err());
+}
+
+#[test]
 fn the_repo_sample_parses() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(FILE_NAME);
     let config = Config::load(Some(&path)).unwrap();
     assert_eq!(config.source.as_deref(), Some(path.as_path()));
     assert_eq!(config.default_cluster.as_deref(), Some("homelab"));
+    assert_eq!(config.dashboard, DashboardConfig::default());
     assert_eq!(
         config.clusters.keys().collect::<Vec<_>>(),
         ["homelab", "lab"]
