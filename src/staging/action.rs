@@ -802,7 +802,8 @@ impl Action {
                 }
             }
             Op::Restore { archive, force, .. } => {
-                push(archive);
+                // The file name says what it is; `diff` shows the whole volid.
+                push(archive.rsplit('/').next().unwrap_or(archive));
                 if *force {
                     push("--force");
                 }
