@@ -122,12 +122,54 @@ fn op_of(kind: ActionKind, call: &Call) -> Result<Op> {
     })
 }
 
+/// Accepts the natural orders where they are unambiguous: `snapshot web01 pre-upgrade` (the
+/// guest first) is `snapshot pre-upgrade web01`, and `tag +staging web02` is `tag add staging
+/// web02`. A lone guest name where the snapshot name belongs says which argument is which.
+async fn natural_order(ctx: &mut Ctx, call: &mut Call, kind: ActionKind) -> Result<()> {
+    let words = &mut call.args.positionals;
+    if kind == ActionKind::Tag {
+        if let Some(first) = words.first()
+            && let Some(tag) = first.text.strip_prefix('+').filter(|t| !t.is_empty())
+        {
+            let mut add = first.clone();
+            add.text = "add".into();
+            let mut name = first.clone();
+            name.text = tag.to_string();
+            words.splice(0..1, [add, name]);
+        }
+        return Ok(());
+    }
+    if !matches!(
+        kind,
+        ActionKind::Snapshot | ActionKind::Rollback | ActionKind::Delsnapshot
+    ) || words.is_empty()
+    {
+        return Ok(());
+    }
+    let inv = ctx.inventory().await?;
+    let is_guest = |w: &str| inv.resolve(w).is_ok_and(|g| !g.is_empty());
+    let verb = kind.as_str();
+    if words.len() == 1 && call.input.is_null() && is_guest(&words[0].text) {
+        let w = &words[0].text;
+        return Err(
+            Error::usage(format!("{verb} needs a snapshot name; '{w}' is a guest")).hinted(
+                format!("the name comes first: `{verb} NAME {w}` (`snapshots {w}` lists them)"),
+            ),
+        );
+    }
+    if words.len() >= 2 && is_guest(&words[0].text) && !is_guest(&words[1].text) {
+        words.swap(0, 1);
+    }
+    Ok(())
+}
+
 /// Plans `kind` on the call's targets, checks the policy, stages what must stage and runs the
 /// rest at once.
-async fn apply(ctx: &mut Ctx, call: Call, kind: ActionKind, skip: usize) -> Result<Output> {
-    let op = op_of(kind, &call)?;
+async fn apply(ctx: &mut Ctx, mut call: Call, kind: ActionKind, skip: usize) -> Result<Output> {
     // Fresh statuses: a stale cache would plan a stop for a guest someone already stopped.
     ctx.refresh().await?;
+    natural_order(ctx, &mut call, kind).await?;
+    let op = op_of(kind, &call)?;
     let guests = targets(ctx, &call, skip).await?;
     if guests.is_empty() {
         return Ok(Output::value(Value::List(Vec::new())).with_empty("no guests: nothing to do"));

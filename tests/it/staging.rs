@@ -669,3 +669,29 @@ fn resume_of_a_stopped_guest_is_refused_with_a_hint_to_start() {
     );
     assert_eq!(env.sim.handle.mutating_count(), 0, "resume sent a request");
 }
+
+/// Issue 15, item 3: the natural argument orders are accepted where they are unambiguous, and a
+/// lone guest where the snapshot name belongs says which argument is which.
+#[test]
+fn snapshot_and_tag_accept_the_natural_order() {
+    let sim = crate::common::TestSim::demo();
+    let (code, out, err) = sim.run("snapshot db01 test1");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("snapshot test1"), "{out}");
+    let taken =
+        sim.wait_for_state(|s| Some(s.guests[&103].snapshots.iter().any(|x| x.name == "test1")));
+    assert!(taken, "the snapshot is on db01");
+    let (code, _, err) = sim.run("snapshot web01");
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("'web01' is a guest") && err.contains("`snapshot NAME web01`"),
+        "{err}"
+    );
+    let (code, _, err) = sim.run("tag +staging web02");
+    assert_eq!(code, 0, "{err}");
+    let tags = sim.wait_for_state(|s| s.guests[&102].config.get("tags").cloned());
+    assert!(tags.contains("staging"), "{tags}");
+    let (code, out, err) = sim.run("rollback web01 pre-upgrade");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("rollback pre-upgrade"), "{out}");
+}
