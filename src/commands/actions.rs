@@ -10,7 +10,9 @@ use std::sync::atomic::Ordering;
 
 use serde_json::{Map, Value as Json};
 
-use super::{Arg, ArgKind, Call, Category, Command, Ctx, Example, Output, Signature};
+use super::{
+    Arg, ArgKind, Call, Category, Command, Ctx, Example, Output, Signature, ex, flag_text,
+};
 use crate::api::{GuestKind, endpoints};
 use crate::error::{Error, Result};
 use crate::inventory::Guest;
@@ -67,13 +69,6 @@ fn check_snapname(name: &str) -> Result<()> {
                 .hinted("start with a letter; then letters, digits, - or _; at most 40 characters"),
         )
     }
-}
-
-fn flag_text(call: &Call, name: &str) -> Option<String> {
-    call.args
-        .flag(name)
-        .and_then(|f| f.value.as_ref())
-        .map(|w| w.text.clone())
 }
 
 /// The typed operation `kind` stands for, from the call's words and flags. Config changes
@@ -347,10 +342,6 @@ const fn sig(
         fields: OUTCOME_COLUMNS,
         examples,
     }
-}
-
-const fn ex(line: &'static str, about: &'static str) -> Example {
-    Example { line, about }
 }
 
 change_command!(

@@ -6,7 +6,7 @@
 use serde_json::{Map, Value as Json};
 
 use super::actions::{stage, target_of};
-use super::{Arg, ArgKind, Call, Category, Command, Ctx, Example, Output, Signature};
+use super::{Arg, ArgKind, Call, Category, Command, Ctx, Output, Signature, ex};
 use crate::api::endpoints;
 use crate::error::{Error, Result};
 use crate::inventory::{Guest, Inventory};
@@ -15,10 +15,6 @@ use crate::staging::placement::{self, EvacuateOptions, GuestFacts, NodeCap, Plac
 use crate::staging::{Action, ActionKind, Op, Precondition, policy};
 
 const PLAN_COLUMNS: &[&str] = &["vmid", "name", "from", "to", "mode", "why"];
-
-const fn ex(line: &'static str, about: &'static str) -> Example {
-    Example { line, about }
-}
 
 /// Config keys of passthrough devices: a guest with one cannot move.
 fn local_resources(cfg: &Map<String, Json>) -> Vec<String> {
@@ -34,37 +30,6 @@ fn local_resources(cfg: &Map<String, Json>) -> Vec<String> {
         .collect();
     out.sort();
     out
-}
-
-/// The storages of the guest's disks that are not shared.
-fn local_storages(inv: &Inventory, cfg: &Map<String, Json>) -> Vec<String> {
-    let shared = |id: &str| inv.storages().iter().any(|s| s.storage == id && s.shared);
-    let mut out: Vec<String> = cfg
-        .iter()
-        .filter(|(k, _)| is_disk(k))
-        .filter_map(|(_, v)| v.as_str())
-        .filter(|v| !v.contains("media=cdrom") || v.contains("cloudinit"))
-        .filter_map(|v| {
-            v.split(',')
-                .next()?
-                .split_once(':')
-                .map(|(s, _)| s.to_string())
-        })
-        .filter(|s| !shared(s))
-        .collect();
-    out.sort();
-    out.dedup();
-    out
-}
-
-fn is_disk(k: &str) -> bool {
-    k == "rootfs"
-        || ["ide", "scsi", "virtio", "sata", "mp", "efidisk", "tpmstate"]
-            .iter()
-            .any(|p| {
-                k.strip_prefix(p)
-                    .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
-            })
 }
 
 fn node_caps(inv: &Inventory) -> Vec<NodeCap> {
@@ -116,7 +81,7 @@ async fn facts(
                     .map(|r| format!("protected: {r}"))
             },
             ha: g.hastate.as_deref().is_some_and(|s| !s.is_empty()),
-            local_storages: local_storages(inv, &cfg),
+            local_storages: super::guest_ops::local_storages(inv, &cfg),
             local_resources: local_resources(&cfg),
         };
         out.push((f, cfg));

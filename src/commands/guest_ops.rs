@@ -9,7 +9,9 @@
 use serde_json::{Map, Value as Json};
 
 use super::actions::{run_now, stage, target_of};
-use super::{Arg, ArgKind, Call, Category, Command, Ctx, Example, Output, Signature};
+use super::{
+    Arg, ArgKind, Call, Category, Command, Ctx, Example, Output, Signature, ex, flag_text,
+};
 use crate::api::{GuestKind, endpoints};
 use crate::error::{Error, ErrorKind, Result};
 use crate::inventory::{Guest, Inventory};
@@ -28,10 +30,6 @@ const VM: Arg = Arg::opt(
 );
 const DRY_RUN: Arg = Arg::switch("--dry-run", "show the plan; stage and send nothing");
 
-const fn ex(line: &'static str, about: &'static str) -> Example {
-    Example { line, about }
-}
-
 const fn sig(
     name: &'static str,
     about: &'static str,
@@ -48,13 +46,6 @@ const fn sig(
         fields: OUTCOME_COLUMNS,
         examples,
     }
-}
-
-pub(super) fn flag_text(call: &Call, name: &str) -> Option<String> {
-    call.args
-        .flag(name)
-        .and_then(|f| f.value.as_ref())
-        .map(|w| w.text.clone())
 }
 
 /// Splits positional words (after `skip`) into the guest words before and the `n` trailing
@@ -163,7 +154,7 @@ async fn finish(ctx: &mut Ctx, call: &Call, actions: Vec<Action>) -> Result<Outp
 // ---- Disks in a config --------------------------------------------------------------------
 
 /// A config key that holds a disk (`scsi0`, `virtio1`, `efidisk0`, `rootfs`, `mp0`, `unused0`).
-fn is_disk_key(k: &str) -> bool {
+pub(super) fn is_disk_key(k: &str) -> bool {
     let num = |p: &str| {
         k.strip_prefix(p)
             .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
@@ -200,6 +191,23 @@ fn disk_value<'a>(g: &Guest, cfg: &'a Map<String, Json>, disk: &str) -> Result<&
             format!("its disks: {}", have.join(", "))
         })
     })
+}
+
+/// The storages of the guest's disks (a cloud-init drive included) that are not shared, once
+/// each: what ties it to its node.
+pub(super) fn local_storages(inv: &Inventory, cfg: &Map<String, Json>) -> Vec<String> {
+    let shared = |id: &str| inv.storages().iter().any(|s| s.storage == id && s.shared);
+    let mut out: Vec<String> = cfg
+        .iter()
+        .filter(|(k, _)| is_disk_key(k) && !k.starts_with("unused"))
+        .filter_map(|(_, v)| v.as_str())
+        .filter(|v| !v.contains("media=cdrom") || v.contains("cloudinit"))
+        .map(|v| storage_of(v).to_string())
+        .filter(|s| !s.is_empty() && !shared(s))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 fn volume_of(value: &str) -> &str {
@@ -348,17 +356,11 @@ async fn clone_run(ctx: &mut Ctx, call: Call) -> Result<Output> {
     if let Some(s) = &storage {
         check_storage(&inv, s, &on, "images")?;
     }
+    let src_cfg = read_config(ctx, &src).await?;
     if on != src.node {
         // PVE clones to another node only what it can reach from there: shared storage.
         let shared = |id: &str| inv.storages().iter().any(|s| s.storage == id && s.shared);
-        let cfg = read_config(ctx, &src).await?;
-        let mut local: Vec<String> = disks(&cfg)
-            .iter()
-            .filter_map(|d| cfg_str(&cfg, d))
-            .map(|v| storage_of(v).to_string())
-            .filter(|s| !shared(s))
-            .collect();
-        local.dedup();
+        let local = local_storages(&inv, &src_cfg);
         let onto_shared = storage.as_deref().is_some_and(shared);
         if !local.is_empty() && !onto_shared {
             return Err(Error::usage(format!(
@@ -394,7 +396,6 @@ async fn clone_run(ctx: &mut Ctx, call: Call) -> Result<Output> {
     let guests = inv.guests().iter().filter(|g| !g.template).count();
     policy::check_new_guest(&ctx.config, kind, asked, guests)?;
     // The clone gets the source's cores and memory: the per-guest quotas apply to them.
-    let src_cfg = read_config(ctx, &src).await?;
     let inherited: std::collections::BTreeMap<String, String> = ["cores", "sockets", "memory"]
         .iter()
         .filter_map(|k| {

@@ -187,7 +187,7 @@ struct Wanted {
 }
 
 fn wanted(call: &Call) -> Vec<Wanted> {
-    let node = super::guest_ops::flag_text(call, "node");
+    let node = super::flag_text(call, "node");
     let words: Vec<Wanted> = call
         .args
         .positionals

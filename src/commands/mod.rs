@@ -145,6 +145,19 @@ pub struct Example {
     pub about: &'static str,
 }
 
+/// An example line and what it does, for signatures.
+pub(crate) const fn ex(line: &'static str, about: &'static str) -> Example {
+    Example { line, about }
+}
+
+/// The value of flag `--name`, if given with one.
+pub(crate) fn flag_text(call: &Call, name: &str) -> Option<String> {
+    call.args
+        .flag(name)
+        .and_then(|f| f.value.as_ref())
+        .map(|w| w.text.clone())
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Category {
     /// Reads from the cluster and produces records.

@@ -7,7 +7,7 @@
 //! `crate::wizard`. `new` with no NAME on a terminal runs the interactive wizard; with a NAME it
 //! asks nothing and takes the flags, the profile and the config's defaults, with the same checks.
 
-use super::{Arg, ArgKind, Call, Category, Command, Example, Output, Signature};
+use super::{Arg, ArgKind, Call, Category, Command, Example, Output, Signature, flag_text};
 use crate::error::{Error, Result};
 use crate::lang::{Record, Value};
 use crate::wizard::engine::{Answers, DefaultsOnly};
@@ -215,13 +215,6 @@ async fn run_new_template(ctx: &mut super::Ctx, call: Call) -> Result<Output> {
     r.insert("template", Value::Bool(true));
     r.insert("image", Value::String(plan.image_volid()));
     Ok(Output::value(Value::Record(r)))
-}
-
-fn flag_text(call: &Call, name: &str) -> Option<String> {
-    call.args
-        .flag(name)
-        .and_then(|f| f.value.as_ref())
-        .map(|w| w.text.clone())
 }
 
 /// The answers the flags give, keyed like `prompts/new.yaml`.

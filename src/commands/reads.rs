@@ -6,7 +6,7 @@
 //! commands only read; they never change the cluster.
 
 use super::read::{GUEST_FIELDS, guest_record};
-use super::{Arg, ArgKind, Call, Category, Command, Ctx, Example, Output, Signature};
+use super::{Arg, ArgKind, Category, Command, Ctx, Example, Output, Signature, flag_text};
 use crate::api::endpoints;
 use crate::error::{Error, Result};
 use crate::inventory::Inventory;
@@ -112,13 +112,6 @@ pub(super) fn known_node(inv: &Inventory, node: &str) -> Result<()> {
     let names: Vec<&str> = inv.nodes().iter().map(|n| n.node.as_str()).collect();
     Err(Error::not_found(format!("no node '{node}'"))
         .hinted(format!("nodes: {}", names.join(", "))))
-}
-
-fn flag_text(call: &Call, name: &str) -> Option<String> {
-    call.args
-        .flag(name)
-        .and_then(|f| f.value.as_ref())
-        .map(|w| w.text.clone())
 }
 
 pub static PS: Command = Command {

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use tokio::io::AsyncReadExt;
 
-use super::guest_ops::{flag_text, one_guest};
-use super::{Arg, ArgKind, Call, Category, Command, Ctx, Example, Output, Signature};
+use super::guest_ops::one_guest;
+use super::{Arg, ArgKind, Call, Category, Command, Ctx, Output, Signature, ex, flag_text};
 use crate::api::{GuestKind, endpoints};
 use crate::error::{Error, ErrorKind, Result};
 use crate::lang::{Record, Value, parse_duration};
@@ -23,10 +23,6 @@ const ATTEMPT: Duration = Duration::from_secs(5);
 const PAUSE: Duration = Duration::from_secs(2);
 /// How often a waiting `wait-ssh` says so.
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
-
-const fn ex(line: &'static str, about: &'static str) -> Example {
-    Example { line, about }
-}
 
 /// The login user: `--user`, else the guest's cloud-init user (`ciuser`), else ssh's default.
 async fn login_user(ctx: &Ctx, call: &Call, g: &crate::inventory::Guest) -> Option<String> {

@@ -82,19 +82,7 @@ fn balance_evens_memory_and_says_when_there_is_nothing_to_do() {
 #[test]
 fn maintenance_runs_ha_manager_on_the_node_over_ssh() {
     let sim = TestSim::demo();
-    let bin = sim.home.path().join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let fake = bin.join("ssh");
-    std::fs::write(&fake, "#!/bin/sh\necho \"ssh called: $*\"\n").unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let path = crate::common::path_with_fake(&sim, "ssh", "echo \"ssh called: $*\"");
     let out = sim
         .cmd()
         .env("PATH", &path)

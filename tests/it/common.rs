@@ -134,6 +134,60 @@ impl TestSim {
     }
 }
 
+/// The simulator's state, read once (the command that changed it has exited).
+pub fn state<R>(sim: &TestSim, f: impl Fn(&State) -> R) -> R {
+    sim.wait_for_state(|s| Some(f(s)))
+}
+
+/// How many `call` lines the audit log of `sim`'s home holds.
+pub fn audit_calls(sim: &TestSim) -> usize {
+    let path = sim.home.path().join("state/pvesh-plus/audit.jsonl");
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("\"event\":\"call\""))
+        .count()
+}
+
+/// Runs `line` with `-c`, expecting exit `code`; returns stdout and stderr. Checks that every
+/// mutating request the simulator received meanwhile left one audit line.
+pub fn run_audited(sim: &TestSim, line: &str, code: i32) -> (String, String) {
+    let (sent, audited) = (sim.handle.mutating_count(), audit_calls(sim));
+    let (got, out, err) = sim.run(line);
+    assert_eq!(got, code, "{line}\nstdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(
+        sim.handle.mutating_count() - sent,
+        audit_calls(sim) - audited,
+        "{line}: mutating requests and audit lines differ"
+    );
+    (out, err)
+}
+
+/// Runs `line`, expecting it to be refused with `code`, saying `says`, before any mutating
+/// request.
+pub fn refused(sim: &TestSim, line: &str, code: i32, says: &str) {
+    let sent = sim.handle.mutating_count();
+    let (_, err) = run_audited(sim, line, code);
+    assert!(err.contains(says), "{line}: expected '{says}' in:\n{err}");
+    assert_eq!(sim.handle.mutating_count(), sent, "{line} sent a request");
+}
+
+/// A `PATH` whose first directory (in `sim`'s home) holds an executable `name` running `script`
+/// (a stand-in for a system program such as ssh).
+pub fn path_with_fake(sim: &TestSim, name: &str, script: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = sim.home.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let fake = bin.join(name);
+    std::fs::write(&fake, format!("#!/bin/sh\n{script}\n")).unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
 /// The binary with a clean environment: no user config, no PROXMOX_* variables, no colours.
 pub fn bin() -> Command {
     Command::from_std(std_cmd(&std::env::temp_dir().join("pvesh-plus-test-home")))

@@ -5,48 +5,12 @@
 
 use std::io::Write;
 
-use crate::common::TestSim;
-
-/// The simulator's state, read once (the command that changed it has exited).
-fn state<R>(sim: &TestSim, f: impl Fn(&pvesh_plus::sim::State) -> R) -> R {
-    sim.wait_for_state(|s| Some(f(s)))
-}
+use crate::common::{TestSim, refused, run_audited as run, state};
 
 fn cfg(sim: &TestSim, vmid: u32, key: &str) -> Option<String> {
     state(sim, |s| {
         s.guests.get(&vmid).and_then(|g| g.config.get(key).cloned())
     })
-}
-
-fn audit_calls(sim: &TestSim) -> usize {
-    let path = sim.home.path().join("state/pvesh-plus/audit.jsonl");
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.contains("\"event\":\"call\""))
-        .count()
-}
-
-/// Runs `line`, expecting `code`; returns stdout and stderr. Checks that every mutating request
-/// the simulator received meanwhile left one audit line.
-fn run(sim: &TestSim, line: &str, code: i32) -> (String, String) {
-    let (sent, audited) = (sim.handle.mutating_count(), audit_calls(sim));
-    let (got, out, err) = sim.run(line);
-    assert_eq!(got, code, "{line}\nstdout:\n{out}\nstderr:\n{err}");
-    assert_eq!(
-        sim.handle.mutating_count() - sent,
-        audit_calls(sim) - audited,
-        "{line}: mutating requests and audit lines differ"
-    );
-    (out, err)
-}
-
-/// Runs `line`, expecting it to be refused with `code` before any mutating request.
-fn refused(sim: &TestSim, line: &str, code: i32, says: &str) {
-    let sent = sim.handle.mutating_count();
-    let (_, err) = run(sim, line, code);
-    assert!(err.contains(says), "{line}: expected '{says}' in:\n{err}");
-    assert_eq!(sim.handle.mutating_count(), sent, "{line} sent a request");
 }
 
 #[test]
@@ -268,20 +232,7 @@ fn dry_run_sends_nothing_and_stages_nothing() {
 #[test]
 fn ssh_hands_over_to_the_system_ssh_with_the_agents_address() {
     let sim = TestSim::demo();
-    let bin = sim.home.path().join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let fake = bin.join("ssh");
-    std::fs::write(&fake, "#!/bin/sh\necho \"ssh called: $*\"\nexit 7\n").unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let path = crate::common::path_with_fake(&sim, "ssh", "echo \"ssh called: $*\"\nexit 7");
     let out = sim
         .cmd()
         .env("PATH", &path)

@@ -2,43 +2,10 @@
 //! what no guest config uses, `delete-volume` stages the deletions and `commit` removes them
 //! from the simulator's state; a volume a guest still uses is refused before any request.
 
-use crate::common::TestSim;
-
-fn state<R>(sim: &TestSim, f: impl Fn(&pvesh_plus::sim::State) -> R) -> R {
-    sim.wait_for_state(|s| Some(f(s)))
-}
+use crate::common::{TestSim, refused, run_audited as run, state};
 
 fn has_volume(sim: &TestSim, volid: &str) -> bool {
     state(sim, |s| s.volumes.iter().any(|v| v.volid == volid))
-}
-
-fn audit_calls(sim: &TestSim) -> usize {
-    let path = sim.home.path().join("state/pvesh-plus/audit.jsonl");
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.contains("\"event\":\"call\""))
-        .count()
-}
-
-/// Runs `line`, expecting `code`; every mutating request meanwhile left one audit line.
-fn run(sim: &TestSim, line: &str, code: i32) -> (String, String) {
-    let (sent, audited) = (sim.handle.mutating_count(), audit_calls(sim));
-    let (got, out, err) = sim.run(line);
-    assert_eq!(got, code, "{line}\nstdout:\n{out}\nstderr:\n{err}");
-    assert_eq!(
-        sim.handle.mutating_count() - sent,
-        audit_calls(sim) - audited,
-        "{line}: mutating requests and audit lines differ"
-    );
-    (out, err)
-}
-
-fn refused(sim: &TestSim, line: &str, code: i32, says: &str) {
-    let sent = sim.handle.mutating_count();
-    let (_, err) = run(sim, line, code);
-    assert!(err.contains(says), "{line}: expected '{says}' in:\n{err}");
-    assert_eq!(sim.handle.mutating_count(), sent, "{line} sent a request");
 }
 
 #[test]

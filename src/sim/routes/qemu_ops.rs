@@ -581,34 +581,6 @@ pub(super) fn restore(c: &mut Ctx, archive: &str, kind: GuestKind) -> Result<Rep
             )));
         }
     }
-    if let Some(g) = existing {
-        if g.node != node {
-            return Err(ApiError::fail(format!(
-                "unable to restore vm {vmid} - already existing on cluster node '{}'",
-                g.node
-            )));
-        }
-        if g.cfg("protection") == Some("1") {
-            return Err(ApiError::fail(format!(
-                "unable to restore VM {vmid} - protection mode enabled"
-            )));
-        }
-        if !force {
-            return Err(ApiError::fail(format!(
-                "unable to restore vm {vmid} - config file already exists"
-            )));
-        }
-        if g.is_running() {
-            return Err(ApiError::fail(format!(
-                "unable to restore vm {vmid} - vm is running"
-            )));
-        }
-        if g.is_template() {
-            return Err(ApiError::fail(format!(
-                "unable to restore vm {vmid} - vm is a template"
-            )));
-        }
-    }
     let config = c
         .state
         .backup_configs
