@@ -83,6 +83,12 @@ struct Inner {
     clock_shift: AtomicI64,
 }
 
+/// How a request's parameters travel: urlencoded (or in the query), or as a multipart upload.
+enum Body {
+    Form,
+    Multipart(reqwest::multipart::Form),
+}
+
 /// The auth headers of one request, taken from the session when it is sent.
 #[derive(Clone)]
 enum Creds {
@@ -295,6 +301,40 @@ impl Client {
         }
     }
 
+    /// Sends `req` as `multipart/form-data`: its parameters as text fields, then `file` as the
+    /// `filename` part, streamed from disk (never read whole into memory) with `progress` told
+    /// the bytes sent so far and the total. Like [`Client::call`], a ticket session logs in
+    /// afresh after a 401 and sends the file once more; nothing else is retried.
+    pub async fn upload(
+        &self,
+        req: &ApiRequest,
+        file: &super::upload::UploadFile,
+        progress: &super::upload::ByteProgress,
+    ) -> Result<ApiResponse, ApiError> {
+        let creds = self.inner.creds().await?;
+        let url = format!("{}/api2/json{}", self.inner.base_url, req.path);
+        let send = async |creds: Creds| {
+            let form = super::upload::form(req, file, progress.clone())
+                .await
+                .map_err(|e| ApiError::Connect {
+                    url: self.inner.base_url.clone(),
+                    detail: format!("cannot read {}: {e}", file.path.display()),
+                })?;
+            let (status, reason, body) = self
+                .inner
+                .send_raw(req, &url, &creds, Body::Multipart(form))
+                .await?;
+            envelope::decode(req.method, &req.path, status, &reason, &body)
+        };
+        match send(creds.clone()).await {
+            Err(ApiError::Http { status: 401, .. }) if matches!(creds, Creds::Ticket { .. }) => {
+                let creds = self.inner.relogin(&creds).await?;
+                send(creds).await
+            }
+            other => other,
+        }
+    }
+
     /// `data` only.
     pub async fn get(&self, req: &ApiRequest) -> Result<Value, ApiError> {
         Ok(self.call(req).await?.data)
@@ -314,7 +354,7 @@ impl Client {
         let creds = self.inner.creds().await?;
         let req = ApiRequest::get(path);
         let url = format!("{}{}", self.inner.base_url, path);
-        let (status, reason, body) = self.inner.send_raw(&req, &url, &creds).await?;
+        let (status, reason, body) = self.inner.send_raw(&req, &url, &creds, Body::Form).await?;
         if !(200..300).contains(&status) {
             envelope::decode(Method::Get, path, status, &reason, &body)?;
         }
@@ -514,7 +554,7 @@ impl Inner {
 
     async fn send_once(&self, req: &ApiRequest, creds: &Creds) -> Result<ApiResponse, ApiError> {
         let url = format!("{}/api2/json{}", self.base_url, req.path_and_query());
-        let (status, reason, body) = self.send_raw(req, &url, creds).await?;
+        let (status, reason, body) = self.send_raw(req, &url, creds, Body::Form).await?;
         envelope::decode(req.method, &req.path, status, &reason, &body)
     }
 
@@ -524,6 +564,7 @@ impl Inner {
         req: &ApiRequest,
         url: &str,
         creds: &Creds,
+        body: Body,
     ) -> Result<(u16, String, Vec<u8>), ApiError> {
         let method = match req.method {
             Method::Get => reqwest::Method::GET,
@@ -542,10 +583,20 @@ impl Inner {
                 }
             }
         }
-        if !req.method.params_in_query() {
-            builder = builder
-                .header("Content-Type", "application/x-www-form-urlencoded")
-                .body(req.form_body());
+        match body {
+            Body::Multipart(form) => {
+                // A big file takes longer than any API call: the session's timeout is for
+                // answers, not for the transfer.
+                builder = builder
+                    .multipart(form)
+                    .timeout(super::upload::TRANSFER_TIMEOUT);
+            }
+            Body::Form if !req.method.params_in_query() => {
+                builder = builder
+                    .header("Content-Type", "application/x-www-form-urlencoded")
+                    .body(req.form_body());
+            }
+            Body::Form => {}
         }
         self.requests.fetch_add(1, Ordering::Relaxed);
         let what = format!("{} {}", req.method, req.path);

@@ -24,6 +24,7 @@ pub mod task;
 pub mod termproxy;
 pub mod tls;
 pub mod upid;
+pub mod upload;
 pub mod url;
 
 pub use client::{Auth, Client, ConnectOptions, TfaPrompt, WebSocket};

@@ -128,7 +128,7 @@ fn check_protected(ctx: &Ctx, g: &Guest, cfg: &Map<String, Json>, action: &str) 
 }
 
 /// Stages what must stage and runs the rest at once; with `--dry-run` only shows the plan.
-async fn finish(ctx: &mut Ctx, call: &Call, actions: Vec<Action>) -> Result<Output> {
+pub(super) async fn finish(ctx: &mut Ctx, call: &Call, actions: Vec<Action>) -> Result<Output> {
     if actions.is_empty() {
         return Ok(Output::value(Value::List(Vec::new())).with_empty("nothing to do"));
     }

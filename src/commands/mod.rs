@@ -13,7 +13,7 @@
 //! select, sort-by, ..., sum, avg, min, max), `actions.rs` (start, stop, snapshot, set, ...: plan, stage or run),
 //! `changes.rs` (set and tag values), `console.rs` (console: termproxy via the executor), `dashboard.rs` (dashboard: the numbers and frame are
 //! `crate::render::dashboard`), `rawapi.rs` (set/create/delete on API paths), `pending.rs` (pending, diff, discard, commit, confirm), `new.rs`
-//! (new, new-template: over `crate::wizard`), `session.rs` (use, cd, ...), `help.rs`.
+//! (new, new-template: over `crate::wizard`), `session.rs` (use, cd, ...), `transfer.rs` (upload, download-url), `help.rs`.
 
 mod actions;
 mod apischema;
@@ -36,6 +36,7 @@ mod reads;
 mod records;
 mod remote;
 mod session;
+mod transfer;
 
 pub use crate::session::{BoxFuture, Ctx, OutputFormat};
 pub use apischema::{APIDOC_PATH, load_into as load_schema_into};
@@ -297,6 +298,9 @@ pub static COMMANDS: &[&Command] = &[
     // Storage hygiene: orphaned volumes and their deletion (hygiene.rs).
     &hygiene::ORPHANS,
     &hygiene::DELETE_VOLUME,
+    // Files into storages (transfer.rs).
+    &transfer::UPLOAD,
+    &transfer::DOWNLOAD_URL,
     // Reaching guests over the network (remote.rs).
     &remote::SSH,
     &remote::WAIT_SSH,

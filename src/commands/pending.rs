@@ -54,7 +54,7 @@ pub fn pending_records(actions: &[Action], first: usize) -> Value {
                 let mut r = Record::new();
                 r.insert("n", Value::Int((first + i) as i64));
                 r.insert("action", Value::String(a.summary()));
-                r.insert("vmid", Value::Int(i64::from(a.target.vmid)));
+                r.insert("vmid", a.target.vmid_value());
                 r.insert("name", Value::String(a.target.name.clone()));
                 r.insert("node", Value::String(a.target.node.clone()));
                 r.insert(

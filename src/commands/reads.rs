@@ -358,7 +358,12 @@ pub static STORAGE: Command = Command {
 
 /// The node to read a storage through: `--node`, else the current node when it has the
 /// storage, else the first node that has it.
-fn storage_node(ctx: &Ctx, inv: &Inventory, storage: &str, flag: Option<String>) -> Result<String> {
+pub(super) fn storage_node(
+    ctx: &Ctx,
+    inv: &Inventory,
+    storage: &str,
+    flag: Option<String>,
+) -> Result<String> {
     if let Some(node) = flag {
         known_node(inv, &node)?;
         return Ok(node);

@@ -6,6 +6,7 @@
 
 pub mod dashboard;
 mod table;
+pub mod transfer;
 
 pub use table::{render_records, render_value};
 

@@ -58,6 +58,7 @@ mod server;
 mod state;
 mod tasks;
 mod tls;
+pub mod upload;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

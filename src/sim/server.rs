@@ -87,12 +87,28 @@ impl Server {
         // A websocket upgrade: pveproxy answers it only for `vncwebsocket`, after the API call
         // itself (auth, parameters, the vncticket check) succeeded.
         let upgrade = wants_websocket(req.headers()).then(|| hyper::upgrade::on(&mut req));
-        let (parts, body) = req.into_parts();
-        let body = body
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
+        let (mut parts, body) = req.into_parts();
+        let multipart = parts
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .and_then(super::upload::boundary);
+        let (body, tmpfile) = match multipart {
+            Some(boundary) => match self
+                .receive_upload(body, boundary, &mut parts.headers)
+                .await
+            {
+                Ok(received) => received,
+                Err(text) => return Ok(render(Outcome::Err(ApiError::new(400, text), false))),
+            },
+            None => (
+                body.collect()
+                    .await
+                    .map(|b| b.to_bytes())
+                    .unwrap_or_default(),
+                None,
+            ),
+        };
         let inc = Incoming2 {
             method: parts.method.as_str().to_string(),
             path: parts.uri.path().to_string(),
@@ -119,6 +135,10 @@ impl Server {
             return Err(Dropped);
         }
         let (template, out) = self.dispatch(&inc, now_f);
+        // pveproxy removes the temporary file after the call, whatever became of it.
+        if let Some(tmp) = tmpfile {
+            lock_shared(&self.shared).state.uploads.remove(&tmp);
+        }
         if let (Some(on), Outcome::Ok(reply)) = (upgrade, &out)
             && template.ends_with("/vncwebsocket")
         {
@@ -326,6 +346,38 @@ impl Server {
             Err(e) => Outcome::Err(e, false),
         };
         (template, out)
+    }
+
+    /// Reads a multipart upload as pveproxy does: the file part goes to a temporary file
+    /// (here: its size and checksums, under its path in `State::uploads`), and the request
+    /// goes on as a form with `tmpfilename` set to that path.
+    async fn receive_upload(
+        &self,
+        body: Incoming,
+        boundary: String,
+        headers: &mut HeaderMap,
+    ) -> Result<(Bytes, Option<String>), String> {
+        let got = super::upload::receive(body.into_data_stream(), boundary).await?;
+        let mut fields = got.fields;
+        let mut tmpfile = None;
+        if let Some(file) = got.file {
+            let tmp = {
+                let mut shared = lock_shared(&self.shared);
+                let n = shared.state.next_random();
+                let tmp = format!("/var/tmp/pveupload-{n:016x}");
+                shared.state.uploads.insert(tmp.clone(), file);
+                tmp
+            };
+            fields.push(("tmpfilename".to_string(), tmp.clone()));
+            tmpfile = Some(tmp);
+        }
+        headers.insert(
+            "content-type",
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        let form = serde_urlencoded::to_string(&fields)
+            .map_err(|e| format!("failed to encode the upload's fields: {e}"))?;
+        Ok((Bytes::from(form), tmpfile))
     }
 
     /// Finds the caller: API token header, or ticket cookie/header (+ CSRF for writes).

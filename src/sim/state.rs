@@ -431,6 +431,8 @@ pub struct State {
     pub(crate) fail_tasks: Option<regex::Regex>,
     /// The termproxy sessions handed out (`POST .../termproxy`), open or ended.
     pub consoles: Vec<super::console::ConsoleSession>,
+    /// Files the REST handler received and no upload call has taken yet, by temporary path.
+    pub uploads: BTreeMap<String, super::upload::TmpUpload>,
 }
 
 impl State {

@@ -38,6 +38,7 @@ pub enum ActionKind {
     Resize,
     Create,
     Download,
+    Upload,
     DeleteVolume,
     Migrate,
     DiskAdd,
@@ -92,6 +93,7 @@ impl ActionKind {
         ActionKind::Resize,
         ActionKind::Create,
         ActionKind::Download,
+        ActionKind::Upload,
         ActionKind::DeleteVolume,
         ActionKind::Migrate,
         ActionKind::DiskAdd,
@@ -124,6 +126,7 @@ impl ActionKind {
             ActionKind::Resize => "resize",
             ActionKind::Create => "create",
             ActionKind::Download => "download",
+            ActionKind::Upload => "upload",
             ActionKind::DeleteVolume => "delete-volume",
             ActionKind::Migrate => "migrate",
             ActionKind::DiskAdd => "disk-add",
@@ -170,6 +173,7 @@ impl ActionKind {
             | ActionKind::Clone
             | ActionKind::Create
             | ActionKind::Download
+            | ActionKind::Upload
             | ActionKind::DiskAdd
             | ActionKind::Backup
             | ActionKind::Console => Risk::Never,
@@ -177,11 +181,12 @@ impl ActionKind {
     }
 
     /// True when its task copies data for a while (a migration, a backup, a restore, a clone,
-    /// a disk move), so its log's progress lines are worth showing as it runs.
+    /// a disk move, a download), so its log's progress lines are worth showing as it runs.
     pub fn copies_data(self) -> bool {
         matches!(
             self,
-            ActionKind::Migrate
+            ActionKind::Download
+                | ActionKind::Migrate
                 | ActionKind::Backup
                 | ActionKind::Restore
                 | ActionKind::Clone
@@ -378,6 +383,17 @@ pub enum Op {
         storage: String,
         params: Vec<(String, String)>,
     },
+    /// `POST /nodes/{node}/storage/{storage}/upload` (multipart): the local file `source`
+    /// into the storage as `filename` (an `imgcopy` task); PVE checks `checksum` when given.
+    Upload {
+        storage: String,
+        content: String,
+        filename: String,
+        source: std::path::PathBuf,
+        size: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        checksum: Option<Checksum>,
+    },
     /// `DELETE /nodes/{node}/storage/{storage}/content/{volume}`.
     DeleteVolume {
         storage: String,
@@ -389,6 +405,13 @@ pub enum Op {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         serial: Option<String>,
     },
+}
+
+/// An expected checksum: PVE's `checksum-algorithm` and `checksum`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checksum {
+    pub algorithm: String,
+    pub value: String,
 }
 
 /// A builder for the parameter lists of [`Op::Create`] and [`Op::Download`], in the order given.
@@ -476,6 +499,7 @@ impl Op {
             Op::Resize { .. } => ActionKind::Resize,
             Op::Create { .. } => ActionKind::Create,
             Op::Download { .. } => ActionKind::Download,
+            Op::Upload { .. } => ActionKind::Upload,
             Op::DeleteVolume { .. } => ActionKind::DeleteVolume,
             Op::Migrate { .. } => ActionKind::Migrate,
             Op::DiskAdd { .. } => ActionKind::DiskAdd,
@@ -536,9 +560,11 @@ impl Op {
             ActionKind::DiskMove => Undo::Never("move the disk back"),
             ActionKind::DiskDetach => Undo::Never("attach the unused disk again"),
             ActionKind::Restore => Undo::Never("a restore replaces the guest's disks"),
-            ActionKind::Clone | ActionKind::Create | ActionKind::Download | ActionKind::Backup => {
-                Undo::Remove
-            }
+            ActionKind::Clone
+            | ActionKind::Create
+            | ActionKind::Download
+            | ActionKind::Upload
+            | ActionKind::Backup => Undo::Remove,
             ActionKind::Console => Undo::Never("a console session is not undone"),
             _ => Undo::Snapshot,
         }
@@ -612,6 +638,15 @@ impl Target {
 
     pub fn is_guest(&self) -> bool {
         self.vmid != 0
+    }
+
+    /// The `vmid` field of a plan or outcome row: empty for a node-level action.
+    pub fn vmid_value(&self) -> crate::lang::Value {
+        if self.is_guest() {
+            crate::lang::Value::Int(i64::from(self.vmid))
+        } else {
+            crate::lang::Value::Null
+        }
     }
 
     /// `web01 (101)`, `node pve1`, or `the cluster`.
@@ -809,8 +844,34 @@ impl Action {
                 }
             }
             Op::DeleteVolume { volume, .. } => push(volume),
+            Op::Upload {
+                filename,
+                storage,
+                size,
+                checksum,
+                ..
+            } => {
+                let checked = checksum
+                    .as_ref()
+                    .map(|c| format!(", {} checked", c.algorithm))
+                    .unwrap_or_default();
+                push(&format!(
+                    "{filename} to {storage} ({}{checked})",
+                    crate::lang::format_size(*size)
+                ));
+            }
             Op::Console { serial: Some(s) } => push(s),
-            Op::Set(_) | Op::Tag(_) | Op::Create { .. } | Op::Download { .. } => {
+            Op::Download { storage, params } => {
+                let file = params.iter().find(|(k, _)| k == "filename");
+                let file = file.map_or("a file", |(_, v)| v.as_str());
+                let checked = params
+                    .iter()
+                    .find(|(k, _)| k == "checksum-algorithm")
+                    .map(|(_, a)| format!(" ({a} checked)"))
+                    .unwrap_or_default();
+                push(&format!("{file} to {storage}{checked}"));
+            }
+            Op::Set(_) | Op::Tag(_) | Op::Create { .. } => {
                 for (k, v) in self.op.shown_params() {
                     push(&format!("{k}={v}"));
                 }
@@ -1004,6 +1065,27 @@ impl Action {
                 }
                 req
             }
+            Op::Upload {
+                storage,
+                content,
+                filename,
+                checksum,
+                ..
+            } => {
+                let req = ApiRequest::post(format!(
+                    "/nodes/{}/storage/{}/upload",
+                    encode_segment(node),
+                    encode_segment(storage)
+                ))
+                .param("content", content)
+                .param("filename", filename);
+                match checksum {
+                    Some(c) => req
+                        .param("checksum-algorithm", &c.algorithm)
+                        .param("checksum", &c.value),
+                    None => req,
+                }
+            }
             Op::DeleteVolume { storage, volume } => ApiRequest::delete(format!(
                 "/nodes/{}/storage/{}/content/{}",
                 encode_segment(node),
@@ -1128,9 +1210,25 @@ impl Action {
                 vec![row("guest", before, &format!("restored from {archive}"))]
             }
             Op::Create { .. } => vec![row("guest", "-", "created")],
-            Op::Download { storage, .. } => {
-                vec![row(&format!("{storage} content"), "-", "downloaded")]
+            Op::Download { storage, params } => {
+                let url = params.iter().find(|(k, _)| k == "url");
+                let url = url.map_or("its URL", |(_, v)| v.as_str());
+                vec![row(
+                    &format!("{storage} content"),
+                    "-",
+                    &format!("downloaded from {url}"),
+                )]
             }
+            Op::Upload {
+                storage,
+                content,
+                filename,
+                ..
+            } => vec![row(
+                &format!("{storage}:{content}/{filename}"),
+                "-",
+                "uploaded",
+            )],
             Op::DeleteVolume { volume, .. } => vec![row(volume, "exists", "deleted")],
             Op::Console { serial } => vec![row(
                 "console",

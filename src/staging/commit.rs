@@ -63,7 +63,12 @@ impl CommitReport {
 impl StagingState {
     /// The executor for this session: audited, and journaled into this buffer's journal.
     pub fn executor(&self, client: &Client) -> Executor {
-        Executor::new(client.clone(), self.audit.clone()).with_journal(self.buffer.journal())
+        let exec =
+            Executor::new(client.clone(), self.audit.clone()).with_journal(self.buffer.journal());
+        match &self.byte_progress {
+            Some(bytes) => exec.with_byte_progress(bytes.clone()),
+            None => exec,
+        }
     }
 
     /// Commits the pending plan. `live` is the cluster's view of every guest right now.

@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use super::action::{Action, ActionKind, Op};
 use super::audit::AuditLog;
 use super::journal::{Flight, Journal};
+use crate::api::upload::{ByteProgress, UploadFile};
 use crate::api::{ApiError, Client, TaskOutcome, Upid, WaitOptions, endpoints};
 use crate::lang::{Record, Value};
 
@@ -134,7 +135,7 @@ pub fn outcome_records(outcomes: &[ItemOutcome]) -> Value {
             .map(|(i, o)| {
                 let mut r = Record::new();
                 r.insert("n", Value::Int(i as i64 + 1));
-                r.insert("vmid", Value::Int(i64::from(o.action.target.vmid)));
+                r.insert("vmid", o.action.target.vmid_value());
                 r.insert("name", Value::String(o.action.target.name.clone()));
                 r.insert("node", Value::String(o.action.target.node.clone()));
                 r.insert("action", Value::String(o.action.summary()));
@@ -213,6 +214,9 @@ pub struct Executor {
     journal: Option<Arc<Journal>>,
     /// Where audit-log write failures are reported (once per failure).
     warn: Option<mpsc::UnboundedSender<String>>,
+    /// Told the bytes an upload has sent (a progress bar); without it the run's progress
+    /// lines say each quarter.
+    bytes: Option<ByteProgress>,
 }
 
 impl Executor {
@@ -222,7 +226,14 @@ impl Executor {
             audit,
             journal: None,
             warn: None,
+            bytes: None,
         }
+    }
+
+    /// Tells `bytes` how far each upload it sends has got.
+    pub fn with_byte_progress(mut self, bytes: ByteProgress) -> Executor {
+        self.bytes = Some(bytes);
+        self
     }
 
     /// Journals the actions it sends (those with an id) in `journal`.
@@ -259,7 +270,23 @@ impl Executor {
         if let Some(j) = self.journal(action) {
             j.sending(action.id);
         }
-        match self.client.get(&req).await {
+        let answer = match &action.op {
+            Op::Upload {
+                source, filename, ..
+            } => {
+                let file = UploadFile {
+                    path: source.clone(),
+                    name: filename.clone(),
+                };
+                let bytes = self.bytes.clone().unwrap_or_else(ByteProgress::none);
+                self.client
+                    .upload(&req, &file, &bytes)
+                    .await
+                    .map(|r| r.data)
+            }
+            _ => self.client.get(&req).await,
+        };
+        match answer {
             Err(e) => {
                 let text = action.scrub(&error_text(&e));
                 self.audit_line("call", action, None, &format!("error: {text}"));
@@ -503,6 +530,23 @@ impl Executor {
     }
 }
 
+/// Progress lines at each quarter of an upload: `[1/1] pve1: sent 50% (2.0 MiB of 4.0 MiB)`.
+fn quarter_lines(progress: mpsc::UnboundedSender<String>, tag: String) -> ByteProgress {
+    let said = std::sync::atomic::AtomicU64::new(0);
+    ByteProgress::new(move |sent, total| {
+        let quarter = (sent.saturating_mul(4)).checked_div(total).unwrap_or(4);
+        if quarter > said.load(std::sync::atomic::Ordering::Relaxed) {
+            said.store(quarter, std::sync::atomic::Ordering::Relaxed);
+            let _ = progress.send(format!(
+                "{tag}: sent {}% ({} of {})",
+                quarter * 25,
+                crate::lang::format_size(sent),
+                crate::lang::format_size(total)
+            ));
+        }
+    })
+}
+
 struct Job {
     exec: Executor,
     action: Action,
@@ -583,7 +627,14 @@ impl Job {
                 }
             }
         }
-        let sent = match self.exec.send(a).await {
+        let mut exec = self.exec.clone();
+        if matches!(a.op, Op::Upload { .. }) && exec.bytes.is_none() {
+            exec.bytes = Some(quarter_lines(
+                self.progress.clone(),
+                format!("{} {}", self.tag, a.target.label()),
+            ));
+        }
+        let sent = match exec.send(a).await {
             Err(e) => return JobResult::failed(a.scrub(&error_text(&e)), None),
             Ok(sent) => sent,
         };

@@ -30,8 +30,8 @@ use std::sync::atomic::AtomicBool;
 use tokio_util::sync::CancellationToken;
 
 pub use action::{
-    Action, ActionKind, ConfigChange, Op, Params, Precondition, Risk, Target, Undo, guest_of_path,
-    is_secret_param, scrub_secrets,
+    Action, ActionKind, Checksum, ConfigChange, Op, Params, Precondition, Risk, Target, Undo,
+    guest_of_path, is_secret_param, scrub_secrets,
 };
 pub use audit::{AuditEntry, AuditLog};
 pub use buffer::{PendingBuffer, default_path, state_file};
@@ -64,6 +64,9 @@ pub struct StagingState {
     pub cancel: CancellationToken,
     /// Set by a command that handles Ctrl-C itself; the line runner reads it.
     pub graceful: Arc<AtomicBool>,
+    /// Told how far each upload has got (a progress bar on a terminal); without it the
+    /// executor's progress lines say each quarter.
+    pub byte_progress: Option<crate::api::upload::ByteProgress>,
 }
 
 impl StagingState {
@@ -77,6 +80,7 @@ impl StagingState {
             timer_notify: None,
             cancel: CancellationToken::new(),
             graceful: Arc::new(AtomicBool::new(false)),
+            byte_progress: crate::render::transfer::terminal_bar(),
         }
     }
 }

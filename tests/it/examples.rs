@@ -57,6 +57,9 @@ const SETUP: &[(&str, &[&str])] = &[
     ("tasks", &["start dev-box", "tag add maintenance web01"]),
 ];
 
+/// Local files the examples name (`upload`): created, with this many bytes, before they run.
+const FILES: &[(&str, usize)] = &[("/tmp/tools.iso", 1 << 20)];
+
 /// Examples run on this many threads at once (each has its own simulator).
 const WORKERS: usize = 4;
 
@@ -85,6 +88,9 @@ fn every_example_of_every_command_shows_its_result() {
             commands::find(name).is_some(),
             "SETUP names '{name}', which is no command"
         );
+    }
+    for (path, len) in FILES {
+        std::fs::write(path, vec![0x5a; *len]).expect("an example's file");
     }
     let jobs: Vec<Job> = commands::COMMANDS
         .iter()

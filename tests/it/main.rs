@@ -26,6 +26,7 @@ mod sim_clock;
 mod sim_conformance;
 mod sim_roundtrip;
 mod staging;
+mod transfer;
 mod wizard;
 mod wizard_lxc;
 mod wizard_template;

@@ -1,5 +1,6 @@
 //! Storage writes: `POST .../download-url` (a `download` task that fetches a file from a URL into
-//! the storage; the simulator invents the bytes) and `DELETE .../content/{volume}`.
+//! the storage; the simulator invents the bytes), `POST .../upload` (an `imgcopy` task that
+//! copies a file the REST handler received, see `sim::upload`) and `DELETE .../content/{volume}`.
 //!
 //! The download never touches the network: any `https://` URL "exists", except one containing
 //! `notfound`, which fails the task with a 404 as PVE reports it. Must not: modify guests.
@@ -35,6 +36,29 @@ pub fn routes() -> Vec<Route> {
         )
         .protected()
         .desc("Download templates, ISO images, OVAs and VM images by using an URL."),
+        route(
+            "POST",
+            "/nodes/{node}/storage/{storage}/upload",
+            "upload",
+            "string",
+            Perm::Privs {
+                path: "/storage/{storage}",
+                privs: &["Datastore.AllocateTemplate"],
+                any: false,
+            },
+            &[
+                NODE,
+                STORAGE,
+                "content:string fmt=pve-storage-content enum=iso|vztmpl|import",
+                "filename:string maxlen=255",
+                "checksum?:string",
+                "checksum-algorithm?:string enum=md5|sha1|sha224|sha256|sha384|sha512",
+                "tmpfilename?:string pattern=/var/tmp/pveupload-[0-9a-f]+",
+            ],
+            upload,
+        )
+        .protected()
+        .desc("Upload templates, ISO images, OVAs and VM images."),
         route(
             "DELETE",
             "/nodes/{node}/storage/{storage}/content/{volume}",
@@ -130,6 +154,141 @@ fn download_url(c: &mut Ctx) -> Result<Reply, ApiError> {
         Ok(())
     };
     Ok(c.spawn("download", storage, lines, outcome, Effect::None, None))
+}
+
+/// Storage plugins with a path (PVE: `$scfg->{path}` is defined): the ones files go to.
+const FILE_BASED: &[&str] = &["dir", "nfs", "cifs", "cephfs", "btrfs", "glusterfs"];
+
+/// `PVE::Storage::normalize_content_filename`: the base name, with every character outside
+/// `[a-zA-Z0-9-.+=_]` made `_`.
+pub fn normalize_filename(name: &str) -> String {
+    let base = name.trim_end_matches('\n');
+    let base = base.rsplit(['/', '\\']).next().unwrap_or(base);
+    base.chars()
+        .map(|ch| {
+            if ch.is_ascii_alphanumeric() || "-.+=_".contains(ch) {
+                ch
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Whether `file` has an extension PVE accepts for `content` (`ISO_EXT_RE_0`,
+/// `VZTMPL_EXT_RE_1`, `UPLOAD_IMPORT_EXT_RE_1`), and the error it raises when not.
+pub fn extension_error(content: &str, file: &str) -> Option<&'static str> {
+    let lower = file.to_ascii_lowercase();
+    let ends = |exts: &[&str]| {
+        exts.iter()
+            .any(|e| lower.ends_with(e) && lower.len() > e.len())
+    };
+    match content {
+        "iso" if !ends(&[".iso", ".img"]) => Some("wrong file extension"),
+        "vztmpl" if !ends(&[".tar.gz", ".tar.xz", ".tar.zst", ".tar.bz2"]) => {
+            Some("wrong file extension")
+        }
+        "import" if !ends(&[".ova", ".qcow2", ".raw", ".vmdk"]) => {
+            Some("invalid filename or wrong extension")
+        }
+        _ => None,
+    }
+}
+
+/// The directory PVE keeps `content` in on a directory storage.
+fn content_dir(storage: &str, content: &str) -> String {
+    let base = if storage == "local" {
+        "/var/lib/vz".to_string()
+    } else {
+        format!("/mnt/pve/{storage}")
+    };
+    match content {
+        "iso" => format!("{base}/template/iso"),
+        "vztmpl" => format!("{base}/template/cache"),
+        _ => format!("{base}/import"),
+    }
+}
+
+fn upload(c: &mut Ctx) -> Result<Reply, ApiError> {
+    c.check_node()?;
+    let node = c.node().to_string();
+    let storage = c.req("storage")?.to_string();
+    let Some(s) = c.state.storage(&storage).cloned() else {
+        return Err(ApiError::fail(format!(
+            "storage '{storage}' does not exist"
+        )));
+    };
+    if !c.state.storage_on(&storage, &node) {
+        return Err(ApiError::fail(format!(
+            "storage '{storage}' is not available on node '{node}'"
+        )));
+    }
+    if !FILE_BASED.contains(&s.stype.as_str()) {
+        return Err(ApiError::fail(format!(
+            "can't upload to storage type '{}'",
+            s.stype
+        )));
+    }
+    let content = c.req("content")?.to_string();
+    let Some(tmp) = c.str("tmpfilename").map(str::to_string) else {
+        return Err(ApiError::fail("missing temporary file name"));
+    };
+    let Some(received) = c.state.uploads.remove(&tmp) else {
+        return Err(ApiError::fail(format!(
+            "temporary file '{tmp}' does not exist"
+        )));
+    };
+    let file = normalize_filename(c.req("filename")?);
+    if let Some(e) = extension_error(&content, &file) {
+        return Err(ApiError::param("filename", e));
+    }
+    if !s.content.contains(&content) {
+        return Err(ApiError::fail(format!(
+            "storage '{storage}' does not support '{content}' content"
+        )));
+    }
+    let dest = format!("{}/{file}", content_dir(&storage, &content));
+    let mut lines = vec![format!("starting file import from: {tmp}")];
+    let mut outcome = Ok(());
+    if let (Some(algo), Some(want)) = (c.str("checksum-algorithm"), c.str("checksum")) {
+        let got = received.digests.get(algo).cloned().unwrap_or_default();
+        if got.eq_ignore_ascii_case(want) {
+            lines.push("calculating checksum...OK, checksum verified".into());
+        } else {
+            let e = format!("checksum mismatch: got '{got}' != expect '{want}'");
+            lines.push("calculating checksum...".into());
+            lines.push(e.clone());
+            outcome = Err(e);
+        }
+    }
+    if outcome.is_ok() {
+        lines.extend([
+            format!("target node: {node}"),
+            format!("target file: {dest}"),
+            format!("file size is: {}", received.size),
+            format!("command: cp -- {tmp} {dest}"),
+            "finished file import successfully".into(),
+        ]);
+        // PVE overwrites a file of the same name.
+        let volid = volid_of(&storage, &content, &file);
+        let here = (!s.shared).then(|| node.clone());
+        c.state
+            .volumes
+            .retain(|v| !(v.volid == volid && (s.shared || v.node == here)));
+        c.state.volumes.push(Volume {
+            storage: storage.clone(),
+            node: here,
+            volid,
+            content: content.clone(),
+            format: format_of(&file).to_string(),
+            size: received.size,
+            ctime: c.now(),
+            vmid: None,
+            notes: None,
+            protected: false,
+        });
+    }
+    Ok(c.spawn("imgcopy", String::new(), lines, outcome, Effect::None, None))
 }
 
 fn delete_volume(c: &mut Ctx) -> Result<Reply, ApiError> {
