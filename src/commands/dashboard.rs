@@ -1,15 +1,17 @@
 //! `dashboard`: one screen of the cluster's load and allocation (one `/cluster/resources`
-//! request): per node CPU, memory and root-disk bars, guest counts and overcommit ratios
-//! (flagged above `dashboard:` in the config), per storage a usage bar, and the busiest guests.
+//! request, then one `rrddata` per node): per node CPU, memory and root-disk bars, network and
+//! IO-wait rates, guest counts and overcommit ratios (flagged above `dashboard:` in the
+//! config), per storage a usage bar, and the busiest guests.
 //!
 //! The numbers and the frame are [`crate::render::dashboard`]. `--json` prints the numbers,
 //! `--once` (and any run whose stdout is not a terminal) one text frame 80 columns wide;
 //! otherwise the output layer runs the live screen ([`Live::Dashboard`]), redrawn every 2 s.
 
 use super::{Arg, Call, Category, Command, Ctx, Example, Output, OutputFormat, Signature};
+use crate::api::ApiRequest;
 use crate::error::Result;
 use crate::lang::Value;
-use crate::render::dashboard::{Dashboard, Thresholds, frame_text};
+use crate::render::dashboard::{Dashboard, Rates, Thresholds, frame_text};
 
 /// A live screen the output layer runs on the terminal instead of printing the value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,13 +42,19 @@ pub static DASHBOARD: Command = Command {
     run: |ctx, call| Box::pin(run(ctx, call)),
 };
 
-/// The numbers from a fresh inventory, with the configured thresholds.
+/// The numbers from a fresh inventory, with the configured thresholds, and each online node's
+/// rates from its `rrddata` (one request per node, in turn; a node that does not answer shows
+/// none).
 pub async fn numbers(ctx: &mut Ctx) -> Result<Dashboard> {
     let inv = ctx.refresh().await?;
-    Ok(Dashboard::build(
-        &inv,
-        Thresholds::from(&ctx.config.dashboard),
-    ))
+    let mut d = Dashboard::build(&inv, Thresholds::from(&ctx.config.dashboard));
+    for n in d.nodes.iter_mut().filter(|n| n.status == "online") {
+        let req = ApiRequest::get(format!("/nodes/{}/rrddata", n.node))
+            .param("timeframe", "hour")
+            .param("cf", "AVERAGE");
+        n.rates = ctx.get(&req).await.ok().as_ref().and_then(Rates::from_rrd);
+    }
+    Ok(d)
 }
 
 async fn run(ctx: &mut Ctx, call: Call) -> Result<Output> {

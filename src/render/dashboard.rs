@@ -82,6 +82,39 @@ pub struct NodeLoad {
     /// `allocated_mem / maxmem`; 0 when the node reports no memory.
     pub mem_ratio: f64,
     pub memory_overcommitted: bool,
+    /// Its network and IO rates from `rrddata`, when it answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rates: Option<Rates>,
+}
+
+/// A node's rates over the last `rrddata` sample (PVE averages a minute per sample).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Rates {
+    /// Bytes per second received and sent.
+    pub netin: f64,
+    pub netout: f64,
+    /// The fraction of CPU time waiting for IO (0..1).
+    pub iowait: f64,
+}
+
+impl Rates {
+    /// The newest complete sample of a `GET /nodes/{node}/rrddata` answer: PVE's newest row
+    /// may carry only its `time` while the minute is still being averaged.
+    pub fn from_rrd(rows: &serde_json::Value) -> Option<Rates> {
+        let num = |r: &serde_json::Value, k: &str| r.get(k).and_then(serde_json::Value::as_f64);
+        rows.as_array()?.iter().rev().find_map(|r| {
+            Some(Rates {
+                netin: num(r, "netin")?,
+                netout: num(r, "netout")?,
+                iowait: num(r, "iowait").unwrap_or(0.0),
+            })
+        })
+    }
+}
+
+/// `244.1 KiB/s`.
+fn rate(bytes_per_sec: f64) -> String {
+    format!("{}/s", format_size(bytes_per_sec.max(0.0).round() as u64))
 }
 
 /// One storage's use.
@@ -158,6 +191,7 @@ impl Dashboard {
                     allocated_mem,
                     mem_ratio,
                     memory_overcommitted: mem_ratio > thresholds.memory_overcommit,
+                    rates: None,
                 }
             })
             .collect();
@@ -213,7 +247,9 @@ impl Dashboard {
         } else {
             self.busiest.len() + 1
         };
-        let rows = 2 + 1 + 2 * self.nodes.len() + 2 + self.storages.len().max(1) + 2 + busiest + 2;
+        let rated = self.nodes.iter().filter(|n| n.rates.is_some()).count();
+        let rows =
+            2 + 1 + 2 * self.nodes.len() + rated + 2 + self.storages.len().max(1) + 2 + busiest + 2;
         u16::try_from(rows).unwrap_or(u16::MAX)
     }
 }
@@ -335,6 +371,20 @@ pub fn draw(d: &Dashboard, area: Rect, buf: &mut Buffer) {
                 ratio_span(n.mem_ratio, n.memory_overcommitted),
             ]),
         );
+        if let Some(r) = &n.rates {
+            line(
+                buf,
+                &mut y,
+                Line::from(format!(
+                    "{:w$}net in {}, out {}   io wait {:.1}%",
+                    "",
+                    rate(r.netin),
+                    rate(r.netout),
+                    r.iowait * 100.0,
+                    w = name_w as usize
+                )),
+            );
+        }
     }
     line(buf, &mut y, Line::default());
     line(buf, &mut y, heading("STORAGE"));
@@ -461,6 +511,19 @@ mod tests {
              "status": "available", "disk": GIB, "maxdisk": 4 * GIB},
         ]);
         Inventory::from_resources(&rows).unwrap()
+    }
+
+    #[test]
+    fn rates_from_the_newest_complete_rrd_row() {
+        let rows = serde_json::json!([
+            {"time": 60, "netin": 100.0, "netout": 50.0, "iowait": 0.02},
+            {"time": 120, "netin": 200.0, "netout": 80.0},
+            {"time": 180}
+        ]);
+        let r = Rates::from_rrd(&rows).expect("a row");
+        assert_eq!((r.netin, r.netout, r.iowait), (200.0, 80.0, 0.0));
+        assert_eq!(Rates::from_rrd(&serde_json::json!([{"time": 1}])), None);
+        assert_eq!(Rates::from_rrd(&serde_json::json!({"no": "array"})), None);
     }
 
     fn defaults() -> Thresholds {

@@ -174,3 +174,34 @@ fn live_on_a_terminal_redraws_and_q_quits_with_the_terminal_restored() {
     p.exp_string("terminal-restored").unwrap();
     p.exp_eof().unwrap();
 }
+
+#[test]
+fn node_rates_come_from_rrddata_on_the_simulated_clock() {
+    let sim = TestSim::start(pvesh_plus::sim::SimOptions {
+        speed: 0.0,
+        ..Default::default()
+    });
+    let rates = |d: &serde_json::Value| -> Vec<f64> {
+        d["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["rates"]["netin"].as_f64().expect("netin"))
+            .collect()
+    };
+    let before = sim.handle.count("GET", "/nodes/{node}/rrddata");
+    let first = json(&sim, "dashboard --json");
+    assert_eq!(
+        sim.handle.count("GET", "/nodes/{node}/rrddata"),
+        before + 3,
+        "one rrddata per online node"
+    );
+    assert!(rates(&first).iter().all(|r| *r > 0.0), "{first}");
+    // The same simulated minute gives the same sample; ten minutes later, another one.
+    assert_eq!(rates(&json(&sim, "dashboard --json")), rates(&first));
+    sim.handle.advance(600.0);
+    assert_ne!(rates(&json(&sim, "dashboard --json")), rates(&first));
+    let (_, text, _) = sim.run("dashboard --once");
+    assert!(text.contains("net in "), "{text}");
+    assert!(text.contains("io wait"), "{text}");
+}
