@@ -416,6 +416,7 @@ fn bench_placement() {
         .map(|n| NodeCap {
             name: format!("node{n:02}"),
             online: true,
+            maintenance: false,
             maxmem: 512 * G,
             mem: (100 + (n as u64 * 7) % 200) * G,
             maxcpu: 64,

@@ -412,6 +412,10 @@ async fn connect_demo(args: &SessionArgs) -> Result<Session> {
     })
     .await?;
     let mut ctx = Ctx::new(client, "demo");
+    let nodes = handle.clone();
+    ctx.node_shell = Some(std::sync::Arc::new(move |argv: &[String]| {
+        nodes.node_command(argv)
+    }));
     let inv = ctx.refresh().await?;
     let banner = format!(
         "pvesh+ demo ({} nodes, {} guests) — simulated cluster on {}, type `help`",

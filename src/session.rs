@@ -45,6 +45,9 @@ impl OutputFormat {
 
 type NoteSink = Box<dyn FnMut(&str)>;
 
+/// Runs a command on a node, as `ssh root@NODE ARGV...` would, and returns what it printed.
+pub type NodeShell = std::sync::Arc<dyn Fn(&[String]) -> Result<String, String> + Send + Sync>;
+
 pub struct Ctx {
     pub client: Client,
     /// The cluster's name as the user knows it (`demo`, `homelab`), for the prompt and the audit log.
@@ -58,6 +61,9 @@ pub struct Ctx {
     pub format: OutputFormat,
     /// The configuration (policy, protected guests, quotas); the empty default for `--demo`.
     pub config: Config,
+    /// The nodes' shell for what PVE has no API call for (`maintenance`): the simulated
+    /// nodes' in the demo; `None` means the system's ssh.
+    pub node_shell: Option<NodeShell>,
     /// The pending buffer, audit log, clock and confirm window.
     pub staging: StagingState,
     inventory: SharedInventory,
@@ -72,6 +78,7 @@ impl Ctx {
             client,
             staging: StagingState::in_memory(&cluster),
             config: Config::default(),
+            node_shell: None,
             cluster,
             current: None,
             current_node: None,

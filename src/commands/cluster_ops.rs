@@ -32,12 +32,13 @@ fn local_resources(cfg: &Map<String, Json>) -> Vec<String> {
     out
 }
 
-fn node_caps(inv: &Inventory) -> Vec<NodeCap> {
+fn node_caps(inv: &Inventory, maintenance: &[String]) -> Vec<NodeCap> {
     inv.nodes()
         .iter()
         .map(|n| NodeCap {
             name: n.node.clone(),
             online: n.status == "online",
+            maintenance: maintenance.contains(&n.node),
             maxmem: n.maxmem,
             mem: n.mem,
             maxcpu: n.maxcpu,
@@ -50,6 +51,37 @@ fn node_caps(inv: &Inventory) -> Vec<NodeCap> {
                 .collect(),
         })
         .collect()
+}
+
+/// The nodes in HA maintenance: the LRM rows of `GET /cluster/ha/status/current` that say
+/// `pve2 (maintenance mode, <time>)` (pve-ha-manager `API2/HA/Status.pm`). A cluster without
+/// HA, or a server that does not answer, has none.
+pub(super) async fn maintenance_nodes(ctx: &Ctx) -> Vec<String> {
+    let rows = ctx
+        .get(&crate::api::ApiRequest::get("/cluster/ha/status/current"))
+        .await
+        .ok()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default();
+    rows.iter()
+        .filter(|r| r.get("type").and_then(Json::as_str) == Some("lrm"))
+        .filter(|r| {
+            r.get("status")
+                .and_then(Json::as_str)
+                .is_some_and(|s| s.contains("(maintenance mode"))
+        })
+        .filter_map(|r| r.get("node").and_then(Json::as_str).map(str::to_string))
+        .collect()
+}
+
+/// Says which nodes take no guests because they are in maintenance.
+fn note_maintenance(ctx: &mut Ctx, nodes: &[String]) {
+    if !nodes.is_empty() {
+        ctx.note(&format!(
+            "in HA maintenance, so not a target: {}",
+            nodes.join(", ")
+        ));
+    }
 }
 
 /// The planner's facts for `guests`, reading each one's config; the configs are kept for the
@@ -201,7 +233,10 @@ async fn evacuate_run(ctx: &mut Ctx, call: Call) -> Result<Output> {
         with_local_disks: call.args.has_flag("with-local-disks"),
         include_templates: call.args.has_flag("templates"),
     };
-    let plan = placement::evacuate(&node, &guests, &node_caps(&inv), &targets, opts);
+    let maintenance = maintenance_nodes(ctx).await;
+    note_maintenance(ctx, &maintenance);
+    let caps = node_caps(&inv, &maintenance);
+    let plan = placement::evacuate(&node, &guests, &caps, &targets, opts);
     let moving = plan.placements.iter().filter(|p| p.to.is_some()).count();
     let staying = plan.placements.len() - moving;
     ctx.note(&format!(
@@ -271,7 +306,10 @@ async fn balance_run(ctx: &mut Ctx, call: Call) -> Result<Output> {
     let facts = facts(ctx, &inv, &running).await?;
     let guests: Vec<GuestFacts> = facts.iter().map(|(f, _)| f.clone()).collect();
     let with_local_disks = call.args.has_flag("with-local-disks");
-    let moves = placement::balance(&guests, &node_caps(&inv), max_moves, with_local_disks);
+    let maintenance = maintenance_nodes(ctx).await;
+    note_maintenance(ctx, &maintenance);
+    let caps = node_caps(&inv, &maintenance);
+    let moves = placement::balance(&guests, &caps, max_moves, with_local_disks);
     if moves.is_empty() {
         let pct = |n: &crate::inventory::NodeEntry| n.mem as f64 * 100.0 / n.maxmem.max(1) as f64;
         let online: Vec<_> = inv
@@ -395,6 +433,10 @@ async fn maintenance_run(ctx: &mut Ctx, call: Call) -> Result<Output> {
         ctx.note(
             "the cluster has no HA resources: maintenance mode moves only HA-managed guests; `evacuate` moves the others",
         );
+    } else if verb == "enable" && here == 0 {
+        ctx.note(&format!(
+            "no HA-managed guest is on {node}: HA moves nothing; `evacuate {node}` plans the others"
+        ));
     } else if verb == "enable" {
         ctx.note(&format!(
             "HA moves the {here} HA-managed guest(s) on {node}; `evacuate {node}` plans the others"
@@ -416,17 +458,34 @@ async fn maintenance_run(ctx: &mut Ctx, call: Call) -> Result<Output> {
     .map(|s| s.to_string())
     .collect();
     let dry = call.args.has_flag("dry-run");
+    let how = if ctx.node_shell.is_some() {
+        "on the simulated node".to_string()
+    } else {
+        format!("on {node} ({ip}) over ssh")
+    };
     ctx.note(&format!(
-        "{} on {node} ({ip}) over ssh: PVE has no API for maintenance mode",
+        "{} {how}: PVE has no API for maintenance mode",
         if dry { "would run" } else { "running" }
     ));
     let mut r = Record::new();
-    r.insert("node", Value::String(node));
+    r.insert("node", Value::String(node.clone()));
     r.insert("maintenance", Value::String(state));
     r.insert("command", Value::String(argv.join(" ")));
     let mut out = Output::value(Value::Record(r));
-    if !dry {
-        out.handoff = Some(argv);
+    if dry {
+        return Ok(out);
+    }
+    match ctx.node_shell.clone() {
+        // The demo's nodes are simulated: their shell runs in the simulator.
+        Some(shell) => {
+            let said = shell(&argv[4..])
+                .map_err(|e| Error::new(crate::error::ErrorKind::Api, format!("{node}: {e}")))?;
+            for line in said.lines() {
+                ctx.note(line);
+            }
+            let _ = ctx.refresh().await;
+        }
+        None => out.handoff = Some(argv),
     }
     Ok(out)
 }

@@ -48,6 +48,10 @@ pub static DASHBOARD: Command = Command {
 pub async fn numbers(ctx: &mut Ctx) -> Result<Dashboard> {
     let inv = ctx.refresh().await?;
     let mut d = Dashboard::build(&inv, Thresholds::from(&ctx.config.dashboard));
+    let maintenance = super::cluster_ops::maintenance_nodes(ctx).await;
+    for n in d.nodes.iter_mut() {
+        n.maintenance = maintenance.contains(&n.node);
+    }
     for n in d.nodes.iter_mut().filter(|n| n.status == "online") {
         let req = ApiRequest::get(format!("/nodes/{}/rrddata", n.node))
             .param("timeframe", "hour")

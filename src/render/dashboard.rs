@@ -82,6 +82,8 @@ pub struct NodeLoad {
     /// `allocated_mem / maxmem`; 0 when the node reports no memory.
     pub mem_ratio: f64,
     pub memory_overcommitted: bool,
+    /// In HA maintenance (from the HA status): it takes no guests.
+    pub maintenance: bool,
     /// Its network and IO rates from `rrddata`, when it answered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rates: Option<Rates>,
@@ -191,6 +193,7 @@ impl Dashboard {
                     allocated_mem,
                     mem_ratio,
                     memory_overcommitted: mem_ratio > thresholds.memory_overcommit,
+                    maintenance: false,
                     rates: None,
                 }
             })
@@ -247,7 +250,11 @@ impl Dashboard {
         } else {
             self.busiest.len() + 1
         };
-        let rated = self.nodes.iter().filter(|n| n.rates.is_some()).count();
+        let rated = self
+            .nodes
+            .iter()
+            .filter(|n| n.rates.is_some() || n.maintenance)
+            .count();
         let rows =
             2 + 1 + 2 * self.nodes.len() + rated + 2 + self.storages.len().max(1) + 2 + busiest + 2;
         u16::try_from(rows).unwrap_or(u16::MAX)
@@ -371,19 +378,27 @@ pub fn draw(d: &Dashboard, area: Rect, buf: &mut Buffer) {
                 ratio_span(n.mem_ratio, n.memory_overcommitted),
             ]),
         );
-        if let Some(r) = &n.rates {
-            line(
-                buf,
-                &mut y,
-                Line::from(format!(
-                    "{:w$}net in {}, out {}   io wait {:.1}%",
-                    "",
+        if n.rates.is_some() || n.maintenance {
+            let mut spans = vec![Span::raw(" ".repeat(name_w as usize))];
+            if let Some(r) = &n.rates {
+                spans.push(Span::raw(format!(
+                    "net in {}, out {}   io wait {:.1}%",
                     rate(r.netin),
                     rate(r.netout),
                     r.iowait * 100.0,
-                    w = name_w as usize
-                )),
-            );
+                )));
+            }
+            if n.maintenance {
+                spans.push(Span::styled(
+                    if n.rates.is_some() {
+                        "   HA maintenance"
+                    } else {
+                        "HA maintenance"
+                    },
+                    Style::default().fg(Color::Yellow),
+                ));
+            }
+            line(buf, &mut y, Line::from(spans));
         }
     }
     line(buf, &mut y, Line::default());

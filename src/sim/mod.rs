@@ -50,6 +50,7 @@ mod clock;
 pub mod console;
 mod crypto;
 mod effects;
+mod ha_maintenance;
 mod params;
 mod perms;
 pub mod routes;
@@ -444,6 +445,30 @@ impl SimHandle {
         let mut shared = self.lock();
         shared.state.fail_tasks = compiled;
         shared.faults = faults;
+    }
+
+    /// Runs a command on a simulated node's shell, as `ssh root@NODE ARGV...` would: only
+    /// `ha-manager crm-command node-maintenance enable|disable NODE` (PVE 9.1 has no API call
+    /// for maintenance mode). Returns what it printed, or its error.
+    pub fn node_command(&self, argv: &[String]) -> Result<String, String> {
+        let words: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let (enable, node) = match words.as_slice() {
+            ["ha-manager", "crm-command", "node-maintenance", verb, node] => match *verb {
+                "enable" => (true, *node),
+                "disable" => (false, *node),
+                other => return Err(format!("unknown command 'node-maintenance {other}'")),
+            },
+            _ => {
+                return Err(format!(
+                    "{}: the simulated node runs only `ha-manager crm-command node-maintenance`",
+                    words.first().copied().unwrap_or("")
+                ));
+            }
+        };
+        let now = self.clock.now_f64();
+        let said = self.lock().state.node_maintenance(node, enable, now)?;
+        self.answered.send_modify(|_| {});
+        Ok(said.join("\n"))
     }
 
     /// Moves the simulated clock forward; tasks due by then finish on the next request.

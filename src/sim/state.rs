@@ -29,6 +29,9 @@ pub struct Node {
     pub maxdisk: u64,
     pub uptime: u64,
     pub ssl_fingerprint: String,
+    /// In HA maintenance (`ha-manager crm-command node-maintenance enable`): the LRM says
+    /// `maintenance mode` and the CRM moves its HA-managed guests away.
+    pub maintenance: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -431,6 +434,8 @@ pub struct State {
     pub(crate) fail_tasks: Option<regex::Regex>,
     /// The termproxy sessions handed out (`POST .../termproxy`), open or ended.
     pub consoles: Vec<super::console::ConsoleSession>,
+    /// The HA-managed guests maintenance moved away, and the node they go back to.
+    pub maintenance_moved: BTreeMap<u32, String>,
     /// Files the REST handler received and no upload call has taken yet, by temporary path.
     pub uploads: BTreeMap<String, super::upload::TmpUpload>,
 }

@@ -27,6 +27,8 @@ pub const BALANCE_GAP: f64 = 10.0;
 pub struct NodeCap {
     pub name: String,
     pub online: bool,
+    /// In HA maintenance: it takes no guests (PVE's CRM treats it so too).
+    pub maintenance: bool,
     pub maxmem: u64,
     /// Memory in use now.
     pub mem: u64,
@@ -140,7 +142,7 @@ pub fn evacuate(
     // Free memory per candidate node, updated as guests are placed.
     let mut free: BTreeMap<&str, (i128, f64, &NodeCap)> = nodes
         .iter()
-        .filter(|n| n.online && n.name != node)
+        .filter(|n| n.online && !n.maintenance && n.name != node)
         .filter(|n| targets.is_empty() || targets.contains(&n.name))
         .map(|n| {
             let free = i128::from(n.maxmem) - i128::from(n.mem);
@@ -252,7 +254,10 @@ pub fn balance(
     max_moves: usize,
     with_local_disks: bool,
 ) -> Vec<Placement> {
-    let online: Vec<&NodeCap> = nodes.iter().filter(|n| n.online && n.maxmem > 0).collect();
+    let online: Vec<&NodeCap> = nodes
+        .iter()
+        .filter(|n| n.online && !n.maintenance && n.maxmem > 0)
+        .collect();
     let mut used: BTreeMap<&str, i128> = online
         .iter()
         .map(|n| (n.name.as_str(), i128::from(n.mem)))
@@ -338,6 +343,7 @@ mod tests {
         NodeCap {
             name: name.into(),
             online: true,
+            maintenance: false,
             maxmem: maxmem_g * G,
             mem: mem_g * G,
             maxcpu: 16,
@@ -451,6 +457,22 @@ mod tests {
         assert_eq!(
             (p5.to.as_deref(), p5.mode),
             (Some("b"), Some(Mode::Offline))
+        );
+    }
+
+    #[test]
+    fn nodes_in_maintenance_take_no_guests_in_plans() {
+        let mut resting = node("c", 512, 0, &[]);
+        resting.maintenance = true;
+        let nodes = [node("a", 64, 60, &[]), node("b", 64, 50, &[]), resting];
+        let guests = [guest(1, "a", 4), guest(2, "a", 4)];
+        let plan = evacuate("a", &guests, &nodes, &[], OPTS);
+        assert_eq!(targets(&plan), [(1, Some("b")), (2, Some("b"))]);
+        // Balancing does not fill the empty node in maintenance either.
+        assert!(
+            balance(&guests, &nodes, 10, false)
+                .iter()
+                .all(|p| p.to.as_deref() != Some("c"))
         );
     }
 

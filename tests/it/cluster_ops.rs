@@ -102,3 +102,74 @@ fn maintenance_runs_ha_manager_on_the_node_over_ssh() {
     let (code, _, err) = sim.run("maintenance pve2 maybe");
     assert_eq!(code, 2, "{err}");
 }
+
+/// `ha-manager crm-command node-maintenance enable NODE` on the simulated node, as the
+/// `maintenance` command runs it there over ssh.
+fn maintenance(sim: &TestSim, node: &str, verb: &str) -> String {
+    let argv: Vec<String> = ["ha-manager", "crm-command", "node-maintenance", verb, node]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    sim.handle.node_command(&argv).expect("the crm command")
+}
+
+#[test]
+fn a_node_in_ha_maintenance_is_shown_and_takes_no_guests() {
+    let sim = TestSim::demo();
+    let ha_home = sim.wait_for_state(|s| Some(s.guests[&103].node.clone()));
+    let said = maintenance(&sim, &ha_home, "enable");
+    assert!(said.contains("moving 103"), "{said}");
+    // The LRM row says so, as PVE's HA status does.
+    let (code, out, err) = sim.run("get /cluster/ha/status/current | to json");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!("{ha_home} (maintenance mode, ")),
+        "{out}"
+    );
+    // The HA-managed guest moved away; plans do not send anything back to the node.
+    sim.handle.advance(600.0);
+    let other = ["pve1", "pve2", "pve3"]
+        .into_iter()
+        .find(|n| *n != ha_home)
+        .unwrap();
+    let (code, out, err) = sim.run(&format!("evacuate {other} --with-local-disks --dry-run"));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(&format!("in HA maintenance, so not a target: {ha_home}")),
+        "{err}"
+    );
+    for row in out.lines().skip(1) {
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        assert!(
+            !cols.contains(&ha_home.as_str()),
+            "a move to {ha_home}: {row}"
+        );
+    }
+    let (_, text, _) = sim.run("dashboard --once");
+    assert!(text.contains("HA maintenance"), "{text}");
+    maintenance(&sim, &ha_home, "disable");
+    sim.handle.advance(600.0);
+    assert!(on_node(&sim, &ha_home).contains(&103), "back home");
+}
+
+#[test]
+fn maintenance_in_the_demo_runs_on_the_simulated_node() {
+    let out = crate::common::bin()
+        .args(["--demo", "-c", "maintenance pve1 on; dashboard --json"])
+        .output()
+        .unwrap();
+    let (err, text) = (
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout),
+    );
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("running on the simulated node"), "{err}");
+    assert!(
+        err.contains("enabled maintenance mode on node 'pve1'"),
+        "{err}"
+    );
+    let json_at = text.find('{').expect("the dashboard's json");
+    let d: serde_json::Value = serde_json::from_str(&text[json_at..]).unwrap();
+    assert_eq!(d["nodes"][0]["node"], "pve1");
+    assert_eq!(d["nodes"][0]["maintenance"], true, "{}", d["nodes"][0]);
+}

@@ -264,7 +264,13 @@ fn current(c: &mut Ctx) -> Result<Reply, ApiError> {
             .iter()
             .any(|r| sid_node(c, &r.sid).as_deref() == Some(n.name.as_str()));
         let row = if n.online {
-            let st = if active { "active" } else { "idle" };
+            let st = if n.maintenance {
+                "maintenance mode"
+            } else if active {
+                "active"
+            } else {
+                "idle"
+            };
             json!({
                 "id": format!("lrm:{}", n.name), "type": "lrm", "node": n.name,
                 "status": format!("{} ({st}, {})", n.name, localtime(now)), "timestamp": now,
@@ -306,10 +312,12 @@ fn manager_status(c: &mut Ctx) -> Result<Reply, ApiError> {
     let mut node_status = Map::new();
     let mut lrm_status = Map::new();
     for n in &c.state.nodes {
-        node_status.insert(
-            n.name.clone(),
-            json!(if n.online { "online" } else { "unknown" }),
-        );
+        let status = match (n.online, n.maintenance) {
+            (false, _) => "unknown",
+            (true, true) => "maintenance",
+            (true, false) => "online",
+        };
+        node_status.insert(n.name.clone(), json!(status));
         let active = c
             .state
             .ha_resources
@@ -318,7 +326,7 @@ fn manager_status(c: &mut Ctx) -> Result<Reply, ApiError> {
         lrm_status.insert(
             n.name.clone(),
             json!({
-                "mode": "active", "results": {},
+                "mode": if n.maintenance { "maintenance" } else { "active" }, "results": {},
                 "state": if active { "active" } else { "wait_for_agent_lock" },
                 "timestamp": if n.online { now } else { now - 120 },
             }),

@@ -25,6 +25,7 @@ pub(super) fn node(name: &str, maxcpu: u32, mem_gib: u64, uptime: u64) -> Node {
         maxdisk: 100 * GIB,
         uptime,
         ssl_fingerprint: String::new(),
+        maintenance: false,
     }
 }
 
