@@ -384,7 +384,11 @@ fn demo_cluster_config(s: &mut State) {
 fn generated(s: &mut State, guests: usize, nodes: usize) {
     s.cluster_name = "generated".into();
     s.nodes = (1..=nodes)
-        .map(|i| node(&format!("pve{i}"), 64, 512, 1_000_000 + i as u64 * 3600))
+        .map(|i| {
+            // Nodes of four sizes in turn, as clusters grow by buying what is current.
+            let (cores, mem_gib) = [(64, 512), (32, 256), (48, 384), (96, 768)][(i - 1) % 4];
+            node(&format!("pve{i}"), cores, mem_gib, 1_000_000 + i as u64 * 3600)
+        })
         .collect();
     storages(s);
     users(s);
@@ -462,6 +466,27 @@ mod tests {
         assert_eq!(by_name("dns01").kind, GuestKind::Lxc);
         assert_eq!(by_name("dev-box").status, "stopped");
         assert_eq!(by_name("web01").snapshots.len(), 2);
+    }
+
+    #[test]
+    fn generated_nodes_differ_in_size_and_use() {
+        let s = build(
+            &Scenario::Generated {
+                guests: 400,
+                nodes: 4,
+            },
+            7,
+        )
+        .unwrap();
+        let sizes: std::collections::BTreeSet<(u32, u64)> =
+            s.nodes.iter().map(|n| (n.maxcpu, n.maxmem)).collect();
+        assert_eq!(sizes.len(), 4, "four node sizes");
+        let used: std::collections::BTreeSet<u64> = s
+            .nodes
+            .iter()
+            .map(|n| s.node_mem(n) * 1000 / n.maxmem)
+            .collect();
+        assert!(used.len() > 1, "every node at the same fraction: {used:?}");
     }
 
     #[test]
