@@ -139,10 +139,11 @@ impl Drop for LiveScreen {
 enum Key {
     Quit,
     Redraw,
+    Refresh,
     Nothing,
 }
 
-/// Waits up to `slice` for a key: `q`, Esc or Ctrl-C quit; a resize redraws.
+/// Waits up to `slice` for a key: `q`, Esc or Ctrl-C quit; `r` refreshes now; a resize redraws.
 fn read_key(slice: std::time::Duration) -> Key {
     use crossterm::event::{Event, KeyCode, KeyEventKind, KeyModifiers, poll, read};
     if !poll(slice).unwrap_or(false) {
@@ -152,6 +153,7 @@ fn read_key(slice: std::time::Duration) -> Key {
         Ok(Event::Key(k)) if k.kind != KeyEventKind::Release => match k.code {
             KeyCode::Char('q') | KeyCode::Char('Q') | KeyCode::Esc => Key::Quit,
             KeyCode::Char('c') if k.modifiers.contains(KeyModifiers::CONTROL) => Key::Quit,
+            KeyCode::Char('r') | KeyCode::Char('R') => Key::Refresh,
             _ => Key::Nothing,
         },
         Ok(Event::Resize(..)) => Key::Redraw,
@@ -185,7 +187,7 @@ async fn run_live(ctx: &mut Ctx) -> Result<(), Error> {
                 }
                 let status = match &problem {
                     Some(p) => format!("refresh failed: {p}"),
-                    None => "q or Esc quits; refreshed every 2 s".to_string(),
+                    None => "q or Esc quits; r refreshes (and every 2 s)".to_string(),
                 };
                 if area.height > 0 {
                     let row = ratatui::layout::Rect::new(area.x, area.bottom() - 1, area.width, 1);
@@ -203,6 +205,7 @@ async fn run_live(ctx: &mut Ctx) -> Result<(), Error> {
                         redraw = true;
                         break;
                     }
+                    Key::Refresh => break,
                     Key::Nothing => {}
                 }
             }

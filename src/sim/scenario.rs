@@ -387,7 +387,12 @@ fn generated(s: &mut State, guests: usize, nodes: usize) {
         .map(|i| {
             // Nodes of four sizes in turn, as clusters grow by buying what is current.
             let (cores, mem_gib) = [(64, 512), (32, 256), (48, 384), (96, 768)][(i - 1) % 4];
-            node(&format!("pve{i}"), cores, mem_gib, 1_000_000 + i as u64 * 3600)
+            node(
+                &format!("pve{i}"),
+                cores,
+                mem_gib,
+                1_000_000 + i as u64 * 3600,
+            )
         })
         .collect();
     storages(s);

@@ -64,6 +64,16 @@ impl TestSim {
         self.block_on_limited(self.handle.mutating_answered(n, matches))
     }
 
+    /// Blocks until the `n`th request for which `matches` holds has been answered (see
+    /// [`SimHandle::answered`]); panics after [`WAIT_LIMIT`].
+    pub fn wait_answered(
+        &self,
+        n: usize,
+        matches: impl Fn(&RequestRecord) -> bool,
+    ) -> RequestRecord {
+        self.block_on_limited(self.handle.answered(n, matches))
+    }
+
     /// Blocks until `f` returns `Some` on the state, re-checked after every answered request
     /// (see [`SimHandle::wait_for_state`]); panics after [`WAIT_LIMIT`].
     pub fn wait_for_state<R>(&self, f: impl FnMut(&mut State) -> Option<R>) -> R {
