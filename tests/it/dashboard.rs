@@ -76,7 +76,10 @@ fn json_has_the_numbers_from_one_request() {
         }
         v
     };
-    assert_eq!(without_rates(&as_record["nodes"]), without_rates(&d["nodes"]));
+    assert_eq!(
+        without_rates(&as_record["nodes"]),
+        without_rates(&d["nodes"])
+    );
 }
 
 fn json_output(sim: &TestSim) -> (i32, serde_json::Value, String) {

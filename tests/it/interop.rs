@@ -1,7 +1,7 @@
 //! Interop with software no one here wrote, run by `.ci/run` (`--ignored`) with
 //! `PVESH_CI_PYTHON` set to a venv that has fakepve and proxmoxer:
 //! - pvesh+ against fakepve (a PVE fake from PyPI), with a password and with a token;
-//! - proxmoxer against `pvesh-plus sim` (list, start, snapshot);
+//! - proxmoxer against `pvesh-plus sim` (list, start, snapshot, a multipart upload);
 //! - pvecontrol (Enix's PVE CLI, on proxmoxer) against `pvesh-plus sim`: status, node/vm/storage/
 //!   task lists, and a VM migration seen in the next listing;
 //! - pvesh+'s requests through `../shared/pve-api/pve-schema-proxy`: zero violations.
@@ -118,6 +118,20 @@ st = Tasks.blocking_status(px, upid, timeout=60, polling_interval=0.05)
 assert st["exitstatus"] == "OK", st
 snaps = [s["name"] for s in px.nodes(web["node"]).qemu(web["vmid"]).snapshot.get()]
 assert "from_proxmoxer" in snaps, snaps
+# A multipart upload as proxmoxer sends it (file part named `filename`), checksum checked by PVE.
+import hashlib, os, tempfile
+data = os.urandom(200_000)
+with tempfile.NamedTemporaryFile(suffix=".iso", delete=False) as f:
+    f.write(data)
+with open(f.name, "rb") as fh:
+    upid = px.nodes("pve1").storage("local").upload.post(
+        content="iso", filename=fh, checksum=hashlib.sha256(data).hexdigest(),
+        **{"checksum-algorithm": "sha256"})
+st = Tasks.blocking_status(px, upid, timeout=60, polling_interval=0.05)
+assert st["exitstatus"] == "OK", st
+name = os.path.basename(f.name)
+isos = {c["volid"]: c for c in px.nodes("pve1").storage("local").content.get(content="iso")}
+assert isos["local:iso/" + name]["size"] == len(data), isos
 print("proxmoxer ok:", len(vms), "guests")
 "#;
 
