@@ -9,6 +9,7 @@
 
 use std::path::PathBuf;
 
+use super::changes::positional;
 use super::guest_ops::finish;
 use super::reads::storage_node;
 use super::{Arg, ArgKind, Call, Category, Command, Ctx, Output, Signature, ex, flag_text};
@@ -24,6 +25,19 @@ const EXTENSIONS: &[(&str, &[&str])] = &[
     ("vztmpl", &[".tar.gz", ".tar.xz", ".tar.zst", ".tar.bz2"]),
     ("import", &[".qcow2", ".raw", ".vmdk", ".ova"]),
 ];
+
+const TYPE: Arg = Arg::flag(
+    "--type",
+    ArgKind::Choice(&["iso", "vztmpl", "import"]),
+    "what it is (default: told by its name)",
+);
+const NAME: Arg = Arg::flag("--name", ArgKind::Text, "its name on the storage");
+const CHECKSUM: Arg = Arg::flag("--checksum", ArgKind::Text, "the expected hex digest");
+const ALGORITHM: Arg = Arg::flag(
+    "--algorithm",
+    ArgKind::Choice(&["md5", "sha1", "sha224", "sha256", "sha384", "sha512"]),
+    "the digest's algorithm (default: told by its length)",
+);
 
 /// Storage plugins that keep files (PVE: the plugin has a `path`).
 const FILE_BASED: &[&str] = &["dir", "nfs", "cifs", "cephfs", "btrfs", "glusterfs"];
@@ -189,22 +203,31 @@ async fn exists(ctx: &Ctx, node: &str, storage: &str, content: &str, volid: &str
     }))
 }
 
-fn two_words(call: &Call, usage: &str) -> Result<(String, String)> {
-    let words: Vec<&str> = call
-        .args
-        .positionals
-        .iter()
-        .map(|w| w.text.as_str())
-        .collect();
-    match words.as_slice() {
-        [a, b] => Ok((a.to_string(), b.to_string())),
-        _ => Err(Error::usage(format!("usage: {usage}"))),
+/// `FILE STORAGE` / `URL STORAGE`: the two words, and no more.
+fn two_words(call: &Call, first: &str, usage: &str) -> Result<(String, String)> {
+    if let Some(extra) = call.args.positionals.get(2) {
+        return Err(
+            Error::usage(format!("unexpected '{}'", extra.text)).hinted(format!("usage: {usage}"))
+        );
     }
+    Ok((
+        positional(call, 0, first, usage)?,
+        positional(call, 1, "the storage", usage)?,
+    ))
+}
+
+/// Runs (or with `--dry-run` shows) the transfer on `node`, then says where the file is.
+async fn run_op(ctx: &mut Ctx, call: &Call, op: Op, node: &str, volid: &str) -> Result<Output> {
+    let out = finish(ctx, call, vec![Action::on(op, Target::node(node), "")]).await?;
+    if !call.args.has_flag("dry-run") && out.failure.is_none() {
+        ctx.note(&format!("{volid} is there: `content` lists it"));
+    }
+    Ok(out)
 }
 
 async fn upload_run(ctx: &mut Ctx, call: Call) -> Result<Output> {
     let usage = "upload FILE STORAGE [--type iso|vztmpl|import] [--name NAME] [--checksum HEX]";
-    let (file, storage) = two_words(&call, usage)?;
+    let (file, storage) = two_words(&call, "the file", usage)?;
     let path = PathBuf::from(&file);
     let meta = std::fs::metadata(&path).map_err(|e| {
         Error::usage(format!("cannot read {file}: {e}")).hinted("give the path of a local file")
@@ -234,11 +257,7 @@ async fn upload_run(ctx: &mut Ctx, call: Call) -> Result<Output> {
         size: meta.len(),
         checksum: sum,
     };
-    let out = finish(ctx, &call, vec![Action::on(op, Target::node(&node), "")]).await?;
-    if !call.args.has_flag("dry-run") && out.failure.is_none() {
-        ctx.note(&format!("{volid} is there: `content` lists it"));
-    }
-    Ok(out)
+    run_op(ctx, &call, op, &node, &volid).await
 }
 
 pub static UPLOAD: Command = Command {
@@ -249,18 +268,10 @@ pub static UPLOAD: Command = Command {
         args: &[
             Arg::pos("file", ArgKind::Text, "the local file"),
             Arg::pos("storage", ArgKind::Storage, "a file-based storage"),
-            Arg::flag(
-                "--type",
-                ArgKind::Choice(&["iso", "vztmpl", "import"]),
-                "what it is (default: told by its name)",
-            ),
-            Arg::flag("--name", ArgKind::Text, "its name on the storage"),
-            Arg::flag("--checksum", ArgKind::Text, "the expected hex digest"),
-            Arg::flag(
-                "--algorithm",
-                ArgKind::Choice(&["md5", "sha1", "sha224", "sha256", "sha384", "sha512"]),
-                "the digest's algorithm (default: told by its length)",
-            ),
+            TYPE,
+            NAME,
+            CHECKSUM,
+            ALGORITHM,
             Arg::flag("--node", ArgKind::Node, "send it through this node"),
             Arg::switch("--force", "replace a file of the same name"),
             Arg::switch("--dry-run", "show the plan; send nothing"),
@@ -293,7 +304,7 @@ fn url_file(url: &str) -> Option<String> {
 async fn download_run(ctx: &mut Ctx, call: Call) -> Result<Output> {
     let usage =
         "download-url URL STORAGE [--type iso|vztmpl|import] [--name NAME] [--checksum HEX]";
-    let (url, storage) = two_words(&call, usage)?;
+    let (url, storage) = two_words(&call, "the URL", usage)?;
     if !(url.starts_with("https://") || url.starts_with("http://")) {
         return Err(Error::usage(format!("{url} is not an http(s) URL")));
     }
@@ -327,11 +338,7 @@ async fn download_run(ctx: &mut Ctx, call: Call) -> Result<Output> {
         storage,
         params: params.0,
     };
-    let out = finish(ctx, &call, vec![Action::on(op, Target::node(&node), "")]).await?;
-    if !call.args.has_flag("dry-run") && out.failure.is_none() {
-        ctx.note(&format!("{volid} is there: `content` lists it"));
-    }
-    Ok(out)
+    run_op(ctx, &call, op, &node, &volid).await
 }
 
 pub static DOWNLOAD_URL: Command = Command {
@@ -342,18 +349,10 @@ pub static DOWNLOAD_URL: Command = Command {
         args: &[
             Arg::pos("url", ArgKind::Text, "an http(s) URL"),
             Arg::pos("storage", ArgKind::Storage, "a file-based storage"),
-            Arg::flag(
-                "--type",
-                ArgKind::Choice(&["iso", "vztmpl", "import"]),
-                "what it is (default: told by its name)",
-            ),
-            Arg::flag("--name", ArgKind::Text, "its name on the storage"),
-            Arg::flag("--checksum", ArgKind::Text, "the expected hex digest"),
-            Arg::flag(
-                "--algorithm",
-                ArgKind::Choice(&["md5", "sha1", "sha224", "sha256", "sha384", "sha512"]),
-                "the digest's algorithm (default: told by its length)",
-            ),
+            TYPE,
+            NAME,
+            CHECKSUM,
+            ALGORITHM,
             Arg::flag("--node", ArgKind::Node, "the node that downloads it"),
             Arg::switch("--dry-run", "show the plan; send nothing"),
         ],
