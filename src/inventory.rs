@@ -428,7 +428,8 @@ impl Inventory {
 
 /// The inventory shared between the session and its line editor: the session replaces it after a
 /// refresh, the completer and highlighter read the latest snapshot without waiting. Beside it, a
-/// small cache of snapshot names per guest (filled in the background for the current VM).
+/// small cache of snapshot names per guest (filled in the background for the current VM, and
+/// for the guest a `rollback` or `delsnapshot` line names when Tab asks for its names).
 #[derive(Debug, Clone, Default)]
 pub struct SharedInventory(
     Arc<RwLock<Option<Arc<Inventory>>>>,
@@ -440,11 +441,24 @@ type SnapshotNames = std::collections::HashMap<u32, Vec<String>>;
 impl SharedInventory {
     /// The snapshot names last seen for a guest (empty when never fetched).
     pub fn snapshots(&self, vmid: u32) -> Vec<String> {
-        let names = match self.1.read() {
+        self.cached_snapshots(vmid).unwrap_or_default()
+    }
+
+    /// The snapshot names of a guest if they were fetched (`None`: never, or forgotten since).
+    pub fn cached_snapshots(&self, vmid: u32) -> Option<Vec<String>> {
+        match self.1.read() {
             Ok(guard) => guard.get(&vmid).cloned(),
             Err(poisoned) => poisoned.into_inner().get(&vmid).cloned(),
-        };
-        names.unwrap_or_default()
+        }
+    }
+
+    /// Forgets the snapshot names of every guest but `keep`, so that names fetched for
+    /// completing `rollback web01 ` are fetched afresh after the next command.
+    pub fn forget_snapshots_except(&self, keep: Option<u32>) {
+        match self.1.write() {
+            Ok(mut guard) => guard.retain(|vmid, _| Some(*vmid) == keep),
+            Err(poisoned) => poisoned.into_inner().retain(|vmid, _| Some(*vmid) == keep),
+        }
     }
 
     pub fn set_snapshots(&self, vmid: u32, names: Vec<String>) {

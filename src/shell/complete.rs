@@ -3,8 +3,12 @@
 //!
 //! What is completed follows the command's signature: command names first, then flags, flag
 //! values, guests (VMIDs by prefix, names by prefix, then fuzzy), nodes, storages, selectors
-//! (`@tag:`, `@pool:`, `@node:`), field names after `where`/`select`/`sort-by`, and values after
-//! `status=` or `node=` inside a filter.
+//! (`@tag:`, `@pool:`, `@node:`), field names after `where`/`select`/`sort-by`/`sum` (those of
+//! the records flowing in: after `group-by node --sum maxmem`, `node count sum.maxmem items`),
+//! and values inside a filter (`status=r`, `node = `, `tags has p`, `node in [pv`). Some
+//! commands read their earlier words: `use node p` wants a node, `set web01 co` a config key
+//! (`cores=`), `rollback web01 ` that guest's snapshot names, and `create PATH`, `set PATH`,
+//! `delete PATH` and `get PATH` the parameters of that method of PATH in the schema.
 
 use std::ops::Range;
 
@@ -12,7 +16,7 @@ use super::complete_api;
 use crate::api::schema::ApiSchema;
 use crate::commands::{self, ArgKind, Command};
 use crate::inventory::Inventory;
-use crate::lang::{Token, lex_partial};
+use crate::lang::{Aggregate, Token, lex_partial};
 
 /// One completion candidate: the text that replaces `span`, and a short description.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +41,8 @@ pub struct Sources<'a> {
     pub schema: Option<&'a ApiSchema>,
     /// The session's current API directory, for relative paths (`/` when empty).
     pub cwd: &'a str,
-    /// The snapshot names of the current VM, as last fetched in the background.
+    /// The snapshot names of the guest whose snapshots the cursor wants ([`snapshot_owner`]),
+    /// as last fetched.
     pub snapshots: &'a [String],
 }
 
@@ -62,68 +67,108 @@ pub fn complete_with(
     )
 }
 
-/// Candidates for the word at `pos` in `line`, from everything in `src`.
-pub fn complete_in(line: &str, pos: usize, src: &Sources<'_>) -> Vec<Candidate> {
-    let (inv, schema, cwd) = (
-        src.inv,
-        src.schema,
-        if src.cwd.is_empty() { "/" } else { src.cwd },
-    );
+/// The words of the line up to the cursor, cut where the cursor's stage starts.
+struct Located {
+    /// The earlier stages of the cursor's pipeline, each as its words.
+    before: Vec<Vec<String>>,
+    /// The cursor's stage: its words before the one under the cursor.
+    stage: Vec<String>,
+    /// The word under the cursor (empty for a new word) and the span it replaces.
+    partial: String,
+    span: Range<usize>,
+}
+
+fn locate(line: &str, pos: usize) -> Option<Located> {
     let pos = floor_char_boundary(line, pos.min(line.len()));
-    let before = &line[..pos];
-    let tokens = lex_partial(before);
-    // The stage the cursor is in: the words after the last pipe.
+    let mut before: Vec<Vec<String>> = Vec::new();
     let mut stage: Vec<(String, Range<usize>)> = Vec::new();
-    let mut first_stage_name: Option<String> = None;
-    let mut seen_pipe = false;
-    for t in &tokens {
+    for t in lex_partial(&line[..pos]) {
         match t {
-            Token::Pipe(_) => {
-                if first_stage_name.is_none() {
-                    first_stage_name = stage.first().map(|(w, _)| w.clone());
-                }
-                seen_pipe = true;
-                stage.clear();
-            }
+            Token::Pipe(_) => before.push(stage.drain(..).map(|(w, _)| w).collect()),
             Token::Semi(_) => {
                 // A new pipeline starts: nothing before it matters.
-                first_stage_name = None;
-                seen_pipe = false;
+                before.clear();
                 stage.clear();
             }
-            Token::Word(w) => stage.push((w.text.clone(), w.span.start..w.span.end)),
-            Token::Comment(_) => return Vec::new(),
+            Token::Word(w) => stage.push((w.text, w.span.start..w.span.end)),
+            Token::Comment(_) => return None,
         }
-    }
-    if !seen_pipe {
-        first_stage_name = None;
     }
     // The word under the cursor: the last word if it touches the cursor, else a new empty word.
     let (partial, span) = match stage.last() {
-        Some((text, range)) if range.end == pos => (text.clone(), range.clone()),
+        Some((text, range)) if range.end == pos => {
+            let (text, range) = (text.clone(), range.clone());
+            stage.pop();
+            (text, range)
+        }
         _ => (String::new(), pos..pos),
     };
-    let index = if span.start == pos && partial.is_empty() {
-        stage.len()
-    } else {
-        stage.len() - 1
-    };
-    if index == 0 {
-        return command_names(&partial, span);
-    }
-    let Some(cmd) = commands::find(&stage[0].0) else {
+    Some(Located {
+        before,
+        stage: stage.into_iter().map(|(w, _)| w).collect(),
+        partial,
+        span,
+    })
+}
+
+/// Candidates for the word at `pos` in `line`, from everything in `src`.
+pub fn complete_in(line: &str, pos: usize, src: &Sources<'_>) -> Vec<Candidate> {
+    let Some(at) = locate(line, pos) else {
         return Vec::new();
     };
-    let words: Vec<&str> = stage[1..index].iter().map(|(w, _)| w.as_str()).collect();
-    let ctx = Context {
-        inv,
-        schema,
-        cwd,
-        snapshots: src.snapshots,
-        cmd,
-        source: first_stage_name.as_deref(),
+    if at.stage.is_empty() {
+        return command_names(&at.partial, at.span);
+    }
+    let Some(ctx) = Context::new(src, &at) else {
+        return Vec::new();
     };
-    ctx.argument(&words, &partial, span)
+    let words: Vec<&str> = at.stage[1..].iter().map(String::as_str).collect();
+    let want = ctx.want(&words, &at.partial);
+    ctx.offer(want, &words, &at.partial, at.span)
+}
+
+/// Whose snapshot names completing at `pos` needs: the guest the line names (`rollback web01 `),
+/// else `current` (`rollback ` with a current VM); `None` when the cursor wants no snapshot name.
+pub fn snapshot_owner(
+    line: &str,
+    pos: usize,
+    inv: Option<&Inventory>,
+    current: Option<u32>,
+) -> Option<u32> {
+    let at = locate(line, pos)?;
+    if at.stage.is_empty() {
+        return None;
+    }
+    let src = Sources {
+        inv,
+        ..Sources::default()
+    };
+    let ctx = Context::new(&src, &at)?;
+    let words: Vec<&str> = at.stage[1..].iter().map(String::as_str).collect();
+    match ctx.want(&words, &at.partial) {
+        Want::Snapshots(Some(vmid)) => Some(vmid),
+        Want::Snapshots(None) => current,
+        _ => None,
+    }
+}
+
+/// What the word under the cursor is, decided from the signature and the words before it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Want {
+    Kind(ArgKind),
+    /// Snapshot names of this guest; `None`: of the current VM.
+    Snapshots(Option<u32>),
+    /// The `name=` parameters of `method` on the API path that is the first word.
+    ApiParams(&'static str),
+    /// `set`: a config key (`cores=`), and a guest while none is named yet.
+    SetWord {
+        guest_named: bool,
+    },
+    /// `use`: a guest, or the words `node` and `..`.
+    UseWord,
+    /// A flag of the command.
+    Flags,
+    Nothing,
 }
 
 struct Context<'a> {
@@ -133,12 +178,101 @@ struct Context<'a> {
     cwd: &'a str,
     snapshots: &'a [String],
     cmd: &'static Command,
-    /// The first command of the pipeline, when the cursor is in a later stage (its fields flow in).
-    source: Option<&'a str>,
+    /// The fields of the records flowing into this stage.
+    fields: Vec<String>,
+    /// Whether this stage is the first of its pipeline.
+    first: bool,
 }
 
-impl Context<'_> {
-    fn argument(&self, words: &[&str], partial: &str, span: Range<usize>) -> Vec<Candidate> {
+/// Whether `word` is an API path (`/nodes`, `./config`, `../lxc`) rather than a setting or guest.
+fn is_api_path(word: &str) -> bool {
+    word.starts_with('/')
+        || word == "."
+        || word == ".."
+        || word.starts_with("./")
+        || word.starts_with("../")
+}
+
+/// The fields of the records that the stages `before` (the first one a command) pass on:
+/// the first command's fields, then what `select` keeps and `group-by` makes.
+fn flowing_fields(before: &[Vec<String>]) -> Vec<String> {
+    let mut fields: Vec<String> = before
+        .first()
+        .and_then(|s| s.first())
+        .and_then(|name| commands::find(name))
+        .map(|c| c.sig.fields)
+        .filter(|f| !f.is_empty())
+        .unwrap_or(crate::commands::GUEST_FIELDS)
+        .iter()
+        .map(|f| f.to_string())
+        .collect();
+    for stage in before.iter().skip(1) {
+        let Some((name, args)) = stage.split_first() else {
+            continue;
+        };
+        match name.as_str() {
+            "select" => {
+                fields = args
+                    .iter()
+                    .filter(|a| !a.starts_with('-'))
+                    .cloned()
+                    .collect()
+            }
+            "group-by" => {
+                let mut out = Vec::new();
+                let mut args = args.iter();
+                let mut key = None;
+                while let Some(a) = args.next() {
+                    match a.strip_prefix("--").and_then(Aggregate::from_name) {
+                        Some(op) => {
+                            for f in args.next().into_iter().flat_map(|v| v.split(',')) {
+                                let f = f.trim();
+                                if !f.is_empty() {
+                                    out.push(op.field_name(f));
+                                }
+                            }
+                        }
+                        None if key.is_none() && !a.starts_with('-') => key = Some(a.clone()),
+                        None => {}
+                    }
+                }
+                let mut grouped: Vec<String> = key.into_iter().collect();
+                grouped.push("count".into());
+                grouped.extend(out);
+                grouped.push("items".into());
+                fields = grouped;
+            }
+            _ => {}
+        }
+    }
+    fields
+}
+
+impl<'a> Context<'a> {
+    fn new(src: &Sources<'a>, at: &Located) -> Option<Context<'a>> {
+        let cmd = commands::find(&at.stage[0])?;
+        Some(Context {
+            inv: src.inv,
+            schema: src.schema,
+            cwd: if src.cwd.is_empty() { "/" } else { src.cwd },
+            snapshots: src.snapshots,
+            cmd,
+            fields: if at.before.is_empty() {
+                Vec::new()
+            } else {
+                flowing_fields(&at.before)
+            },
+            first: at.before.is_empty(),
+        })
+    }
+
+    /// Whether `word` names exactly one guest of the inventory.
+    fn guest_of(&self, word: &str) -> Option<u32> {
+        self.inv?.resolve_one(word).ok().map(|g| g.vmid)
+    }
+
+    /// What the word under the cursor is, after `words` (the stage's words before it).
+    fn want(&self, words: &[&str], partial: &str) -> Want {
         let sig = &self.cmd.sig;
         // A value for the flag just before?
         if let Some(prev) = words.last()
@@ -147,19 +281,13 @@ impl Context<'_> {
                 .iter()
                 .find(|a| a.is_flag() && a.takes_value && a.name == *prev)
         {
-            return self.of_kind(flag.kind, partial, span);
+            return Want::Kind(flag.kind);
         }
         if partial.starts_with('-') {
-            return sig
-                .args
-                .iter()
-                .filter(|a| a.is_flag() && a.name.starts_with(partial))
-                .filter(|a| !words.contains(&a.name))
-                .map(|a| cand(a.name, a.help, &span))
-                .collect();
+            return Want::Flags;
         }
-        // Which positional is this? Count earlier positionals, skipping flags and their values.
-        let mut n = 0;
+        // The positional words so far, skipping flags and their values.
+        let mut positional: Vec<&str> = Vec::new();
         let mut skip_next = false;
         for w in words {
             if skip_next {
@@ -170,25 +298,149 @@ impl Context<'_> {
                 skip_next = flag.takes_value;
                 continue;
             }
-            n += 1;
+            positional.push(w);
+        }
+        let n = positional.len();
+        match sig.name {
+            "use" => {
+                return match positional.as_slice() {
+                    [] => Want::UseWord,
+                    ["node"] => Want::Kind(ArgKind::Node),
+                    _ => Want::Nothing,
+                };
+            }
+            "set" if positional.first().is_some_and(|w| is_api_path(w)) => {
+                return Want::ApiParams("PUT");
+            }
+            "set" => {
+                let guest_named = positional
+                    .iter()
+                    .any(|w| !w.contains('=') && self.guest_of(w).is_some());
+                return Want::SetWord { guest_named };
+            }
+            "create" => return self.api_params_after_path(n, "POST"),
+            "delete" => return self.api_params_after_path(n, "DELETE"),
+            _ => {}
         }
         let positionals: Vec<_> = sig.args.iter().filter(|a| !a.is_flag()).collect();
+        // `rollback web01 NAME`: the guest first, then the snapshot name (of that guest).
+        let guest_first = positionals.len() >= 2
+            && positionals[0].name == "name"
+            && positionals[1].kind == ArgKind::Vm;
+        if guest_first
+            && n == 1
+            && let Some(vmid) = self.guest_of(positional[0])
+        {
+            return match positionals[0].kind {
+                ArgKind::Snapshot => Want::Snapshots(Some(vmid)),
+                kind => Want::Kind(kind),
+            };
+        }
         let mut kind = match positionals.get(n).or(positionals.last()) {
             Some(arg) => arg.kind,
-            None => return Vec::new(),
+            None => return Want::Nothing,
         };
         // `get` first in a line takes an API path, not a field.
-        if sig.name == "get" && self.source.is_none() && kind == ArgKind::Field {
+        if sig.name == "get" && self.first && kind == ArgKind::Field {
             kind = ArgKind::ApiPath;
         }
-        if kind == ArgKind::ApiParam {
-            let (Some(schema), Some(path)) = (self.schema, words.first()) else {
-                return Vec::new();
-            };
-            return complete_api::params(schema, self.cwd, path, &words[1..], partial, span);
+        match kind {
+            ArgKind::ApiParam => Want::ApiParams("GET"),
+            ArgKind::Snapshot => Want::Snapshots(None),
+            kind => Want::Kind(kind),
         }
-        // Filters and field lists take many words: every word is completed the same way.
-        self.of_kind(kind, partial, span)
+    }
+
+    /// `create PATH k=v...`: the path, then its parameters for `method`.
+    fn api_params_after_path(&self, n: usize, method: &'static str) -> Want {
+        if n == 0 {
+            Want::Kind(ArgKind::ApiPath)
+        } else {
+            Want::ApiParams(method)
+        }
+    }
+
+    fn offer(
+        &self,
+        want: Want,
+        words: &[&str],
+        partial: &str,
+        span: Range<usize>,
+    ) -> Vec<Candidate> {
+        let sig = &self.cmd.sig;
+        match want {
+            Want::Flags => sig
+                .args
+                .iter()
+                .filter(|a| a.is_flag() && a.name.starts_with(partial))
+                .filter(|a| !words.contains(&a.name))
+                .map(|a| cand(a.name, a.help, &span))
+                .collect(),
+            Want::Kind(ArgKind::Filter) => self.filter_word(words, partial, span),
+            Want::Kind(ArgKind::Field)
+                if sig.name == "group-by" && words.last().is_some_and(|w| w.starts_with("--")) =>
+            {
+                // `--sum maxmem,ma`: one field of a comma list.
+                let cut = partial.rfind(',').map_or(0, |i| i + 1);
+                self.fields(&partial[cut..], span.start + cut..span.end)
+            }
+            Want::Kind(kind) => self.of_kind(kind, partial, span),
+            Want::Snapshots(_) => ranked_by(
+                self.snapshots,
+                |s| s.as_str(),
+                |_| "snapshot".to_string(),
+                partial,
+                span,
+            ),
+            Want::ApiParams(method) => {
+                let (Some(schema), Some(path)) = (self.schema, words.first()) else {
+                    return Vec::new();
+                };
+                complete_api::params(schema, self.cwd, path, method, &words[1..], partial, span)
+            }
+            Want::SetWord { guest_named } => {
+                if partial.contains('=') {
+                    return Vec::new();
+                }
+                let used = |k: &str| {
+                    words
+                        .iter()
+                        .any(|w| w.split_once('=').is_some_and(|(key, _)| key == k))
+                };
+                let mut out = ranked(
+                    crate::staging::policy::SET_KEYS
+                        .iter()
+                        .filter(|k| !used(k))
+                        .map(|k| (format!("{k}="), "setting".to_string())),
+                    partial,
+                    span.clone(),
+                );
+                if !guest_named {
+                    out.extend(self.guests(partial, span));
+                }
+                out
+            }
+            Want::UseWord => {
+                let mut out: Vec<Candidate> = [
+                    ("node", "use node NAME: the current node"),
+                    ("..", "no current VM or node"),
+                ]
+                .into_iter()
+                .filter(|(word, _)| !partial.is_empty() && word.starts_with(partial))
+                .map(|(word, about)| cand(word, about, &span))
+                .collect();
+                let keyword = !out.is_empty();
+                let needle = partial.to_lowercase();
+                // Next to a keyword that matches, only guests that match as directly.
+                out.extend(
+                    self.guests(partial, span).into_iter().filter(|c| {
+                        !keyword || match_rank(&c.value, &needle).is_some_and(|r| r < 2)
+                    }),
+                );
+                out
+            }
+            Want::Nothing => Vec::new(),
+        }
     }
 
     fn of_kind(&self, kind: ArgKind, partial: &str, span: Range<usize>) -> Vec<Candidate> {
@@ -205,7 +457,7 @@ impl Context<'_> {
             ArgKind::Node => self.nodes(partial, span),
             ArgKind::Storage => self.storages(partial, span),
             ArgKind::Field => self.fields(partial, span),
-            ArgKind::Filter => self.filter_word(partial, span),
+            ArgKind::Filter => self.filter_word(&[], partial, span),
             ArgKind::Choice(values) => ranked(
                 values.iter().map(|v| (v.to_string(), String::new())),
                 partial,
@@ -330,33 +582,69 @@ impl Context<'_> {
         ranked(names.into_iter(), partial, span)
     }
 
-    /// The fields of the records flowing in: those of the pipeline's first command.
-    fn field_names(&self) -> &'static [&'static str] {
-        self.source
-            .and_then(commands::find)
-            .map(|c| c.sig.fields)
-            .filter(|f| !f.is_empty())
-            .unwrap_or(crate::commands::GUEST_FIELDS)
-    }
-
     fn fields(&self, partial: &str, span: Range<usize>) -> Vec<Candidate> {
-        ranked(
-            self.field_names()
-                .iter()
-                .map(|f| (f.to_string(), "field".to_string())),
-            partial,
-            span,
-        )
+        let describe = |_: &&str| "field".to_string();
+        if self.fields.is_empty() {
+            return ranked_by(
+                crate::commands::GUEST_FIELDS,
+                |f| f,
+                describe,
+                partial,
+                span,
+            );
+        }
+        let names: Vec<&str> = self.fields.iter().map(String::as_str).collect();
+        ranked_by(&names, |f| f, describe, partial, span)
     }
 
-    /// Inside a filter: `field=value` completes the value; otherwise field names and keywords.
-    fn filter_word(&self, partial: &str, span: Range<usize>) -> Vec<Candidate> {
-        for op in ["!=", "<=", ">=", "=~", "!~", "=", "<", ">"] {
+    /// Inside a filter: a value after a field and an operator (`status=r`, `node = `, `node =p`,
+    /// `tags has p`, `node in [pve1,p`); otherwise field names and keywords.
+    fn filter_word(&self, words: &[&str], partial: &str, span: Range<usize>) -> Vec<Candidate> {
+        const OPS: [&str; 8] = ["!=", "<=", ">=", "=~", "!~", "=", "<", ">"];
+        // An operator inside the word (`status=r`), or starting it after the field (`node =p`).
+        for op in OPS {
             if let Some(i) = partial.find(op) {
-                let field = &partial[..i];
-                let value_start = span.start + i + op.len();
-                let typed = &partial[i + op.len()..];
-                return self.field_values(field, typed, value_start..span.end);
+                let field = if i == 0 {
+                    words.last().copied().unwrap_or_default()
+                } else {
+                    &partial[..i]
+                };
+                let start = i + op.len();
+                return self.field_values(field, &partial[start..], span.start + start..span.end);
+            }
+        }
+        if let Some((prev, earlier)) = words.split_last() {
+            // `node = `, `tags has p`: the operator is a word of its own.
+            if (OPS.contains(prev) || *prev == "has")
+                && let Some(field) = earlier.last()
+            {
+                return self.field_values(field, partial, span);
+            }
+            // `node= p`: the operator ends the word before.
+            if let Some(op) = OPS
+                .iter()
+                .find(|op| prev.len() > op.len() && prev.ends_with(**op))
+            {
+                let field = &prev[..prev.len() - op.len()];
+                if !OPS.iter().any(|o| field.ends_with(o)) {
+                    return self.field_values(field, partial, span);
+                }
+            }
+            // `node in [pve1,p`: a member of a list still open.
+            if let Some(j) = words.iter().rposition(|w| *w == "in")
+                && j > 0
+            {
+                let list: String = words[j + 1..].concat() + partial;
+                if !list.contains(']')
+                    && (j + 1 == words.len() && partial.is_empty() || list.starts_with('['))
+                {
+                    let cut = partial.rfind([',', '[']).map_or(0, |i| i + 1);
+                    return self.field_values(
+                        words[j - 1],
+                        &partial[cut..],
+                        span.start + cut..span.end,
+                    );
+                }
             }
         }
         let mut out = self.fields(partial, span.clone());
@@ -584,6 +872,110 @@ mod tests {
         check("ls | where node=‸", &["pve1", "pve2"]);
         check("ls | where tags has prod and na‸", &["name"]);
         check("nodes | where sta‸", &["status"]);
+    }
+
+    #[test]
+    fn filter_values_after_an_operator_word() {
+        check("ls | where tags has p‸", &["prod"]);
+        check("ls | where tags has ‸", &["ci", "db", "prod", "web"]);
+        check("ls | where node = ‸", &["pve1", "pve2"]);
+        check("ls | where node != p‸", &["pve1", "pve2"]);
+        check("ls | where node =p‸", &["pve1", "pve2"]);
+        check("ls | where node= p‸", &["pve1", "pve2"]);
+        check("ls | where status = r‸", &["running"]);
+        check("ls | where node in [‸", &["pve1", "pve2"]);
+        check("ls | where node in [pve1,p‸", &["pve1", "pve2"]);
+        // After a complete comparison, fields again.
+        check("ls | where node = pve1 and sta‸", &["status", "hastate"]);
+    }
+
+    #[test]
+    fn use_node_completes_nodes() {
+        check("use node p‸", &["pve1", "pve2"]);
+        check("use node ‸", &["pve1", "pve2"]);
+        check("use db‸", &["db01"]);
+        check("use nod‸", &["node"]);
+    }
+
+    #[test]
+    fn set_completes_config_keys() {
+        check("set web01 co‸", &["cores="]);
+        check("set web01 mem‸", &["memory="]);
+        check(
+            "set cores=2 web01 ‸",
+            &[
+                "sockets=",
+                "memory=",
+                "balloon=",
+                "name=",
+                "description=",
+                "onboot=",
+                "tags=",
+                "serial0=",
+                "serial1=",
+                "serial2=",
+                "serial3=",
+            ],
+        );
+        // No guest named yet: a guest is wanted too.
+        check("set memory=8G web‸", &["web01", "web02"]);
+        check("set memory=8G db‸", &["db01"]);
+    }
+
+    #[test]
+    fn fields_of_sum_and_after_group_by() {
+        check("ls | sum maxm‸", &["maxmem"]);
+        check("ls | group-by node --sum maxm‸", &["maxmem"]);
+        check("ls | group-by node --avg maxmem,maxc‸", &["maxcpu"]);
+        check("ls | group-by no‸", &["node"]);
+        check(
+            "ls | group-by node --sum maxmem --max cpu | select ‸",
+            &["node", "count", "sum.maxmem", "max.cpu", "items"],
+        );
+        check(
+            "ls | group-by node --sum maxmem | select su‸",
+            &["sum.maxmem"],
+        );
+        check("ls | group-by node | where cou‸", &["count"]);
+        check("ls | select vmid name | sort-by na‸", &["name"]);
+        let inv = demo();
+        let c = complete("ls | group-by node --sum vmid,ma", 32, Some(&inv));
+        assert_eq!(
+            c[0].span,
+            30..32,
+            "only the field after the comma is replaced"
+        );
+    }
+
+    #[test]
+    fn snapshot_names_of_the_guest_the_line_names() {
+        let inv = demo();
+        let snaps = vec!["before-patch".to_string()];
+        let src = Sources {
+            inv: Some(&inv),
+            schema: None,
+            cwd: "/",
+            snapshots: &snaps,
+        };
+        let values = |line: &str| -> Vec<String> {
+            complete_in(line, line.len(), &src)
+                .into_iter()
+                .map(|c| c.value)
+                .collect()
+        };
+        assert_eq!(values("rollback web01 "), ["before-patch"]);
+        assert_eq!(values("delsnapshot db01 bef"), ["before-patch"]);
+        let owner = |line: &str, current| snapshot_owner(line, line.len(), Some(&inv), current);
+        assert_eq!(owner("rollback web01 ", None), Some(101));
+        assert_eq!(owner("rollback web01 be", Some(103)), Some(101));
+        assert_eq!(owner("delsnapshot 102 ", None), Some(102));
+        // Without a guest named, the current VM's.
+        assert_eq!(owner("rollback ", Some(103)), Some(103));
+        assert_eq!(owner("rollback pre", None), None);
+        // The guest after the name, or a word that wants no snapshot: nobody's.
+        assert_eq!(owner("rollback pre-upgrade web", Some(103)), None);
+        assert_eq!(owner("status web01 ", Some(103)), None);
+        assert_eq!(owner("snapshot web01 ", Some(103)), None);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Completion of API paths (`cd`, `ls PATH`, `get PATH`, `usage PATH`) and of the `k=` parameter
-//! names after `get PATH`, from the schema the session loaded in the background.
+//! names after `get PATH`, `create PATH`, `set PATH` and `delete PATH` (those of GET, POST, PUT
+//! and DELETE), from the schema the session loaded in the background.
 //!
 //! Pure like the rest of completion: it reads the cached schema and inventory and never waits on
 //! the network. Templated segments are filled from the inventory (`{node}` → node names,
@@ -134,12 +135,14 @@ fn fill_template(name: &str, segments: &[&str], inv: Option<&Inventory>) -> Vec<
     }
 }
 
-/// `name=` candidates for the parameters of `GET path` (those the path itself does not fill),
-/// or `name=value` for an enumerated parameter once `name=` is typed.
+/// `name=` candidates for the parameters of `method` (`GET`, `POST`, `PUT`, `DELETE`) on
+/// `path` (those the path itself does not fill), or `name=value` for an enumerated parameter
+/// once `name=` is typed.
 pub fn params(
     schema: &ApiSchema,
     cwd: &str,
     path: &str,
+    method: &str,
     used: &[&str],
     partial: &str,
     span: Range<usize>,
@@ -147,7 +150,7 @@ pub fn params(
     let Some(node) = schema.find(&join(cwd, path)) else {
         return Vec::new();
     };
-    let Some(get) = node.methods.get("GET") else {
+    let Some(get) = node.methods.get(method) else {
         return Vec::new();
     };
     let in_path: Vec<&str> = node
@@ -209,11 +212,31 @@ mod tests {
             vec![
                 node(
                     "/nodes/{node}/qemu/{vmid}/config",
-                    get(json!({
-                        "node": {"type": "string"}, "vmid": {"type": "integer"},
-                        "current": {"type": "boolean", "optional": 1, "description": "Current values only."},
-                        "snapshot": {"type": "string", "optional": 1}
-                    })),
+                    json!({
+                        "GET": {"parameters": {"properties": {
+                            "node": {"type": "string"}, "vmid": {"type": "integer"},
+                            "current": {"type": "boolean", "optional": 1, "description": "Current values only."},
+                            "snapshot": {"type": "string", "optional": 1}
+                        }}},
+                        "PUT": {"parameters": {"properties": {
+                            "node": {"type": "string"}, "vmid": {"type": "integer"},
+                            "description": {"type": "string", "optional": 1},
+                            "delete": {"type": "string", "optional": 1}
+                        }}}
+                    }),
+                    vec![],
+                ),
+                node(
+                    "/nodes/{node}/qemu/{vmid}/snapshot",
+                    json!({
+                        "GET": {"parameters": {"properties": {"node": {"type": "string"}, "vmid": {"type": "integer"}}}},
+                        "POST": {"parameters": {"properties": {
+                            "node": {"type": "string"}, "vmid": {"type": "integer"},
+                            "snapname": {"type": "string", "description": "The name of the snapshot."},
+                            "vmstate": {"type": "boolean", "optional": 1},
+                            "description": {"type": "string", "optional": 1}
+                        }}}
+                    }),
                     vec![],
                 ),
                 node(
@@ -384,6 +407,35 @@ mod tests {
         );
         check("get /nope ‸", &[]);
         check("ls | get na‸", &["name"]);
+    }
+
+    #[test]
+    fn write_parameters_follow_the_method() {
+        check("create /nodes/pve1/qemu/101/snapshot sn‸", &["snapname="]);
+        check(
+            "create /nodes/pve1/qemu/101/snapshot snapname=a ‸",
+            &["description=", "vmstate="],
+        );
+        check(
+            "create /nodes/pve1/qemu/101/snapshot vmstate=‸",
+            &["vmstate=1", "vmstate=0"],
+        );
+        check(
+            "create /nodes/pve1/qemu/101/sn‸",
+            &["/nodes/pve1/qemu/101/snapshot"],
+        );
+        check(
+            "set /nodes/pve1/qemu/101/config de‸",
+            &["delete=", "description="],
+        );
+        check_in(
+            "/nodes/pve1/qemu/101",
+            "set config desc‸",
+            &["description="],
+        );
+        // GET's parameters are not POST's.
+        check("create /nodes/pve1/qemu/101/config cur‸", &[]);
+        check("get /nodes/pve1/qemu/101/snapshot sn‸", &[]);
     }
 
     #[test]

@@ -23,7 +23,7 @@ use reedline::{
 
 use crate::api::schema::SharedSchema;
 use crate::error::exit;
-use crate::inventory::SharedInventory;
+use crate::inventory::{Guest, SharedInventory};
 use crate::render::Style;
 use crate::session::Ctx;
 
@@ -44,6 +44,10 @@ struct LineCompleter {
     /// The session's `pwd` and current VM, copied in before each prompt.
     cwd: Arc<RwLock<String>>,
     current: Arc<RwLock<Option<u32>>>,
+    /// For fetching the snapshot names a line wants (`rollback web01 `) in the background.
+    client: crate::api::Client,
+    runtime: tokio::runtime::Handle,
+    fetching: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Completer for LineCompleter {
@@ -58,9 +62,24 @@ impl Completer for LineCompleter {
             Ok(guard) => *guard,
             Err(poisoned) => *poisoned.into_inner(),
         };
-        let snapshots = current
-            .map(|vmid| self.inventory.snapshots(vmid))
-            .unwrap_or_default();
+        // Snapshot names not fetched yet: fetch them in the background and answer when they
+        // are there (reedline polls [`Completer::poll_completion`]); Tab never waits.
+        let owner = complete::snapshot_owner(line, pos, inv.as_deref(), current);
+        let snapshots = match owner.map(|vmid| (vmid, self.inventory.cached_snapshots(vmid))) {
+            Some((_, Some(names))) => names,
+            Some((vmid, None)) => {
+                if let Some(guest) = inv.as_deref().and_then(|i| i.guest(vmid)).cloned() {
+                    if self.fetching.is_none() {
+                        let fetch =
+                            fetch_snapshots(self.client.clone(), self.inventory.clone(), guest);
+                        self.fetching = Some(self.runtime.spawn(fetch));
+                    }
+                    return reedline::CompletionResult::Pending;
+                }
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
         let sources = complete::Sources {
             inv: inv.as_deref(),
             schema: schema.as_deref(),
@@ -81,6 +100,40 @@ impl Completer for LineCompleter {
             .collect();
         reedline::CompletionResult::fresh(suggestions)
     }
+
+    fn poll_completion(&mut self) -> reedline::CompletionStatus {
+        match &self.fetching {
+            None => reedline::CompletionStatus::Idle,
+            Some(task) if task.is_finished() => {
+                self.fetching = None;
+                reedline::CompletionStatus::Ready
+            }
+            Some(_) => reedline::CompletionStatus::Pending,
+        }
+    }
+}
+
+/// How long completion lets a snapshot list take before it offers none.
+const SNAPSHOT_FETCH_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Fetches a guest's snapshot names into the inventory's side cache; a failure caches none, so
+/// completion does not ask again until the next command.
+async fn fetch_snapshots(client: crate::api::Client, shared: SharedInventory, guest: Guest) {
+    let request = crate::api::endpoints::snapshot_list(guest.kind, &guest.node, guest.vmid);
+    let names = match tokio::time::timeout(SNAPSHOT_FETCH_LIMIT, client.get(&request)).await {
+        Ok(Ok(data)) => data
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .filter_map(|s| s["name"].as_str())
+                    .filter(|n| *n != "current")
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    shared.set_snapshots(guest.vmid, names);
 }
 
 /// Keeps a line with an open quote going on the next line.
@@ -117,6 +170,9 @@ fn editor(
             schema: ctx.shared_schema(),
             cwd,
             current,
+            client: ctx.client.clone(),
+            runtime: tokio::runtime::Handle::current(),
+            fetching: None,
         }))
         .with_menu(ReedlineMenu::EngineCompleter(Box::new(menu)))
         .with_edit_mode(Box::new(Emacs::new(keybindings)))
@@ -173,32 +229,17 @@ fn spawn_refresher(ctx: &Ctx) -> tokio::task::JoinHandle<()> {
 /// Keeps the current VM's snapshot names in the inventory's side cache, so `rollback` and
 /// `delsnapshot` complete them without waiting: one request after a command, only when there is
 /// a current VM. When the current VM has just changed (`use`), the names are fetched before the
-/// next prompt (bounded by a short timeout); otherwise in the background.
+/// next prompt (bounded by a short timeout); otherwise in the background. Names fetched for
+/// other guests are forgotten: the command may have changed them.
 async fn refresh_snapshots(ctx: &Ctx, changed: bool) {
+    ctx.shared_inventory().forget_snapshots_except(ctx.current);
     let (Some(vmid), Some(inv)) = (ctx.current, ctx.cached_inventory()) else {
         return;
     };
     let Some(guest) = inv.guest(vmid).cloned() else {
         return;
     };
-    let client = ctx.client.clone();
-    let shared = ctx.shared_inventory();
-    let fetch = async move {
-        let request = crate::api::endpoints::snapshot_list(guest.kind, &guest.node, guest.vmid);
-        if let Ok(data) = client.get(&request).await {
-            let names = data
-                .as_array()
-                .map(|list| {
-                    list.iter()
-                        .filter_map(|s| s["name"].as_str())
-                        .filter(|n| *n != "current")
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default();
-            shared.set_snapshots(guest.vmid, names);
-        }
-    };
+    let fetch = fetch_snapshots(ctx.client.clone(), ctx.shared_inventory(), guest);
     if changed {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), fetch).await;
     } else {

@@ -63,6 +63,38 @@ fn tab_completes_snapshot_names_of_the_current_vm() {
 }
 
 #[test]
+fn tab_completes_snapshot_names_of_the_guest_the_line_names() {
+    let sim = TestSim::demo();
+    let home = tempfile::tempdir().unwrap();
+    let mut p = shell(&sim, home.path(), "root@pam", PASSWORD);
+    p.exp_string("type `help`").unwrap();
+    p.exp_string("> ").unwrap();
+    // No current VM: the names of web01 are fetched when Tab asks for them.
+    p.send("rollback web01 aft").unwrap();
+    p.send("\t").unwrap();
+    p.flush().unwrap();
+    p.exp_string("after-upgrade").unwrap();
+    p.send_control('c').unwrap();
+    p.exp_string("> ").unwrap();
+    // A config key after a guest, not another guest.
+    p.send("set web01 cor").unwrap();
+    p.send("\t").unwrap();
+    p.flush().unwrap();
+    p.exp_string("cores=").unwrap();
+    p.send_control('c').unwrap();
+    p.exp_string("> ").unwrap();
+    // Nodes after `use node`, not guests.
+    p.send("use node pve").unwrap();
+    p.send("\t").unwrap();
+    p.flush().unwrap();
+    p.exp_string("pve2").unwrap();
+    p.send_control('c').unwrap();
+    p.exp_string("> ").unwrap();
+    p.send_line("exit").unwrap();
+    p.exp_eof().unwrap();
+}
+
+#[test]
 fn ctrl_c_cancels_a_slow_command_and_returns_to_the_prompt() {
     let sim = TestSim::demo();
     let home = tempfile::tempdir().unwrap();
