@@ -57,7 +57,8 @@ pub struct SessionArgs {
     /// The cluster to use from the config file.
     #[arg(long, value_name = "NAME")]
     pub cluster: Option<String>,
-    /// The config file (default: ~/.config/pvesh-plus/cluster-config.yaml).
+    /// The config file (default: ~/.config/pvesh-plus/cluster-config.yaml; with --demo: its
+    /// policy, profiles and defaults instead of the built-in demo policy).
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// Accept any server certificate (prints a warning).
@@ -375,6 +376,12 @@ impl TfaPrompt for TerminalTfa {
 }
 
 async fn connect_demo(args: &SessionArgs) -> Result<Session> {
+    // The policy: `--config FILE` when given (its clusters are not used: the demo connects to
+    // its own simulator), else the built-in demo policy.
+    let config = match &args.config {
+        Some(path) => Config::load(Some(path))?,
+        None => Config::demo_policy()?,
+    };
     let password = Secret::new(random_password());
     let scenario = match args.guests {
         Some(guests) => Scenario::Generated {
@@ -421,7 +428,7 @@ async fn connect_demo(args: &SessionArgs) -> Result<Session> {
     );
     Ok(Session {
         ctx,
-        config: Config::default(),
+        config,
         _sim: Some(handle),
         banner,
     })
@@ -530,7 +537,7 @@ fn setup_staging(ctx: &mut Ctx, config: Config, interactive: bool) -> Result<()>
     } else if let Some(notice) = crate::commands::restore_notice(ctx) {
         eprintln!("{notice}");
     }
-    ctx.config = config;
+    ctx.set_config(config);
     Ok(())
 }
 

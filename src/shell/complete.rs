@@ -39,6 +39,8 @@ pub struct Sources<'a> {
     pub cwd: &'a str,
     /// The snapshot names of the current VM, as last fetched in the background.
     pub snapshots: &'a [String],
+    /// The profile names (`new --profile`): the config's and the built-in ones.
+    pub profiles: &'a [String],
 }
 
 /// Like [`complete`], with the API schema for path and parameter completion and the session's
@@ -58,6 +60,7 @@ pub fn complete_with(
             schema,
             cwd,
             snapshots: &[],
+            profiles: &[],
         },
     )
 }
@@ -120,6 +123,7 @@ pub fn complete_in(line: &str, pos: usize, src: &Sources<'_>) -> Vec<Candidate> 
         schema,
         cwd,
         snapshots: src.snapshots,
+        profiles: src.profiles,
         cmd,
         source: first_stage_name.as_deref(),
     };
@@ -132,6 +136,7 @@ struct Context<'a> {
     /// The session's current API directory, for relative paths.
     cwd: &'a str,
     snapshots: &'a [String],
+    profiles: &'a [String],
     cmd: &'static Command,
     /// The first command of the pipeline, when the cursor is in a later stage (its fields flow in).
     source: Option<&'a str>,
@@ -199,6 +204,13 @@ impl Context<'_> {
                 self.snapshots,
                 |s| s.as_str(),
                 |_| "snapshot".to_string(),
+                partial,
+                span,
+            ),
+            ArgKind::Profile => ranked_by(
+                self.profiles,
+                |p| p.as_str(),
+                |_| "profile".to_string(),
                 partial,
                 span,
             ),
@@ -599,11 +611,13 @@ mod tests {
     fn templates_and_snapshots_where_they_are_wanted() {
         let inv = demo();
         let snaps = vec!["pre-upgrade".to_string(), "after-upgrade".to_string()];
+        let profiles = pvesh_plus_profiles();
         let src = Sources {
             inv: Some(&inv),
             schema: None,
             cwd: "/",
             snapshots: &snaps,
+            profiles: &profiles,
         };
         let values = |line: &str| -> Vec<String> {
             complete_in(line, line.len(), &src)
@@ -618,6 +632,17 @@ mod tests {
         assert_eq!(values("delsnapshot upg"), ["pre-upgrade", "after-upgrade"]);
         // The guest after the snapshot name is a guest again.
         assert_eq!(values("rollback pre-upgrade web0"), ["web01", "web02"]);
+        assert_eq!(
+            values("new web09 --profile "),
+            ["webserver", "development", "monitoring", "media-server"]
+        );
+        assert_eq!(values("new web09 --profile med"), ["media-server"]);
+        assert_eq!(values("new web09 --profile web"), ["webserver"]);
+    }
+
+    /// The built-in profiles, as a session without a config offers them.
+    fn pvesh_plus_profiles() -> Vec<String> {
+        crate::config::Config::default().profile_names()
     }
 
     #[test]

@@ -44,6 +44,8 @@ struct LineCompleter {
     /// The session's `pwd` and current VM, copied in before each prompt.
     cwd: Arc<RwLock<String>>,
     current: Arc<RwLock<Option<u32>>>,
+    /// The profile names of the session's config (built-in ones included).
+    profiles: Vec<String>,
 }
 
 impl Completer for LineCompleter {
@@ -66,6 +68,7 @@ impl Completer for LineCompleter {
             schema: schema.as_deref(),
             cwd: &cwd,
             snapshots: &snapshots,
+            profiles: &self.profiles,
         };
         let candidates = complete::complete_in(line, pos, &sources);
         let suggestions: Vec<Suggestion> = candidates
@@ -117,6 +120,7 @@ fn editor(
             schema: ctx.shared_schema(),
             cwd,
             current,
+            profiles: ctx.config.profile_names(),
         }))
         .with_menu(ReedlineMenu::EngineCompleter(Box::new(menu)))
         .with_edit_mode(Box::new(Emacs::new(keybindings)))

@@ -288,8 +288,9 @@ impl PendingBuffer {
         self.path.as_deref()
     }
 
-    /// Appends actions, giving each a fresh journal id, and saves.
-    pub fn push(&mut self, actions: Vec<Action>) -> Result<()> {
+    /// Appends actions, giving each a fresh journal id, and saves. Outside this module actions
+    /// are staged through [`super::StagingState::stage`], which checks the read-only rule.
+    pub(super) fn push(&mut self, actions: Vec<Action>) -> Result<()> {
         for mut a in actions {
             a.id = self.fresh_id();
             self.actions.push(a);
