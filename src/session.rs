@@ -57,7 +57,8 @@ pub struct Ctx {
     /// The current API path for `cd`/`pwd`/`ls PATH`, always absolute.
     pub cwd: String,
     pub format: OutputFormat,
-    /// The configuration (policy, protected guests, quotas); the empty default for `--demo`.
+    /// The configuration (policy, protected and read-only guests, quotas, profiles); for
+    /// `--demo` its `--config` or the built-in demo policy. Set it with [`Ctx::set_config`].
     pub config: Config,
     /// The pending buffer, audit log, clock and confirm window.
     pub staging: StagingState,

@@ -34,7 +34,7 @@ pub use action::{
     is_secret_param, scrub_secrets,
 };
 pub use audit::{AuditEntry, AuditLog};
-pub use buffer::{PendingBuffer, default_path, state_file};
+pub use buffer::{ClusterIdentity, Foreign, PendingBuffer, default_path, state_file};
 pub use commit::{CommitOptions, CommitReport};
 pub use confirm::{
     Clock, ConfirmPlan, ConfirmSlot, ConfirmWindow, ServerClock, SystemClock, cleanup_actions,

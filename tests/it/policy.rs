@@ -336,3 +336,97 @@ fn tab_completes_profile_names() {
     p.send_line("exit").unwrap();
     p.exp_eof().unwrap();
 }
+
+/// `pvesh-plus -c LINE` against `sim`, with `home` as its home (state, config).
+fn run_in(sim: &TestSim, home: &std::path::Path, line: &str) -> (i32, String, String) {
+    split(sim.cmd_in(home).args(["-c", line]).output().unwrap())
+}
+
+/// Two clusters known by the same name (here both `127.0.0.1`, reached without a config):
+/// changes staged on one are not restored into the other, which says so; the first gets them
+/// back.
+#[test]
+fn a_pending_buffer_belongs_to_its_cluster() {
+    let (a, b) = (TestSim::demo(), TestSim::demo());
+    let home = tempfile::tempdir().unwrap();
+    let (code, _, err) = run_in(&a, home.path(), "stop web01");
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run_in(&b, home.path(), "pending");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("nothing pending"),
+        "not restored into b: {out}"
+    );
+    let a_port = a.handle.addr().port();
+    assert!(
+        err.contains("not restored: 1 pending change(s)")
+            && err.contains(&format!(
+                "belong to another cluster (127.0.0.1 at 127.0.0.1:{a_port})"
+            )),
+        "{err}"
+    );
+    // A change staged on b does not replace a's.
+    run_in(&b, home.path(), "stop web02");
+    let (_, out, err) = run_in(&a, home.path(), "pending");
+    assert!(out.contains("web01") && !out.contains("web02"), "{out}");
+    assert!(err.contains("restored 1 pending change(s)"), "{err}");
+    assert!(
+        err.contains("belong to another cluster"),
+        "b's is reported: {err}"
+    );
+    assert_eq!(a.handle.mutating_count() + b.handle.mutating_count(), 0);
+}
+
+/// A buffer saved by an earlier version (keyed by the cluster's name only) is not restored
+/// blindly: the start says where it is and how to take it.
+#[test]
+fn a_buffer_of_an_earlier_version_is_reported_not_restored() {
+    let sim = TestSim::demo();
+    let dir = sim.home.path().join("state/pvesh-plus");
+    std::fs::create_dir_all(&dir).unwrap();
+    let old = r#"{"version":2,"cluster":"127.0.0.1","actions":[{"id":7,"op":{"kind":"stop"},
+        "target":{"vmid":101,"node":"pve1","guest_kind":"qemu","name":"web01"},
+        "precondition":{"digest":null,"node":"pve1","status":"running"}}]}"#;
+    std::fs::write(dir.join("pending-127.0.0.1.json"), old).unwrap();
+    let (out, err) = run_audited(&sim, "pending", 0);
+    assert!(out.contains("nothing pending"), "{out}");
+    assert!(
+        err.contains("saved by an earlier version of pvesh+") && err.contains("rename the file to"),
+        "{err}"
+    );
+}
+
+/// Each `--demo` run is a new simulated cluster: it starts with nothing pending, and a demo
+/// buffer an earlier version left on disk is reported and removed.
+#[test]
+fn a_new_demo_run_starts_with_nothing_pending() {
+    let home = tempfile::tempdir().unwrap();
+    let script = home.path().join("stop.pve");
+    std::fs::write(&script, "stop web01\n").unwrap();
+    let demo_in = |args: &[&str]| {
+        let mut cmd = crate::common::std_cmd(home.path());
+        cmd.arg("--demo").args(args);
+        split(cmd.output().unwrap())
+    };
+    let (code, _, err) = demo_in(&["-f", script.to_str().unwrap()]);
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains("end with the run"), "{err}");
+    let (code, out, err) = demo_in(&["-c", "pending"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("nothing pending"), "{out}");
+    assert!(!err.contains("restored"), "{err}");
+    let old = home.path().join("state/pvesh-plus/pending-demo.json");
+    std::fs::create_dir_all(old.parent().unwrap()).unwrap();
+    std::fs::write(
+        &old,
+        r#"{"version":2,"cluster":"demo","actions":[{"id":7,"op":{"kind":"stop"},
+        "target":{"vmid":101,"node":"pve1","guest_kind":"qemu","name":"web01"},
+        "precondition":{"digest":null,"node":"pve1","status":"running"}}]}"#,
+    )
+    .unwrap();
+    let (code, out, err) = demo_in(&["-c", "pending"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("nothing pending"), "{out}");
+    assert!(err.contains("of an earlier --demo run"), "{err}");
+    assert!(!old.exists(), "removed");
+}
