@@ -57,7 +57,7 @@ pub struct SessionArgs {
     /// The cluster to use from the config file.
     #[arg(long, value_name = "NAME")]
     pub cluster: Option<String>,
-    /// The config file (default: ~/.config/pvesh-plus/cluster-config.yaml).
+    /// The config file (default: ~/.config/pvesh-plus/cluster-config.yaml; with --demo, a built-in policy).
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// Accept any server certificate (prints a warning).
@@ -248,6 +248,8 @@ fn random_password() -> String {
 struct Session {
     ctx: Ctx,
     config: Config,
+    /// Which cluster this is, for the pending buffer and the confirm window.
+    identity: crate::staging::ClusterIdentity,
     _sim: Option<SimHandle>,
     banner: String,
 }
@@ -328,9 +330,15 @@ async fn connect(args: &SessionArgs) -> Result<Session> {
         client.base_url(),
         client.username()
     );
+    let endpoints: Vec<String> = settings
+        .endpoints
+        .iter()
+        .map(|e| format!("{}:{}", e.host, e.port))
+        .collect();
     Ok(Session {
         ctx: Ctx::new(client, settings.cluster.clone()),
         config,
+        identity: crate::staging::ClusterIdentity::cluster(&settings.cluster, &endpoints),
         _sim: None,
         banner,
     })
@@ -375,6 +383,12 @@ impl TfaPrompt for TerminalTfa {
 }
 
 async fn connect_demo(args: &SessionArgs) -> Result<Session> {
+    // The policy: `--config FILE` when given (its clusters are not used: the demo connects to
+    // its own simulator), else the built-in demo policy.
+    let config = match &args.config {
+        Some(path) => Config::load(Some(path))?,
+        None => Config::demo_policy()?,
+    };
     let password = Secret::new(random_password());
     let scenario = match args.guests {
         Some(guests) => Scenario::Generated {
@@ -425,7 +439,8 @@ async fn connect_demo(args: &SessionArgs) -> Result<Session> {
     );
     Ok(Session {
         ctx,
-        config: Config::default(),
+        config,
+        identity: crate::staging::ClusterIdentity::DemoRun,
         _sim: Some(handle),
         banner,
     })
@@ -447,7 +462,12 @@ async fn run_session(args: SessionArgs) -> Result<i32> {
     session.ctx.format = format;
     let interactive =
         args.command.is_none() && args.file.is_none() && std::io::stdin().is_terminal();
-    setup_staging(&mut session.ctx, session.config.clone(), interactive)?;
+    setup_staging(
+        &mut session.ctx,
+        session.config.clone(),
+        &session.identity,
+        interactive,
+    )?;
     let style = Style::detect();
     if let Some(line) = &args.command {
         let code = run_and_print(&mut session.ctx, line, style, None).await;
@@ -499,15 +519,17 @@ async fn run_session(args: SessionArgs) -> Result<i32> {
     Ok(crate::commands::finish_run(&mut session.ctx, false, code).await)
 }
 
-/// Gives the session its config, its pending buffer (restored from disk, with a notice), its
-/// audit log and its clock. Interactive sessions also get a background timer for confirm
-/// windows.
-fn setup_staging(ctx: &mut Ctx, config: Config, interactive: bool) -> Result<()> {
+/// Gives the session its config, its pending buffer (this cluster's, restored from disk with a
+/// notice; a demo run's starts empty), its audit log and its clock. Interactive sessions also
+/// get a background timer for confirm windows.
+fn setup_staging(
+    ctx: &mut Ctx,
+    config: Config,
+    identity: &crate::staging::ClusterIdentity,
+    interactive: bool,
+) -> Result<()> {
     let cluster = ctx.cluster.clone();
-    ctx.staging.buffer = match crate::staging::default_path(&cluster) {
-        Some(path) => crate::staging::PendingBuffer::open(&cluster, path)?,
-        None => crate::staging::PendingBuffer::in_memory(&cluster),
-    };
+    ctx.staging.buffer = crate::staging::PendingBuffer::for_cluster(identity)?;
     let audit_path = config.audit.enabled.then(|| config.audit.path.clone());
     ctx.staging.audit = Arc::new(crate::staging::AuditLog::new(
         audit_path,
@@ -516,7 +538,7 @@ fn setup_staging(ctx: &mut Ctx, config: Config, interactive: bool) -> Result<()>
     ));
     ctx.staging.clock = crate::staging::clock_from_env();
     ctx.staging.confirm = Arc::new(crate::staging::ConfirmWindow::restore(
-        crate::staging::state_file("confirm", &cluster),
+        identity.state_file("confirm"),
     ));
     if let Some(plan) = ctx.staging.confirm.peek() {
         eprintln!(
@@ -534,7 +556,7 @@ fn setup_staging(ctx: &mut Ctx, config: Config, interactive: bool) -> Result<()>
     } else if let Some(notice) = crate::commands::restore_notice(ctx) {
         eprintln!("{notice}");
     }
-    ctx.config = config;
+    ctx.set_config(config);
     Ok(())
 }
 

@@ -65,6 +65,9 @@
 //! - Only `cli`, `output`, `shell`, `render`, `console` (a console session in raw mode) and the
 //!   wizard's dialoguer prompter touch the terminal.
 //! - Completion, highlighting and validation never wait on the network: they read `inventory`.
+//! - A read-only guest (`readonly:` in the config, a `readonly` tag) gets no change at all: one
+//!   `staging::policy::Guard` is checked by `StagingState::stage` (the only way into the pending
+//!   buffer) and by the executor before it sends anything, whoever planned the action.
 //! - Destructive changes to existing guests are staged, re-checked at commit and audited;
 //!   creation (`wizard`) only ever destroys what its own failed run created.
 //! - Secrets live in [`secret::Secret`], whose `Debug` and `Display` print `<redacted>`.

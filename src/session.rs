@@ -16,6 +16,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::inventory::{Guest, Inventory, SharedInventory};
 use crate::staging::StagingState;
+use crate::staging::policy::Guard;
 
 /// How the final value of a line is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -59,7 +60,8 @@ pub struct Ctx {
     /// The current API path for `cd`/`pwd`/`ls PATH`, always absolute.
     pub cwd: String,
     pub format: OutputFormat,
-    /// The configuration (policy, protected guests, quotas); the empty default for `--demo`.
+    /// The configuration (policy, protected and read-only guests, quotas, profiles); for
+    /// `--demo` its `--config` or the built-in demo policy. Set it with [`Ctx::set_config`].
     pub config: Config,
     /// The nodes' shell for what PVE has no API call for (`maintenance`): the simulated
     /// nodes' in the demo; `None` means the system's ssh.
@@ -74,9 +76,12 @@ pub struct Ctx {
 impl Ctx {
     pub fn new(client: Client, cluster: impl Into<String>) -> Ctx {
         let cluster = cluster.into();
+        let inventory = SharedInventory::default();
+        let mut staging = StagingState::in_memory(&cluster);
+        staging.guard = Guard::new(&Config::default(), inventory.clone());
         Ctx {
             client,
-            staging: StagingState::in_memory(&cluster),
+            staging,
             config: Config::default(),
             node_shell: None,
             cluster,
@@ -84,10 +89,16 @@ impl Ctx {
             current_node: None,
             cwd: "/".to_string(),
             format: OutputFormat::Table,
-            inventory: SharedInventory::default(),
+            inventory,
             schema: SharedSchema::default(),
             notes: Box::new(|msg| eprintln!("{msg}")),
         }
+    }
+
+    /// Sets the configuration, and with it the read-only rule the staging module enforces.
+    pub fn set_config(&mut self, config: Config) {
+        self.staging.guard = Guard::new(&config, self.inventory.clone());
+        self.config = config;
     }
 
     /// Sends notices and progress somewhere else (tests collect them).

@@ -42,6 +42,10 @@ pub enum ApiError {
     /// The connection options are unusable (bad URL, unreadable CA file, bad fingerprint).
     #[error("{message}")]
     Options { message: String },
+    /// Refused before it was sent by the caller's own policy (the staging executor's
+    /// read-only guard): nothing reached the server.
+    #[error("{message}")]
+    Refused { message: String, hints: Vec<String> },
 }
 
 /// A duration in whole seconds, rounded up, for messages ("after 1 s", never "after 0 s").
@@ -106,6 +110,11 @@ impl From<ApiError> for Error {
             ApiError::TaskFailed { .. } => Error::new(ErrorKind::Task, e.to_string()),
             ApiError::Cancelled => Error::new(ErrorKind::Interrupted, "cancelled"),
             ApiError::Options { message } => Error::new(ErrorKind::Config, message),
+            ApiError::Refused { message, hints } => Error {
+                kind: ErrorKind::Policy,
+                message,
+                hints,
+            },
         }
     }
 }

@@ -250,6 +250,8 @@ async fn apply(ctx: &mut Ctx, mut call: Call, kind: ActionKind, skip: usize) -> 
         }
         actions.push(a);
     }
+    // A read-only guest among them refuses the whole line, staged part and all.
+    ctx.staging.guard.admit(&actions)?;
     let policy_now = ctx.config.staging.policy;
     let (staged, now): (Vec<Action>, Vec<Action>) = actions
         .into_iter()
@@ -275,7 +277,7 @@ async fn apply(ctx: &mut Ctx, mut call: Call, kind: ActionKind, skip: usize) -> 
 pub(super) fn stage(ctx: &mut Ctx, staged: Vec<Action>) -> Result<Output> {
     let first = ctx.staging.buffer.len() + 1;
     let count = staged.len();
-    ctx.staging.buffer.push(staged)?;
+    ctx.staging.stage(staged)?;
     let records =
         super::pending::pending_records(&ctx.staging.buffer.actions()[first - 1..], first);
     ctx.note(&format!(
@@ -286,9 +288,12 @@ pub(super) fn stage(ctx: &mut Ctx, staged: Vec<Action>) -> Result<Output> {
 }
 
 /// Runs actions at once through the executor; a failed item makes the line fail with exit 3
-/// after its outcome table.
+/// after its outcome table. An action on a read-only guest refuses them all (exit 4).
 pub(super) async fn run_now(ctx: &mut Ctx, actions: Vec<Action>) -> Output {
     let exec = ctx.staging.executor(&ctx.client);
+    if let Err(refused) = exec.admit(&actions) {
+        return Output::none().with_failure(Some(refused));
+    }
     let opts = ExecOptions {
         keep_going: true,
         check_preconditions: false,

@@ -109,8 +109,12 @@ async fn facts(
             hold: if g.has_tag("pinned") {
                 Some("tagged pinned".to_string())
             } else {
-                policy::protection_reason(&ctx.config, g.vmid, &g.name, &g.tags, Some(&cfg))
-                    .map(|r| format!("protected: {r}"))
+                policy::readonly_reason(&ctx.config.readonly, g.vmid, &g.name, &g.tags)
+                    .map(|r| format!("read-only: {r}"))
+                    .or_else(|| {
+                        policy::protection_reason(&ctx.config, g.vmid, &g.name, &g.tags, Some(&cfg))
+                            .map(|r| format!("protected: {r}"))
+                    })
             },
             ha: g.hastate.as_deref().is_some_and(|s| !s.is_empty()),
             local_storages: super::guest_ops::local_storages(inv, &cfg),

@@ -137,6 +137,8 @@ pub(super) async fn finish(ctx: &mut Ctx, call: &Call, actions: Vec<Action>) -> 
         ctx.note("dry run: nothing staged, nothing sent");
         return Ok(Output::value(records).with_columns(super::pending::PENDING_COLUMNS));
     }
+    // A read-only guest among them refuses the whole line, staged part and all.
+    ctx.staging.guard.admit(&actions)?;
     let policy_now = ctx.config.staging.policy;
     let (staged, now): (Vec<Action>, Vec<Action>) = actions
         .into_iter()

@@ -58,6 +58,8 @@ pub enum ArgKind {
     Template,
     /// A snapshot name of the target guest (`rollback`, `delsnapshot`).
     Snapshot,
+    /// A VM profile: the config's and the built-in ones (`new --profile`).
+    Profile,
     Node,
     Storage,
     /// A field name of the records flowing in.

@@ -10,13 +10,13 @@
 use super::{Arg, ArgKind, Call, Category, Command, Example, Output, Signature, flag_text};
 use crate::error::{Error, Result};
 use crate::lang::{Record, Value};
+use crate::wizard::DialoguerPrompter;
 use crate::wizard::engine::{Answers, DefaultsOnly};
 use crate::wizard::iso::{self as iso_flow, IsoOutcome};
 use crate::wizard::lxc::{self as lxc_flow, LxcArgs};
 use crate::wizard::new::{self as flow, NewOptions, NewOutcome};
 use crate::wizard::provision::{BuildOptions, Built};
 use crate::wizard::template::{self as template_flow, TemplateArgs};
-use crate::wizard::{DialoguerPrompter, settings};
 
 const RESULT_COLUMNS: &[&str] = &["vmid", "name", "node", "status", "ip", "ssh"];
 const PLAN_COLUMNS: &[&str] = &[
@@ -44,8 +44,8 @@ pub static NEW: Command = Command {
             ),
             Arg::flag(
                 "--profile",
-                ArgKind::Text,
-                "a profile from the config (prefills sizes, tags, template)",
+                ArgKind::Profile,
+                "a profile: webserver, development, monitoring, media-server, or one of the config's (prefills sizes, tags, template)",
             ),
             Arg::flag(
                 "--template",
@@ -199,7 +199,7 @@ async fn run_new_template(ctx: &mut super::Ctx, call: Call) -> Result<Output> {
         node: flag_text(&call, "node"),
         vmid: parse_vmid(&call)?,
     };
-    let config = settings::for_session(&ctx.cluster, &ctx.config)?;
+    let config = ctx.config.clone();
     let plan = template_flow::resolve(ctx, &config, &args).await?;
     for line in plan.preview().lines() {
         ctx.note(line);
@@ -255,7 +255,7 @@ async fn run_new(ctx: &mut super::Ctx, call: Call) -> Result<Output> {
         );
     }
     let vmid = parse_vmid(&call)?;
-    let config = settings::for_session(&ctx.cluster, &ctx.config)?;
+    let config = ctx.config.clone();
     if let Some(p) = flag_text(&call, "profile") {
         config.profile(&p)?;
     }
@@ -344,7 +344,7 @@ async fn run_lxc(ctx: &mut super::Ctx, call: &Call) -> Result<Output> {
                 .hinted("new ct01 --lxc --template debian-12-standard --cores 2 --memory 1G"));
         }
     }
-    let config = settings::for_session(&ctx.cluster, &ctx.config)?;
+    let config = ctx.config.clone();
     let Some(name) = call.args.positionals.first() else {
         let mut terminal = DialoguerPrompter::if_terminal().ok_or_else(|| {
             Error::usage("new --lxc without a NAME runs the wizard, which needs a terminal").hinted(

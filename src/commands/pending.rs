@@ -405,8 +405,13 @@ pub async fn finish_run(ctx: &mut Ctx, batch: bool, code: i32) -> i32 {
             .enumerate()
             .map(|(i, a)| format!("  {}. {} on {}", i + 1, a.summary(), a.target.label()))
             .collect();
+        let kept = if ctx.staging.buffer.path().is_some() {
+            "`commit` applies them, `discard` drops them"
+        } else {
+            "kept in memory only: a --demo run's cluster and its changes end with the run"
+        };
         ctx.note(&format!(
-            "{left} change(s) pending, not applied (`commit` applies them, `discard` drops them):\n{}",
+            "{left} change(s) pending, not applied ({kept}):\n{}",
             lines.join("\n")
         ));
         if code == crate::error::exit::OK {
@@ -432,11 +437,13 @@ fn flight_note(n: usize, flight: &Flight) -> String {
 }
 
 /// The notice shown at start when an earlier session left changes pending, naming those it
-/// had in flight when it stopped.
+/// had in flight when it stopped; and saved changes of other clusters of the same name, which
+/// are not restored.
 pub fn restore_notice(ctx: &Ctx) -> Option<String> {
+    let foreign = foreign_notice(ctx);
     let n = ctx.staging.buffer.len();
     if n == 0 {
-        return None;
+        return foreign;
     }
     let path = ctx
         .staging
@@ -463,5 +470,42 @@ pub fn restore_notice(ctx: &Ctx) -> Option<String> {
             ));
         }
     }
+    if let Some(foreign) = foreign {
+        out.push('\n');
+        out.push_str(&foreign);
+    }
     Some(out)
+}
+
+/// What the start says about saved buffers that are not this cluster's.
+fn foreign_notice(ctx: &Ctx) -> Option<String> {
+    let lines: Vec<String> = ctx
+        .staging
+        .buffer
+        .foreign()
+        .iter()
+        .map(|f| {
+            let (n, file) = (f.changes, f.path.display());
+            match &f.identity {
+                _ if f.removed => format!(
+                    "not restored: {n} pending change(s) of an earlier --demo run ({file}, \
+                     removed): every demo run is a new simulated cluster"
+                ),
+                Some(whose) => format!(
+                    "not restored: {n} pending change(s) in {file} belong to another cluster \
+                     ({whose}), not to this one; connect to it to see them"
+                ),
+                None => format!(
+                    "not restored: {n} pending change(s) in {file}, saved by an earlier \
+                     version of pvesh+ that did not record which cluster they were staged on; \
+                     if they are this cluster's, rename the file to {}",
+                    ctx.staging
+                        .buffer
+                        .path()
+                        .map_or_else(String::new, |p| p.display().to_string())
+                ),
+            }
+        })
+        .collect();
+    (!lines.is_empty()).then(|| lines.join("\n"))
 }

@@ -237,7 +237,7 @@ async fn stage_on_guest(
     }
     let first = ctx.staging.buffer.len() + 1;
     let records = super::pending::pending_records(std::slice::from_ref(&action), first);
-    ctx.staging.buffer.push(vec![action])?;
+    ctx.staging.stage(vec![action])?;
     ctx.note(&format!(
         "staged {} {path} on {label}; {} pending — review with `pending` or `diff`, apply with `commit`",
         method.as_str(),

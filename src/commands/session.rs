@@ -82,10 +82,10 @@ pub static CONTEXT: Command = Command {
     sig: Signature {
         name: "context",
         category: Category::Session,
-        about: "Who and where you are: cluster, server, user, current VM and node, API path.",
+        about: "Who and where you are: cluster, server, user, current VM and node, API path; and the config and policy in effect (staging, protected and read-only guests, quotas).",
         args: &[],
         action: None,
-        fields: &["cluster", "server", "user", "vm", "node", "path"],
+        fields: CONTEXT_FIELDS,
         examples: &[Example {
             line: "context",
             about: "the session's context",
@@ -101,7 +101,7 @@ pub static WHOAMI: Command = Command {
         about: "The same as `context`.",
         args: &[],
         action: None,
-        fields: &["cluster", "server", "user", "vm", "node", "path"],
+        fields: CONTEXT_FIELDS,
         examples: &[Example {
             line: "whoami",
             about: "the session's user and context",
@@ -109,6 +109,20 @@ pub static WHOAMI: Command = Command {
     },
     run: |ctx, _call| Box::pin(async move { Ok(Output::value(context_record(ctx))) }),
 };
+
+const CONTEXT_FIELDS: &[&str] = &[
+    "cluster",
+    "server",
+    "user",
+    "vm",
+    "node",
+    "path",
+    "config",
+    "staging",
+    "protected",
+    "readonly",
+    "quotas",
+];
 
 fn context_record(ctx: &Ctx) -> Value {
     let vm = ctx.current.map_or(Value::Null, |vmid| {
@@ -118,17 +132,26 @@ fn context_record(ctx: &Ctx) -> Value {
             .unwrap_or_else(|| vmid.to_string());
         Value::String(label)
     });
-    Value::Record(Record::from_pairs([
-        ("cluster", Value::String(ctx.cluster.clone())),
-        ("server", Value::String(ctx.client.base_url().to_string())),
-        ("user", Value::String(ctx.client.username().to_string())),
-        ("vm", vm),
-        (
-            "node",
-            ctx.current_node.clone().map_or(Value::Null, Value::String),
+    Value::Record(Record::from_pairs(
+        [
+            ("cluster", Value::String(ctx.cluster.clone())),
+            ("server", Value::String(ctx.client.base_url().to_string())),
+            ("user", Value::String(ctx.client.username().to_string())),
+            ("vm", vm),
+            (
+                "node",
+                ctx.current_node.clone().map_or(Value::Null, Value::String),
+            ),
+            ("path", Value::String(ctx.cwd.clone())),
+            ("config", Value::String(ctx.config.describe_source())),
+        ]
+        .into_iter()
+        .chain(
+            crate::staging::policy::describe(&ctx.config)
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v))),
         ),
-        ("path", Value::String(ctx.cwd.clone())),
-    ]))
+    ))
 }
 
 pub static REFRESH: Command = Command {

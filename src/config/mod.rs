@@ -31,14 +31,25 @@ pub use connection::{AuthSettings, ConnectionSettings, Endpoint, TlsSettings};
 pub use error::ConfigError;
 pub use schema::{
     Audit, Bios, CloudInit, Color, DashboardConfig, Defaults, OsType, Profile, Protected, Quotas,
-    ScsiHw, SshKey, Staging, StagingPolicy, Tag, TagsConfig, VMID_MAX, VMID_MIN, VmidRange,
-    VmidRanges,
+    Readonly, ScsiHw, SshKey, Staging, StagingPolicy, Tag, TagsConfig, VMID_MAX, VMID_MIN,
+    VmidRange, VmidRanges,
 };
 pub use secret_source::{Resolved, SecretSource};
 pub use size::Size;
 
 /// The file name, in the config directory.
 pub const FILE_NAME: &str = "cluster-config.yaml";
+
+/// The policy `--demo` runs with when no `--config` is given (quotas, protected and read-only
+/// guests fitted to the demo cluster), built into the binary.
+pub const DEMO_POLICY: &str = include_str!("demo-policy.yaml");
+
+/// The built-in profiles (webserver, development, monitoring, media-server), used where the
+/// config has none of that name.
+pub const BUILTIN_PROFILES: &str = include_str!("profiles.yaml");
+
+/// How the built-in demo policy is named as a [`Config::source`] (and in messages).
+pub const DEMO_POLICY_NAME: &str = "built-in demo policy";
 
 /// The whole configuration. `Default` is the empty config (no clusters, default policy).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -58,6 +69,8 @@ pub struct Config {
     pub cloudinit: CloudInit,
     #[serde(default, deserialize_with = "or_default")]
     pub protected: Protected,
+    #[serde(default, deserialize_with = "or_default")]
+    pub readonly: Readonly,
     #[serde(default, deserialize_with = "or_default")]
     pub quotas: Quotas,
     #[serde(default, deserialize_with = "or_default")]
@@ -88,6 +101,39 @@ impl Config {
             reason: e.to_string(),
         })?;
         Config::from_str(&text, &path)
+    }
+
+    /// The built-in demo policy ([`DEMO_POLICY`]).
+    pub fn demo_policy() -> Result<Config, ConfigError> {
+        Config::from_str(DEMO_POLICY, Path::new(DEMO_POLICY_NAME))
+    }
+
+    /// True for the built-in demo policy.
+    pub fn is_demo_policy(&self) -> bool {
+        self.source.as_deref() == Some(Path::new(DEMO_POLICY_NAME))
+    }
+
+    /// Where this config came from, for `context`: a file's path, the built-in demo policy, or
+    /// none (the defaults).
+    pub fn describe_source(&self) -> String {
+        match &self.source {
+            _ if self.is_demo_policy() => {
+                format!("{DEMO_POLICY_NAME} (pvesh-plus --demo --config FILE for your own)")
+            }
+            Some(path) => path.display().to_string(),
+            None => format!("none: the defaults (no {FILE_NAME} was found)"),
+        }
+    }
+
+    /// Where a policy rule (a quota, a range) is changed, for the hints of its refusals.
+    pub fn where_to_change(&self) -> String {
+        match &self.source {
+            _ if self.is_demo_policy() => {
+                "your own config (pvesh-plus --demo --config FILE)".to_string()
+            }
+            Some(path) => path.display().to_string(),
+            None => FILE_NAME.to_string(),
+        }
     }
 
     /// Parses and validates config text; `source` names the file in errors.
@@ -159,21 +205,49 @@ impl Config {
         Ok(())
     }
 
-    /// A profile by name; a miss suggests the closest name.
+    /// A profile by name (the config's, else a built-in one); a miss suggests the closest name.
     pub fn profile(&self, name: &str) -> Result<&Profile, ConfigError> {
-        self.profiles.get(name).ok_or_else(|| {
+        self.find_profile(name).ok_or_else(|| {
+            let names = self.profile_names();
             let mut message = format!("no profile named `{name}`");
-            if let Some(best) = error::did_you_mean(name, self.profiles.keys().map(String::as_str)) {
+            if let Some(best) = error::did_you_mean(name, names.iter().map(String::as_str)) {
                 message.push_str(&format!(" (did you mean `{best}`?)"));
             }
-            let known: Vec<&str> = self.profiles.keys().map(String::as_str).collect();
-            let hint = if known.is_empty() {
-                "no profiles are configured; add them under `profiles` (see the sample cluster-config.yaml)".to_string()
-            } else {
-                format!("configured profiles: {}", known.join(", "))
-            };
-            ConfigError::Cluster { message, hint: Some(hint) }
+            let hint = format!(
+                "profiles: {}; add more under `profiles` in the config",
+                names.join(", ")
+            );
+            ConfigError::Cluster {
+                message,
+                hint: Some(hint),
+            }
         })
+    }
+
+    /// A profile by name: the config's, else the built-in one; `None` when neither has it.
+    pub fn find_profile(&self, name: &str) -> Option<&Profile> {
+        self.profiles
+            .get(name)
+            .or_else(|| builtin_profiles().get(name))
+    }
+
+    /// Every profile's name: the built-in ones (a config's profile of the same name takes
+    /// their place), then the config's others, in file order.
+    pub fn profile_names(&self) -> Vec<String> {
+        let builtin = builtin_profiles();
+        builtin
+            .keys()
+            .chain(self.profiles.keys().filter(|n| !builtin.contains_key(*n)))
+            .cloned()
+            .collect()
+    }
+
+    /// Every profile, in [`Config::profile_names`] order.
+    pub fn all_profiles(&self) -> Vec<(String, &Profile)> {
+        self.profile_names()
+            .into_iter()
+            .filter_map(|n| self.find_profile(&n).map(|p| (n, p)))
+            .collect()
     }
 
     /// The name of the cluster to use when `--cluster` is not given: `default_cluster`, else the
@@ -185,6 +259,22 @@ impl Config {
             None => None,
         }
     }
+}
+
+/// The built-in profiles ([`BUILTIN_PROFILES`]), parsed once.
+pub fn builtin_profiles() -> &'static IndexMap<String, Profile> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Builtin {
+        profiles: IndexMap<String, Profile>,
+    }
+    static PARSED: std::sync::OnceLock<IndexMap<String, Profile>> = std::sync::OnceLock::new();
+    PARSED.get_or_init(|| {
+        // The file is part of the binary and a unit test parses it: it cannot fail here.
+        serde_saphyr::from_str::<Builtin>(BUILTIN_PROFILES)
+            .map(|b| b.profiles)
+            .unwrap_or_default()
+    })
 }
 
 /// Where the user's config lives: `$XDG_CONFIG_HOME/pvesh-plus/cluster-config.yaml`, else

@@ -1,5 +1,5 @@
 //! The sections of `cluster-config.yaml` other than clusters: defaults, VMID ranges, tags,
-//! cloud-init, protection, quotas, profiles, staging, audit and the dashboard's thresholds.
+//! cloud-init, protection, read-only guests, quotas, profiles, staging, audit and the dashboard's thresholds.
 //!
 //! Each type is the parsed and validated form of its section: a value that made it into one of
 //! these structs is well-formed (sizes parsed, ranges ordered, tags in PVE's tag syntax). Unknown
@@ -327,21 +327,71 @@ pub struct Protected {
 impl Protected {
     /// Why the guest is protected by this config, or `None` if it is not.
     pub fn reason(&self, vmid: u32, name: Option<&str>, tags: &[&str]) -> Option<String> {
-        if self.vmids.contains(&vmid) {
-            return Some(format!("VMID {vmid} is listed in `protected.vmids`"));
-        }
-        if let Some(name) = name.filter(|n| self.names.iter().any(|p| p == n)) {
-            return Some(format!("name `{name}` is listed in `protected.names`"));
-        }
-        let tag = self
-            .tags
-            .iter()
-            .find(|t| tags.iter().any(|g| g.eq_ignore_ascii_case(t.as_str())))?;
-        Some(format!(
-            "tag `{}` is listed in `protected.tags`",
-            tag.as_str()
-        ))
+        list_reason(
+            "protected",
+            &self.vmids,
+            &self.names,
+            &self.tags,
+            vmid,
+            name,
+            tags,
+        )
     }
+}
+
+/// Guests that refuse every change, not only destructive ones (start, set, snapshot, tag,
+/// migrate, a console, a raw write...), by VMID, name or tag; reads stay allowed.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Readonly {
+    #[serde(default, deserialize_with = "or_default")]
+    pub vmids: Vec<u32>,
+    #[serde(default, deserialize_with = "or_default")]
+    pub names: Vec<String>,
+    #[serde(default, deserialize_with = "or_default")]
+    pub tags: Vec<Tag>,
+}
+
+impl Readonly {
+    /// Why the guest is read-only by this config, or `None` if it is not.
+    pub fn reason(&self, vmid: u32, name: Option<&str>, tags: &[&str]) -> Option<String> {
+        list_reason(
+            "readonly",
+            &self.vmids,
+            &self.names,
+            &self.tags,
+            vmid,
+            name,
+            tags,
+        )
+    }
+}
+
+/// The rule of a guest list (`protected`, `readonly`) that names this guest, if one does.
+fn list_reason(
+    section: &str,
+    vmids: &[u32],
+    names: &[String],
+    tags: &[Tag],
+    vmid: u32,
+    name: Option<&str>,
+    guest_tags: &[&str],
+) -> Option<String> {
+    if vmids.contains(&vmid) {
+        return Some(format!("VMID {vmid} is listed in `{section}.vmids`"));
+    }
+    if let Some(name) = name.filter(|n| names.iter().any(|p| p == n)) {
+        return Some(format!("name `{name}` is listed in `{section}.names`"));
+    }
+    let tag = tags.iter().find(|t| {
+        guest_tags
+            .iter()
+            .any(|g| g.eq_ignore_ascii_case(t.as_str()))
+    })?;
+    Some(format!(
+        "tag `{}` is listed in `{section}.tags`",
+        tag.as_str()
+    ))
 }
 
 /// Limits checked before creating or growing a guest. `None` means no limit.
@@ -358,7 +408,7 @@ pub struct Quotas {
     pub max_vms: Option<u32>,
 }
 
-/// A VM preset for `create --profile NAME` and the wizard.
+/// A VM preset for `new --profile NAME` and the wizard.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {

@@ -44,6 +44,8 @@ pub struct Sources<'a> {
     /// The snapshot names of the guest whose snapshots the cursor wants ([`snapshot_owner`]),
     /// as last fetched.
     pub snapshots: &'a [String],
+    /// The profile names (`new --profile`): the config's and the built-in ones.
+    pub profiles: &'a [String],
 }
 
 /// Like [`complete`], with the API schema for path and parameter completion and the session's
@@ -63,6 +65,7 @@ pub fn complete_with(
             schema,
             cwd,
             snapshots: &[],
+            profiles: &[],
         },
     )
 }
@@ -177,6 +180,7 @@ struct Context<'a> {
     /// The session's current API directory, for relative paths.
     cwd: &'a str,
     snapshots: &'a [String],
+    profiles: &'a [String],
     cmd: &'static Command,
     /// The fields of the records flowing into this stage.
     fields: Vec<String>,
@@ -256,6 +260,7 @@ impl<'a> Context<'a> {
             schema: src.schema,
             cwd: if src.cwd.is_empty() { "/" } else { src.cwd },
             snapshots: src.snapshots,
+            profiles: src.profiles,
             cmd,
             fields: if at.before.is_empty() {
                 Vec::new()
@@ -451,6 +456,13 @@ impl<'a> Context<'a> {
                 self.snapshots,
                 |s| s.as_str(),
                 |_| "snapshot".to_string(),
+                partial,
+                span,
+            ),
+            ArgKind::Profile => ranked_by(
+                self.profiles,
+                |p| p.as_str(),
+                |_| "profile".to_string(),
                 partial,
                 span,
             ),
@@ -956,6 +968,7 @@ mod tests {
             schema: None,
             cwd: "/",
             snapshots: &snaps,
+            ..Sources::default()
         };
         let values = |line: &str| -> Vec<String> {
             complete_in(line, line.len(), &src)
@@ -991,11 +1004,13 @@ mod tests {
     fn templates_and_snapshots_where_they_are_wanted() {
         let inv = demo();
         let snaps = vec!["pre-upgrade".to_string(), "after-upgrade".to_string()];
+        let profiles = pvesh_plus_profiles();
         let src = Sources {
             inv: Some(&inv),
             schema: None,
             cwd: "/",
             snapshots: &snaps,
+            profiles: &profiles,
         };
         let values = |line: &str| -> Vec<String> {
             complete_in(line, line.len(), &src)
@@ -1010,6 +1025,17 @@ mod tests {
         assert_eq!(values("delsnapshot upg"), ["pre-upgrade", "after-upgrade"]);
         // The guest after the snapshot name is a guest again.
         assert_eq!(values("rollback pre-upgrade web0"), ["web01", "web02"]);
+        assert_eq!(
+            values("new web09 --profile "),
+            ["webserver", "development", "monitoring", "media-server"]
+        );
+        assert_eq!(values("new web09 --profile med"), ["media-server"]);
+        assert_eq!(values("new web09 --profile web"), ["webserver"]);
+    }
+
+    /// The built-in profiles, as a session without a config offers them.
+    fn pvesh_plus_profiles() -> Vec<String> {
+        crate::config::Config::default().profile_names()
     }
 
     #[test]

@@ -48,6 +48,8 @@ struct LineCompleter {
     client: crate::api::Client,
     runtime: tokio::runtime::Handle,
     fetching: Option<tokio::task::JoinHandle<()>>,
+    /// The profile names of the session's config (built-in ones included).
+    profiles: Vec<String>,
 }
 
 impl Completer for LineCompleter {
@@ -85,6 +87,7 @@ impl Completer for LineCompleter {
             schema: schema.as_deref(),
             cwd: &cwd,
             snapshots: &snapshots,
+            profiles: &self.profiles,
         };
         let candidates = complete::complete_in(line, pos, &sources);
         let suggestions: Vec<Suggestion> = candidates
@@ -173,6 +176,7 @@ fn editor(
             client: ctx.client.clone(),
             runtime: tokio::runtime::Handle::current(),
             fetching: None,
+            profiles: ctx.config.profile_names(),
         }))
         .with_menu(ReedlineMenu::EngineCompleter(Box::new(menu)))
         .with_edit_mode(Box::new(Emacs::new(keybindings)))

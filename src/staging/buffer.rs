@@ -1,7 +1,14 @@
 //! The pending buffer: the ordered list of staged actions, saved to disk on every change.
 //!
-//! The file is `$XDG_STATE_HOME/pvesh-plus/pending-<cluster>.json` (else
-//! `~/.local/state/...`), written to a temporary file in the same directory and renamed over the
+//! A buffer belongs to one cluster ([`ClusterIdentity`]): its file is
+//! `$XDG_STATE_HOME/pvesh-plus/pending-<cluster>-<id>.json` (else `~/.local/state/...`), where
+//! `<id>` is a hash of what tells the cluster apart from another of the same name (its
+//! endpoints), so a plan staged on one cluster is never restored into another. A buffer of
+//! another cluster of the same name (or one saved by an earlier version, which did not record
+//! its cluster) is not restored: [`PendingBuffer::foreign`] lists it, for the notice at start.
+//! A `--demo` run's buffer lives in memory only: its simulated cluster ends with the process.
+//!
+//! The file is written to a temporary file in the same directory and renamed over the
 //! old one, so a crash (even `kill -9`) leaves either the old or the new plan, never half of one.
 //! Next to it, the commit [`Journal`] says which actions a commit had sent when its process
 //! died; opening the buffer reads it, drops the actions that finished and keeps the others with
@@ -23,6 +30,10 @@ use crate::error::{Error, ErrorKind, Result};
 struct Saved {
     version: u32,
     cluster: String,
+    /// What tells the cluster apart ([`ClusterIdentity::Cluster`]'s `id`); absent in files of
+    /// earlier versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    identity: Option<String>,
     actions: Vec<Action>,
 }
 
@@ -92,6 +103,7 @@ mod v1 {
         Ok(Saved {
             version: super::VERSION,
             cluster: old.cluster,
+            identity: None,
             actions,
         })
     }
@@ -151,17 +163,74 @@ mod v1 {
     }
 }
 
+/// Which cluster a session's pending changes (and confirm window) belong to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterIdentity {
+    /// A real cluster: `name` as the user knows it (the config's cluster name, or the host),
+    /// and `id`, what tells it apart from another cluster of that name (its endpoints).
+    Cluster { name: String, id: String },
+    /// One `--demo` run: a new simulated cluster that ends with the process, and its pending
+    /// changes with it.
+    DemoRun,
+}
+
+impl ClusterIdentity {
+    /// A real cluster known by `name` and reached at `endpoints` (`host:port`, in the config's
+    /// order: a failover to another of them is still the same cluster).
+    pub fn cluster(name: &str, endpoints: &[String]) -> ClusterIdentity {
+        ClusterIdentity::Cluster {
+            name: name.to_string(),
+            id: format!("{name} at {}", endpoints.join(", ")),
+        }
+    }
+
+    /// The file-safe key of its state files: `<name>-<8 hex digits of the id's SHA-256>`.
+    fn key(&self) -> Option<String> {
+        use sha2::Digest;
+        match self {
+            ClusterIdentity::Cluster { name, id } => {
+                let hash = sha2::Sha256::digest(id.as_bytes());
+                Some(format!("{}-{}", file_safe(name), hex::encode(&hash[..4])))
+            }
+            ClusterIdentity::DemoRun => None,
+        }
+    }
+
+    /// `$XDG_STATE_HOME/pvesh-plus/<what>-<key>.json` (`confirm-homelab-1a2b3c4d.json`);
+    /// `None` for a demo run (its state lives in memory) or without a state directory.
+    pub fn state_file(&self, what: &str) -> Option<PathBuf> {
+        state_file(what, &self.key()?)
+    }
+}
+
+/// A saved pending buffer that is not restored because it belongs to another cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Foreign {
+    pub path: PathBuf,
+    /// How many changes it holds.
+    pub changes: usize,
+    /// Whose it is (`homelab at 10.0.0.5:8006`); `None` when an earlier version saved it.
+    pub identity: Option<String>,
+    /// It was removed: an earlier `--demo` run's, whose simulated cluster is gone.
+    pub removed: bool,
+}
+
 /// The staged actions, in the order they will run.
 #[derive(Debug, Default)]
 pub struct PendingBuffer {
     actions: Vec<Action>,
     cluster: String,
+    /// Whose plan it is (written into the file).
+    identity: Option<String>,
     /// Where it is saved; `None` keeps it in memory only.
     path: Option<PathBuf>,
     journal: Arc<Journal>,
+    /// Saved buffers of other clusters of the same name, found when it was opened.
+    foreign: Vec<Foreign>,
 }
 
-/// `$XDG_STATE_HOME/pvesh-plus/pending-<cluster>.json`, with the cluster name made file-safe.
+/// `$XDG_STATE_HOME/pvesh-plus/pending-<cluster>.json`, with the cluster name made file-safe:
+/// where versions before cluster identities kept a cluster's buffer.
 pub fn default_path(cluster: &str) -> Option<PathBuf> {
     state_file("pending", cluster)
 }
@@ -172,8 +241,15 @@ pub fn state_file(what: &str, cluster: &str) -> Option<PathBuf> {
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
         .or_else(|| dirs::home_dir().map(|h| h.join(".local").join("state")))?;
-    let safe: String = cluster
-        .chars()
+    Some(
+        state
+            .join("pvesh-plus")
+            .join(format!("{what}-{}.json", file_safe(cluster))),
+    )
+}
+
+fn file_safe(name: &str) -> String {
+    name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
                 c
@@ -181,8 +257,74 @@ pub fn state_file(what: &str, cluster: &str) -> Option<PathBuf> {
                 '_'
             }
         })
+        .collect()
+}
+
+/// An earlier version saved the demo's buffer as `pending-demo.json` and restored it into the
+/// next demo run, a new cluster: such a file is removed (with its journal) and reported.
+fn remove_old_demo_buffer() -> Vec<Foreign> {
+    let Some(path) = default_path("demo") else {
+        return Vec::new();
+    };
+    let Some(saved) = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|text| Saved::parse(&text).ok())
+    else {
+        return Vec::new();
+    };
+    let removed = std::fs::remove_file(&path).is_ok();
+    let _ = std::fs::remove_file(path.with_extension("journal"));
+    if saved.actions.is_empty() {
+        return Vec::new();
+    }
+    vec![Foreign {
+        path,
+        changes: saved.actions.len(),
+        identity: None,
+        removed,
+    }]
+}
+
+/// The saved buffers next to `ours` that belong to a cluster named `name` but not to ours:
+/// `pending-<name>-<8 hex>.json` of another identity, and `pending-<name>.json` of an earlier
+/// version. Empty ones and unreadable ones are left out.
+fn foreign_buffers(name: &str, ours: &Path) -> Vec<Foreign> {
+    let Some(dir) = ours.parent() else {
+        return Vec::new();
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let stem = format!("pending-{}", file_safe(name));
+    let is_hash = |h: &str| h.len() == 8 && h.bytes().all(|b| b.is_ascii_hexdigit());
+    let mut out: Vec<Foreign> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p != ours)
+        .filter(|p| {
+            let Some(file) = p.file_name().and_then(|f| f.to_str()) else {
+                return false;
+            };
+            match file
+                .strip_suffix(".json")
+                .and_then(|f| f.strip_prefix(&stem))
+            {
+                Some("") => true,
+                Some(rest) => rest.strip_prefix('-').is_some_and(is_hash),
+                None => false,
+            }
+        })
+        .filter_map(|path| {
+            let saved = Saved::parse(&std::fs::read_to_string(&path).ok()?).ok()?;
+            (!saved.actions.is_empty()).then_some(Foreign {
+                path,
+                changes: saved.actions.len(),
+                identity: saved.identity,
+                removed: false,
+            })
+        })
         .collect();
-    Some(state.join("pvesh-plus").join(format!("{what}-{safe}.json")))
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
 }
 
 impl PendingBuffer {
@@ -191,13 +333,42 @@ impl PendingBuffer {
         PendingBuffer {
             actions: Vec::new(),
             cluster: cluster.to_string(),
+            identity: None,
             path: None,
             journal: Arc::new(Journal::in_memory()),
+            foreign: Vec::new(),
         }
+    }
+
+    /// The buffer of `identity`: a real cluster's is restored from its own file (buffers of
+    /// other clusters of that name are listed in [`PendingBuffer::foreign`], not restored); a
+    /// demo run's starts empty, in memory.
+    pub fn for_cluster(identity: &ClusterIdentity) -> Result<PendingBuffer> {
+        let ClusterIdentity::Cluster { name, id } = identity else {
+            let mut buffer = PendingBuffer::in_memory("demo");
+            buffer.foreign = remove_old_demo_buffer();
+            return Ok(buffer);
+        };
+        let Some(path) = identity.state_file("pending") else {
+            return Ok(PendingBuffer::in_memory(name));
+        };
+        let foreign = foreign_buffers(name, &path);
+        let mut buffer = PendingBuffer::open_as(name, Some(id.clone()), path)?;
+        buffer.foreign = foreign;
+        Ok(buffer)
+    }
+
+    /// Saved buffers of other clusters of the same name, which were not restored.
+    pub fn foreign(&self) -> &[Foreign] {
+        &self.foreign
     }
 
     /// Opens the buffer saved at `path`, or an empty one if there is no file yet.
     pub fn open(cluster: &str, path: PathBuf) -> Result<PendingBuffer> {
+        PendingBuffer::open_as(cluster, None, path)
+    }
+
+    fn open_as(cluster: &str, identity: Option<String>, path: PathBuf) -> Result<PendingBuffer> {
         let actions = match std::fs::read_to_string(&path) {
             Ok(text) => {
                 let saved: Saved = Saved::parse(&text).map_err(|e| {
@@ -240,8 +411,10 @@ impl PendingBuffer {
         let mut buffer = PendingBuffer {
             actions,
             cluster: cluster.to_string(),
+            identity,
             path: Some(path),
             journal: Arc::new(journal),
+            foreign: Vec::new(),
         };
         // Actions converted from format 1 have no journal id yet.
         let unnumbered = buffer.actions.iter().any(|a| a.id == 0);
@@ -288,8 +461,9 @@ impl PendingBuffer {
         self.path.as_deref()
     }
 
-    /// Appends actions, giving each a fresh journal id, and saves.
-    pub fn push(&mut self, actions: Vec<Action>) -> Result<()> {
+    /// Appends actions, giving each a fresh journal id, and saves. Outside this module actions
+    /// are staged through [`super::StagingState::stage`], which checks the read-only rule.
+    pub(super) fn push(&mut self, actions: Vec<Action>) -> Result<()> {
         for mut a in actions {
             a.id = self.fresh_id();
             self.actions.push(a);
@@ -376,6 +550,7 @@ impl PendingBuffer {
         let saved = Saved {
             version: VERSION,
             cluster: self.cluster.clone(),
+            identity: self.identity.clone(),
             actions: self.actions.clone(),
         };
         let text = serde_json::to_string_pretty(&saved)
@@ -529,6 +704,61 @@ mod tests {
         std::fs::write(&path, "{not json").unwrap();
         let e = PendingBuffer::open("x", path).unwrap_err();
         assert!(e.message.contains("cannot be read"), "{e}");
+    }
+
+    #[test]
+    fn a_buffer_is_keyed_by_its_clusters_identity() {
+        let a = ClusterIdentity::cluster("lab", &["10.0.0.5:8006".into()]);
+        let b = ClusterIdentity::cluster("lab", &["10.0.9.9:8006".into()]);
+        let (ka, kb) = (a.key().unwrap(), b.key().unwrap());
+        assert_ne!(ka, kb);
+        assert!(
+            ka.starts_with("lab-") && ka.len() == "lab-".len() + 8,
+            "{ka}"
+        );
+        assert_eq!(ka, a.clone().key().unwrap(), "stable");
+        assert_eq!(ClusterIdentity::DemoRun.state_file("pending"), None);
+    }
+
+    #[test]
+    fn buffers_of_other_clusters_of_the_same_name_are_found_not_restored() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str| dir.path().join(name);
+        let ours = file("pending-lab-0000aaaa.json");
+        let mut theirs = PendingBuffer::open_as(
+            "lab",
+            Some("lab at 10.0.9.9:8006".into()),
+            file("pending-lab-1111bbbb.json"),
+        )
+        .unwrap();
+        theirs.push(vec![stop(101), stop(102)]).unwrap();
+        let mut old = PendingBuffer::open("lab", file("pending-lab.json")).unwrap();
+        old.push(vec![stop(103)]).unwrap();
+        // Another cluster's name that starts the same, and an empty buffer: not listed.
+        let mut lab2 = PendingBuffer::open("lab2", file("pending-lab2-2222cccc.json")).unwrap();
+        lab2.push(vec![stop(104)]).unwrap();
+        std::fs::write(file("pending-lab-3333dddd.json"), "{}").unwrap();
+        let found = foreign_buffers("lab", &ours);
+        let summary: Vec<(String, usize, Option<String>)> = found
+            .iter()
+            .map(|f| {
+                let name = f.path.file_name().unwrap().to_string_lossy().into_owned();
+                (name, f.changes, f.identity.clone())
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (
+                    "pending-lab-1111bbbb.json".to_string(),
+                    2,
+                    Some("lab at 10.0.9.9:8006".to_string())
+                ),
+                ("pending-lab.json".to_string(), 1, None),
+            ]
+        );
+        let mine = PendingBuffer::open_as("lab", Some("lab at 10.0.0.5:8006".into()), ours);
+        assert!(mine.unwrap().is_empty(), "nothing of theirs is restored");
     }
 
     #[test]

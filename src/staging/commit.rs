@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use super::action::Action;
 use super::confirm::{ConfirmPlan, snapshot_actions, snapshot_name};
 use super::executor::{ExecOptions, Executor, ItemOutcome, LiveGuest, Outcome};
 use super::{StagingState, spawn_confirm_timer};
@@ -47,6 +48,18 @@ impl CommitReport {
         }
         let count =
             |f: fn(&Outcome) -> bool| self.outcomes.iter().filter(|o| f(&o.outcome)).count();
+        if let Some(o) = self
+            .outcomes
+            .iter()
+            .find(|o| matches!(o.outcome, Outcome::Refused { .. }))
+        {
+            return Some(
+                Error::new(ErrorKind::Policy, o.outcome.detail().to_string()).hinted(
+                    "nothing was sent and the plan is still pending: `discard` the change to \
+                     the read-only guest, then commit again",
+                ),
+            );
+        }
         Some(Error::new(
             ErrorKind::Partial,
             format!(
@@ -63,12 +76,20 @@ impl CommitReport {
 impl StagingState {
     /// The executor for this session: audited, and journaled into this buffer's journal.
     pub fn executor(&self, client: &Client) -> Executor {
-        let exec =
-            Executor::new(client.clone(), self.audit.clone()).with_journal(self.buffer.journal());
+        let exec = Executor::new(client.clone(), self.audit.clone())
+            .with_journal(self.buffer.journal())
+            .with_guard(self.guard.clone());
         match &self.byte_progress {
             Some(bytes) => exec.with_byte_progress(bytes.clone()),
             None => exec,
         }
+    }
+
+    /// Puts actions in the pending buffer (saved at once), unless one of them would change a
+    /// read-only guest: then nothing is staged and the refusal says which rule (exit 4).
+    pub fn stage(&mut self, actions: Vec<Action>) -> Result<()> {
+        self.guard.admit(&actions)?;
+        self.buffer.push(actions)
     }
 
     /// Commits the pending plan. `live` is the cluster's view of every guest right now.

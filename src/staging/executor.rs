@@ -8,6 +8,10 @@
 //! list of actions with bounded parallelism (overall and per node), re-checking preconditions,
 //! and returns one typed [`Outcome`] per action.
 //!
+//! Nothing is sent for an action on a read-only guest: [`Executor::send`] refuses it, and
+//! [`Executor::run`] refuses the whole list when one of its actions is (see
+//! [`super::policy::Guard`]).
+//!
 //! Actions on the same guest run one after the other in plan order, and a later one is skipped
 //! when an earlier one on that guest did not happen. Without `keep_going` the first failure stops
 //! new launches; cancelling the token (Ctrl-C) does the same. Running tasks are always followed
@@ -25,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use super::action::{Action, ActionKind, Op};
 use super::audit::AuditLog;
 use super::journal::{Flight, Journal};
+use super::policy::Guard;
 use crate::api::upload::{ByteProgress, UploadFile};
 use crate::api::{ApiError, Client, TaskOutcome, Upid, WaitOptions, endpoints};
 use crate::lang::{Record, Value};
@@ -79,6 +84,9 @@ pub enum Outcome {
     NotStarted { reason: String },
     /// Not started because the run was interrupted (Ctrl-C): still pending.
     Interrupted,
+    /// Not sent: it, or another action of the same run, would change a read-only guest
+    /// (`reason` names the rule). Still pending.
+    Refused { reason: String },
 }
 
 impl Outcome {
@@ -89,13 +97,16 @@ impl Outcome {
             Outcome::Failed { .. } => "failed",
             Outcome::NotStarted { .. } => "not run",
             Outcome::Interrupted => "interrupted",
+            Outcome::Refused { .. } => "refused",
         }
     }
 
     pub fn detail(&self) -> &str {
         match self {
             Outcome::Done { detail } => detail,
-            Outcome::Skipped { reason } | Outcome::NotStarted { reason } => reason,
+            Outcome::Skipped { reason }
+            | Outcome::NotStarted { reason }
+            | Outcome::Refused { reason } => reason,
             Outcome::Failed { error } => error,
             Outcome::Interrupted => "interrupted before it started",
         }
@@ -107,7 +118,10 @@ impl Outcome {
 
     /// True when the action never started and so stays in the plan.
     pub fn stays_pending(&self) -> bool {
-        matches!(self, Outcome::NotStarted { .. } | Outcome::Interrupted)
+        matches!(
+            self,
+            Outcome::NotStarted { .. } | Outcome::Interrupted | Outcome::Refused { .. }
+        )
     }
 }
 
@@ -212,6 +226,8 @@ pub struct Executor {
     client: Client,
     audit: Arc<AuditLog>,
     journal: Option<Arc<Journal>>,
+    /// Refuses actions on read-only guests before anything is sent.
+    guard: Guard,
     /// Where audit-log write failures are reported (once per failure).
     warn: Option<mpsc::UnboundedSender<String>>,
     /// Told the bytes an upload has sent (a progress bar); without it the run's progress
@@ -220,11 +236,14 @@ pub struct Executor {
 }
 
 impl Executor {
+    /// An executor without read-only rules (tests); sessions get theirs from
+    /// [`super::StagingState::executor`].
     pub fn new(client: Client, audit: Arc<AuditLog>) -> Executor {
         Executor {
             client,
             audit,
             journal: None,
+            guard: Guard::default(),
             warn: None,
             bytes: None,
         }
@@ -234,6 +253,17 @@ impl Executor {
     pub fn with_byte_progress(mut self, bytes: ByteProgress) -> Executor {
         self.bytes = Some(bytes);
         self
+    }
+
+    /// Refuses, before sending, every action on a guest `guard` says is read-only.
+    pub fn with_guard(mut self, guard: Guard) -> Executor {
+        self.guard = guard;
+        self
+    }
+
+    /// The refusal of the first action of `actions` that would change a read-only guest.
+    pub fn admit(&self, actions: &[Action]) -> crate::error::Result<()> {
+        self.guard.admit(actions)
     }
 
     /// Journals the actions it sends (those with an id) in `journal`.
@@ -266,6 +296,12 @@ impl Executor {
     /// Sends `action`'s request: journaled as sending before, audited after (with its UPID when
     /// it started a task; a task it started is not followed here).
     pub async fn send(&self, action: &Action) -> Result<Sent, ApiError> {
+        if let Err(e) = self.guard.check(action) {
+            return Err(ApiError::Refused {
+                message: e.message,
+                hints: e.hints,
+            });
+        }
         let req = action.request();
         if let Some(j) = self.journal(action) {
             j.sending(action.id);
@@ -365,6 +401,24 @@ impl Executor {
         progress: &mut F,
     ) -> Vec<ItemOutcome> {
         let total = actions.len();
+        // All or nothing: one action on a read-only guest refuses the whole list.
+        if let Err(e) = self.guard.admit(&actions) {
+            return actions
+                .into_iter()
+                .map(|action| {
+                    let reason = match self.guard.check(&action) {
+                        Err(mine) => mine.message,
+                        Ok(()) => format!("not sent: {}", e.message),
+                    };
+                    ItemOutcome {
+                        action,
+                        outcome: Outcome::Refused { reason },
+                        upid: None,
+                        seconds: 0.0,
+                    }
+                })
+                .collect();
+        }
         let parallel = opts.parallel.max(1);
         let per_node = opts.per_node.max(1);
         let mut outcomes: Vec<Option<ItemOutcome>> = vec![None; total];

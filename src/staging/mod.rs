@@ -34,7 +34,7 @@ pub use action::{
     guest_of_path, is_secret_param, scrub_secrets,
 };
 pub use audit::{AuditEntry, AuditLog};
-pub use buffer::{PendingBuffer, default_path, state_file};
+pub use buffer::{ClusterIdentity, Foreign, PendingBuffer, default_path, state_file};
 pub use commit::{CommitOptions, CommitReport};
 pub use confirm::{
     Clock, ConfirmPlan, ConfirmSlot, ConfirmWindow, ServerClock, SystemClock, cleanup_actions,
@@ -55,6 +55,9 @@ pub type Notify = Arc<dyn Fn(&str) + Send + Sync>;
 /// The staging part of a session: what the command context carries.
 pub struct StagingState {
     pub buffer: PendingBuffer,
+    /// The read-only rule: checked by [`StagingState::stage`] and by every executor this
+    /// state makes.
+    pub guard: policy::Guard,
     pub audit: Arc<AuditLog>,
     pub clock: Arc<dyn Clock>,
     pub confirm: ConfirmSlot,
@@ -74,6 +77,7 @@ impl StagingState {
     pub fn in_memory(cluster: &str) -> StagingState {
         StagingState {
             buffer: PendingBuffer::in_memory(cluster),
+            guard: policy::Guard::default(),
             audit: Arc::new(AuditLog::new(None, cluster, "")),
             clock: Arc::new(SystemClock),
             confirm: Arc::new(ConfirmWindow::default()),

@@ -1,13 +1,19 @@
-//! The safety policy: which actions stage, which guests are protected, the quotas on `set`, and
-//! whether a config change applies live or waits for a reboot (PVE's hotplug rules).
+//! The safety policy: which actions stage, which guests are protected, which are read-only, the
+//! quotas on `set`, and whether a config change applies live or waits for a reboot (PVE's
+//! hotplug rules).
 //!
 //! Pure functions over the config and a guest's config map: no IO, so every rule is a table
-//! test. The callers decide what to do with a refusal (exit 4, no request sent).
+//! test. The callers decide what to do with a refusal (exit 4, no request sent), except for
+//! read-only guests: their [`Guard`] is enforced by the staging module itself, when an action
+//! is staged and when the executor is about to send one, whoever planned it.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use crate::config::{Config, StagingPolicy};
+use super::action::{Action, Op};
+use crate::config::{Config, Readonly, StagingPolicy};
 use crate::error::{Error, ErrorKind, Result};
+use crate::inventory::SharedInventory;
 
 /// Whether an action of this kind stages under `policy`: `destructive` stages what is
 /// destructive, `all` stages every change, `none` runs everything at once.
@@ -46,6 +52,155 @@ pub fn protection_reason(
         _ => false,
     };
     on.then(|| "PVE's `protection` flag is set on it (protection: 1)".to_string())
+}
+
+/// The tag that makes a guest read-only even without a config file.
+pub const READONLY_TAG: &str = "readonly";
+
+/// Why a guest refuses every change, naming the rule (`readonly` in the config, or the
+/// `readonly` tag); `None` if it does not.
+pub fn readonly_reason(rules: &Readonly, vmid: u32, name: &str, tags: &[String]) -> Option<String> {
+    let tag_refs: Vec<&str> = tags.iter().map(String::as_str).collect();
+    if let Some(reason) = rules.reason(vmid, Some(name), &tag_refs) {
+        return Some(reason);
+    }
+    tags.iter()
+        .any(|t| t.eq_ignore_ascii_case(READONLY_TAG))
+        .then(|| format!("it carries the `{READONLY_TAG}` tag"))
+}
+
+/// Whether an action changes the guest it targets. Every kind does, except a clone (it reads
+/// its source; the change is the new guest) and a creation (the guest is new).
+fn changes_its_guest(op: &Op) -> bool {
+    !matches!(op, Op::Clone { .. } | Op::Create { .. })
+}
+
+/// The refusal for a change to a read-only guest: exit 4, naming the rule.
+pub fn readonly_error(action: &Action, label: &str, reason: &str) -> Error {
+    let way_out = if reason.contains("`readonly.") {
+        "remove it from `readonly` in the config if this is really meant"
+    } else {
+        "remove the tag in the PVE web interface if this is really meant (pvesh+ refuses that \
+         change too)"
+    };
+    Error::new(
+        ErrorKind::Policy,
+        format!(
+            "refusing `{}` on {label}: the guest is read-only — {reason}",
+            action.summary(),
+        ),
+    )
+    .hinted("nothing was sent; a read-only guest refuses every change, reads still work")
+    .hinted(way_out)
+}
+
+/// The read-only rule, enforced in one place: [`super::StagingState::stage`] checks every
+/// action it puts in the pending buffer, and the executor every action before it sends its
+/// request ([`super::Executor::send`], [`super::Executor::run`]), so no command, wizard, raw
+/// write or commit can change a read-only guest. A guest's name and tags come from the
+/// session's inventory as last loaded (the commands refresh it before they plan).
+#[derive(Clone, Default)]
+pub struct Guard {
+    readonly: Arc<Readonly>,
+    inventory: SharedInventory,
+}
+
+impl Guard {
+    pub fn new(config: &Config, inventory: SharedInventory) -> Guard {
+        Guard {
+            readonly: Arc::new(config.readonly.clone()),
+            inventory,
+        }
+    }
+
+    /// Refuses an action that would change a read-only guest.
+    pub fn check(&self, action: &Action) -> Result<()> {
+        if !action.target.is_guest() || !changes_its_guest(&action.op) {
+            return Ok(());
+        }
+        let inv = self.inventory.get();
+        let guest = inv.as_deref().and_then(|i| i.guest(action.target.vmid));
+        let name = guest.map_or(action.target.name.as_str(), |g| g.name.as_str());
+        let tags = guest.map_or(&[][..], |g| g.tags.as_slice());
+        let Some(reason) = readonly_reason(&self.readonly, action.target.vmid, name, tags) else {
+            return Ok(());
+        };
+        let label = match guest {
+            Some(g) if action.target.name.is_empty() => g.label(),
+            _ => action.target.label(),
+        };
+        Err(readonly_error(action, &label, &reason))
+    }
+
+    /// Refuses the whole list when one of its actions would change a read-only guest.
+    pub fn admit(&self, actions: &[Action]) -> Result<()> {
+        actions.iter().try_for_each(|a| self.check(a))
+    }
+}
+
+/// The policy in effect, in words, for `context`: (field, text) for the staging policy, the
+/// protected and read-only guests, and the quotas.
+pub fn describe(config: &Config) -> Vec<(&'static str, String)> {
+    let list = |vmids: &[u32], names: &[String], tags: Vec<String>, builtin: &str| {
+        let mut tags = tags;
+        if !tags.iter().any(|t| t.eq_ignore_ascii_case(builtin)) {
+            tags.push(builtin.to_string());
+        }
+        let mut parts = Vec::new();
+        if !vmids.is_empty() {
+            let ids: Vec<String> = vmids.iter().map(u32::to_string).collect();
+            parts.push(format!("VMIDs {}", ids.join(", ")));
+        }
+        if !names.is_empty() {
+            parts.push(format!("names {}", names.join(", ")));
+        }
+        parts.push(format!("tags {}", tags.join(", ")));
+        parts
+    };
+    let tags_of = |tags: &[crate::config::Tag]| -> Vec<String> {
+        tags.iter().map(|t| t.as_str().to_string()).collect()
+    };
+    let p = &config.protected;
+    let mut protected = list(&p.vmids, &p.names, tags_of(&p.tags), PROTECTED_TAG);
+    protected.push("PVE's protection flag".to_string());
+    let r = &config.readonly;
+    let readonly = list(&r.vmids, &r.names, tags_of(&r.tags), READONLY_TAG);
+    let q = &config.quotas;
+    let mut per_guest = Vec::new();
+    if let Some(c) = q.max_cores {
+        per_guest.push(format!("{c} cores"));
+    }
+    if let Some(m) = q.max_memory {
+        per_guest.push(format!("{m} memory"));
+    }
+    if let Some(d) = q.max_disk {
+        per_guest.push(format!("{d} disk"));
+    }
+    let mut quotas = Vec::new();
+    if !per_guest.is_empty() {
+        quotas.push(format!("{} per guest", per_guest.join(", ")));
+    }
+    if let Some(n) = q.max_vms {
+        quotas.push(format!("{n} guests"));
+    }
+    let staging = match config.staging.policy {
+        StagingPolicy::Destructive => "destructive changes stage",
+        StagingPolicy::All => "every change stages",
+        StagingPolicy::None => "nothing stages",
+    };
+    vec![
+        ("staging", staging.to_string()),
+        ("protected", protected.join("; ")),
+        ("readonly", readonly.join("; ")),
+        (
+            "quotas",
+            if quotas.is_empty() {
+                "none".to_string()
+            } else {
+                quotas.join("; ")
+            },
+        ),
+    ]
 }
 
 /// The refusal for a protected guest: exit 4, with the rule and the way out.
@@ -98,7 +253,10 @@ pub fn check_quotas(
                     "{label} would get {total} cores; the quota `quotas.max_cores` allows {max}"
                 ),
             )
-            .hinted("ask for fewer cores, or raise the quota in cluster-config.yaml"));
+            .hinted(format!(
+                "ask for fewer cores, or raise the quota in {}",
+                config.where_to_change()
+            )));
         }
     }
     if let Some(max) = config.quotas.max_memory
@@ -115,7 +273,10 @@ pub fn check_quotas(
                     crate::lang::format_size(max.bytes())
                 ),
             )
-            .hinted("ask for less memory, or raise the quota in cluster-config.yaml"));
+            .hinted(format!(
+                "ask for less memory, or raise the quota in {}",
+                config.where_to_change()
+            )));
         }
     }
     Ok(())
@@ -165,7 +326,10 @@ pub fn check_new_guest(
                 r.max()
             ),
         )
-        .hinted("pick a VMID inside the range, or widen it in cluster-config.yaml"));
+        .hinted(format!(
+            "pick a VMID inside the range, or widen it in {}",
+            config.where_to_change()
+        )));
     }
     if let Some(max) = config.quotas.max_vms
         && kind != NewGuest::Template
@@ -175,7 +339,10 @@ pub fn check_new_guest(
             ErrorKind::Policy,
             format!("the cluster has {guests} guests, the quota is {max} (quotas.max_vms)"),
         )
-        .hinted("remove a guest first, or raise the quota in cluster-config.yaml"));
+        .hinted(format!(
+            "remove a guest first, or raise the quota in {}",
+            config.where_to_change()
+        )));
     }
     Ok(())
 }
@@ -296,6 +463,119 @@ mod tests {
         check(101, &[], json!({"protection": 1}), Some("protection: 1"));
         check(101, &[], json!({"protection": "1"}), Some("protection: 1"));
         check(101, &[], json!({"protection": 0}), Option::None);
+    }
+
+    #[test]
+    fn readonly_rules() {
+        let mut rules = Readonly::default();
+        rules.vmids.push(104);
+        rules.names.push("db-replica".into());
+        let check = |vmid: u32, name: &str, tags: &[&str], expected: Option<&str>| {
+            let tags: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
+            let got = readonly_reason(&rules, vmid, name, &tags);
+            match expected {
+                Option::None => assert_eq!(got, Option::None, "{vmid}"),
+                Some(part) => assert!(got.as_deref().unwrap_or("").contains(part), "{got:?}"),
+            }
+        };
+        check(101, "web01", &[], Option::None);
+        check(104, "x", &[], Some("`readonly.vmids`"));
+        check(105, "db-replica", &[], Some("`readonly.names`"));
+        check(101, "web01", &["ReadOnly"], Some("`readonly` tag"));
+        // `protected` is another rule: it does not make a guest read-only.
+        check(101, "web01", &["protected"], Option::None);
+    }
+
+    /// The guard reads names and tags from the inventory, refuses every kind of change to a
+    /// read-only guest, and lets through a clone of it, a creation and node-level actions.
+    #[test]
+    fn the_guard_refuses_every_change_to_a_readonly_guest() {
+        use crate::api::GuestKind;
+        use crate::staging::{Action, ConfigChange, Target};
+        let inventory = SharedInventory::default();
+        inventory.set(
+            crate::inventory::Inventory::from_resources(&json!([
+                {"type": "qemu", "vmid": 101, "name": "web01", "node": "pve1", "status": "running"},
+                {"type": "qemu", "vmid": 104, "name": "db-replica", "node": "pve2",
+                 "status": "running", "tags": "db;readonly"},
+            ]))
+            .unwrap(),
+        );
+        let guard = Guard::new(&Config::default(), inventory);
+        let on = |vmid: u32, op: Op| {
+            let target = Target {
+                vmid,
+                node: "pve2".into(),
+                guest_kind: GuestKind::Qemu,
+                name: String::new(),
+            };
+            Action::on(op, target, "running")
+        };
+        let set = Op::Set(ConfigChange::of([(
+            "memory".to_string(),
+            "8192".to_string(),
+        )]));
+        for op in [
+            Op::Start,
+            Op::Stop,
+            set.clone(),
+            Op::Console { serial: None },
+        ] {
+            let e = guard.check(&on(104, op.clone())).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Policy, "{op:?}");
+            assert!(e.message.contains("db-replica (104)"), "{e}");
+            assert!(e.message.contains("`readonly` tag"), "{e}");
+        }
+        assert!(guard.check(&on(101, set.clone())).is_ok());
+        let clone = Op::Clone {
+            newid: 150,
+            name: "copy".into(),
+            full: false,
+            target_node: None,
+            storage: None,
+            pool: None,
+        };
+        assert!(guard.check(&on(104, clone)).is_ok());
+        assert!(guard.check(&on(104, Op::Create { params: vec![] })).is_ok());
+        let mut node = on(0, Op::Start);
+        node.target = Target::node("pve2");
+        assert!(guard.check(&node).is_ok());
+        let e = guard
+            .admit(&[on(101, Op::Start), on(104, Op::Start)])
+            .unwrap_err();
+        assert!(
+            e.message
+                .starts_with("refusing `start` on db-replica (104)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_policy_in_words() {
+        let words = |c: &Config| -> Vec<String> {
+            describe(c)
+                .into_iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect()
+        };
+        assert_eq!(
+            words(&Config::default()),
+            [
+                "staging: destructive changes stage",
+                "protected: tags protected; PVE's protection flag",
+                "readonly: tags readonly",
+                "quotas: none",
+            ]
+        );
+        assert_eq!(
+            words(&Config::demo_policy().unwrap()),
+            [
+                "staging: destructive changes stage",
+                "protected: VMIDs 103; names db01; tags protected, prod-db; PVE's protection flag",
+                "readonly: names ubuntu-24.04-cloud; tags readonly",
+                "quotas: 16 cores, 64G memory, 500G disk per guest; 200 guests",
+            ]
+        );
     }
 
     #[test]

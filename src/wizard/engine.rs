@@ -32,6 +32,10 @@ pub trait Facts {
     fn quota(&self, _rule: Rule, _text: &str, _answers: &Answers) -> Option<String> {
         None
     }
+    /// Where the quotas are changed, for the hint of a refusal.
+    fn where_to_change(&self) -> String {
+        crate::config::FILE_NAME.to_string()
+    }
 }
 
 /// The first default candidate that resolves: `$name` through `facts`, else the literal.
@@ -122,7 +126,10 @@ pub fn run(
                                 ErrorKind::Policy,
                                 format!("{}: {m}", step.prompt),
                             )
-                            .hinted("nothing was created; ask for less, or raise the quota in cluster-config.yaml"));
+                            .hinted(format!(
+                                "nothing was created; ask for less, or raise the quota in {}",
+                                facts.where_to_change()
+                            )));
                         }
                         check(v).map_err(|m| Error::usage(format!("{}: {m}", step.prompt)))?;
                         v.clone()

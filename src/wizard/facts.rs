@@ -101,7 +101,7 @@ impl<'a> NewFacts<'a> {
     /// The profile chosen in the answers, if any.
     pub fn profile(&self, answers: &Answers) -> Option<&'a Profile> {
         let name = answers.get("profile").filter(|p| !p.is_empty())?;
-        self.config.profiles.get(name)
+        self.config.find_profile(name)
     }
 
     fn chosen_template(&self, answers: &Answers) -> Option<&'a Guest> {
@@ -231,11 +231,12 @@ impl Facts for NewFacts<'_> {
         match source {
             "profiles" => self
                 .config
-                .profiles
-                .iter()
+                .all_profiles()
+                .into_iter()
                 .map(|(name, p)| {
                     let about = p.description.as_deref().unwrap_or("");
-                    Choice::new(name.clone(), format!("{name} — {about}"))
+                    let label = format!("{name} — {about}");
+                    Choice::new(name, label)
                 })
                 .collect(),
             "templates" => self
@@ -315,6 +316,10 @@ impl Facts for NewFacts<'_> {
 
     fn quota(&self, rule: Rule, text: &str, answers: &Answers) -> Option<String> {
         self.quota_refusal(rule, text, answers)
+    }
+
+    fn where_to_change(&self) -> String {
+        self.config.where_to_change()
     }
 
     fn check(&self, rule: Rule, text: &str, answers: &Answers) -> Result<(), String> {

@@ -102,7 +102,10 @@ pub async fn allocate_vmid(
             range.max()
         ),
     )
-    .hinted("widen vmid_ranges.vm in cluster-config.yaml"))
+    .hinted(format!(
+        "widen vmid_ranges.vm in {}",
+        config.where_to_change()
+    )))
 }
 
 /// The SSH keys of the config, one per line; `None` when there are none.

@@ -1,9 +1,9 @@
-//! The configuration the wizards read: profiles, defaults, cloud-init, quotas, VMID ranges.
+//! The sample configuration, for the wizards' tests: profiles, defaults, cloud-init, quotas,
+//! VMID ranges.
 //!
-//! For a real cluster that is the user's `cluster-config.yaml`. The demo uses it too when it
-//! loads and has profiles; otherwise the sample shipped with pvesh+ (embedded), without its SSH
-//! key files, which need not exist on this machine. Must not: talk to the network or the
-//! terminal.
+//! In a session the wizards read the session's config (the user's `cluster-config.yaml`, its
+//! `--config`, or for the demo its built-in policy, `config/demo-policy.yaml`), whose profiles
+//! add to the built-in ones. Must not: talk to the network or the terminal.
 
 use std::path::Path;
 
@@ -12,18 +12,6 @@ use crate::error::Result;
 
 /// The sample config, as shipped at the repository root.
 pub const SAMPLE: &str = include_str!("../../cluster-config.yaml");
-
-/// The config the wizards use in a session: the session's own (its `--config` or the user's
-/// file), except that the demo without profiles of its own gets the embedded sample's.
-pub fn for_session(cluster: &str, session: &Config) -> Result<Config> {
-    if cluster == "demo" && session.profiles.is_empty() {
-        return match Config::load(None) {
-            Ok(c) if !c.profiles.is_empty() => Ok(c),
-            _ => sample(),
-        };
-    }
-    Ok(session.clone())
-}
 
 /// The embedded sample, with only the SSH keys written out inline.
 pub fn sample() -> Result<Config> {

@@ -88,7 +88,13 @@ impl TestSim {
 
     /// `pvesh-plus` connected to this simulator with a password login and a pinned certificate.
     pub fn cmd(&self) -> Command {
-        let mut cmd = Command::from_std(std_cmd(self.home.path()));
+        self.cmd_in(self.home.path())
+    }
+
+    /// [`TestSim::cmd`] with another home (state, config), for tests where several
+    /// simulators share one.
+    pub fn cmd_in(&self, home: &std::path::Path) -> Command {
+        let mut cmd = Command::from_std(std_cmd(home));
         cmd.args([
             "--url",
             &self.handle.url(),

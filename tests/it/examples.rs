@@ -205,12 +205,13 @@ fn run_line(sim: &TestSim, ctx: &mut Ctx, line: &str, notes: &RefCell<String>) -
     (code, shown)
 }
 
-/// A session like `--demo`'s: password login with a pinned certificate, the default config, an
-/// in-memory pending buffer, no audit log, and the confirm window on the server's clock (the
+/// A session like `--demo`'s: password login with a pinned certificate, the built-in demo
+/// policy as its config, an in-memory pending buffer, no audit log, and the confirm window on the server's clock (the
 /// logical one) instead of the wall clock.
 fn ctx(sim: &TestSim) -> Ctx {
     let client = sim.client();
     let mut ctx = Ctx::new(client, "demo");
+    ctx.set_config(pvesh_plus::config::Config::demo_policy().unwrap());
     ctx.staging.clock = Arc::new(pvesh_plus::staging::ServerClock::default());
     ctx
 }

@@ -17,7 +17,7 @@ fn errors_name_file_line_and_key() {
     check(
         "defautls: {}\n",
         "c.yaml:1:1: unknown key `defautls` at the top level (did you mean `defaults`?)\n  hint: valid keys here: \
-         default_cluster, clusters, defaults, vmid_ranges, tags, cloudinit, protected, quotas, profiles, staging, audit, dashboard",
+         default_cluster, clusters, defaults, vmid_ranges, tags, cloudinit, protected, readonly, quotas, profiles, staging, audit, dashboard",
     );
     check(
         "dashboard:\n  cpu_overcommit: 4\n  memory: 1\n",

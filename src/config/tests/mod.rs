@@ -143,11 +143,87 @@ fn protected_reasons() {
 
 #[test]
 fn profile_lookup_suggests() {
-    let config = parse("profiles:\n  webserver: { cores: 2 }\n  development: {}\n").unwrap();
+    let config = parse("profiles:\n  webserver: { cores: 2 }\n  big: {}\n").unwrap();
     assert_eq!(config.profile("webserver").unwrap().cores, Some(2));
     assert_eq!(
         config.profile("webservr").unwrap_err().to_string(),
-        "no profile named `webservr` (did you mean `webserver`?)\n  hint: configured profiles: webserver, development"
+        "no profile named `webservr` (did you mean `webserver`?)\n  hint: profiles: webserver, \
+         development, monitoring, media-server, big; add more under `profiles` in the config"
+    );
+}
+
+#[test]
+fn builtin_profiles_are_there_without_a_config_and_a_config_overrides_or_adds() {
+    let names = ["webserver", "development", "monitoring", "media-server"];
+    assert_eq!(builtin_profiles().keys().collect::<Vec<_>>(), names);
+    let none = Config::default();
+    assert_eq!(none.profile_names(), names);
+    let web = none.profile("webserver").unwrap();
+    assert_eq!(
+        (web.cores, web.memory.map(Size::mib)),
+        (Some(2), Some(2048))
+    );
+    assert_eq!(web.template.as_deref(), Some("debian-12-cloud"));
+    let mine = parse("profiles:\n  webserver: { cores: 8 }\n  db: { memory: 16G }\n").unwrap();
+    assert_eq!(mine.profile("webserver").unwrap().cores, Some(8));
+    assert_eq!(
+        mine.profile("webserver").unwrap().memory,
+        None,
+        "replaced, not merged"
+    );
+    assert!(mine.profile("db").is_ok());
+    assert_eq!(mine.profile("monitoring").unwrap().cores, Some(2));
+    assert_eq!(
+        mine.profile_names(),
+        [
+            "webserver",
+            "development",
+            "monitoring",
+            "media-server",
+            "db"
+        ]
+    );
+    // The built-in ones are not checked against the file's quotas when it loads (`new`
+    // checks the one it uses).
+    assert!(parse("quotas: { max_memory: 1G }\n").is_ok());
+}
+
+#[test]
+fn the_demo_policy_parses_and_fits_the_demo() {
+    let c = Config::demo_policy().unwrap();
+    assert!(c.is_demo_policy());
+    assert!(c.clusters.is_empty());
+    assert_eq!(c.quotas.max_cores, Some(16));
+    assert_eq!(c.quotas.max_memory, Some(Size::from_bytes(64 << 30)));
+    assert!(c.protected.reason(103, Some("db01"), &[]).is_some());
+    assert_eq!(
+        c.readonly
+            .reason(9001, Some("ubuntu-24.04-cloud"), &[])
+            .as_deref(),
+        Some("name `ubuntu-24.04-cloud` is listed in `readonly.names`")
+    );
+    assert!(c.describe_source().starts_with(DEMO_POLICY_NAME));
+    assert!(c.where_to_change().contains("--demo --config FILE"));
+    assert!(c.cloudinit.read_ssh_keys().is_ok(), "no key files to read");
+}
+
+#[test]
+fn readonly_reasons() {
+    let config =
+        parse("readonly: { vmids: [104], names: [ubuntu-24.04-cloud], tags: [frozen] }\n").unwrap();
+    let r = &config.readonly;
+    assert_eq!(
+        r.reason(104, None, &[]).as_deref(),
+        Some("VMID 104 is listed in `readonly.vmids`")
+    );
+    assert_eq!(
+        r.reason(1, Some("x"), &["Frozen"]).as_deref(),
+        Some("tag `frozen` is listed in `readonly.tags`")
+    );
+    assert_eq!(r.reason(1, Some("x"), &["web"]), None);
+    assert!(
+        parse("readonly: { vmid: [104] }\n").is_err(),
+        "a typo is an error"
     );
 }
 
