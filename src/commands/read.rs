@@ -288,7 +288,16 @@ pub static NODES: Command = Command {
                 key(a).cmp(&key(b))
             });
             Ok(Output::value(Value::List(items))
-                .with_columns(&["node", "status", "cpu", "maxcpu", "mem", "maxmem", "uptime"])
+                .with_columns(&[
+                    "node",
+                    "status",
+                    "cpu",
+                    "maxcpu",
+                    "mem",
+                    "maxmem",
+                    "uptime",
+                    "ssl_fingerprint",
+                ])
                 .with_empty("no nodes"))
         })
     },
