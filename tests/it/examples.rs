@@ -54,7 +54,14 @@ const SETUP: &[(&str, &[&str])] = &[
         &["start dev-box", "start dev-win11", "start lab-k8s-03"],
     ),
     // Some task history (the demo cluster starts with none).
-    ("tasks", &["start dev-box", "tag add maintenance web01"]),
+    (
+        "tasks",
+        &[
+            "start dev-box",
+            "tag add maintenance web01",
+            "tag add staging web01",
+        ],
+    ),
 ];
 
 /// Examples run on this many threads at once (each has its own simulator).
