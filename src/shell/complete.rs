@@ -312,6 +312,9 @@ impl<'a> Context<'a> {
             "set" if positional.first().is_some_and(|w| is_api_path(w)) => {
                 return Want::ApiParams("PUT");
             }
+            "set" if positional.is_empty() && is_api_path(partial) => {
+                return Want::Kind(ArgKind::ApiPath);
+            }
             "set" => {
                 let guest_named = positional
                     .iter()
