@@ -122,6 +122,10 @@ pub struct SimArgs {
     /// Seed for generated data.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Answer this route 501 "not implemented", as a PVE version without it does: METHOD and
+    /// the route template, e.g. 'GET /cluster/tasks' (repeatable).
+    #[arg(long, value_name = "'METHOD /PATH'")]
+    pub missing_route: Vec<String>,
 }
 
 /// Parses argv, runs, and returns the process exit code.
@@ -196,11 +200,15 @@ async fn run_sim(args: SimArgs) -> Result<i32> {
         speed: args.speed,
         tick: args.tick,
         seed: args.seed,
-        ..SimOptions::default()
+        faults: sim::Faults {
+            missing_routes: args.missing_route.clone(),
+            ..sim::Faults::default()
+        },
     };
-    let handle = sim::start(opts)
-        .await
-        .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
+    let handle = sim::start(opts).await.map_err(|e| match e {
+        sim::SimError::Option(m) => Error::usage(m),
+        e => Error::new(ErrorKind::Internal, e.to_string()),
+    })?;
     // A reader that goes away (a closed pipe) must not take the simulator down with it.
     let banner = {
         let mut b = format!(

@@ -138,6 +138,31 @@ pub fn task_status(node: &str, upid: &Upid) -> ApiRequest {
     ))
 }
 
+/// Which tasks `GET /nodes/{node}/tasks` lists (its `source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskSource {
+    /// Finished tasks (PVE's default).
+    Archive,
+    /// Running tasks.
+    Active,
+    All,
+}
+
+/// `GET /nodes/{node}/tasks?start=0&limit=N&source=...[&vmid=V]`: one node's tasks, newest
+/// first; the answer's `total` counts all that match, not only the page.
+pub fn node_tasks(node: &str, limit: usize, source: TaskSource, vmid: Option<u32>) -> ApiRequest {
+    let source = match source {
+        TaskSource::Archive => "archive",
+        TaskSource::Active => "active",
+        TaskSource::All => "all",
+    };
+    ApiRequest::get(node_path(node, "/tasks"))
+        .param("start", 0)
+        .param("limit", limit)
+        .param("source", source)
+        .opt("vmid", vmid)
+}
+
 /// `GET .../tasks/{upid}/log?start=N&limit=M` (lines are numbered from 1; `start` skips lines).
 pub fn task_log(node: &str, upid: &Upid, start: u64, limit: u64) -> ApiRequest {
     ApiRequest::get(node_path(

@@ -45,6 +45,14 @@ fn tasks() {
         task_log("pve1", &upid(), 7, 500),
         "GET /nodes/pve1/tasks/UPID%3Apve1%3A000A1B2C%3A00B3C4D5%3A6541F0A2%3Aqmstart%3A100%3Aroot%40pam%21ci%3A/log?start=7&limit=500",
     );
+    check(
+        node_tasks("pve2", 20, TaskSource::All, None),
+        "GET /nodes/pve2/tasks?start=0&limit=20&source=all",
+    );
+    check(
+        node_tasks("pve1", 5, TaskSource::Active, Some(101)),
+        "GET /nodes/pve1/tasks?start=0&limit=5&source=active&vmid=101",
+    );
 }
 
 #[test]

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use super::read::target_guests;
 use super::reads::{flags_to_bool, list_records};
 use super::{Arg, ArgKind, Category, Command, Ctx, Example, Output, Signature, propstring};
-use crate::api::{ApiRequest, GuestKind, endpoints};
+use crate::api::{ApiError, ApiRequest, GuestKind, endpoints};
+use crate::error::Result;
 use crate::inventory::Guest;
 use crate::lang::{Record, Value};
 
@@ -371,6 +372,43 @@ fn pending_request(g: &Guest) -> ApiRequest {
     }
 }
 
+/// A guest's config as `GET .../pending` rows. A server without that call (it answers 501, or
+/// 404) gets `GET .../config` instead, read as rows without pending values; `said` makes the
+/// note about it come once per command.
+async fn config_rows(ctx: &mut Ctx, g: &Guest, said: &mut bool) -> Result<serde_json::Value> {
+    match ctx.get_or_api_error(&pending_request(g)).await {
+        Ok(rows) => Ok(rows),
+        Err(ApiError::Http {
+            status: 501 | 404, ..
+        }) => {
+            if !std::mem::replace(said, true) {
+                ctx.note(&format!(
+                    "this server has no GET {}/pending: showing the config without pending changes",
+                    g.api_path()
+                ));
+            }
+            let config = ctx
+                .get(&endpoints::guest_config(g.kind, &g.node, g.vmid))
+                .await?;
+            Ok(config_as_rows(&config))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `{key: value, ...}` (`GET .../config`) as the rows `GET .../pending` gives: `[{key, value}]`.
+fn config_as_rows(config: &serde_json::Value) -> serde_json::Value {
+    let rows = config
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| serde_json::json!({"key": k, "value": v}))
+                .collect()
+        })
+        .unwrap_or_default();
+    serde_json::Value::Array(rows)
+}
+
 pub static CONFIG: Command = Command {
     sig: Signature {
         name: "config",
@@ -416,8 +454,9 @@ pub static CONFIG: Command = Command {
         Box::pin(async move {
             let guests = target_guests(ctx, &call).await?;
             let mut out = Vec::with_capacity(guests.len());
+            let mut said = false;
             for g in &guests {
-                let rows = ctx.get(&pending_request(g)).await?;
+                let rows = config_rows(ctx, g, &mut said).await?;
                 out.push(config_record(g, &rows));
             }
             if out.len() == 1 && call.input.is_null() {

@@ -108,10 +108,19 @@ pub static PENDING: Command = Command {
             for line in flying {
                 ctx.note(&line);
             }
+            let window = confirm_window_note(ctx).await;
+            let empty = if window.is_some() {
+                "nothing staged; the confirmed commit above waits for `confirm`"
+            } else {
+                "nothing pending"
+            };
+            if let Some(line) = window {
+                ctx.note(&line);
+            }
             Ok(
                 Output::value(pending_records(ctx.staging.buffer.actions(), 1))
                     .with_columns(PENDING_COLUMNS)
-                    .with_empty("nothing pending"),
+                    .with_empty(empty),
             )
         })
     },
@@ -356,6 +365,23 @@ async fn fire_rollback(ctx: &mut Ctx, plan: ConfirmPlan, why: &str) -> bool {
     }
     let _ = ctx.refresh().await;
     failed == 0
+}
+
+/// What `pending` says of an open confirm window: the time left, and what happens then.
+async fn confirm_window_note(ctx: &Ctx) -> Option<String> {
+    let plan = staging::peek(&ctx.staging.confirm)?;
+    let left = match ctx.staging.clock.now(&ctx.client).await {
+        Ok(now) => format!(
+            "{} left",
+            crate::lang::format_duration(u64::try_from(plan.deadline - now).unwrap_or(0))
+        ),
+        Err(e) => format!("time left unknown ({})", e.message),
+    };
+    Some(format!(
+        "a confirmed commit waits for `confirm`: {left}, then {} guest(s) roll back to {}",
+        plan.guests.len(),
+        plan.snapname
+    ))
 }
 
 /// Before each line: a confirm window whose deadline has passed rolls back now.

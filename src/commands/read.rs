@@ -4,8 +4,9 @@
 //! `sort-by` and `to json` work on them. `ls` costs exactly one request
 //! (`GET /cluster/resources`), whatever the number of nodes.
 
-use super::{Arg, ArgKind, Call, Category, Command, Ctx, Example, Output, Signature};
-use crate::api::endpoints;
+use super::{Arg, ArgKind, Call, Category, Command, Ctx, Example, Output, Signature, flag_text};
+use crate::api::ApiError;
+use crate::api::endpoints::{self, TaskSource};
 use crate::error::{Error, Result};
 use crate::inventory::Guest;
 use crate::lang::{Record, Value};
@@ -288,7 +289,16 @@ pub static NODES: Command = Command {
                 key(a).cmp(&key(b))
             });
             Ok(Output::value(Value::List(items))
-                .with_columns(&["node", "status", "cpu", "maxcpu", "mem", "maxmem", "uptime"])
+                .with_columns(&[
+                    "node",
+                    "status",
+                    "cpu",
+                    "maxcpu",
+                    "mem",
+                    "maxmem",
+                    "uptime",
+                    "ssl_fingerprint",
+                ])
                 .with_empty("no nodes"))
         })
     },
@@ -298,11 +308,17 @@ pub static TASKS: Command = Command {
     sig: Signature {
         name: "tasks",
         category: Category::Read,
-        about: "Recent tasks across the cluster, newest first.",
+        about: "Recent tasks across the cluster (or of one node), newest first.",
         args: &[
             Arg::opt("vm", ArgKind::Vm, "only the tasks of this guest"),
             Arg::switch("--running", "only tasks still running"),
             Arg::flag("--limit", ArgKind::Count, "at most this many (default 20)"),
+            Arg::flag(
+                "--node",
+                ArgKind::Node,
+                "only this node's tasks, from its own task list (also where a server has no \
+                 /cluster/tasks: then every node's list is read)",
+            ),
         ],
         action: None,
         fields: TASK_FIELDS,
@@ -319,6 +335,10 @@ pub static TASKS: Command = Command {
                 line: "tasks --running",
                 about: "what is running now",
             },
+            Example {
+                line: "tasks --node pve1 --limit 1",
+                about: "the last task of pve1, and how many it has",
+            },
         ],
     },
     run: |ctx, call| {
@@ -334,9 +354,41 @@ pub static TASKS: Command = Command {
                 None => None,
             };
             let running = call.args.has_flag("running");
-            let data = ctx.get(&endpoints::cluster_tasks()).await?;
-            let Value::List(mut items) = Value::from_pve_json(&data) else {
-                return Err(Error::internal("/cluster/tasks did not return a list"));
+            let (mut items, total) = match flag_text(&call, "node") {
+                Some(node) => {
+                    let inv = ctx.inventory().await?;
+                    if !inv.has_node(&node) {
+                        let nodes: Vec<&str> =
+                            inv.nodes().iter().map(|n| n.node.as_str()).collect();
+                        return Err(Error::not_found(format!("no node '{node}'"))
+                            .hinted(format!("nodes: {}", nodes.join(", "))));
+                    }
+                    node_tasks(ctx, &[node], vmid, running, limit).await?
+                }
+                None => match ctx.get_or_api_error(&endpoints::cluster_tasks()).await {
+                    Ok(data) => {
+                        let Value::List(items) = Value::from_pve_json(&data) else {
+                            return Err(Error::internal("/cluster/tasks did not return a list"));
+                        };
+                        (items, None)
+                    }
+                    Err(ApiError::Http {
+                        status: 501 | 404, ..
+                    }) => {
+                        ctx.note(
+                            "this server has no GET /cluster/tasks: reading each node's task list",
+                        );
+                        let inv = ctx.inventory().await?;
+                        let nodes: Vec<String> = inv
+                            .nodes()
+                            .iter()
+                            .filter(|n| n.status == "online")
+                            .map(|n| n.node.clone())
+                            .collect();
+                        node_tasks(ctx, &nodes, vmid, running, limit).await?
+                    }
+                    Err(e) => return Err(e.into()),
+                },
             };
             items.retain(|t| {
                 let Some(r) = t.as_record() else { return false };
@@ -356,6 +408,12 @@ pub static TASKS: Command = Command {
                 t(b).sort_cmp(&t(a))
             });
             items.truncate(limit);
+            if let Some(total) = total.filter(|t| *t > items.len() as u64) {
+                ctx.note(&format!(
+                    "{} of {total} tasks; --limit {total} lists them all",
+                    items.len()
+                ));
+            }
             Ok(Output::value(Value::List(items))
                 .with_columns(&[
                     "starttime",
@@ -370,6 +428,39 @@ pub static TASKS: Command = Command {
         })
     },
 };
+
+/// The newest `limit` tasks of each of `nodes` from their own task lists (running ones too),
+/// and the total the nodes count (PVE's `total` beside `data`: all matches, not just the page).
+async fn node_tasks(
+    ctx: &mut Ctx,
+    nodes: &[String],
+    vmid: Option<u32>,
+    running: bool,
+    limit: usize,
+) -> Result<(Vec<Value>, Option<u64>)> {
+    let source = if running {
+        TaskSource::Active
+    } else {
+        TaskSource::All
+    };
+    let mut items = Vec::new();
+    let mut total: Option<u64> = None;
+    for node in nodes {
+        let page = ctx
+            .client
+            .call(&endpoints::node_tasks(node, limit, source, vmid))
+            .await?;
+        let Value::List(rows) = Value::from_pve_json(&page.data) else {
+            return Err(Error::internal(format!(
+                "/nodes/{node}/tasks did not return a list"
+            )));
+        };
+        let counted = page.total.unwrap_or(rows.len() as u64);
+        total = Some(total.unwrap_or(0) + counted);
+        items.extend(rows);
+    }
+    Ok((items, total))
+}
 
 pub static VERSION: Command = Command {
     sig: Signature {

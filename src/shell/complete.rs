@@ -317,6 +317,9 @@ impl<'a> Context<'a> {
             "set" if positional.first().is_some_and(|w| is_api_path(w)) => {
                 return Want::ApiParams("PUT");
             }
+            "set" if positional.is_empty() && is_api_path(partial) => {
+                return Want::Kind(ArgKind::ApiPath);
+            }
             "set" => {
                 let guest_named = positional
                     .iter()
@@ -835,6 +838,22 @@ mod tests {
         assert_eq!(got, expected, "completing {line:?}");
     }
 
+    /// The values offered at the end of `line`, with `snaps` as the wanted snapshot names.
+    fn with_snapshots(inv: &Inventory, snaps: &[String], line: &str) -> Vec<String> {
+        let profiles = pvesh_plus_profiles();
+        let src = Sources {
+            inv: Some(inv),
+            schema: None,
+            cwd: "/",
+            snapshots: snaps,
+            profiles: &profiles,
+        };
+        complete_in(line, line.len(), &src)
+            .into_iter()
+            .map(|c| c.value)
+            .collect()
+    }
+
     #[test]
     fn commands() {
         check("sta‸", &["status", "start"]);
@@ -963,19 +982,7 @@ mod tests {
     fn snapshot_names_of_the_guest_the_line_names() {
         let inv = demo();
         let snaps = vec!["before-patch".to_string()];
-        let src = Sources {
-            inv: Some(&inv),
-            schema: None,
-            cwd: "/",
-            snapshots: &snaps,
-            ..Sources::default()
-        };
-        let values = |line: &str| -> Vec<String> {
-            complete_in(line, line.len(), &src)
-                .into_iter()
-                .map(|c| c.value)
-                .collect()
-        };
+        let values = |line: &str| with_snapshots(&inv, &snaps, line);
         assert_eq!(values("rollback web01 "), ["before-patch"]);
         assert_eq!(values("delsnapshot db01 bef"), ["before-patch"]);
         let owner = |line: &str, current| snapshot_owner(line, line.len(), Some(&inv), current);
@@ -1004,20 +1011,7 @@ mod tests {
     fn templates_and_snapshots_where_they_are_wanted() {
         let inv = demo();
         let snaps = vec!["pre-upgrade".to_string(), "after-upgrade".to_string()];
-        let profiles = pvesh_plus_profiles();
-        let src = Sources {
-            inv: Some(&inv),
-            schema: None,
-            cwd: "/",
-            snapshots: &snaps,
-            profiles: &profiles,
-        };
-        let values = |line: &str| -> Vec<String> {
-            complete_in(line, line.len(), &src)
-                .into_iter()
-                .map(|c| c.value)
-                .collect()
-        };
+        let values = |line: &str| with_snapshots(&inv, &snaps, line);
         assert_eq!(values("new web09 --template "), ["debian-12-cloud"]);
         assert_eq!(values("new web09 --template deb"), ["debian-12-cloud"]);
         assert_eq!(values("rollback pre"), ["pre-upgrade"]);

@@ -425,6 +425,10 @@ mod tests {
             &["/nodes/pve1/qemu/101/snapshot"],
         );
         check(
+            "set /nodes/pve1/qemu/101/c‸",
+            &["/nodes/pve1/qemu/101/config"],
+        );
+        check(
             "set /nodes/pve1/qemu/101/config de‸",
             &["delete=", "description="],
         );

@@ -13,12 +13,14 @@ mod history;
 mod prompt;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, RwLock};
 
 use reedline::{
-    ColumnarMenu, Completer, DefaultHinter, Emacs, KeyCode, KeyModifiers, MenuBuilder, Reedline,
-    ReedlineEvent, ReedlineMenu, Signal, Span, Suggestion, ValidationResult, Validator,
-    default_emacs_keybindings,
+    ColumnarMenu, Completer, DefaultHinter, Emacs, ExternalPrinter, KeyCode, KeyModifiers,
+    MenuBuilder, Reedline, ReedlineEvent, ReedlineMenu, Signal, Span, Suggestion, ValidationResult,
+    Validator, default_emacs_keybindings,
 };
 
 use crate::api::schema::SharedSchema;
@@ -251,6 +253,25 @@ async fn refresh_snapshots(ctx: &Ctx, changed: bool) {
     }
 }
 
+/// How many timer lines wait for the editor before they go straight to the terminal.
+const TIMER_LINES: usize = 64;
+
+/// Sends what the confirm window's background timer says (the rollback banner and progress)
+/// through the line editor while it waits for input: printed above the prompt, which is then
+/// drawn afresh, so `[confirm?]` goes the moment the window rolls back. While a command runs,
+/// or when the editor's queue is full, the lines go straight to the terminal as before.
+fn route_timer_notes(ctx: &mut Ctx, printer: SyncSender<String>, editing: Arc<AtomicBool>) {
+    let Some(plain) = ctx.staging.timer_notify.clone() else {
+        return;
+    };
+    ctx.staging.timer_notify = Some(Arc::new(move |msg: &str| {
+        if editing.load(Ordering::SeqCst) && printer.try_send(msg.to_string()).is_ok() {
+            return;
+        }
+        plain(msg);
+    }));
+}
+
 /// Runs the interactive session until `exit` or Ctrl-D; returns the exit code.
 pub async fn run(ctx: &mut Ctx, style: Style) -> i32 {
     // Completion needs the inventory from the first Tab on: load it before the first prompt.
@@ -278,7 +299,11 @@ pub async fn run(ctx: &mut Ctx, style: Style) -> i32 {
 async fn repl(ctx: &mut Ctx, style: Style) -> i32 {
     let cwd = Arc::new(RwLock::new(ctx.cwd.clone()));
     let current = Arc::new(RwLock::new(ctx.current));
-    let mut editor = editor(ctx, style, cwd.clone(), current.clone());
+    let printer = ExternalPrinter::new(TIMER_LINES);
+    let editing = Arc::new(AtomicBool::new(false));
+    route_timer_notes(ctx, printer.sender(), editing.clone());
+    let mut editor =
+        editor(ctx, style, cwd.clone(), current.clone()).with_external_printer(printer);
     let mut last_failed = false;
     let mut warned_pending = false;
     loop {
@@ -289,7 +314,10 @@ async fn repl(ctx: &mut Ctx, style: Style) -> i32 {
             *vm = ctx.current;
         }
         let prompt = prompt::ShellPrompt::new(ctx, last_failed, style.color);
-        let signal = match tokio::task::block_in_place(|| editor.read_line(&prompt)) {
+        editing.store(true, Ordering::SeqCst);
+        let read = tokio::task::block_in_place(|| editor.read_line(&prompt));
+        editing.store(false, Ordering::SeqCst);
+        let signal = match read {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("error: the terminal failed: {e}");

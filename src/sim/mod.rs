@@ -141,6 +141,11 @@ pub struct Faults {
     pub fail_tasks: Option<String>,
     /// Overrides the 2 h ticket lifetime.
     pub ticket_lifetime_secs: Option<i64>,
+    /// Routes answered as a server without them answers (older PVE versions lack some):
+    /// `"GET /cluster/tasks"`, `"GET /nodes/{node}/qemu/{vmid}/pending"` — a method and a route
+    /// template of the simulator's table, answered 501 "Method '... ' not implemented" like any
+    /// unknown path.
+    pub missing_routes: Vec<String>,
 }
 
 /// Why the simulator could not start.
@@ -237,6 +242,7 @@ pub async fn start(opts: SimOptions) -> Result<SimHandle, SimError> {
         )));
     }
     let fail_tasks = compile_fail_tasks(&opts.faults)?;
+    check_missing_routes(&opts.faults)?;
     let clock = Arc::new(clock::Clock::new(opts.speed, opts.tick));
     let answered = Arc::new(tokio::sync::watch::Sender::new(0usize));
     let cert = tls::SelfSigned::generate()?;
@@ -294,6 +300,25 @@ pub async fn start(opts: SimOptions) -> Result<SimHandle, SimError> {
         shutdown,
         done: Arc::new(tokio::sync::Mutex::new(Some(join))),
     })
+}
+
+/// Each of `missing_routes` must be `METHOD /template` of a route the simulator has.
+fn check_missing_routes(faults: &Faults) -> Result<(), SimError> {
+    let table = routes::table().map_err(SimError::Option)?;
+    for entry in &faults.missing_routes {
+        let known = entry.split_once(' ').is_some_and(|(method, path)| {
+            table
+                .iter()
+                .any(|c| c.route.method == method && c.route.path == path)
+        });
+        if !known {
+            return Err(SimError::Option(format!(
+                "missing route '{entry}' is not a route of the simulator; give METHOD and the \
+                 template, e.g. 'GET /cluster/tasks' or 'GET /nodes/{{node}}/qemu/{{vmid}}/pending'"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn compile_fail_tasks(faults: &Faults) -> Result<Option<regex::Regex>, SimError> {

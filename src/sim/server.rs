@@ -269,6 +269,14 @@ impl Server {
             return (rel.clone(), Outcome::Err(not_impl(), false));
         };
         let route = &compiled.route;
+        let missing = lock_shared(&self.shared)
+            .faults
+            .missing_routes
+            .iter()
+            .any(|m| m.split_once(' ') == Some((route.method, route.path)));
+        if missing {
+            return (rel.clone(), Outcome::Err(not_impl(), false));
+        }
         let template = route.path.to_string();
         let mut params = match decode_params(inc) {
             Ok(p) => p,

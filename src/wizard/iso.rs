@@ -47,6 +47,8 @@ pub struct IsoPlan {
     pub scsihw: String,
     pub agent: bool,
     pub start: bool,
+    /// What the preview warns of (more memory than the node has free).
+    pub warnings: Vec<String>,
 }
 
 impl IsoPlan {
@@ -94,7 +96,11 @@ impl IsoPlan {
     }
 
     pub fn preview(&self) -> String {
-        super::plan::numbered(&format!("Plan for {}", self.name), &self.steps())
+        super::plan::numbered_with(
+            &format!("Plan for {}", self.name),
+            &self.steps(),
+            &self.warnings,
+        )
     }
 
     pub fn to_value(&self) -> Value {
@@ -231,6 +237,8 @@ pub async fn resolve(
     let disk = validate::size(answer(answers, "disk")?).map_err(bad)?;
     let vmid = provision::allocate_vmid(ctx, config, inv, vmid, None).await?;
     let d = &config.defaults;
+    let memory = validate::memory(answer(answers, "memory")?).map_err(bad)?;
+    let warnings = super::plan::memory_warnings(inv, &node, memory);
     Ok(IsoPlan {
         name: validate::name(answer(answers, "name")?).map_err(bad)?,
         vmid,
@@ -239,7 +247,7 @@ pub async fn resolve(
         iso: iso.volid,
         cores: validate::cores(answer(answers, "cores")?).map_err(bad)?,
         sockets: facts.sockets(answers),
-        memory: validate::memory(answer(answers, "memory")?).map_err(bad)?,
+        memory,
         disk_gib: disk.bytes().div_ceil(1 << 30).max(1),
         storage,
         bridge: d
@@ -253,6 +261,7 @@ pub async fn resolve(
             .to_string(),
         agent: d.agent.unwrap_or(true),
         start: answers.get("start").is_none_or(|s| s == "yes"),
+        warnings,
     })
 }
 
@@ -362,6 +371,7 @@ mod tests {
             scsihw: "virtio-scsi-single".into(),
             agent: true,
             start: true,
+            warnings: Vec::new(),
         };
         let req = plan.create_action().request();
         assert_eq!(req.path, "/nodes/pve2/qemu");

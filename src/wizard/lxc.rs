@@ -76,6 +76,8 @@ pub struct LxcPlan {
     pub sshkeys: Option<String>,
     pub unprivileged: bool,
     pub start: bool,
+    /// What the preview warns of (more memory than the node has free).
+    pub warnings: Vec<String>,
 }
 
 impl LxcPlan {
@@ -133,7 +135,11 @@ impl LxcPlan {
     }
 
     pub fn preview(&self) -> String {
-        super::plan::numbered(&format!("Plan for {}", self.name), &self.steps())
+        super::plan::numbered_with(
+            &format!("Plan for {}", self.name),
+            &self.steps(),
+            &self.warnings,
+        )
     }
 
     pub fn to_value(&self) -> Value {
@@ -302,6 +308,7 @@ pub async fn resolve(ctx: &mut Ctx, config: &Config, args: &LxcArgs) -> Result<L
         .unwrap_or_else(|| DEFAULT_STORAGE.to_string());
     let (node, template, placement) = place(&inv, &archives, &storage, args.node.as_deref())?;
     let vmid = provision::allocate_vmid(ctx, config, &inv, args.vmid, None).await?;
+    let warnings = super::plan::memory_warnings(&inv, &node, memory);
     Ok(LxcPlan {
         name,
         vmid,
@@ -322,6 +329,7 @@ pub async fn resolve(ctx: &mut Ctx, config: &Config, args: &LxcArgs) -> Result<L
         sshkeys,
         unprivileged: !args.privileged,
         start: args.start,
+        warnings,
     })
 }
 
@@ -501,6 +509,7 @@ mod tests {
             sshkeys: Some("ssh-ed25519 AAAA me@host".into()),
             unprivileged: true,
             start: true,
+            warnings: Vec::new(),
         }
     }
 

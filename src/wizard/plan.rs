@@ -75,6 +75,8 @@ pub struct VmPlan {
     pub nameserver: Option<String>,
     pub searchdomain: Option<String>,
     pub start: bool,
+    /// What the preview warns of (more memory than the node has free).
+    pub warnings: Vec<String>,
 }
 
 /// The boot disk of a template config: the first disk in `boot: order=...`, else the first
@@ -262,6 +264,7 @@ impl VmPlan {
         tags.sort();
         tags.dedup();
         let non_empty = |k: &str| answers.get(k).filter(|v| !v.is_empty()).cloned();
+        let warnings = memory_warnings(facts.inventory, &r.node, memory);
         Ok(VmPlan {
             name,
             vmid: r.vmid,
@@ -284,6 +287,7 @@ impl VmPlan {
             nameserver: non_empty("nameserver"),
             searchdomain: facts.config.cloudinit.searchdomain.clone(),
             start: answers.get("start").is_none_or(|s| s == "yes"),
+            warnings,
         })
     }
 
@@ -367,7 +371,11 @@ impl VmPlan {
 
     /// The preview text.
     pub fn preview(&self) -> String {
-        numbered(&format!("Plan for {}", self.name), &self.steps())
+        numbered_with(
+            &format!("Plan for {}", self.name),
+            &self.steps(),
+            &self.warnings,
+        )
     }
 
     /// The plan as a record (the output of `new --dry-run`).
@@ -420,6 +428,35 @@ pub fn numbered(title: &str, steps: &[String]) -> String {
         out.push_str(&format!("  {}. {s}\n", i + 1));
     }
     out
+}
+
+/// [`numbered`], then a `warning: ...` line for each warning.
+pub fn numbered_with(title: &str, steps: &[String], warnings: &[String]) -> String {
+    let mut out = numbered(title, steps);
+    for w in warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
+    out
+}
+
+/// The warnings of placing a guest with `memory` on `node`: more memory than the node has free.
+/// A warning, not a refusal: PVE lets memory be overcommitted (ballooning, guests that are not
+/// all busy at once); the quotas are the policy.
+pub fn memory_warnings(inv: &Inventory, node: &str, memory: Size) -> Vec<String> {
+    let Some(n) = inv.nodes().iter().find(|n| n.node == node) else {
+        return Vec::new();
+    };
+    let free = n.maxmem.saturating_sub(n.mem);
+    if n.maxmem == 0 || memory.bytes() <= free {
+        return Vec::new();
+    }
+    vec![format!(
+        "{} of memory is more than {node} has free ({} of {});\n  it may not start, or may \
+         crowd the guests running there",
+        crate::lang::format_size(memory.bytes()),
+        crate::lang::format_size(free),
+        crate::lang::format_size(n.maxmem)
+    )]
 }
 
 #[cfg(test)]

@@ -423,17 +423,39 @@ pub async fn build(ctx: &mut Ctx, plan: &TemplatePlan, opts: &BuildOptions) -> R
         }
     }
     guard.disarm();
-    let _ = ctx.refresh().await;
+    let example = match ctx.refresh().await {
+        Ok(inv) => free_name(&inv, "vm"),
+        Err(_) => "NAME".to_string(),
+    };
     ctx.note(&format!(
-        "{} ({}) is a template: new web01 --template {}",
+        "{} ({}) is a template: new {example} --template {}",
         plan.name, plan.vmid, plan.name
     ));
     Ok(())
 }
 
+/// A name no guest has, for an example line: `vm01`, else `vm02`, ...
+fn free_name(inv: &Inventory, stem: &str) -> String {
+    (1..)
+        .map(|i| format!("{stem}{i:02}"))
+        .find(|name| !inv.guests().iter().any(|g| g.name == *name))
+        .unwrap_or_else(|| stem.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_example_name_is_free() {
+        let inv = Inventory::from_resources(&serde_json::json!([
+            {"type": "qemu", "vmid": 101, "name": "vm01", "node": "pve1", "status": "running"},
+            {"type": "qemu", "vmid": 102, "name": "vm03", "node": "pve1", "status": "running"},
+        ]))
+        .unwrap();
+        assert_eq!(free_name(&inv, "vm"), "vm02");
+        assert_eq!(free_name(&Inventory::default(), "vm"), "vm01");
+    }
 
     #[test]
     fn file_names_from_urls() {

@@ -54,7 +54,14 @@ const SETUP: &[(&str, &[&str])] = &[
         &["start dev-box", "start dev-win11", "start lab-k8s-03"],
     ),
     // Some task history (the demo cluster starts with none).
-    ("tasks", &["start dev-box", "tag add maintenance web01"]),
+    (
+        "tasks",
+        &[
+            "start dev-box",
+            "tag add maintenance web01",
+            "tag add staging web01",
+        ],
+    ),
 ];
 
 /// Local files the examples name (`upload`): created, with this many bytes, before they run.
@@ -218,7 +225,8 @@ fn ctx(sim: &TestSim) -> Ctx {
 
 /// What differs between runs of the same example, replaced or reordered:
 /// - the simulator's port (`127.0.0.1:PORT`): an ephemeral port;
-/// - its certificate fingerprint (`<FINGERPRINT>`): a new self-signed certificate per run;
+/// - its certificate fingerprint (`<FINGERPRINT>`, `<FINGERPRINT>…` where a table cuts it): a new
+///   self-signed certificate per run;
 /// - the progress notes of an action over several guests (`[2/3] web02 (102): ...`): the guests
 ///   run in parallel, so the notes interleave differently and the guests' tasks get their PIDs
 ///   and start times in a different order each run. Each block of such notes is sorted by item
@@ -226,9 +234,14 @@ fn ctx(sim: &TestSim) -> Ctx {
 ///   start time of each UPID become `…`. A note of a single action is kept as it is, UPID too.
 fn redact(sim: &TestSim, text: &str) -> String {
     let port = sim.handle.addr().port().to_string();
-    let text = text
+    let fingerprint = sim.handle.fingerprint();
+    let mut text = text
         .replace(&format!("127.0.0.1:{port}"), "127.0.0.1:PORT")
-        .replace(&sim.handle.fingerprint(), "<FINGERPRINT>");
+        .replace(&fingerprint, "<FINGERPRINT>");
+    // The fingerprint cut to fit a table column (`nodes`): `B4:C4:55:…`.
+    for len in (2..fingerprint.len()).rev() {
+        text = text.replace(&format!("{}…", &fingerprint[..len]), "<FINGERPRINT>…");
+    }
     sort_parallel_notes(&text)
 }
 

@@ -95,6 +95,24 @@ fn tab_completes_snapshot_names_of_the_guest_the_line_names() {
 }
 
 #[test]
+fn the_prompt_shows_the_current_node_and_path() {
+    let sim = TestSim::demo();
+    let home = tempfile::tempdir().unwrap();
+    let mut p = shell(&sim, home.path(), "root@pam", PASSWORD);
+    p.exp_string("type `help`").unwrap();
+    p.exp_string("127.0.0.1> ").unwrap();
+    p.send_line("use node pve3").unwrap();
+    p.exp_string("127.0.0.1@pve3> ").unwrap();
+    p.send_line("cd /nodes/pve3").unwrap();
+    p.exp_string("127.0.0.1@pve3:/nodes/pve3> ").unwrap();
+    // The current VM's own node needs no mention.
+    p.send_line("use web01").unwrap();
+    p.exp_string("127.0.0.1:/nodes/pve3 web01> ").unwrap();
+    p.send_line("exit").unwrap();
+    p.exp_eof().unwrap();
+}
+
+#[test]
 fn ctrl_c_cancels_a_slow_command_and_returns_to_the_prompt() {
     let sim = TestSim::demo();
     let home = tempfile::tempdir().unwrap();

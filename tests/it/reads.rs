@@ -2,7 +2,7 @@
 //! tags, templates, snapshots, backups, config, ip, usage; the request counts behind `backups`;
 //! server validation errors from `get`; backup-jobs; the simulator's network, HA, group and RRD reads.
 
-use pvesh_plus::sim::{Scenario, SimOptions};
+use pvesh_plus::sim::{Faults, Scenario, SimOptions};
 
 use crate::common::TestSim;
 
@@ -364,4 +364,100 @@ fn sim_serves_network_ha_groups_and_rrd() {
     let (code, _, err) = sim.run("get /cluster/backup/nope");
     assert_ne!(code, 0);
     assert!(err.contains("No such job 'nope'"), "{err}");
+}
+
+/// A simulator that answers these routes 501, as an older PVE without them does.
+fn older_pve(missing: &[&str]) -> TestSim {
+    TestSim::start(SimOptions {
+        faults: Faults {
+            missing_routes: missing.iter().map(|m| m.to_string()).collect(),
+            ..Faults::default()
+        },
+        ..SimOptions::logical()
+    })
+}
+
+#[test]
+fn the_missing_route_knob_answers_like_a_server_without_the_call() {
+    let sim = older_pve(&["GET /cluster/tasks"]);
+    let (code, _, err) = sim.run("get /cluster/tasks");
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("Method 'GET /cluster/tasks' not implemented"),
+        "{err}"
+    );
+    // Only that method of that route.
+    assert!(!ok(&sim, "get /version | get release").trim().is_empty());
+    let bad = SimOptions {
+        faults: Faults {
+            missing_routes: vec!["GET /no/such/route".into()],
+            ..Faults::default()
+        },
+        ..SimOptions::logical()
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Err(err) = runtime.block_on(pvesh_plus::sim::start(bad)) else {
+        panic!("an unknown route is refused");
+    };
+    assert!(err.to_string().contains("'GET /no/such/route'"), "{err}");
+}
+
+#[test]
+fn config_falls_back_to_the_config_where_there_is_no_pending_call() {
+    let sim = older_pve(&[
+        "GET /nodes/{node}/qemu/{vmid}/pending",
+        "GET /nodes/{node}/lxc/{vmid}/pending",
+    ]);
+    let (code, out, err) = sim.run("config web01");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("has no GET /nodes/pve1/qemu/101/pending"),
+        "{err}"
+    );
+    assert!(out.contains("cores:"), "{out}");
+    assert!(out.contains("net0.bridge:"), "{out}");
+    assert_eq!(
+        sim.handle.count("GET", "/nodes/{node}/qemu/{vmid}/config"),
+        1
+    );
+    // Many guests, a container among them: the note comes once.
+    let (code, out, err) = sim.run("ls | where tags has prod | config | count");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.trim().parse::<usize>().unwrap() >= 2, "{out}");
+    assert_eq!(
+        err.matches("showing the config without pending").count(),
+        1,
+        "{err}"
+    );
+}
+
+#[test]
+fn tasks_read_the_node_lists_where_there_is_no_cluster_list() {
+    let sim = older_pve(&["GET /cluster/tasks"]);
+    let (code, out, err) = sim.run("start dev-box; tag add maintenance web01; tasks");
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("no GET /cluster/tasks"), "{err}");
+    assert!(out.contains("qmstart"), "{out}");
+    assert!(out.contains("qmconfig"), "{out}");
+    let online = 3;
+    assert_eq!(sim.handle.count("GET", "/nodes/{node}/tasks"), online);
+}
+
+#[test]
+fn tasks_of_one_node_come_from_its_list_and_say_the_total() {
+    let sim = TestSim::demo();
+    ok(&sim, "tag add a web01; tag add b web01; tag add c db01");
+    let before = sim.handle.count("GET", "/cluster/tasks");
+    let (code, out, err) = sim.run("tasks --node pve1 --limit 2");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(sim.handle.count("GET", "/cluster/tasks"), before);
+    assert_eq!(sim.handle.count("GET", "/nodes/{node}/tasks"), 1);
+    assert_eq!(out.matches("qmconfig").count(), 2, "{out}");
+    assert!(
+        err.contains("2 of 3 tasks; --limit 3 lists them all"),
+        "{err}"
+    );
+    let (code, _, err) = sim.run("tasks --node pve9");
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("no node 'pve9'"), "{err}");
 }

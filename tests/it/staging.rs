@@ -368,6 +368,35 @@ fn confirmed_commit_with_confirm_stays() {
 }
 
 #[test]
+fn pending_inside_a_confirm_window_says_how_long_is_left() {
+    let env = Env::new();
+    env.run("stop web01");
+    let file = env.state.path().join("window.pvesh");
+    std::fs::write(&file, "commit --confirm 1h\npending\nconfirm\n").unwrap();
+    let (code, out, err) = split(
+        env.cmd()
+            .env("PVESH_PLUS_CLOCK", "server")
+            .arg("-f")
+            .arg(&file)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(!out.contains("nothing pending"), "{out}");
+    assert!(out.contains("nothing staged"), "{out}");
+    let note = err
+        .lines()
+        .find(|l| l.starts_with("a confirmed commit waits for `confirm`"))
+        .unwrap_or_else(|| panic!("no window note: {err}"));
+    // The server's clock moved a little since the commit: a bit under an hour is left.
+    let left = regex::Regex::new(
+        r"waits for `confirm`: 59m \d+s left, then 1 guest\(s\) roll back to pvesh-confirm-\d+$",
+    )
+    .unwrap();
+    assert!(left.is_match(note), "{note}");
+}
+
+#[test]
 fn a_run_ending_inside_the_window_rolls_back_loudly() {
     let env = Env::new();
     env.run("stop web01");

@@ -267,6 +267,31 @@ fn dry_run_resolves_the_plan_and_changes_nothing() {
 }
 
 #[test]
+fn a_vm_bigger_than_its_nodes_free_memory_is_warned_of() {
+    let sim = TestSim::demo();
+    // pve1, where the template's disk is, has 47.8 GiB of its 64 GiB free.
+    let (code, out, err) = sim.run("new big01 --template debian-12-cloud --memory 60G --dry-run");
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        err.contains(
+            "warning: 60.0 GiB of memory is more than pve1 has free (47.8 GiB of 64.0 GiB);\n  \
+             it may not start"
+        ),
+        "{err}"
+    );
+    // A container too; and what fits is not warned of.
+    let (code, _, err) = sim.run("new ct09 --lxc --memory 60G --dry-run");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("warning: 60.0 GiB of memory is more than"),
+        "{err}"
+    );
+    let (code, _, err) = sim.run("new small01 --template debian-12-cloud --memory 2G --dry-run");
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("warning:"), "{err}");
+}
+
+#[test]
 fn new_in_the_demo_builds_a_running_vm_and_says_how_to_reach_it() {
     let (code, out, err) = demo("new web03 --profile webserver --template debian-12-cloud");
     assert_eq!(code, 0, "{out}\n{err}");
