@@ -297,6 +297,12 @@ pub fn format_output(out: &Output, format: OutputFormat, style: Style) -> String
                         })
                         .collect(),
                 ),
+                (_, Value::Record(r)) if !out.hidden.is_empty() => Value::Record(
+                    r.iter()
+                        .filter(|(k, _)| !out.hidden.iter().any(|h| h == k))
+                        .map(|(k, v)| (k.to_string(), v.clone()))
+                        .collect(),
+                ),
                 _ => out.value.clone(),
             };
             render_value(&shown, style, out.empty)

@@ -59,19 +59,10 @@ fn cell_text(v: &Value) -> String {
     }
 }
 
-/// A cell's text; PVE's `cpu` is a fraction of the guest's cores, shown as a percentage.
-fn column_text(column: &str, v: &Value) -> String {
-    match (column, v) {
-        ("cpu", Value::Float(f)) => format!("{:.1}%", f * 100.0),
-        ("cpu", Value::Int(i)) => format!("{:.1}%", *i as f64 * 100.0),
-        _ => cell_text(v),
-    }
-}
-
 fn right_aligned(v: &Value) -> bool {
     matches!(
         v,
-        Value::Int(_) | Value::Float(_) | Value::Size(_) | Value::Duration(_)
+        Value::Int(_) | Value::Float(_) | Value::Percent(_) | Value::Size(_) | Value::Duration(_)
     )
 }
 
@@ -95,7 +86,7 @@ pub fn render_records(items: &[Value], style: Style) -> String {
                 .map(|c| match item {
                     Value::Record(r) => r
                         .get(c)
-                        .map(|v| (column_text(c, v), right_aligned(v)))
+                        .map(|v| (cell_text(v), right_aligned(v)))
                         .unwrap_or_default(),
                     _ => (String::new(), false),
                 })

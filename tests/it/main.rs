@@ -22,6 +22,7 @@ mod lang_props;
 mod pty;
 mod rawapi;
 mod reads;
+mod render;
 mod sim_clock;
 mod sim_conformance;
 mod sim_roundtrip;

