@@ -13,7 +13,7 @@
 use serde_json::Value as Json;
 
 use super::units;
-use super::value::{Record, Value};
+use super::value::Value;
 
 /// The kinds of record pvesh+ reads from PVE.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -107,3 +107,73 @@ fn an_epoch_of_zero_shows_as_nothing() {
     let j = json(&sim, "snapshots web01");
     assert_eq!(j[0]["snaptime"], Json::Null);
 }
+
+/// `pvesh-plus -c LINE` with `COLUMNS` set (or unset), stdout piped.
+fn at_columns(sim: &TestSim, columns: Option<&str>, args: &[&str]) -> String {
+    let mut cmd = sim.cmd();
+    match columns {
+        Some(c) => cmd.env("COLUMNS", c),
+        None => cmd.env_remove("COLUMNS"),
+    };
+    let out = cmd.args(args).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn ls_fits_80_columns_and_says_what_it_left_out() {
+    let sim = TestSim::demo();
+    let out = at_columns(&sim, Some("80"), &["-c", "ls"]);
+    for line in out.lines() {
+        assert!(line.chars().count() <= 80, "{} chars: {line:?}", line.len());
+    }
+    let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header[..2], ["vmid", "name"], "{out}");
+    assert!(
+        !header.contains(&"type") && !header.contains(&"uptime"),
+        "{out}"
+    );
+    assert_eq!(
+        out.lines().last(),
+        Some("(not shown: type uptime; `select` picks columns)")
+    );
+    // Piped output never has a value cut: whole names, and no `…`.
+    assert!(
+        out.contains("ubuntu-24.04-cloud") && !out.contains('…'),
+        "{out}"
+    );
+    // Asking for the columns gets them.
+    let picked = at_columns(&sim, Some("80"), &["-c", "ls | select vmid type uptime"]);
+    assert!(picked.starts_with("vmid  type  uptime\n"), "{picked}");
+}
+
+#[test]
+fn piped_output_without_columns_keeps_every_column_and_json_is_never_cut() {
+    let sim = TestSim::demo();
+    let out = at_columns(&sim, None, &["-c", "ls"]);
+    let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header.len(), 10, "{out}");
+    assert!(!out.contains("not shown") && !out.contains('…'), "{out}");
+    let narrow: Json =
+        serde_json::from_str(&at_columns(&sim, Some("20"), &["--json", "-c", "ls"])).unwrap();
+    let names: Vec<&str> = narrow
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"ubuntu-24.04-cloud"), "{names:?}");
+    assert!(
+        narrow
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|g| g.as_object().unwrap().len() == 19),
+        "every field of every guest"
+    );
+    let csv = at_columns(&sim, Some("20"), &["-c", "ls | to csv"]);
+    assert!(
+        csv.lines().next().unwrap().split(',').count() >= 19,
+        "{csv}"
+    );
+}
