@@ -75,6 +75,9 @@ pub struct SessionArgs {
     /// Output format: table, json, yaml, csv, md.
     #[arg(short = 'o', long = "output", value_name = "FORMAT")]
     pub output: Option<String>,
+    /// Never page long output (default on a terminal: $PVESH_PLUS_PAGER, $PAGER, less -FRX).
+    #[arg(long)]
+    pub no_pager: bool,
     /// With --demo: generate this many guests instead of the demo cluster.
     #[arg(long, value_name = "N", requires = "demo")]
     pub guests: Option<usize>,
@@ -444,7 +447,11 @@ async fn run_session(args: SessionArgs) -> Result<i32> {
     let interactive =
         args.command.is_none() && args.file.is_none() && std::io::stdin().is_terminal();
     setup_staging(&mut session.ctx, session.config.clone(), interactive)?;
-    let style = Style::detect();
+    let detected = Style::detect();
+    let style = Style {
+        pager: detected.pager && !args.no_pager,
+        ..detected
+    };
     if let Some(line) = &args.command {
         let code = run_and_print(&mut session.ctx, line, style, None).await;
         return Ok(crate::commands::finish_run(&mut session.ctx, false, code).await);

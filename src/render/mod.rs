@@ -5,6 +5,7 @@
 //! used only when [`Style::color`] is set, which `cli` decides from the terminal and `NO_COLOR`.
 
 pub mod dashboard;
+pub mod pager;
 mod table;
 
 pub use table::{render_records, render_value};
@@ -20,6 +21,9 @@ pub struct Style {
     /// Whether a cell may be shortened with `…` to fit (on a terminal). Output that is not a
     /// terminal keeps every value whole: a table fitted to `COLUMNS` there only drops columns.
     pub shorten: bool,
+    /// Whether output taller than the screen may go through a pager ([`pager`]): standard output
+    /// is a terminal and `--no-pager` was not given.
+    pub pager: bool,
 }
 
 impl Default for Style {
@@ -28,6 +32,7 @@ impl Default for Style {
             width: 120,
             color: false,
             shorten: true,
+            pager: false,
         }
     }
 }
@@ -55,6 +60,7 @@ impl Style {
             width,
             color: tty && !no_color,
             shorten,
+            pager: tty,
         }
     }
 
@@ -62,6 +68,7 @@ impl Style {
     pub fn refreshed(self) -> Style {
         Style {
             color: self.color,
+            pager: self.pager,
             ..Style::detect()
         }
     }

@@ -351,6 +351,7 @@ mod tests {
                 width: 80,
                 color: false,
                 shorten: true,
+                pager: false,
             },
         );
         insta::assert_snapshot!(out, @r"
@@ -368,6 +369,7 @@ mod tests {
                 width: 30,
                 color: false,
                 shorten: true,
+                pager: false,
             },
         );
         for line in out.lines().take(3) {
@@ -399,6 +401,7 @@ mod tests {
                 width: 80,
                 color: false,
                 shorten: true,
+                pager: false,
             },
         );
         assert!(!plain.contains('\u{1b}'));
@@ -408,6 +411,7 @@ mod tests {
                 width: 80,
                 color: true,
                 shorten: true,
+                pager: false,
             },
         );
         assert!(coloured.contains('\u{1b}'));
@@ -445,6 +449,7 @@ mod tests {
             width,
             color: false,
             shorten,
+            pager: false,
         }
     }
 

@@ -177,6 +177,7 @@ fn run_line(sim: &TestSim, ctx: &mut Ctx, line: &str, notes: &RefCell<String>) -
         width: WIDTH,
         color: false,
         shorten: true,
+        pager: false,
     };
     let mut shown = std::mem::take(&mut *notes.borrow_mut());
     let (code, failure) = match result {

@@ -177,3 +177,83 @@ fn piped_output_without_columns_keeps_every_column_and_json_is_never_cut() {
         "{csv}"
     );
 }
+
+/// `pvesh-plus ARGS` in a pseudo-terminal, with `PAGER` a fake program that says how many lines
+/// it was given.
+fn in_pty(sim: &TestSim, args: &[&str], extra_env: &[(&str, &str)]) -> crate::common::Pty {
+    let path = crate::common::path_with_fake(
+        sim,
+        "fakepager",
+        "n=$(wc -l); echo \"FAKE-PAGER got $n lines\"",
+    );
+    let mut cmd = crate::common::std_cmd(sim.home.path());
+    cmd.args([
+        "--url",
+        &sim.handle.url(),
+        "--fingerprint",
+        &sim.handle.fingerprint(),
+    ])
+    .args(args)
+    .env("PROXMOX_USER", "root@pam")
+    .env("PROXMOX_PASSWORD", crate::common::PASSWORD)
+    .env("TERM", "xterm")
+    .env("PATH", path)
+    .env("PAGER", "fakepager");
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    crate::common::Pty::spawn(cmd, 20_000)
+}
+
+#[test]
+fn long_output_on_a_terminal_goes_through_the_pager() {
+    let sim = TestSim::demo();
+    // `config web01` is taller than a 24-row screen.
+    let mut p = in_pty(&sim, &["-c", "config web01"], &[]);
+    let (_, found) = p.exp_regex("FAKE-PAGER got [0-9]+ lines").unwrap();
+    let n: usize = found.split_whitespace().nth(2).unwrap().parse().unwrap();
+    assert!(n >= 24, "{found}");
+    p.exp_eof().unwrap();
+    // Short output is printed directly.
+    let mut p = in_pty(&sim, &["-c", "version"], &[]);
+    let before = p.exp_eof().unwrap();
+    assert!(
+        before.contains("release") && !before.contains("FAKE-PAGER"),
+        "{before}"
+    );
+    // --no-pager, and PVESH_PLUS_PAGER=cat, print it directly.
+    let mut p = in_pty(&sim, &["--no-pager", "-c", "config web01"], &[]);
+    let before = p.exp_eof().unwrap();
+    assert!(
+        before.contains("boot.order") && !before.contains("FAKE-PAGER"),
+        "{before}"
+    );
+    let mut p = in_pty(
+        &sim,
+        &["-c", "config web01"],
+        &[("PVESH_PLUS_PAGER", "cat")],
+    );
+    let before = p.exp_eof().unwrap();
+    assert!(
+        before.contains("boot.order") && !before.contains("FAKE-PAGER"),
+        "{before}"
+    );
+}
+
+#[test]
+fn piped_output_never_goes_through_the_pager() {
+    let sim = TestSim::demo();
+    let path = crate::common::path_with_fake(&sim, "fakepager", "echo FAKE-PAGER");
+    let out = sim
+        .cmd()
+        .env("PATH", path)
+        .env("PAGER", "fakepager")
+        .args(["-c", "config web01"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("boot.order") && !text.contains("FAKE-PAGER"),
+        "{text}"
+    );
+}
