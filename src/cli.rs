@@ -447,6 +447,10 @@ async fn run_session(args: SessionArgs) -> Result<i32> {
     let interactive =
         args.command.is_none() && args.file.is_none() && std::io::stdin().is_terminal();
     setup_staging(&mut session.ctx, session.config.clone(), interactive)?;
+    // Long tasks draw progress bars when standard error is a terminal (plain lines otherwise).
+    if crate::render::progress::use_terminal() {
+        session.ctx.staging.progress = Some(crate::render::progress::task_bars());
+    }
     let detected = Style::detect();
     let style = Style {
         pager: detected.pager && !args.no_pager,

@@ -79,7 +79,7 @@ impl Ctx {
             format: OutputFormat::Table,
             inventory: SharedInventory::default(),
             schema: SharedSchema::default(),
-            notes: Box::new(|msg| eprintln!("{msg}")),
+            notes: Box::new(crate::render::progress::note),
         }
     }
 

@@ -6,6 +6,7 @@
 
 pub mod dashboard;
 pub mod pager;
+pub mod progress;
 mod table;
 
 pub use table::{render_records, render_value};

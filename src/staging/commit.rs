@@ -63,7 +63,9 @@ impl CommitReport {
 impl StagingState {
     /// The executor for this session: audited, and journaled into this buffer's journal.
     pub fn executor(&self, client: &Client) -> Executor {
-        Executor::new(client.clone(), self.audit.clone()).with_journal(self.buffer.journal())
+        Executor::new(client.clone(), self.audit.clone())
+            .with_journal(self.buffer.journal())
+            .with_progress(self.progress.clone())
     }
 
     /// Commits the pending plan. `live` is the cluster's view of every guest right now.

@@ -25,7 +25,9 @@ use tokio_util::sync::CancellationToken;
 use super::action::{Action, ActionKind, Op};
 use super::audit::AuditLog;
 use super::journal::{Flight, Journal};
-use crate::api::{ApiError, Client, TaskOutcome, Upid, WaitOptions, endpoints};
+use crate::api::{
+    ApiError, Client, LogProgress, TaskOutcome, Upid, WaitOptions, endpoints, log_progress,
+};
 use crate::lang::{Record, Value};
 
 /// How a list of actions runs.
@@ -205,6 +207,12 @@ fn error_text(e: &ApiError) -> String {
     }
 }
 
+/// Where the progress of data-copying tasks goes as it comes (a bar per task on a terminal,
+/// see `render::progress::task_bars`): the task's key (`[2/5]`), its label, and the progress
+/// its log reported, or `None` when the task ended. Without one, the progress lines go to the
+/// `progress` callback of [`Executor::run`] as text.
+pub type ProgressSink = Arc<dyn Fn(&str, &str, Option<LogProgress>) + Send + Sync>;
+
 /// The one way mutating requests are sent. Cheap to clone.
 #[derive(Clone)]
 pub struct Executor {
@@ -213,6 +221,7 @@ pub struct Executor {
     journal: Option<Arc<Journal>>,
     /// Where audit-log write failures are reported (once per failure).
     warn: Option<mpsc::UnboundedSender<String>>,
+    bars: Option<ProgressSink>,
 }
 
 impl Executor {
@@ -222,7 +231,14 @@ impl Executor {
             audit,
             journal: None,
             warn: None,
+            bars: None,
         }
+    }
+
+    /// Sends the progress of data-copying tasks to `sink` (see [`ProgressSink`]).
+    pub fn with_progress(mut self, sink: Option<ProgressSink>) -> Executor {
+        self.bars = sink;
+        self
     }
 
     /// Journals the actions it sends (those with an id) in `journal`.
@@ -611,12 +627,25 @@ impl Job {
         }
         let (tag, label) = (self.tag.clone(), a.target.label());
         let progress = self.progress.clone();
+        let bars = self.exec.bars.clone();
+        let bar_label = format!("{tag} {label}: {}", a.summary());
         let mut on_log = move |line: &str| {
-            if copies && line.contains('%') {
-                let _ = progress.send(format!("{tag} {label}: {}", line.trim()));
+            if !copies {
+                return;
+            }
+            match (&bars, log_progress(line)) {
+                (Some(sink), Some(p)) => sink(&tag, &bar_label, Some(p)),
+                _ if line.contains('%') => {
+                    let _ = progress.send(format!("{tag} {label}: {}", line.trim()));
+                }
+                _ => {}
             }
         };
-        match self.exec.follow(a, upid, &wait, &mut on_log).await {
+        let followed = self.exec.follow(a, upid, &wait, &mut on_log).await;
+        if let (Some(sink), true) = (&self.exec.bars, copies) {
+            sink(&self.tag, "", None);
+        }
+        match followed {
             Ok(done) => {
                 let r = JobResult::done(done.exitstatus, Some(text));
                 self.after_config(r).await

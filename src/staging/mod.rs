@@ -41,8 +41,8 @@ pub use confirm::{
     clock_from_env, peek, rollback_actions, snapshot_actions, snapshot_name, take,
 };
 pub use executor::{
-    ExecOptions, Executor, ItemOutcome, LiveGuest, OUTCOME_COLUMNS, Outcome, Sent, outcome_records,
-    status_skip,
+    ExecOptions, Executor, ItemOutcome, LiveGuest, OUTCOME_COLUMNS, Outcome, ProgressSink, Sent,
+    outcome_records, status_skip,
 };
 pub use journal::{Flight, Journal};
 
@@ -64,6 +64,8 @@ pub struct StagingState {
     pub cancel: CancellationToken,
     /// Set by a command that handles Ctrl-C itself; the line runner reads it.
     pub graceful: Arc<AtomicBool>,
+    /// On a terminal: where tasks that copy data show their progress (a bar each).
+    pub progress: Option<ProgressSink>,
 }
 
 impl StagingState {
@@ -77,6 +79,7 @@ impl StagingState {
             timer_notify: None,
             cancel: CancellationToken::new(),
             graceful: Arc::new(AtomicBool::new(false)),
+            progress: None,
         }
     }
 }

@@ -6,7 +6,7 @@
 
 use super::{ApiError, Ctx, NODE, Perm, Reply, Route, route};
 use crate::sim::state::Volume;
-use crate::sim::tasks::{Effect, progress_lines};
+use crate::sim::tasks::Effect;
 
 const STORAGE: &str = "storage:string fmt=pve-storage-id";
 /// The size of a downloaded image: a typical generic cloud image (about 330 MiB).
@@ -108,12 +108,17 @@ fn download_url(c: &mut Ctx) -> Result<Reply, ApiError> {
         lines.push(format!("download failed: 404 Not Found ({url})"));
         Err("download failed: 404 Not Found".to_string())
     } else {
-        lines.extend(
-            progress_lines(IMAGE_BYTES, 4)
-                .into_iter()
-                .zip([25, 50, 75, 100])
-                .map(|(l, pct)| format!("downloaded {pct}% ({l})")),
-        );
+        // One progress statement per line (`transferred 82.5 MiB of 330.0 MiB (25.00%)`).
+        let mib = |b: u64| format!("{:.1} MiB", b as f64 / f64::from(1u32 << 20));
+        lines.extend((1..=4u64).map(|i| {
+            let done = IMAGE_BYTES / 4 * i;
+            format!(
+                "transferred {} of {} ({:.2}%)",
+                mib(done),
+                mib(IMAGE_BYTES),
+                i as f64 * 25.0
+            )
+        }));
         lines.push(format!("download of '{url}' to '{volid}' finished"));
         c.state.volumes.push(Volume {
             storage: storage.clone(),
