@@ -75,6 +75,9 @@ pub struct SessionArgs {
     /// Output format: table, json, yaml, csv, md.
     #[arg(short = 'o', long = "output", value_name = "FORMAT")]
     pub output: Option<String>,
+    /// Never page long output (default on a terminal: $PVESH_PLUS_PAGER, $PAGER, less -FRX).
+    #[arg(long)]
+    pub no_pager: bool,
     /// With --demo: generate this many guests instead of the demo cluster.
     #[arg(long, value_name = "N", requires = "demo")]
     pub guests: Option<usize>,
@@ -476,7 +479,15 @@ async fn run_session(args: SessionArgs) -> Result<i32> {
         &session.identity,
         interactive,
     )?;
-    let style = Style::detect();
+    // Long tasks draw progress bars when standard error is a terminal (plain lines otherwise).
+    if crate::render::progress::use_terminal() {
+        session.ctx.staging.progress = Some(crate::render::progress::task_bars());
+    }
+    let detected = Style::detect();
+    let style = Style {
+        pager: detected.pager && !args.no_pager,
+        ..detected
+    };
     if let Some(line) = &args.command {
         let code = run_and_print(&mut session.ctx, line, style, None).await;
         return Ok(crate::commands::finish_run(&mut session.ctx, false, code).await);

@@ -5,8 +5,6 @@
 //! Formatting is pure ([`format_output`]); only [`run_and_print`] and [`print_error`] write to
 //! the terminal.
 
-use std::io::Write;
-
 use crate::commands::{Output, check_confirm_window, run_line};
 use crate::error::{Error, ErrorKind, exit};
 use crate::lang::Value;
@@ -71,10 +69,7 @@ async fn run_one(ctx: &mut Ctx, line: &str, style: Style, location: Option<&str>
         }
         Ok(out) => {
             let text = format_output(&out, ctx.format, style);
-            let mut stdout = std::io::stdout().lock();
-            let _ = stdout.write_all(text.as_bytes());
-            let _ = stdout.flush();
-            drop(stdout);
+            crate::render::pager::show(&text, style.pager);
             if let Some(e) = &out.failure {
                 print_error(e, location);
             }
@@ -298,6 +293,12 @@ pub fn format_output(out: &Output, format: OutputFormat, style: Style) -> String
                             ),
                             other => other.clone(),
                         })
+                        .collect(),
+                ),
+                (_, Value::Record(r)) if !out.hidden.is_empty() => Value::Record(
+                    r.iter()
+                        .filter(|(k, _)| !out.hidden.iter().any(|h| h == k))
+                        .map(|(k, v)| (k.to_string(), v.clone()))
                         .collect(),
                 ),
                 _ => out.value.clone(),

@@ -91,7 +91,7 @@ impl Ctx {
             format: OutputFormat::Table,
             inventory,
             schema: SharedSchema::default(),
-            notes: Box::new(|msg| eprintln!("{msg}")),
+            notes: Box::new(crate::render::progress::note),
         }
     }
 

@@ -31,7 +31,9 @@ pub use client::{Auth, Client, ConnectOptions, TfaPrompt, WebSocket};
 pub use endpoints::{ApiRequest, GuestKind, Method, PowerAction};
 pub use envelope::ApiResponse;
 pub use error::ApiError;
-pub use task::{TaskLog, TaskOutcome, TaskTimes, WaitOptions};
+pub use task::{
+    LogProgress, TaskLog, TaskOutcome, TaskTimes, WaitOptions, log_length, log_progress,
+};
 pub use tls::TlsMode;
 pub use upid::Upid;
 

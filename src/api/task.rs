@@ -177,6 +177,115 @@ pub fn is_empty_placeholder(lines: &[TaskLogLine]) -> bool {
     matches!(lines, [only] if only.n == 1 && only.t == "no content")
 }
 
+/// The progress a task log line reports: `transferred 8.0 GiB of 32.0 GiB (25.00%)` (migrate,
+/// clone, disk move), `INFO:  10% (3.2 GiB of 32.0 GiB) in 3s, read: ...` (vzdump),
+/// `progress 10% (read 3435973836 bytes, ...)` (restore).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LogProgress {
+    /// 0 to 100.
+    pub percent: f64,
+    /// Bytes done and in all, when the line says (`8.0 GiB of 32.0 GiB`).
+    pub done: Option<u64>,
+    pub total: Option<u64>,
+}
+
+impl LogProgress {
+    /// `25% (8.0 GiB of 32.0 GiB)`, or `25%` when the line gave no sizes.
+    pub fn text(&self) -> String {
+        let pct = format!("{:.0}%", self.percent.floor());
+        match (self.done, self.total) {
+            (Some(d), Some(t)) => format!(
+                "{pct} ({} of {})",
+                crate::lang::format_size(d),
+                crate::lang::format_size(t)
+            ),
+            _ => pct,
+        }
+    }
+}
+
+/// The size a `wget` log line announces (`Length: 346030080 (330M) [application/...]`), which
+/// the download tasks' later percentage lines are a share of.
+pub fn log_length(line: &str) -> Option<u64> {
+    line.strip_prefix("Length: ")?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+impl LogProgress {
+    /// Fills in the sizes from `total` (from [`log_length`]) when the line gave only a share.
+    pub fn of_total(self, total: Option<u64>) -> LogProgress {
+        match (self.total, total) {
+            (None, Some(t)) => LogProgress {
+                done: Some((t as f64 * self.percent / 100.0).round() as u64),
+                total: Some(t),
+                ..self
+            },
+            _ => self,
+        }
+    }
+}
+
+/// Reads the progress in a task log line: its first `N%` (0 to 100) and its first
+/// `SIZE of SIZE`; `None` for a line without a percentage.
+pub fn log_progress(line: &str) -> Option<LogProgress> {
+    let pct = first_percent(line)?;
+    let (done, total) = sizes_of(line).unzip();
+    Some(LogProgress {
+        percent: pct,
+        done,
+        total,
+    })
+}
+
+/// The number before the first `%` that follows a number not glued to other digits or dots.
+fn first_percent(line: &str) -> Option<f64> {
+    let bytes = line.as_bytes();
+    for (i, _) in line.match_indices('%') {
+        let start = bytes[..i]
+            .iter()
+            .rposition(|b| !(b.is_ascii_digit() || *b == b'.'))
+            .map_or(0, |p| p + 1);
+        let Ok(n) = line[start..i].parse::<f64>() else {
+            continue;
+        };
+        return (0.0..=100.0).contains(&n).then_some(n);
+    }
+    None
+}
+
+/// The first `SIZE of SIZE` (`8.0 GiB of 32.0 GiB`), in bytes.
+fn sizes_of(line: &str) -> Option<(u64, u64)> {
+    line.match_indices(" of ").find_map(|(i, _)| {
+        let before = line[..i]
+            .rsplitn(3, ' ')
+            .take(2)
+            .map(|w| w.trim_start_matches('('))
+            .collect::<Vec<_>>();
+        let done = match before.as_slice() {
+            [unit, n] => size_word(&format!("{n}{unit}")).or_else(|| size_word(unit)),
+            [one] => size_word(one),
+            _ => None,
+        }?;
+        let mut after = line[i + 4..]
+            .split([' ', ')', ','])
+            .filter(|w| !w.is_empty());
+        let first = after.next()?;
+        let total = size_word(first).or_else(|| size_word(&format!("{first}{}", after.next()?)))?;
+        Some((done, total))
+    })
+}
+
+/// `8.0GiB`, `330.0MiB`, `12B` as bytes; not a bare number.
+fn size_word(w: &str) -> Option<u64> {
+    let digits = w.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    (digits > 0 && w[digits..].ends_with('B'))
+        .then(|| crate::lang::parse_size(w))
+        .flatten()
+}
+
 impl Client {
     /// Sends a request to an asynchronous endpoint and returns its UPID; `None` when the
     /// server finished at once and answered `null` (e.g. `POST .../config` within
@@ -327,6 +436,51 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_in_task_log_lines() {
+        const GIB: u64 = 1 << 30;
+        type Want = Option<(f64, Option<u64>, Option<u64>)>;
+        let cases: &[(&str, Want)] = &[
+            (
+                "transferred 8.0 GiB of 32.0 GiB (25.00%)",
+                Some((25.0, Some(8 * GIB), Some(32 * GIB))),
+            ),
+            (
+                "drive-scsi0: transferred 1.0 GiB of 32.0 GiB (3.12%) in 2s",
+                Some((3.12, Some(GIB), Some(32 * GIB))),
+            ),
+            (
+                "INFO:  10% (3.2 GiB of 32.0 GiB) in 3s, read: 1.1 GiB/s, write: 900.0 MiB/s",
+                Some((10.0, Some(3_435_973_837), Some(32 * GIB))),
+            ),
+            (
+                "progress 10% (read 3435973836 bytes, duration 1 sec)",
+                Some((10.0, None, None)),
+            ),
+            (
+                "INFO: transferred 32.00 GiB in 30 seconds (1.1 GiB/s)",
+                None,
+            ),
+            ("INFO: status = running", None),
+            ("starting migration of VM 101 to node 'pve2'", None),
+            ("weird 250% line", None),
+            (
+                "  32768K ........ ........ ........ ........  19%  112M 2s",
+                Some((19.0, None, None)),
+            ),
+        ];
+        for (line, want) in cases {
+            let got = log_progress(line).map(|p| (p.percent, p.done, p.total));
+            assert_eq!(got, *want, "{line}");
+        }
+        let length = "Length: 346030080 (330M) [application/octet-stream]";
+        assert_eq!(log_length(length), Some(346_030_080));
+        assert_eq!(log_length("Saving to: 'x.tmp'"), None);
+        let half = log_progress("50%").unwrap().of_total(Some(1000));
+        assert_eq!((half.done, half.total), (Some(500), Some(1000)));
+        assert_eq!(half.text(), "50% (500 B of 1000 B)");
+    }
 
     #[test]
     fn exit_statuses() {

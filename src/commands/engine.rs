@@ -28,6 +28,9 @@ pub struct Output {
     /// A live screen to run on the terminal instead of printing the value (`dashboard`); the
     /// caller runs it only when stdout is a terminal, and prints the value (one frame) otherwise.
     pub live: Option<super::dashboard::Live>,
+    /// Fields a single record's `key: value` view leaves out (the record keeps them for pipes
+    /// and JSON): `config` shows each property string once, through its sub-fields.
+    pub hidden: Vec<String>,
 }
 
 impl Output {
@@ -40,11 +43,18 @@ impl Output {
             failure: None,
             handoff: None,
             live: None,
+            hidden: Vec::new(),
         }
     }
 
     pub fn none() -> Output {
         Output::value(Value::Null)
+    }
+
+    /// Leaves `fields` out of a single record's `key: value` view (see [`Output::hidden`]).
+    pub fn with_hidden(mut self, fields: Vec<String>) -> Output {
+        self.hidden = fields;
+        self
     }
 
     pub fn with_columns(mut self, columns: &[&str]) -> Output {

@@ -7,11 +7,12 @@
 use std::collections::BTreeMap;
 
 use super::read::target_guests;
-use super::reads::{flags_to_bool, list_records};
+use super::reads::list_records;
 use super::{Arg, ArgKind, Category, Command, Ctx, Example, Output, Signature, propstring};
 use crate::api::{ApiError, ApiRequest, GuestKind, endpoints};
 use crate::error::Result;
 use crate::inventory::Guest;
+use crate::lang::fields::{self, RecordKind};
 use crate::lang::{Record, Value};
 
 const SNAPSHOT_FIELDS: &[&str] = &[
@@ -129,7 +130,7 @@ pub static SNAPSHOTS: Command = Command {
                 let data = ctx
                     .get(&endpoints::snapshot_list(g.kind, &g.node, g.vmid))
                     .await?;
-                for (depth, item) in snapshot_tree(list_records(&data)) {
+                for (depth, item) in snapshot_tree(list_records(RecordKind::Snapshot, &data)) {
                     let Value::Record(snap) = item else { continue };
                     let name = snap.get("name").map(Value::display).unwrap_or_default();
                     let current = name == "current";
@@ -254,7 +255,7 @@ pub static BACKUPS: Command = Command {
                         continue;
                     }
                 };
-                for item in list_records(&data) {
+                for item in list_records(RecordKind::Content, &data) {
                     let Value::Record(b) = item else { continue };
                     let vmid = b.get("vmid").and_then(Value::as_f64).map(|v| v as u32);
                     if let (Some(w), Some(v)) = (&wanted, vmid)
@@ -276,9 +277,7 @@ pub static BACKUPS: Command = Command {
                     }
                     r.insert("storage", Value::String(storage.clone()));
                     r.insert("node", Value::String(node.clone()));
-                    let mut v = Value::Record(r);
-                    flags_to_bool(&mut v, &["protected"]);
-                    out.push(v);
+                    out.push(Value::Record(r));
                 }
             }
             out.sort_by(|a, b| {
@@ -307,18 +306,6 @@ pub static BACKUPS: Command = Command {
     },
 };
 
-/// A config value as it comes: numbers stay numbers, everything else is text. Config keys mean
-/// other things than status fields (`memory` is MiB), so no field typing by name here.
-fn config_value(v: &serde_json::Value) -> Value {
-    match v {
-        serde_json::Value::String(s) => match s.parse::<i64>() {
-            Ok(i) if !s.starts_with('0') || s == "0" => Value::Int(i),
-            _ => Value::String(s.clone()),
-        },
-        other => Value::from_json(other),
-    }
-}
-
 /// One guest's config from its pending list: values with pending changes applied, every property
 /// string expanded, and a `pending` record naming each change (`4096 → 8192`, `delete`).
 fn config_record(g: &Guest, rows: &serde_json::Value) -> Value {
@@ -332,16 +319,26 @@ fn config_record(g: &Guest, rows: &serde_json::Value) -> Value {
         let Some(key) = row.get("key").and_then(|k| k.as_str()) else {
             continue;
         };
-        let current = row.get("value").map(config_value);
-        let new = row.get("pending").map(config_value);
+        let current = row
+            .get("value")
+            .map(|v| fields::typed_field(RecordKind::Config, key, v));
+        let new = row
+            .get("pending")
+            .map(|v| fields::typed_field(RecordKind::Config, key, v));
         let delete = row
             .get("delete")
             .is_some_and(|d| d.as_i64().unwrap_or(1) != 0);
+        let raw = row.get("pending").or_else(|| row.get("value"));
+        let text = match raw {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+            None => String::new(),
+        };
         let shown = new.clone().or_else(|| current.clone()).unwrap_or_default();
-        let text = shown.display();
         r.insert(key, shown);
         if key != "digest" {
             for (sub, v) in propstring::expand(key, &text) {
+                let v = fields::retype(RecordKind::Config, &sub, v);
                 r.insert(sub, v);
             }
         }
@@ -363,6 +360,21 @@ fn config_record(g: &Guest, rows: &serde_json::Value) -> Value {
         },
     );
     Value::Record(r)
+}
+
+/// The fields a config's `key: value` view leaves out, so it shows each property string once,
+/// through its typed sub-fields (`boot.order`, `meta.ctime` as a time) rather than also as its
+/// raw text (`boot: order=...`), and no `pending` line when nothing is pending. The record keeps
+/// them all, for pipes and JSON.
+fn view_hidden(r: &Record) -> Vec<String> {
+    let expanded = |k: &str| {
+        r.fields()
+            .any(|f| f.len() > k.len() + 1 && f.starts_with(k) && f.as_bytes()[k.len()] == b'.')
+    };
+    r.iter()
+        .filter(|(k, v)| expanded(k) || (*k == "pending" && v.is_null()))
+        .map(|(k, _)| k.to_string())
+        .collect()
 }
 
 fn pending_request(g: &Guest) -> ApiRequest {
@@ -460,7 +472,9 @@ pub static CONFIG: Command = Command {
                 out.push(config_record(g, &rows));
             }
             if out.len() == 1 && call.input.is_null() {
-                return Ok(Output::value(out.remove(0)));
+                let one = out.remove(0);
+                let hidden = one.as_record().map(view_hidden).unwrap_or_default();
+                return Ok(Output::value(one).with_hidden(hidden));
             }
             Ok(Output::value(Value::List(out))
                 .with_columns(&["vmid", "name", "node", "type", "cores", "memory", "pending"])
@@ -476,13 +490,16 @@ mod tests {
 
     #[test]
     fn snapshots_come_in_tree_order() {
-        let items = list_records(&json!([
-            {"name": "current", "parent": "b2", "description": "You are here!"},
-            {"name": "b2", "parent": "a", "snaptime": 300},
-            {"name": "a", "snaptime": 100},
-            {"name": "b1", "parent": "a", "snaptime": 200},
-            {"name": "c", "parent": "b1", "snaptime": 250},
-        ]));
+        let items = list_records(
+            RecordKind::Snapshot,
+            &json!([
+                {"name": "current", "parent": "b2", "description": "You are here!"},
+                {"name": "b2", "parent": "a", "snaptime": 300},
+                {"name": "a", "snaptime": 100},
+                {"name": "b1", "parent": "a", "snaptime": 200},
+                {"name": "c", "parent": "b1", "snaptime": 250},
+            ]),
+        );
         let got: Vec<(usize, String)> = snapshot_tree(items)
             .into_iter()
             .map(|(d, v)| (d, field_text(&v, "name")))

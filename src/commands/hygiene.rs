@@ -92,7 +92,7 @@ async fn orphans(ctx: &mut Ctx, call: &Call) -> Result<Output> {
         let data = ctx
             .get(&endpoints::storage_content(&node, &storage, None, None))
             .await?;
-        for item in list_records(&data) {
+        for item in list_records(crate::lang::fields::RecordKind::Content, &data) {
             let Some(r) = item.as_record() else { continue };
             let content = r.get("content").map(Value::display).unwrap_or_default();
             if !DISK_CONTENT.contains(&content.as_str()) {
@@ -242,11 +242,13 @@ async fn node_of(ctx: &Ctx, inv: &Inventory, w: &Wanted, storage: &str) -> Resul
         let data = ctx
             .get(&endpoints::storage_content(&h.node, storage, None, None))
             .await?;
-        let has = list_records(&data).iter().any(|v| {
-            v.as_record()
-                .and_then(|r| r.get("volid"))
-                .is_some_and(|id| id.display() == w.volid)
-        });
+        let has = list_records(crate::lang::fields::RecordKind::Content, &data)
+            .iter()
+            .any(|v| {
+                v.as_record()
+                    .and_then(|r| r.get("volid"))
+                    .is_some_and(|id| id.display() == w.volid)
+            });
         if has {
             on.push(h.node.clone());
         }

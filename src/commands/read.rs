@@ -9,6 +9,7 @@ use crate::api::ApiError;
 use crate::api::endpoints::{self, TaskSource};
 use crate::error::{Error, Result};
 use crate::inventory::Guest;
+use crate::lang::fields::{self, RecordKind};
 use crate::lang::{Record, Value};
 
 /// The columns `ls` shows in a table; the records carry every field.
@@ -56,7 +57,7 @@ pub fn guest_record(g: &Guest) -> Value {
     r.insert("node", Value::String(g.node.clone()));
     r.insert("type", Value::String(g.kind.as_str().to_string()));
     r.insert("status", Value::String(g.status.clone()));
-    r.insert("cpu", Value::Float(g.cpu));
+    r.insert("cpu", Value::Percent(g.cpu));
     r.insert("maxcpu", Value::Int(g.maxcpu as i64));
     r.insert("mem", Value::Size(g.mem));
     r.insert("maxmem", Value::Size(g.maxmem));
@@ -225,7 +226,7 @@ pub static STATUS: Command = Command {
                 r.insert("name", Value::String(g.name.clone()));
                 r.insert("node", Value::String(g.node.clone()));
                 r.insert("type", Value::String(g.kind.as_str().to_string()));
-                if let Value::Record(live) = Value::from_pve_json(&data) {
+                if let Value::Record(live) = fields::typed(RecordKind::Guest, &data) {
                     for (k, v) in live.iter() {
                         if !r.contains(k) {
                             r.insert(k, v.clone());
@@ -276,7 +277,7 @@ pub static NODES: Command = Command {
     run: |ctx, _call| {
         Box::pin(async move {
             let data = ctx.get(&endpoints::nodes()).await?;
-            let mut items = match Value::from_pve_json(&data) {
+            let mut items = match fields::typed(RecordKind::Node, &data) {
                 Value::List(items) => items,
                 other => vec![other],
             };
@@ -367,7 +368,7 @@ pub static TASKS: Command = Command {
                 }
                 None => match ctx.get_or_api_error(&endpoints::cluster_tasks()).await {
                     Ok(data) => {
-                        let Value::List(items) = Value::from_pve_json(&data) else {
+                        let Value::List(items) = fields::typed(RecordKind::Task, &data) else {
                             return Err(Error::internal("/cluster/tasks did not return a list"));
                         };
                         (items, None)
@@ -450,7 +451,7 @@ async fn node_tasks(
             .client
             .call(&endpoints::node_tasks(node, limit, source, vmid))
             .await?;
-        let Value::List(rows) = Value::from_pve_json(&page.data) else {
+        let Value::List(rows) = fields::typed(RecordKind::Task, &page.data) else {
             return Err(Error::internal(format!(
                 "/nodes/{node}/tasks did not return a list"
             )));
@@ -482,3 +483,57 @@ pub static VERSION: Command = Command {
         })
     },
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lang::fields::{FieldType, field_type};
+
+    /// `ls` builds its records from the inventory: each field must have the type that
+    /// `status` and raw reads give the same field (one set of types per record kind).
+    #[test]
+    fn guest_records_have_the_guest_kinds_field_types() {
+        let g = Guest {
+            vmid: 101,
+            name: "web01".into(),
+            node: "pve1".into(),
+            kind: crate::api::GuestKind::Qemu,
+            status: "running".into(),
+            template: false,
+            tags: vec!["prod".into(), "web".into()],
+            pool: None,
+            lock: None,
+            hastate: None,
+            cpu: 0.17,
+            maxcpu: 2,
+            mem: 1 << 30,
+            maxmem: 4 << 30,
+            disk: 0,
+            maxdisk: 32 << 30,
+            uptime: 3600,
+            netin: 1,
+            netout: 2,
+        };
+        let Value::Record(r) = guest_record(&g) else {
+            panic!("not a record")
+        };
+        let mut typed = 0;
+        for (k, v) in r.iter() {
+            let Some(t) = field_type(RecordKind::Guest, k) else {
+                continue;
+            };
+            let want = match t {
+                FieldType::Size | FieldType::Mebibytes | FieldType::SizeText => "size",
+                FieldType::Duration => "duration",
+                FieldType::Time => "time",
+                FieldType::Percent => "percentage",
+                FieldType::Tags | FieldType::List => "list",
+                FieldType::Flag => "bool",
+            };
+            assert_eq!(v.type_name(), want, "ls field {k}");
+            typed += 1;
+        }
+        assert!(typed >= 10, "only {typed} typed fields");
+        assert_eq!(r.get("cpu").map(Value::display).as_deref(), Some("17.0%"));
+    }
+}

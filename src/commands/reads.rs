@@ -10,6 +10,7 @@ use super::{Arg, ArgKind, Category, Command, Ctx, Example, Output, Signature, fl
 use crate::api::endpoints;
 use crate::error::{Error, Result};
 use crate::inventory::Inventory;
+use crate::lang::fields::{self, RecordKind};
 use crate::lang::{Record, Value};
 
 const PS_COLUMNS: &[&str] = &[
@@ -70,37 +71,12 @@ const KEEP_KEYS: &[&str] = &[
     "keep-yearly",
 ];
 
-/// The `data` of a list endpoint as records.
-pub(super) fn list_records(data: &serde_json::Value) -> Vec<Value> {
-    match Value::from_pve_json(data) {
+/// The `data` of a list endpoint as records of `kind` (see [`crate::lang::fields`]).
+pub(super) fn list_records(kind: RecordKind, data: &serde_json::Value) -> Vec<Value> {
+    match fields::typed(kind, data) {
         Value::List(items) => items,
         Value::Null => Vec::new(),
         other => vec![other],
-    }
-}
-
-/// Turns a comma-separated `content` field into a list, so `where content has backup` works.
-pub(super) fn split_content(item: &mut Value) {
-    if let Value::Record(r) = item
-        && let Some(Value::String(s)) = r.get("content").cloned()
-    {
-        let list = s
-            .split(',')
-            .filter(|c| !c.is_empty())
-            .map(|c| Value::String(c.to_string()))
-            .collect();
-        r.insert("content", Value::List(list));
-    }
-}
-
-/// Makes PVE's 0/1 flags booleans.
-pub(super) fn flags_to_bool(item: &mut Value, names: &[&str]) {
-    if let Value::Record(r) = item {
-        for name in names {
-            if let Some(Value::Int(i)) = r.get(name).cloned() {
-                r.insert(*name, Value::Bool(i != 0));
-            }
-        }
     }
 }
 
@@ -252,7 +228,7 @@ pub static POOLS: Command = Command {
         Box::pin(async move {
             let data = ctx.get(&endpoints::pools()).await?;
             let inv = ctx.inventory().await?;
-            let mut items = list_records(&data);
+            let mut items = list_records(RecordKind::Any, &data);
             for item in &mut items {
                 if let Value::Record(r) = item {
                     let id = r.get("poolid").map(Value::display).unwrap_or_default();
@@ -301,11 +277,11 @@ pub static STORAGE: Command = Command {
     run: |ctx, call| {
         Box::pin(async move {
             let node = call.args.positionals.first().map(|w| w.text.clone());
-            let (mut items, columns): (Vec<Value>, &[&str]) = match node {
+            let (items, columns): (Vec<Value>, &[&str]) = match node {
                 Some(node) => {
                     known_node(&*ctx.inventory().await?, &node)?;
                     let data = ctx.get(&endpoints::storage_list(&node)).await?;
-                    let mut items = list_records(&data);
+                    let mut items = list_records(RecordKind::Storage, &data);
                     for item in &mut items {
                         if let Value::Record(r) = item {
                             r.insert("node", Value::String(node.clone()));
@@ -323,7 +299,7 @@ pub static STORAGE: Command = Command {
                     let data = ctx
                         .get(&endpoints::cluster_resources(Some("storage")))
                         .await?;
-                    let mut items = list_records(&data);
+                    let mut items = list_records(RecordKind::Storage, &data);
                     for item in &mut items {
                         if let Value::Record(r) = item {
                             r.remove("id");
@@ -345,10 +321,6 @@ pub static STORAGE: Command = Command {
                     )
                 }
             };
-            for item in &mut items {
-                split_content(item);
-                flags_to_bool(item, &["shared", "active", "enabled"]);
-            }
             Ok(Output::value(Value::List(items))
                 .with_columns(columns)
                 .with_empty("no storages"))
@@ -436,13 +408,12 @@ pub static CONTENT: Command = Command {
                     None,
                 ))
                 .await?;
-            let mut items = list_records(&data);
+            let mut items = list_records(RecordKind::Content, &data);
             for item in &mut items {
                 if let Value::Record(r) = item {
                     r.insert("storage", Value::String(storage.clone()));
                     r.insert("node", Value::String(node.clone()));
                 }
-                flags_to_bool(item, &["protected"]);
             }
             Ok(Output::value(Value::List(items))
                 .with_columns(&["volid", "content", "format", "size", "ctime", "vmid"])

@@ -273,10 +273,11 @@ pub static PWD: Command = Command {
 /// `GET` an API path (relative to the current one) and return its data as records.
 pub async fn get_path(ctx: &mut Ctx, path: &str, params: &[(String, String)]) -> Result<Value> {
     let full = join_path(&ctx.cwd, path);
-    let mut req = ApiRequest::get(full);
+    let mut req = ApiRequest::get(full.clone());
     for (k, v) in params {
         req = req.param(k, v);
     }
     let data = ctx.get(&req).await?;
-    Ok(Value::from_pve_json(&data))
+    let kind = crate::lang::fields::kind_of_path(&full);
+    Ok(crate::lang::fields::typed(kind, &data))
 }

@@ -54,6 +54,8 @@ enum Kind {
     /// Integers (and booleans, as 0 and 1).
     Int,
     Float,
+    /// Shares (`cpu`): their sum and mean stay shares.
+    Percent,
     Size,
     Duration,
     Time,
@@ -64,6 +66,7 @@ impl Kind {
         match value {
             Value::Bool(_) | Value::Int(_) => Some(Kind::Int),
             Value::Float(_) => Some(Kind::Float),
+            Value::Percent(_) => Some(Kind::Percent),
             Value::Size(_) => Some(Kind::Size),
             Value::Duration(_) => Some(Kind::Duration),
             Value::Time(_) => Some(Kind::Time),
@@ -86,6 +89,7 @@ impl Kind {
     fn name(self) -> &'static str {
         match self {
             Kind::Int | Kind::Float => "numbers",
+            Kind::Percent => "percentages",
             Kind::Size => "sizes",
             Kind::Duration => "durations",
             Kind::Time => "times",
@@ -144,7 +148,7 @@ fn sum_or_avg(values: &[&Value], field: &str, op: Aggregate) -> Result<Value, Op
     };
     // Integers of every kind add exactly; a float anywhere makes the sum a float.
     let exact: Option<i128> = values.iter().try_fold(0i128, |acc, v| match v {
-        Value::Float(_) => None,
+        Value::Float(_) | Value::Percent(_) => None,
         Value::Bool(b) => Some(acc + i128::from(*b)),
         Value::Int(i) => Some(acc + i128::from(*i)),
         Value::Size(n) | Value::Duration(n) => Some(acc + i128::from(*n)),
@@ -178,6 +182,7 @@ fn typed(kind: Kind, x: f64) -> Value {
         Kind::Time => Value::Time(whole as i64),
         Kind::Int => Value::Int(whole as i64),
         Kind::Float => Value::Float(x),
+        Kind::Percent => Value::Percent(x),
     }
 }
 

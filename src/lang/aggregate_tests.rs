@@ -50,8 +50,8 @@ fn durations_numbers_and_times_keep_their_kind() {
     ));
     assert!(matches!(agg(&g, "cores", Aggregate::Sum), Value::Int(8)));
     assert!(matches!(agg(&g, "cores", Aggregate::Avg), Value::Float(x) if x == 2.0));
-    assert!(matches!(agg(&g, "cpu", Aggregate::Sum), Value::Float(x) if x == 0.75));
-    assert!(matches!(agg(&g, "cpu", Aggregate::Avg), Value::Float(x) if x == 0.25));
+    assert!(matches!(agg(&g, "cpu", Aggregate::Sum), Value::Percent(x) if x == 0.75));
+    assert!(matches!(agg(&g, "cpu", Aggregate::Avg), Value::Percent(x) if x == 0.25));
     assert!(matches!(
         agg(&g, "ctime", Aggregate::Min),
         Value::Time(1600000000)
@@ -168,7 +168,7 @@ fn group_by_carries_aggregates_between_count_and_items() {
     );
     assert_eq!(first.get("node"), Some(&Value::from("pve2")));
     assert!(matches!(first.get("sum.maxmem"), Some(Value::Size(n)) if *n == 3 * GIB));
-    assert!(matches!(first.get("avg.cpu"), Some(Value::Float(x)) if *x == 0.25));
+    assert!(matches!(first.get("avg.cpu"), Some(Value::Percent(x)) if *x == 0.25));
     assert!(matches!(
         first.get("max.uptime"),
         Some(Value::Duration(200))

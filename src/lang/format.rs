@@ -220,7 +220,7 @@ mod tests {
         | vmid | name | mem | uptime | tags | note | cpu |
         | --- | --- | --- | --- | --- | --- | --- |
         | 100 | web01 | 4.0 GiB | 3d 4h | a, b |  |  |
-        | 101 | say "hi", ok |  |  |  | x\|y<br>z | 0.5 |
+        | 101 | say "hi", ok |  |  |  | x\|y<br>z | 50.0% |
         "#);
         assert_eq!(to_md(&[]), "");
     }

@@ -10,6 +10,7 @@
 //! parser.rs  tokens → Pipeline { stages }, and the flag / key=value / positional split
 //! units.rs   size, duration, time and boolean literals and their human display
 //! value.rs   Value, Record, cross-type comparison, JSON in and out
+//! fields.rs  field types per record kind (guest, node, config, snapshot, ...)
 //! filter/    the `where` language: tree and evaluation (mod.rs), grammar and highlighting
 //!            classes (parse.rs), printing back (display.rs)
 //! ops.rs     select, sort-by, first, last, count, get, uniq, group-by
@@ -48,6 +49,7 @@
 
 mod aggregate;
 mod error;
+pub mod fields;
 mod filter;
 mod format;
 mod lexer;
@@ -69,6 +71,7 @@ pub use ops::{
 };
 pub use parser::{Args, Flag, Pair, Pipeline, Stage, parse_pipeline, split_args, statements};
 pub use units::{
-    format_duration, format_size, format_time, parse_bool, parse_duration, parse_size, parse_time,
+    format_duration, format_size, format_time, parse_bool, parse_duration, parse_percent,
+    parse_size, parse_time,
 };
 pub use value::{Record, Value};

@@ -109,6 +109,19 @@ pub fn parse_time(text: &str) -> Option<i64> {
     Some(date.and_hms_opt(0, 0, 0)?.and_utc().timestamp())
 }
 
+/// Parses a percentage as a fraction: `50%` → 0.5, `12.5%` → 0.125.
+pub fn parse_percent(text: &str) -> Option<f64> {
+    let number = text.trim().strip_suffix('%')?.trim_end();
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return None;
+    }
+    number
+        .parse::<f64>()
+        .ok()
+        .filter(|f| f.is_finite())
+        .map(|f| f / 100.0)
+}
+
 /// `4.0 GiB`, `512.0 MiB`, `100 B`: one decimal above bytes.
 pub fn format_size(bytes: u64) -> String {
     const NAMES: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];

@@ -21,6 +21,8 @@ pub enum Value {
     Bool(bool),
     Int(i64),
     Float(f64),
+    /// A share held as a fraction, as PVE sends it (`cpu` 0.17), shown as a percentage (`17.0%`).
+    Percent(f64),
     String(String),
     /// Bytes.
     Size(u64),
@@ -156,27 +158,6 @@ impl FromIterator<(String, Value)> for Record {
     }
 }
 
-/// The kind PVE's well-known numeric fields carry, by name (as `/cluster/resources`, node and
-/// guest status, storage status, task and snapshot lists send them).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum PveKind {
-    Size,
-    Duration,
-    Time,
-}
-
-fn pve_kind(name: &str) -> Option<PveKind> {
-    match name {
-        "mem" | "maxmem" | "disk" | "maxdisk" | "swap" | "maxswap" | "netin" | "netout"
-        | "diskread" | "diskwrite" | "size" | "used" | "avail" | "total" | "free" => {
-            Some(PveKind::Size)
-        }
-        "uptime" => Some(PveKind::Duration),
-        "ctime" | "starttime" | "endtime" | "snaptime" | "time" | "expire" => Some(PveKind::Time),
-        _ => None,
-    }
-}
-
 impl Value {
     /// Converts JSON as it is: numbers become `Int` (or `Float`), objects become records.
     pub fn from_json(json: &Json) -> Value {
@@ -197,34 +178,11 @@ impl Value {
         }
     }
 
-    /// Like [`Value::from_json`] but types PVE's well-known fields: `mem maxmem disk maxdisk ...`
-    /// as sizes, `uptime` as a duration, `ctime starttime endtime snaptime ...` as times.
+    /// Like [`Value::from_json`] but types PVE's well-known fields (`mem` as a size, `uptime`
+    /// as a duration, `ctime` as a time, ...) as most endpoints use them; see
+    /// [`super::fields`] for the types per record kind.
     pub fn from_pve_json(json: &Json) -> Value {
-        match json {
-            Json::Array(items) => Value::List(items.iter().map(Value::from_pve_json).collect()),
-            Json::Object(map) => Value::Record(
-                map.iter()
-                    .map(|(k, v)| (k.clone(), Value::from_pve_field(k, v)))
-                    .collect(),
-            ),
-            other => Value::from_json(other),
-        }
-    }
-
-    /// Converts one field's JSON value, typed by the field's name as PVE uses it: `mem` as a size,
-    /// `uptime` as a duration, `starttime` as a time. A value of an unexpected shape (such as a
-    /// config `size` string `32G`) stays as it is.
-    pub fn from_pve_field(name: &str, json: &Json) -> Value {
-        let typed = match pve_kind(name) {
-            Some(PveKind::Size) => json
-                .as_u64()
-                .or_else(|| json.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
-                .map(Value::Size),
-            Some(PveKind::Duration) => json.as_u64().map(Value::Duration),
-            Some(PveKind::Time) => json.as_i64().map(Value::Time),
-            None => None,
-        };
-        typed.unwrap_or_else(|| Value::from_pve_json(json))
+        super::fields::typed(super::fields::RecordKind::Any, json)
     }
 
     /// Machine-readable JSON: sizes in bytes, durations in seconds, times in unix seconds.
@@ -233,7 +191,9 @@ impl Value {
             Value::Null => Json::Null,
             Value::Bool(b) => Json::Bool(*b),
             Value::Int(i) => Json::from(*i),
-            Value::Float(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
+            Value::Float(f) | Value::Percent(f) => {
+                serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number)
+            }
             Value::String(s) => Json::String(s.clone()),
             Value::Size(n) | Value::Duration(n) => Json::from(*n),
             Value::Time(t) => Json::from(*t),
@@ -261,6 +221,9 @@ impl Value {
             .flatten()
         {
             return Value::Float(f);
+        }
+        if let Some(p) = units::parse_percent(text) {
+            return Value::Percent(p);
         }
         if let Some(d) = text
             .ends_with('m')
@@ -301,7 +264,7 @@ impl Value {
         match self {
             Value::Bool(b) => Some(f64::from(u8::from(*b))),
             Value::Int(i) => Some(*i as f64),
-            Value::Float(f) => Some(*f),
+            Value::Float(f) | Value::Percent(f) => Some(*f),
             Value::Size(n) | Value::Duration(n) => Some(*n as f64),
             Value::Time(t) => Some(*t as f64),
             _ => None,
@@ -326,6 +289,7 @@ impl Value {
             Value::Bool(_) => "bool",
             Value::Int(_) => "int",
             Value::Float(_) => "float",
+            Value::Percent(_) => "percentage",
             Value::String(_) => "string",
             Value::Size(_) => "size",
             Value::Duration(_) => "duration",
@@ -367,6 +331,7 @@ impl Value {
             Value::Bool(_)
             | Value::Int(_)
             | Value::Float(_)
+            | Value::Percent(_)
             | Value::Size(_)
             | Value::Duration(_)
             | Value::Time(_) => 0,
@@ -469,6 +434,7 @@ impl fmt::Display for Value {
             Value::Bool(b) => write!(f, "{b}"),
             Value::Int(i) => write!(f, "{i}"),
             Value::Float(x) => write!(f, "{x}"),
+            Value::Percent(x) => write!(f, "{:.1}%", x * 100.0),
             Value::String(s) => f.write_str(s),
             Value::Size(n) => f.write_str(&units::format_size(*n)),
             Value::Duration(n) => f.write_str(&units::format_duration(*n)),

@@ -115,15 +115,23 @@ fn pve_json_types_well_known_fields() {
         "{mem: 4.0 GiB, uptime: 3d 4h, starttime: 2026-11-21T10:00:00Z, name: x}"
     );
     assert!(matches!(
-        Value::from_pve_field("size", &json!("32G")),
+        crate::lang::fields::typed_field(
+            crate::lang::fields::RecordKind::Any,
+            "size",
+            &json!("32G")
+        ),
         Value::String(_)
     ));
     assert!(matches!(
-        Value::from_pve_field("size", &json!(1024)),
+        crate::lang::fields::typed_field(
+            crate::lang::fields::RecordKind::Any,
+            "size",
+            &json!(1024)
+        ),
         Value::Size(1024)
     ));
     assert!(matches!(
-        Value::from_pve_field("vmid", &json!(100)),
+        crate::lang::fields::typed_field(crate::lang::fields::RecordKind::Any, "vmid", &json!(100)),
         Value::Int(100)
     ));
     // Machine-readable output stays numeric.

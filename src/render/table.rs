@@ -2,9 +2,15 @@
 //! `key: value` lines.
 //!
 //! Column order is the order fields first appear (stable: the same records always give the same
-//! columns). When the table is wider than the terminal, the widest columns are shortened with
-//! `…` down to a floor; if that is not enough, columns are dropped from the right and a footer
-//! says how many, and how to choose them (`select`).
+//! columns). A table wider than [`Style::width`] is fitted ([`fit`]): on a terminal, free-text
+//! columns (`description`, `notes`, `tags`, ...) are shortened with `…` to a floor; then the
+//! low-priority columns are dropped (`uptime` first); on a terminal, long values (an
+//! action, a volume id) are shortened to a floor; then the important columns are dropped too
+//! (`name` and `status` last; the first column is always kept); on a terminal, what is still too
+//! wide is shortened last. A note line names the
+//! columns left out and how to choose them (`select`). Output that is not a terminal never has a
+//! value shortened ([`Style::shorten`]): it only loses whole columns, and only when `COLUMNS`
+//! asks for a width.
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
@@ -13,7 +19,42 @@ use crate::lang::{Record, Value};
 
 /// The narrowest a shortened column gets.
 const MIN_COL: usize = 6;
+/// The narrowest free text is shortened to before any column is dropped.
+const TEXT_FLOOR: usize = 16;
+/// The narrowest a long value is shortened to before an important column is dropped.
+const LONG_FLOOR: usize = 32;
 const GAP: usize = 2;
+
+/// Free text, shortened first on a terminal: its start says enough.
+const FREE_TEXT: &[&str] = &[
+    "description",
+    "notes",
+    "comment",
+    "detail",
+    "why",
+    "effect",
+    "tags",
+    "tree",
+    "ssh",
+    "ssl_fingerprint",
+];
+
+/// How long a column stays when the table is too wide: low ranks are dropped first, columns of
+/// equal rank from the right. Columns not named here rank in the middle (2).
+fn rank(column: &str) -> u8 {
+    match column {
+        "uptime" | "maxcpu" | "netin" | "netout" | "pid" | "pstart" | "subtype" | "plugintype"
+        | "level" | "depth" | "qmpstatus" | "hastate" | "pool" | "lock" => 0,
+        // `type` says qemu/lxc in `ls` but what a task did in `tasks`: it outlasts the end time.
+        "type" | "maxdisk" | "disk" | "endtime" | "format" | "content" | "shared" | "protected"
+        | "user" | "template" => 1,
+        "tags" | "description" | "notes" | "mem" | "cpu" | "snaptime" | "ctime" | "size"
+        | "starttime" | "detail" | "why" | "effect" | "ip" | "ssl_fingerprint" => 3,
+        "vmid" | "name" | "guest" | "node" | "status" | "n" | "action" | "outcome" | "volid"
+        | "storage" | "tree" | "id" | "upid" | "key" | "tag" => 4,
+        _ => 2,
+    }
+}
 
 /// Renders any value: a list of records as a table, one record as `key: value` lines, a list of
 /// scalars one per line, a scalar as itself. `empty` is what an empty list says.
@@ -59,19 +100,10 @@ fn cell_text(v: &Value) -> String {
     }
 }
 
-/// A cell's text; PVE's `cpu` is a fraction of the guest's cores, shown as a percentage.
-fn column_text(column: &str, v: &Value) -> String {
-    match (column, v) {
-        ("cpu", Value::Float(f)) => format!("{:.1}%", f * 100.0),
-        ("cpu", Value::Int(i)) => format!("{:.1}%", *i as f64 * 100.0),
-        _ => cell_text(v),
-    }
-}
-
 fn right_aligned(v: &Value) -> bool {
     matches!(
         v,
-        Value::Int(_) | Value::Float(_) | Value::Size(_) | Value::Duration(_)
+        Value::Int(_) | Value::Float(_) | Value::Percent(_) | Value::Size(_) | Value::Duration(_)
     )
 }
 
@@ -95,7 +127,7 @@ pub fn render_records(items: &[Value], style: Style) -> String {
                 .map(|c| match item {
                     Value::Record(r) => r
                         .get(c)
-                        .map(|v| (column_text(c, v), right_aligned(v)))
+                        .map(|v| (cell_text(v), right_aligned(v)))
                         .unwrap_or_default(),
                     _ => (String::new(), false),
                 })
@@ -113,7 +145,7 @@ pub fn render_records(items: &[Value], style: Style) -> String {
                 .max(c.width())
         })
         .collect();
-    let (widths, shown) = fit(&natural, &columns, style.width);
+    let (widths, shown) = fit(&natural, &columns, style);
     // A column is right-aligned (header included) when all its cells are numbers.
     let right_col: Vec<bool> = (0..columns.len())
         .map(|i| {
@@ -127,8 +159,9 @@ pub fn render_records(items: &[Value], style: Style) -> String {
         .collect();
 
     let mut out = String::new();
-    let header: Vec<String> = (0..shown)
-        .map(|i| pad(&columns[i], widths[i], right_col[i]))
+    let header: Vec<String> = shown
+        .iter()
+        .map(|&i| pad(&truncate(&columns[i], widths[i]), widths[i], right_col[i]))
         .collect();
     let header = header.join(&" ".repeat(GAP));
     let header = header.trim_end();
@@ -140,8 +173,8 @@ pub fn render_records(items: &[Value], style: Style) -> String {
     out.push('\n');
     for row in &rows {
         let mut line = String::new();
-        for i in 0..shown {
-            if i > 0 {
+        for (n, &i) in shown.iter().enumerate() {
+            if n > 0 {
                 line.push_str(&" ".repeat(GAP));
             }
             let (text, right) = &row[i];
@@ -156,33 +189,102 @@ pub fn render_records(items: &[Value], style: Style) -> String {
         out.push_str(line.trim_end());
         out.push('\n');
     }
-    if shown < columns.len() {
-        let hidden = &columns[shown..];
-        out.push_str(&format!(
-            "({} more column{} not shown: {}; use `select` to choose)\n",
-            hidden.len(),
-            if hidden.len() == 1 { "" } else { "s" },
-            hidden.join(" ")
-        ));
+    if shown.len() < columns.len() {
+        let hidden: Vec<&str> = (0..columns.len())
+            .filter(|i| !shown.contains(i))
+            .map(|i| columns[i].as_str())
+            .collect();
+        out.push_str(&dropped_note(&hidden, style.width));
     }
     out
 }
 
-/// Column widths that fit `width`, and how many columns are shown.
-fn fit(natural: &[usize], columns: &[String], width: usize) -> (Vec<usize>, usize) {
+/// The one line that names the columns a table left out: `(not shown: type uptime; `select`
+/// picks columns)`, shortened to `(+3 columns not shown; ...)` when the names do not fit.
+fn dropped_note(hidden: &[&str], width: usize) -> String {
+    let named = format!(
+        "(not shown: {}; `select` picks columns)\n",
+        hidden.join(" ")
+    );
+    if named.width() <= width.saturating_add(1) {
+        return named;
+    }
+    format!(
+        "(+{} columns not shown; `select` picks columns)\n",
+        hidden.len()
+    )
+}
+
+/// Column widths that fit `style.width`, and the columns shown (indices, in order). See the
+/// module docs for the order of the steps.
+fn fit(natural: &[usize], columns: &[String], style: Style) -> (Vec<usize>, Vec<usize>) {
+    let width = style.width;
     let mut widths = natural.to_vec();
-    let total = |w: &[usize], n: usize| w[..n].iter().sum::<usize>() + GAP * n.saturating_sub(1);
-    let mut shown = widths.len();
-    while total(&widths, shown) > width {
-        // Shorten the widest shortenable column by one.
-        let candidate = (0..shown)
-            .filter(|&i| widths[i] > MIN_COL.max(columns[i].width().min(MIN_COL + 4)))
-            .max_by_key(|&i| widths[i]);
+    let mut shown: Vec<usize> = (0..widths.len()).collect();
+    let total = |w: &[usize], shown: &[usize]| {
+        shown.iter().map(|&i| w[i]).sum::<usize>() + GAP * shown.len().saturating_sub(1)
+    };
+    // Shortens the widest column among `pick` by one while above its floor; false when none is.
+    let shorten = |widths: &mut Vec<usize>, shown: &[usize], pick: &dyn Fn(usize) -> usize| {
+        let candidate = shown
+            .iter()
+            .copied()
+            .filter(|&i| widths[i] > pick(i))
+            .max_by_key(|&i| (widths[i], i));
         match candidate {
-            Some(i) => widths[i] -= 1,
-            None if shown > 1 => shown -= 1,
-            None => break,
+            Some(i) => {
+                widths[i] -= 1;
+                true
+            }
+            None => false,
         }
+    };
+    let free_text = |i: usize| {
+        if FREE_TEXT.contains(&columns[i].as_str()) {
+            TEXT_FLOOR.max(columns[i].width())
+        } else {
+            usize::MAX
+        }
+    };
+    if style.shorten {
+        while total(&widths, &shown) > width && shorten(&mut widths, &shown, &free_text) {}
+    }
+    // Drops the lowest-ranked column below `below` (the rightmost among equals; never the
+    // first) while too wide.
+    let drop = |widths: &Vec<usize>, shown: &mut Vec<usize>, below: u8| {
+        while total(widths, shown) > width {
+            let pos = (1..shown.len())
+                .filter(|&p| rank(&columns[shown[p]]) < below)
+                .min_by_key(|&p| (rank(&columns[shown[p]]), usize::MAX - p));
+            match pos {
+                Some(p) => {
+                    shown.remove(p);
+                }
+                None => break,
+            }
+        }
+    };
+    drop(&widths, &mut shown, 3);
+    if style.shorten {
+        // Long values (an action, a volume id) lose their end before an important column goes.
+        let long = |i: usize| if i == 0 { natural[0] } else { LONG_FLOOR };
+        while total(&widths, &shown) > width && shorten(&mut widths, &shown, &long) {}
+    }
+    drop(&widths, &mut shown, u8::MAX);
+    // A drop may leave room: shortened free text gets it back, leftmost first.
+    for &i in &shown {
+        let room = width.saturating_sub(total(&widths, &shown));
+        widths[i] += room.min(natural[i] - widths[i]);
+    }
+    if style.shorten {
+        let any = |i: usize| {
+            if i == 0 {
+                natural[0]
+            } else {
+                MIN_COL.min(natural[i])
+            }
+        };
+        while total(&widths, &shown) > width && shorten(&mut widths, &shown, &any) {}
     }
     (widths, shown)
 }
@@ -250,6 +352,8 @@ mod tests {
             Style {
                 width: 80,
                 color: false,
+                shorten: true,
+                pager: false,
             },
         );
         insta::assert_snapshot!(out, @r"
@@ -266,6 +370,8 @@ mod tests {
             Style {
                 width: 30,
                 color: false,
+                shorten: true,
+                pager: false,
             },
         );
         for line in out.lines().take(3) {
@@ -296,6 +402,8 @@ mod tests {
             Style {
                 width: 80,
                 color: false,
+                shorten: true,
+                pager: false,
             },
         );
         assert!(!plain.contains('\u{1b}'));
@@ -304,8 +412,175 @@ mod tests {
             Style {
                 width: 80,
                 color: true,
+                shorten: true,
+                pager: false,
             },
         );
         assert!(coloured.contains('\u{1b}'));
+    }
+
+    /// Guests as `ls` shows them: the ten columns, with long names and tags.
+    fn ls_rows() -> Vec<Value> {
+        let row = |vmid: i64, name: &str, kind: &str, tags: &[&str]| {
+            rec(&[
+                ("vmid", Value::Int(vmid)),
+                ("name", name.into()),
+                ("node", "pve1".into()),
+                ("type", kind.into()),
+                ("status", "running".into()),
+                ("cpu", Value::Percent(0.17)),
+                ("mem", Value::Size(368 << 20)),
+                ("maxmem", Value::Size(16 << 30)),
+                ("uptime", Value::Duration(263_000)),
+                (
+                    "tags",
+                    Value::List(tags.iter().map(|t| Value::from(*t)).collect()),
+                ),
+            ])
+        };
+        vec![
+            row(101, "web01", "qemu", &["prod", "web"]),
+            row(140, "lab-k8s-worker-1", "qemu", &["lab", "k8s"]),
+            row(9000, "ubuntu-24.04-cloud", "qemu", &["template"]),
+            row(201, "proxy01", "lxc", &["infra", "edge", "prod"]),
+        ]
+    }
+
+    fn at(width: usize, shorten: bool) -> Style {
+        Style {
+            width,
+            color: false,
+            shorten,
+            pager: false,
+        }
+    }
+
+    fn header(out: &str) -> Vec<&str> {
+        out.lines().next().unwrap().split_whitespace().collect()
+    }
+
+    /// Each row: the width, whether values may be shortened (a terminal), the columns kept and
+    /// the note line naming the others.
+    #[test]
+    fn tables_fit_60_80_and_120_columns() {
+        let all = [
+            "vmid", "name", "node", "type", "status", "cpu", "mem", "maxmem", "uptime", "tags",
+        ];
+        let cases: &[(usize, bool, &[&str], Option<&str>)] = &[
+            (120, true, &all, None),
+            (120, false, &all, None),
+            (100, false, &all, None),
+            (
+                90,
+                true,
+                &[
+                    "vmid", "name", "node", "status", "cpu", "mem", "maxmem", "tags",
+                ],
+                Some("(not shown: type uptime; `select` picks columns)"),
+            ),
+            (
+                80,
+                true,
+                &["vmid", "name", "node", "status", "cpu", "mem", "tags"],
+                Some("(not shown: type maxmem uptime; `select` picks columns)"),
+            ),
+            (
+                80,
+                false,
+                &["vmid", "name", "node", "status", "cpu", "mem", "tags"],
+                Some("(not shown: type maxmem uptime; `select` picks columns)"),
+            ),
+            (
+                60,
+                true,
+                &["vmid", "name", "node", "status", "cpu", "mem"],
+                Some("(not shown: type maxmem uptime tags; `select` picks columns)"),
+            ),
+            (
+                60,
+                false,
+                &["vmid", "name", "node", "status", "cpu", "mem"],
+                Some("(not shown: type maxmem uptime tags; `select` picks columns)"),
+            ),
+        ];
+        for (width, shorten, kept, note) in cases {
+            let out = render_records(&ls_rows(), at(*width, *shorten));
+            for line in out.lines() {
+                assert!(
+                    line.width() <= *width,
+                    "{width}: {line:?} is too wide\n{out}"
+                );
+            }
+            assert_eq!(header(&out), *kept, "{width} {shorten}\n{out}");
+            let last = out.lines().last().unwrap();
+            match note {
+                Some(n) => assert_eq!(last, *n, "{width} {shorten}"),
+                None => assert!(!out.contains("not shown"), "{out}"),
+            }
+            // Names are never shortened while other columns can go.
+            assert!(
+                out.contains("ubuntu-24.04-cloud"),
+                "{width} {shorten}\n{out}"
+            );
+            if !shorten {
+                assert!(!out.contains('…'), "piped output keeps values whole\n{out}");
+            }
+        }
+    }
+
+    #[test]
+    fn free_text_is_shortened_on_a_terminal_and_dropped_when_piped() {
+        let rows = vec![rec(&[
+            ("vmid", Value::Int(101)),
+            ("guest", "web01".into()),
+            ("tree", "pre-upgrade".into()),
+            ("snaptime", Value::Time(1_766_620_800)),
+            (
+                "description",
+                "before apt full-upgrade, with the kernel pinned and the old one kept".into(),
+            ),
+        ])];
+        let term = render_records(&rows, at(80, true));
+        assert!(
+            term.contains("description") && term.contains("before apt"),
+            "{term}"
+        );
+        assert!(term.contains('…') && !term.contains("not shown"), "{term}");
+        assert!(term.lines().all(|l| l.width() <= 80), "{term}");
+        let piped = render_records(&rows, at(80, false));
+        assert!(!piped.contains('…'), "{piped}");
+        assert!(
+            piped.ends_with("(not shown: description; `select` picks columns)\n"),
+            "{piped}"
+        );
+        // Without a width nothing is dropped or cut.
+        let whole = render_records(&rows, at(Style::UNLIMITED, false));
+        assert!(
+            whole.contains("the old one kept") && !whole.contains("not shown"),
+            "{whole}"
+        );
+    }
+
+    #[test]
+    fn the_width_comes_from_the_terminal_then_columns() {
+        use super::super::fit_width;
+        type Case<'a> = (bool, Option<usize>, Option<&'a str>, (usize, bool));
+        let cases: &[Case] = &[
+            (true, Some(100), Some("80"), (100, true)),
+            (true, None, Some("90"), (90, true)),
+            (true, None, None, (80, true)),
+            (true, Some(0), Some("junk"), (80, true)),
+            (false, None, Some("80"), (80, false)),
+            (false, None, None, (Style::UNLIMITED, false)),
+            (false, None, Some(""), (Style::UNLIMITED, false)),
+            (false, None, Some("5"), (20, false)),
+        ];
+        for (tty, size, columns, want) in cases {
+            assert_eq!(
+                fit_width(*tty, *size, *columns),
+                *want,
+                "{tty} {size:?} {columns:?}"
+            );
+        }
     }
 }

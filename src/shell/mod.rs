@@ -348,7 +348,7 @@ async fn repl(ctx: &mut Ctx, style: Style) -> i32 {
             return exit::OK;
         }
         let before = ctx.current;
-        let code = crate::output::run_and_print(ctx, trimmed, style, None).await;
+        let code = crate::output::run_and_print(ctx, trimmed, style.refreshed(), None).await;
         last_failed = code != exit::OK;
         refresh_snapshots(ctx, ctx.current != before).await;
     }

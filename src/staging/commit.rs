@@ -78,7 +78,8 @@ impl StagingState {
     pub fn executor(&self, client: &Client) -> Executor {
         let exec = Executor::new(client.clone(), self.audit.clone())
             .with_journal(self.buffer.journal())
-            .with_guard(self.guard.clone());
+            .with_guard(self.guard.clone())
+            .with_progress(self.progress.clone());
         match &self.byte_progress {
             Some(bytes) => exec.with_byte_progress(bytes.clone()),
             None => exec,

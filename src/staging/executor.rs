@@ -31,7 +31,10 @@ use super::audit::AuditLog;
 use super::journal::{Flight, Journal};
 use super::policy::Guard;
 use crate::api::upload::{ByteProgress, UploadFile};
-use crate::api::{ApiError, Client, TaskOutcome, Upid, WaitOptions, endpoints};
+use crate::api::{
+    ApiError, Client, LogProgress, TaskOutcome, Upid, WaitOptions, endpoints, log_length,
+    log_progress,
+};
 use crate::lang::{Record, Value};
 
 /// How a list of actions runs.
@@ -220,6 +223,12 @@ fn error_text(e: &ApiError) -> String {
     }
 }
 
+/// Where the progress of data-copying tasks goes as it comes (a bar per task on a terminal,
+/// see `render::progress::task_bars`): the task's key (`[2/5]`), its label, and the progress
+/// its log reported, or `None` when the task ended. Without one, the progress lines go to the
+/// `progress` callback of [`Executor::run`] as text.
+pub type ProgressSink = Arc<dyn Fn(&str, &str, Option<LogProgress>) + Send + Sync>;
+
 /// The one way mutating requests are sent. Cheap to clone.
 #[derive(Clone)]
 pub struct Executor {
@@ -233,6 +242,7 @@ pub struct Executor {
     /// Told the bytes an upload has sent (a progress bar); without it the run's progress
     /// lines say each quarter.
     bytes: Option<ByteProgress>,
+    bars: Option<ProgressSink>,
 }
 
 impl Executor {
@@ -246,6 +256,7 @@ impl Executor {
             guard: Guard::default(),
             warn: None,
             bytes: None,
+            bars: None,
         }
     }
 
@@ -264,6 +275,12 @@ impl Executor {
     /// The refusal of the first action of `actions` that would change a read-only guest.
     pub fn admit(&self, actions: &[Action]) -> crate::error::Result<()> {
         self.guard.admit(actions)
+    }
+
+    /// Sends the progress of data-copying tasks to `sink` (see [`ProgressSink`]).
+    pub fn with_progress(mut self, sink: Option<ProgressSink>) -> Executor {
+        self.bars = sink;
+        self
     }
 
     /// Journals the actions it sends (those with an id) in `journal`.
@@ -716,12 +733,32 @@ impl Job {
         }
         let (tag, label) = (self.tag.clone(), a.target.label());
         let progress = self.progress.clone();
+        let bars = self.exec.bars.clone();
+        let bar_label = format!("{tag} {label}: {}", a.summary());
+        let verb = a.kind().as_str();
+        let mut length = None;
         let mut on_log = move |line: &str| {
-            if copies && line.contains('%') {
-                let _ = progress.send(format!("{tag} {label}: {}", line.trim()));
+            if !copies {
+                return;
+            }
+            if let Some(n) = log_length(line) {
+                length = Some(n);
+            }
+            match (&bars, log_progress(line).map(|p| p.of_total(length))) {
+                (Some(sink), Some(p)) => sink(&tag, &bar_label, Some(p)),
+                // Off a terminal: one line per progress report, in one wording whatever the
+                // task's own (`[1/2] web01 (101): migrate 25% (8.0 GiB of 32.0 GiB)`).
+                (None, Some(p)) => {
+                    let _ = progress.send(format!("{tag} {label}: {verb} {}", p.text()));
+                }
+                _ => {}
             }
         };
-        match self.exec.follow(a, upid, &wait, &mut on_log).await {
+        let followed = self.exec.follow(a, upid, &wait, &mut on_log).await;
+        if let (Some(sink), true) = (&self.exec.bars, copies) {
+            sink(&self.tag, "", None);
+        }
+        match followed {
             Ok(done) => {
                 let r = JobResult::done(done.exitstatus, Some(text));
                 self.after_config(r).await

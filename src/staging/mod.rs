@@ -41,8 +41,8 @@ pub use confirm::{
     clock_from_env, peek, rollback_actions, snapshot_actions, snapshot_name, take,
 };
 pub use executor::{
-    ExecOptions, Executor, ItemOutcome, LiveGuest, OUTCOME_COLUMNS, Outcome, Sent, outcome_records,
-    status_skip,
+    ExecOptions, Executor, ItemOutcome, LiveGuest, OUTCOME_COLUMNS, Outcome, ProgressSink, Sent,
+    outcome_records, status_skip,
 };
 pub use journal::{Flight, Journal};
 
@@ -70,6 +70,8 @@ pub struct StagingState {
     /// Told how far each upload has got (a progress bar on a terminal); without it the
     /// executor's progress lines say each quarter.
     pub byte_progress: Option<crate::api::upload::ByteProgress>,
+    /// On a terminal: where tasks that copy data show their progress (a bar each).
+    pub progress: Option<ProgressSink>,
 }
 
 impl StagingState {
@@ -85,6 +87,7 @@ impl StagingState {
             cancel: CancellationToken::new(),
             graceful: Arc::new(AtomicBool::new(false)),
             byte_progress: crate::render::transfer::terminal_bar(),
+            progress: None,
         }
     }
 }

@@ -10,11 +10,12 @@
 
 use serde_json::Value as Json;
 
-use crate::api::{ApiError, GuestKind, WaitOptions, endpoints};
+use crate::api::{ApiError, GuestKind, WaitOptions, endpoints, log_length, log_progress};
 use crate::config::{Config, Size};
 use crate::error::{Error, Result};
 use crate::inventory::Inventory;
 use crate::lang::{Record, Value};
+use crate::render::progress::{Bar, Unit};
 use crate::session::Ctx;
 use crate::staging::{self, Action, Executor, Op, Params};
 
@@ -310,36 +311,59 @@ pub async fn resolve(ctx: &mut Ctx, config: &Config, args: &TemplateArgs) -> Res
     })
 }
 
-/// Runs a task, passing its `downloaded ...` lines to `ctx.note` as they come.
+/// Runs a task, showing the progress its log reports under `label` (a bar on a terminal, else
+/// a line at each tenth through `ctx.note`); when it ends well after reporting its size, says
+/// `finished` with the size.
 async fn run_noting(
     ctx: &mut Ctx,
     exec: &Executor,
     action: &Action,
     opts: &BuildOptions,
+    (label, finished): (&str, Option<String>),
 ) -> std::result::Result<(), ApiError> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let wait = WaitOptions {
         timeout: Some(opts.task_timeout),
         ..WaitOptions::default()
     };
+    let label = label.to_string();
     let work = async move {
-        let mut on_log = |line: &str| {
-            if line.starts_with("downloaded") {
-                let _ = tx.send(line.to_string());
-            }
+        let mut bar = Bar::with_lines(&label, Unit::Percent, move |line| {
+            let _ = tx.send(line.to_string());
+        });
+        let mut last = None;
+        let mut length = None;
+        let done = {
+            let mut on_log = |line: &str| {
+                if let Some(n) = log_length(line) {
+                    length = Some(n);
+                }
+                if let Some(p) = log_progress(line).map(|p| p.of_total(length)) {
+                    bar.update(&p);
+                    last = Some(p);
+                }
+            };
+            exec.call(action, &wait, &mut on_log).await.map(|_| ())
         };
-        exec.call(action, &wait, &mut on_log).await.map(|_| ())
+        match (&done, last.and_then(|p| p.total), finished) {
+            (Ok(()), Some(total), Some(msg)) => {
+                bar.finish(&format!("{msg} ({})", crate::lang::format_size(total)));
+            }
+            (Ok(()), None, Some(msg)) => bar.finish(&msg),
+            _ => bar.clear(),
+        }
+        done
     };
     tokio::pin!(work);
     loop {
         tokio::select! {
             done = &mut work => {
                 while let Ok(line) = rx.try_recv() {
-                    ctx.note(&format!("  {line}"));
+                    ctx.note(&line);
                 }
                 return done;
             }
-            Some(line) = rx.recv() => ctx.note(&format!("  {line}")),
+            Some(line) = rx.recv() => ctx.note(&line),
         }
     }
 }
@@ -407,7 +431,14 @@ pub async fn build(ctx: &mut Ctx, plan: &TemplatePlan, opts: &BuildOptions) -> R
             plan.name,
             plan.vmid
         ));
-        if let Err(e) = run_noting(ctx, &exec, req, opts).await {
+        let shown = match *what {
+            "download" => (
+                format!("  download {}", plan.file),
+                Some(format!("  downloaded {}", plan.file)),
+            ),
+            _ => (format!("  {what} {}", plan.name), None),
+        };
+        if let Err(e) = run_noting(ctx, &exec, req, opts, (&shown.0, shown.1)).await {
             let cleanup = rollback(ctx, &target, opts).await;
             let image = if plan.reuse_image {
                 None

@@ -189,6 +189,8 @@ fn run_line(sim: &TestSim, ctx: &mut Ctx, line: &str, notes: &RefCell<String>) -
     let style = Style {
         width: WIDTH,
         color: false,
+        shorten: true,
+        pager: false,
     };
     let mut shown = std::mem::take(&mut *notes.borrow_mut());
     let (code, failure) = match result {

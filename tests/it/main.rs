@@ -23,6 +23,7 @@ mod policy;
 mod pty;
 mod rawapi;
 mod reads;
+mod render;
 mod sim_clock;
 mod sim_conformance;
 mod sim_roundtrip;

@@ -150,8 +150,10 @@ fn config_merges_and_marks_pending_changes() {
     insta::assert_snapshot!("config_web01_json", out);
     let all: serde_json::Value = serde_json::from_str(&out).unwrap();
     let v = &all[0];
-    assert_eq!(v["memory"], 8192);
-    assert_eq!(v["pending"]["memory"], "4096 → 8192");
+    // Config memory is MiB in PVE: a size here, bytes in JSON.
+    assert_eq!(v["memory"], 8192u64 << 20);
+    assert_eq!(v["pending"]["memory"], "4.0 GiB → 8.0 GiB");
+    assert_eq!(v["tags"], serde_json::json!(["prod", "web"]));
     assert_eq!(v["pending"]["onboot"], "delete (now 1)");
     assert_eq!(v["net0.bridge"], "vmbr0");
     assert_eq!(v["scsi0.size"], 32u64 << 30);

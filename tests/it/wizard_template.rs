@@ -30,7 +30,21 @@ fn a_template_from_a_url() {
     let sim = TestSim::demo();
     let (code, out, err) = sim.run(&format!("new-template {URL} deb12 --node pve2"));
     assert_eq!(code, 0, "{out}\n{err}");
-    assert!(err.contains("downloaded 100%"), "{err}");
+    // The download's progress reads once per line, then what it got.
+    assert!(
+        err.contains(
+            "  download debian-12-genericcloud-amd64.qcow2: 100% (330.0 MiB of 330.0 MiB)\n"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("  downloaded debian-12-genericcloud-amd64.qcow2 (330.0 MiB)\n"),
+        "{err}"
+    );
+    for line in err.lines().filter(|l| l.contains('%')) {
+        assert_eq!(line.matches('%').count(), 1, "{line}");
+        assert!(!line.contains("transferred"), "{line}");
+    }
     let (vmid, config) = config_of(&sim, "deb12").expect("the template exists");
     let check = |k: &str, want: &str| {
         assert_eq!(

@@ -8,7 +8,8 @@
 //!
 //! Evaluation rules, field value against literal:
 //! - the literal is coerced to the field's type: `mem > 4G` compares bytes, `uptime > 2h`
-//!   seconds, `starttime > 2026-11-01` unix time, `template = 1` a flag;
+//!   seconds, `starttime > 2026-11-01` unix time, `template = 1` a flag, `cpu > 50%` a share
+//!   (a bare number is the fraction: `cpu > 0.5`);
 //! - a missing or null field makes every comparison false (`not` still inverts the result);
 //! - on a list field an operator holds if it holds for any element; the negated operators
 //!   `!=` and `!~` hold if no element matches;
@@ -105,6 +106,8 @@ struct Literal {
     size: Option<u64>,
     duration: Option<u64>,
     time: Option<i64>,
+    /// `50%` as the fraction 0.5 (a bare number compares with a percentage as a fraction).
+    percent: Option<f64>,
     boolean: Option<bool>,
 }
 
@@ -129,6 +132,7 @@ impl Literal {
             size: units::parse_size(&text),
             duration: units::parse_duration(&text),
             time: units::parse_time(&text),
+            percent: units::parse_percent(&text).or(float),
             boolean,
             text,
         }
@@ -155,6 +159,7 @@ impl Literal {
                     .or_else(|| self.size.or(self.duration).map(|n| n as f64))?;
                 x.partial_cmp(&f)
             }
+            Value::Percent(x) => x.partial_cmp(&self.percent?),
             Value::Size(n) => Some(n.cmp(&self.size?)),
             Value::Duration(n) => Some(n.cmp(&self.duration?)),
             Value::Time(t) => Some(t.cmp(&self.time?)),
@@ -220,7 +225,7 @@ fn truthy(value: &Value) -> bool {
         Value::Null => false,
         Value::Bool(b) => *b,
         Value::Int(i) => *i != 0,
-        Value::Float(f) => *f != 0.0,
+        Value::Float(f) | Value::Percent(f) => *f != 0.0,
         Value::Size(n) | Value::Duration(n) => *n != 0,
         Value::Time(t) => *t != 0,
         Value::String(s) => !s.is_empty() && s != "0",

@@ -76,6 +76,13 @@ fn literals_coerce_to_the_field_type() {
     check("template = false", false);
     check("vmid > 1K", false);
     check("mem > lots", false);
+    // `cpu` is a share: `50%` reads as a percentage, a bare number as the fraction.
+    check("cpu < 50%", true);
+    check("cpu = 25%", true);
+    check("cpu > 20%", true);
+    check("cpu > 0.2", true);
+    check("cpu >= 0.3", false);
+    check("cpu > 25.5%", false);
 }
 
 #[test]

@@ -7,7 +7,7 @@
 
 use super::{ApiError, Ctx, NODE, Perm, Reply, Route, route};
 use crate::sim::state::Volume;
-use crate::sim::tasks::{Effect, progress_lines};
+use crate::sim::tasks::Effect;
 
 const STORAGE: &str = "storage:string fmt=pve-storage-id";
 /// The size of a downloaded image: a typical generic cloud image (about 330 MiB).
@@ -89,6 +89,38 @@ fn format_of(file: &str) -> &str {
     }
 }
 
+/// What `wget --progress=dot:giga` writes while fetching `total` bytes (PVE's
+/// `download_file_from_url` runs it and its output is the task log): the length, then a line per
+/// 32 MiB of dots (each dot 1 MiB), each ending in the percentage so far.
+fn wget_lines(total: u64) -> Vec<String> {
+    const LINE: u64 = 32 << 20;
+    let mut lines = vec![
+        format!(
+            "Length: {total} ({}M) [application/octet-stream]",
+            total >> 20
+        ),
+        "Saving to: 'download.tmp'".to_string(),
+        String::new(),
+    ];
+    let mut done = 0;
+    while done < total {
+        let step = LINE.min(total - done);
+        let mib = step >> 20;
+        let dots: Vec<String> = (0..mib.div_ceil(8))
+            .map(|g| ".".repeat((mib - g * 8).min(8) as usize))
+            .collect();
+        let pct = (done + step) * 100 / total;
+        lines.push(format!(
+            "{:>7}K {:<35} {pct:>3}%  112M {}s",
+            done >> 10,
+            dots.join(" "),
+            (total - done - step) / (112 << 20)
+        ));
+        done += step;
+    }
+    lines
+}
+
 fn download_url(c: &mut Ctx) -> Result<Reply, ApiError> {
     c.check_node()?;
     let node = c.node().to_string();
@@ -132,12 +164,7 @@ fn download_url(c: &mut Ctx) -> Result<Reply, ApiError> {
         lines.push(format!("download failed: 404 Not Found ({url})"));
         Err("download failed: 404 Not Found".to_string())
     } else {
-        lines.extend(
-            progress_lines(IMAGE_BYTES, 4)
-                .into_iter()
-                .zip([25, 50, 75, 100])
-                .map(|(l, pct)| format!("downloaded {pct}% ({l})")),
-        );
+        lines.extend(wget_lines(IMAGE_BYTES));
         lines.push(format!("download of '{url}' to '{volid}' finished"));
         c.state.volumes.push(Volume {
             storage: storage.clone(),
