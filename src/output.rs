@@ -229,8 +229,16 @@ fn hand_off(argv: &[String], location: Option<&str>) -> i32 {
 }
 
 /// Prints an error to stderr: `LOCATION: error: first line`, the other lines, then its hints.
+/// On a terminal, lines wider than it are wrapped at words, unless a caret points into the
+/// source line.
 pub fn print_error(e: &Error, location: Option<&str>) {
-    eprint!("{}", error_text(e, location));
+    let text = error_text(e, location);
+    match crate::render::wrap::stderr_width() {
+        Some(w) if !e.message.lines().any(|l| l.trim_start().starts_with('^')) => {
+            eprint!("{}", crate::render::wrap::lines(&text, w));
+        }
+        _ => eprint!("{text}"),
+    }
 }
 
 /// The text [`print_error`] prints. An error with a caret (parse errors, unknown commands and

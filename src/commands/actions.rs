@@ -281,7 +281,7 @@ pub(super) fn stage(ctx: &mut Ctx, staged: Vec<Action>) -> Result<Output> {
     let records =
         super::pending::pending_records(&ctx.staging.buffer.actions()[first - 1..], first);
     ctx.note(&format!(
-        "staged {count} change(s); {} pending — review with `pending` or `diff`, apply with `commit`",
+        "staged {count} change(s); {} pending (`diff` shows them, `commit` applies)",
         ctx.staging.buffer.len()
     ));
     Ok(Output::value(records).with_columns(super::pending::PENDING_COLUMNS))

@@ -7,15 +7,15 @@ use crate::lang::Value;
 
 const FILTER_LANGUAGE: &str = "\
 Filter language (`where EXPR`):
-  comparisons   field = value   != < <= > >=     status=running   mem > 4G
-  regex         field =~ 'pattern'   field !~ 'pattern'             name =~ '^web'
-  membership    field has value (a tag or list member)               tags has prod
-                field in [a,b,c]                                      node in [pve1,pve2]
-  logic         and, or, not, ( )  — not binds tightest, then and, then or
-  literals      sizes 512M 4G 1.5T (binary units, as PVE), durations 90s 2h 3d 1w,
-                numbers, true/false, 'quoted strings'
-  A record without the field does not match. Values are compared as the field's type:
-  `mem > 4G` compares bytes, `uptime > 2h` compares seconds.
+  comparisons  field = value   != < <= > >=       status=running   mem > 4G
+  regex        field =~ 'pattern'   !~ 'pattern'  name =~ '^web'
+  membership   field has value (tag, list member) tags has prod
+               field in [a,b,c]                   node in [pve1,pve2]
+  logic        and, or, not, ( )  — not binds tightest, then and, then or
+  literals     sizes 512M 4G 1.5T (binary units, as PVE), durations 90s 2h 3d
+               1w, numbers, true/false, 'quoted strings'
+  A record without the field does not match. Values are compared as the
+  field's type: `mem > 4G` compares bytes, `uptime > 2h` compares seconds.
 ";
 
 const EXIT_CODES: &str = "\
@@ -33,31 +33,9 @@ Exit codes:
 /// Help is laid out for this many columns (a terminal's default; tables are cut to it too).
 pub const HELP_WIDTH: usize = 80;
 
-/// `text` wrapped at word boundaries to [`HELP_WIDTH`]: the first line starts with `first`, the
-/// others with `indent` spaces. A word longer than a line stays whole.
+/// `text` wrapped at word boundaries to [`HELP_WIDTH`] ([`wrap::words`]).
 fn wrap(first: &str, text: &str, indent: usize) -> String {
-    use unicode_width::UnicodeWidthStr;
-    let mut out = first.to_string();
-    let mut col = first.width();
-    let mut at_start = true;
-    for word in text.split(' ').filter(|w| !w.is_empty()) {
-        let w = word.width();
-        if !at_start && col + 1 + w > HELP_WIDTH {
-            out.push('\n');
-            out.push_str(&" ".repeat(indent));
-            col = indent;
-            at_start = true;
-        }
-        if !at_start {
-            out.push(' ');
-            col += 1;
-        }
-        out.push_str(word);
-        col += w;
-        at_start = false;
-    }
-    out.push('\n');
-    out
+    crate::render::wrap::words(first, text, indent, HELP_WIDTH)
 }
 
 /// The help text of one command.
@@ -209,5 +187,44 @@ fn unknown(name: &str) -> Error {
         err.hinted("`help` lists the commands")
     } else {
         err.hinted(format!("did you mean {}?", close.join(", ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use unicode_width::UnicodeWidthStr;
+
+    /// Every line of every help text fits [`HELP_WIDTH`], except a line whose longest word (a
+    /// URL) could not fit on any line once indented.
+    #[test]
+    fn every_help_text_fits_the_width() {
+        let mut texts = vec![
+            ("help".to_string(), overview()),
+            ("exit-codes".into(), EXIT_CODES.into()),
+        ];
+        texts.extend(
+            COMMANDS
+                .iter()
+                .map(|c| (c.sig.name.to_string(), command_help(&c.sig))),
+        );
+        let mut wide = Vec::new();
+        for (name, text) in &texts {
+            for line in text.lines() {
+                let longest = line
+                    .split(' ')
+                    .map(UnicodeWidthStr::width)
+                    .max()
+                    .unwrap_or(0);
+                if line.width() > HELP_WIDTH && longest + 8 <= HELP_WIDTH {
+                    wide.push(format!("{name}: {line}"));
+                }
+            }
+        }
+        assert!(
+            wide.is_empty(),
+            "lines wider than {HELP_WIDTH}:\n{}",
+            wide.join("\n")
+        );
     }
 }

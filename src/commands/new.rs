@@ -118,7 +118,7 @@ pub static NEW: Command = Command {
                 about: "the plan for a web server, without building it",
             },
             Example {
-                line: "new web04 --template debian-12-cloud --cores 2 --memory 2G --disk 16G --ip 10.0.5.20/24 --gw 10.0.5.1",
+                line: "new web04 --template debian-12-cloud --ip 10.0.5.20/24 --gw 10.0.5.1",
                 about: "a VM with a static address, built at once",
             },
             Example {

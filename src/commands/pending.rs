@@ -21,27 +21,32 @@ pub const PENDING_COLUMNS: &[&str] = &["n", "action", "vmid", "name", "node", "w
 /// `help commit` adds this.
 pub const COMMIT_NOTES: &str = "\
 Confirmed commits (--confirm DURATION):
-  Every affected guest is snapshotted first (pvesh-confirm-<time>), then the plan is applied.
-  Unless `confirm` arrives within DURATION, every guest is rolled back to that snapshot (guests
-  that were running are started again) and a loud notice says so. Actions that no snapshot can
-  undo (destroy, template, raw API writes) refuse --confirm.
-  The window is checked before every line, by a timer in an interactive shell, and when a run
-  ends: a -c, -f or standard-input run that ends inside the window ROLLS BACK before it exits
-  (exit code 3), so closing the session never leaves a silent half-state. Confirm in the same
-  run (`commit --confirm 5m` ... `confirm`) to keep the changes. Leaving the shell inside the
-  window rolls back too. If the process dies (closed terminal, kill -9), the window is saved next
-  to the pending buffer: the next start announces it, and it rolls back when the window ends or
-  when that run ends, unless `confirm` comes first.
-Policy (checked when a change is planned, before any request; exit 4 naming the rule):
-  protected guests (`protected:` in the config, a `protected` tag, PVE's `protection: 1`) refuse
-  destructive actions, raw writes below them included; `quotas.max_cores` and `max_memory` limit
-  `set` (and raw `set .../config`); creating a guest (`new`, `create /nodes/N/qemu|lxc`,
-  `create .../clone`) must use a VMID inside `vmid_ranges` (vm, ct, template) and stay within
+  Every affected guest is snapshotted first (pvesh-confirm-<time>), then the
+  plan is applied. Unless `confirm` arrives within DURATION, every guest is
+  rolled back to that snapshot (guests that were running are started again)
+  and a loud notice says so. Actions that no snapshot can undo (destroy,
+  template, raw API writes) refuse --confirm.
+  The window is checked before every line, by a timer in an interactive shell,
+  and when a run ends: a -c, -f or standard-input run that ends inside the
+  window ROLLS BACK before it exits (exit code 3), so closing the session never
+  leaves a silent half-state. Confirm in the same run (`commit --confirm 5m`
+  ... `confirm`) to keep the changes. Leaving the shell inside the window rolls
+  back too. If the process dies (closed terminal, kill -9), the window is saved
+  next to the pending buffer: the next start announces it, and it rolls back
+  when the window ends or when that run ends, unless `confirm` comes first.
+Policy (checked when a change is planned, before any request; exit 4 naming
+the rule):
+  protected guests (`protected:` in the config, a `protected` tag, PVE's
+  `protection: 1`) refuse destructive actions, raw writes below them included;
+  `quotas.max_cores` and `max_memory` limit `set` (and raw `set .../config`);
+  creating a guest (`new`, `create /nodes/N/qemu|lxc`, `create .../clone`)
+  must use a VMID inside `vmid_ranges` (vm, ct, template) and stay within
   `quotas.max_vms`, `max_cores`, `max_memory` and, for `new`, `max_disk`.
-Raw writes (`set|create|delete PATH k=v`) below a guest are staged; at commit they re-check
-  that the guest is still on that node.
-Exit codes: 3 when any action failed or was skipped; 130 after Ctrl-C (the first Ctrl-C stops
-launching new actions and waits for the running ones; the table says what ran and what not).
+Raw writes (`set|create|delete PATH k=v`) below a guest are staged; at commit
+  they re-check that the guest is still on that node.
+Exit codes: 3 when any action failed or was skipped; 130 after Ctrl-C (the
+first Ctrl-C stops launching new actions and waits for the running ones; the
+table says what ran and what not).
 ";
 
 /// Records for a list of planned actions, numbered from `first`.

@@ -239,7 +239,7 @@ async fn stage_on_guest(
     let records = super::pending::pending_records(std::slice::from_ref(&action), first);
     ctx.staging.stage(vec![action])?;
     ctx.note(&format!(
-        "staged {} {path} on {label}; {} pending — review with `pending` or `diff`, apply with `commit`",
+        "staged {} {path} on {label}; {} pending (`diff` shows them, `commit` applies)",
         method.as_str(),
         ctx.staging.buffer.len()
     ));

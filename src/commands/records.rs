@@ -302,10 +302,11 @@ pub static UNIQ: Command = Command {
 pub const GROUP_BY_NOTES: &str = "\
 Aggregates: --sum F, --avg F, --min F and --max F add the field `sum.F` (and
 so on) to each group, between `count` and `items`, in the order given; repeat
-a flag, or name several fields at once (`--sum maxmem,maxdisk`). They work as the commands
-`sum avg min max` do: sizes stay sizes, durations durations, numbers numbers;
-records lacking the field (or null there) are skipped. `sum.maxmem` is a field
-name like any other: `select`, `where` and `sort-by` take it.
+a flag, or name several fields at once (`--sum maxmem,maxdisk`). They work as
+the commands `sum avg min max` do: sizes stay sizes, durations durations,
+numbers numbers; records lacking the field (or null there) are skipped.
+`sum.maxmem` is a field name like any other: `select`, `where` and `sort-by`
+take it.
 ";
 
 /// The aggregates a `group-by` line asks for, in the order given: `(Sum, "maxmem")`.

@@ -9,6 +9,7 @@ pub mod pager;
 pub mod progress;
 mod table;
 pub mod transfer;
+pub mod wrap;
 
 pub use table::{render_records, render_value};
 

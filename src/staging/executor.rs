@@ -712,12 +712,15 @@ impl Job {
         let Some(upid) = sent.upid else {
             return self.after_config(JobResult::done("OK", None)).await;
         };
+        // The UPID goes on a line of its own, tagged like the others (parallel items
+        // interleave): with it the line would pass 80 columns for most actions.
         let _ = self.progress.send(format!(
-            "{} {}: {} running ({upid})",
+            "{} {}: {} running",
             self.tag,
             a.target.label(),
             a.summary()
         ));
+        let _ = self.progress.send(format!("{} task {upid}", self.tag));
         self.finish(&upid).await
     }
 

@@ -222,3 +222,41 @@ fn history_keeps_no_secret_parameter_of_any_name() {
         "history holds a secret: {history:?}"
     );
 }
+
+/// On an 80-column terminal, notes and errors wider than it are wrapped at words (hints stay
+/// indented as hints); piped, the same lines stay whole (the `-c` tests elsewhere read them).
+#[test]
+fn notes_and_errors_wrap_at_words_on_an_80_column_terminal() {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new("sh");
+    cmd.args([
+        "-c",
+        "stty cols 80 rows 24 && exec \"$0\" \"$@\"",
+        env!("CARGO_BIN_EXE_pvesh-plus"),
+        "--demo",
+        "-c",
+        "clone web01 web09 --dry-run; console web02",
+    ]);
+    for (k, v) in std_cmd(home.path()).get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    cmd.env_remove("COLUMNS").env("TERM", "xterm");
+    let mut p = Pty::spawn(cmd, TIMEOUT_MS);
+    p.exp_string(
+        "web01 (101) is not a template: PVE makes a full clone (linked clones need a\r\n  template)",
+    )
+    .unwrap();
+    p.exp_string("error: web02 (102) has no serial port:")
+        .unwrap();
+    let (_, hint) = p
+        .exp_regex(r"  hint: add one with [^\r]*\r\n        \S")
+        .unwrap();
+    assert!(
+        hint.len() <= 80 + 12,
+        "the hint's first line fits: {hint:?}"
+    );
+    p.exp_eof().unwrap();
+}

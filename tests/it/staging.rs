@@ -479,7 +479,7 @@ fn ctrl_c_stops_launching_and_reports_what_ran() {
     assert_eq!(code, 0, "{err}");
     let mut shell = env.spawn_stdin(&[]);
     shell.send("commit --parallel 1");
-    shell.wait_for("running (UPID:");
+    shell.wait_for("task UPID:");
     let pid = shell.child.id().to_string();
     let status = std::process::Command::new("kill")
         .args(["-INT", &pid])
@@ -612,8 +612,8 @@ fn a_commit_killed_mid_flight_is_resumed_without_sending_anything_twice() {
     };
     let mut shell = env.spawn_stdin(&[]);
     shell.send("commit --parallel 2");
-    shell.wait_for("running (UPID:");
-    shell.wait_for("running (UPID:");
+    shell.wait_for("task UPID:");
+    shell.wait_for("task UPID:");
     shell.child.kill().unwrap();
     shell.child.wait().unwrap();
     assert_eq!(shutdowns(), 2, "two were sent before the kill");
@@ -634,7 +634,7 @@ fn a_commit_killed_mid_flight_is_resumed_without_sending_anything_twice() {
     shell.wait_for("(sent, task UPID:");
     shell.send("commit");
     shell.wait_for("was in flight when the last session stopped; following UPID:");
-    shell.wait_for("running (UPID:");
+    shell.wait_for("task UPID:");
     env.sim.handle.advance(60.0);
     let (code, err) = shell.finish();
     assert_eq!(code, 0, "{err}");
