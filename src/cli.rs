@@ -15,6 +15,7 @@ use crate::config::{AuthSettings, Config, TlsSettings};
 use crate::error::{Error, ErrorKind, Result, exit};
 use crate::output::{print_error, run_and_print};
 use crate::render::Style;
+use crate::render::progress::note;
 use crate::secret::Secret;
 use crate::session::{Ctx, OutputFormat};
 use crate::sim::{self, Scenario, SimHandle, SimOptions};
@@ -279,7 +280,7 @@ async fn connect(args: &SessionArgs) -> Result<Session> {
     };
     let settings = config.connection(args.cluster.as_deref(), &env)?;
     for warning in &settings.warnings {
-        eprintln!("warning: {warning}");
+        note(&format!("warning: {warning}"));
     }
     let url = match &args.url {
         Some(u) => u.clone(),
@@ -302,9 +303,9 @@ async fn connect(args: &SessionArgs) -> Result<Session> {
     // Insecure from the file or PROXMOX_VERIFY_SSL has been warned about with the settings'
     // warnings already: warn once.
     if matches!(tls, TlsMode::Insecure) && settings.tls != TlsSettings::Insecure {
-        eprintln!(
+        note(
             "warning: TLS certificate checks are off (--insecure): anyone on the path can read your credentials; \
-             pin the fingerprint instead (--fingerprint, shown by `nodes` or the PVE web UI)"
+             pin the fingerprint instead (--fingerprint, shown by `nodes` or the PVE web UI)",
         );
     }
     let auth = match &settings.auth {
@@ -443,7 +444,7 @@ async fn connect_demo(args: &SessionArgs) -> Result<Session> {
     }));
     let inv = ctx.refresh().await?;
     let banner = format!(
-        "pvesh+ demo ({} nodes, {} guests) — simulated cluster on {}, type `help`",
+        "pvesh+ demo of {} nodes, {} guests on {}; type `help`",
         inv.nodes().len(),
         inv.guests().len(),
         handle.url()
@@ -531,7 +532,7 @@ async fn run_session(args: SessionArgs) -> Result<i32> {
     }
     println!("{}", session.banner);
     if let Some(notice) = crate::commands::restore_notice(&session.ctx) {
-        eprintln!("{notice}");
+        note(&notice);
     }
     let code = crate::shell::run(&mut session.ctx, style).await;
     // Leaving the shell inside a confirm window rolls back, as the end of a batch does.
@@ -560,20 +561,21 @@ fn setup_staging(
         identity.state_file("confirm"),
     ));
     if let Some(plan) = ctx.staging.confirm.peek() {
-        eprintln!(
+        note(&format!(
             "!!! an earlier session left a confirmed commit unconfirmed ({} guest(s), snapshot {}): \
              type `confirm` to keep it; otherwise it rolls back when its window ends or when this run ends",
             plan.guests.len(),
             plan.snapname
-        );
+        ));
     }
     if interactive {
         // The line editor holds the terminal in raw mode: end lines with \r\n.
         ctx.staging.timer_notify = Some(Arc::new(|msg: &str| {
+            let msg = crate::render::wrap::for_stderr(msg);
             eprint!("\r\n{}\r\n", msg.replace('\n', "\r\n"));
         }));
     } else if let Some(notice) = crate::commands::restore_notice(ctx) {
-        eprintln!("{notice}");
+        note(&notice);
     }
     ctx.set_config(config);
     Ok(())

@@ -69,11 +69,7 @@ fn multi() -> &'static MultiProgress {
 /// Prints a line on standard error, above any bars being drawn.
 /// On a terminal, a line wider than it is wrapped at words.
 pub fn note(msg: &str) {
-    let msg = match super::wrap::stderr_width() {
-        Some(w) => std::borrow::Cow::Owned(super::wrap::lines(msg, w)),
-        None => std::borrow::Cow::Borrowed(msg),
-    };
-    let msg = msg.trim_end_matches('\n');
+    let msg = super::wrap::for_stderr(msg);
     if on_terminal() {
         multi().suspend(|| eprintln!("{msg}"));
     } else {

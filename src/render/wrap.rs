@@ -62,6 +62,19 @@ pub fn stderr_width() -> Option<usize> {
         .filter(|w| *w >= 20)
 }
 
+/// `msg` as standard error shows it: on a terminal, lines wider than it wrapped ([`lines`]),
+/// without a final newline; elsewhere as it is.
+pub fn for_stderr(msg: &str) -> std::borrow::Cow<'_, str> {
+    match stderr_width() {
+        Some(w) => {
+            let mut text = lines(msg, w);
+            text.truncate(text.trim_end_matches('\n').len());
+            std::borrow::Cow::Owned(text)
+        }
+        None => std::borrow::Cow::Borrowed(msg),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -265,7 +265,11 @@ fn route_timer_notes(ctx: &mut Ctx, printer: SyncSender<String>, editing: Arc<At
         return;
     };
     ctx.staging.timer_notify = Some(Arc::new(move |msg: &str| {
-        if editing.load(Ordering::SeqCst) && printer.try_send(msg.to_string()).is_ok() {
+        if editing.load(Ordering::SeqCst)
+            && printer
+                .try_send(crate::render::wrap::for_stderr(msg).into_owned())
+                .is_ok()
+        {
             return;
         }
         plain(msg);
@@ -278,10 +282,10 @@ pub async fn run(ctx: &mut Ctx, style: Style) -> i32 {
     if ctx.cached_inventory().is_none()
         && let Err(e) = ctx.refresh().await
     {
-        eprintln!(
+        crate::render::progress::note(&format!(
             "warning: the inventory could not be loaded ({}); names will not complete until `refresh`",
             e.message
-        );
+        ));
     }
     // The API schema loads in the background: path completion uses it once it is there and
     // never waits for it.
@@ -335,14 +339,19 @@ async fn repl(ctx: &mut Ctx, style: Style) -> i32 {
             continue;
         }
         if trimmed == "exit" || trimmed == "quit" {
-            // Pending changes are kept on disk either way; say so once before leaving.
+            // Pending changes are kept on disk (a demo's are not); say so once before leaving.
             let pending = ctx.staging.buffer.len();
             if pending > 0 && !warned_pending {
                 warned_pending = true;
-                eprintln!(
-                    "{pending} change(s) are pending and not applied: `pending` lists them, `commit` applies them. \
-                     They stay saved for the next session; Ctrl-D or `exit` again leaves."
-                );
+                let fate = if ctx.staging.buffer.path().is_some() {
+                    "They stay saved for the next session"
+                } else {
+                    "They are lost on leaving (this buffer is kept in memory only)"
+                };
+                crate::render::progress::note(&format!(
+                    "{pending} change(s) are pending and not applied: `pending` lists them, \
+                     `commit` applies them. {fate}; Ctrl-D or `exit` again leaves."
+                ));
                 continue;
             }
             return exit::OK;

@@ -260,3 +260,22 @@ fn notes_and_errors_wrap_at_words_on_an_80_column_terminal() {
     );
     p.exp_eof().unwrap();
 }
+
+/// Leaving a demo shell with changes pending says they are lost (its buffer lives in memory),
+/// not that they stay saved.
+#[test]
+fn leaving_the_demo_with_changes_pending_says_they_are_lost() {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = std_cmd(home.path());
+    cmd.arg("--demo").env("TERM", "xterm");
+    let mut p = Pty::spawn(cmd, TIMEOUT_MS);
+    p.exp_string("type `help`").unwrap();
+    p.send_line("stop web02").unwrap();
+    p.exp_string("1 pending").unwrap();
+    p.send_line("exit").unwrap();
+    let said = p.exp_string("again leaves.").unwrap();
+    assert!(said.contains("lost on leaving"), "{said}");
+    assert!(!said.contains("stay saved"), "{said}");
+    p.send_line("exit").unwrap();
+    p.exp_eof().unwrap();
+}
