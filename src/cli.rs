@@ -94,6 +94,19 @@ pub struct SessionArgs {
 pub enum Sub {
     /// Run the PVE API simulator on its own, for other clients (proxmoxer, curl, ...).
     Sim(SimArgs),
+    /// Serve the Model Context Protocol on standard input and output, for AI agents: the same
+    /// session, config and policy as the shell; destructive changes need a human's approval.
+    Mcp(McpArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    #[command(flatten)]
+    pub session: SessionArgs,
+    /// Let the `run` tool use commands that change the cluster (policy and staging still
+    /// apply); by default it is read-only.
+    #[arg(long)]
+    pub allow_run_writes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -160,6 +173,7 @@ pub fn main() -> i32 {
     let result = runtime.block_on(async {
         match cli.sub {
             Some(Sub::Sim(args)) => run_sim(args).await,
+            Some(Sub::Mcp(args)) => run_mcp(args).await,
             None => run_session(cli.session).await,
         }
     });
@@ -456,6 +470,28 @@ async fn connect_demo(args: &SessionArgs) -> Result<Session> {
         _sim: Some(handle),
         banner,
     })
+}
+
+/// `pvesh-plus mcp`: connects as a `-c` run does, then serves MCP until the client leaves.
+async fn run_mcp(args: McpArgs) -> Result<i32> {
+    if args.session.command.is_some() || args.session.file.is_some() {
+        return Err(
+            Error::usage("mcp takes its calls from the MCP client, not -c or -f").hinted(
+                "run `pvesh-plus mcp --demo` (or with --cluster NAME) from the client's config",
+            ),
+        );
+    }
+    let mut session = connect(&args.session).await?;
+    setup_staging(
+        &mut session.ctx,
+        session.config.clone(),
+        &session.identity,
+        false,
+    )?;
+    let options = crate::mcp::Options {
+        allow_run_writes: args.allow_run_writes,
+    };
+    crate::mcp::serve(&mut session.ctx, options).await
 }
 
 async fn run_session(args: SessionArgs) -> Result<i32> {

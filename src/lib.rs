@@ -83,6 +83,7 @@ pub mod console;
 pub mod error;
 pub mod inventory;
 pub mod lang;
+pub mod mcp;
 pub mod output;
 pub mod render;
 pub mod secret;

@@ -19,6 +19,7 @@ mod guest_ops;
 mod hygiene;
 mod interop;
 mod lang_props;
+mod mcp;
 mod policy;
 mod pty;
 mod rawapi;

@@ -1,0 +1,120 @@
+//! `pvesh-plus mcp` driven by a real MCP client no one here wrote: the Python `mcp` package
+//! (PyPI), from the venv `.ci/run` sets up (`PVESH_CI_PYTHON`). The server runs against a
+//! simulator of this test (password login, pinned certificate), so the test can count the
+//! mutating requests it receives.
+
+use std::process::Command;
+
+use crate::common::{PASSWORD, TestSim, state, std_cmd};
+
+/// The client's side: initialize, list the tools, read, stage a destructive change, try a
+/// write through `run`, read the pending plan. Prints one JSON object with what it saw.
+const CLIENT: &str = r#"
+import asyncio, json, os, sys
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+async def main():
+    bin, url, fp = sys.argv[1:4]
+    params = StdioServerParameters(
+        command=bin, args=["mcp", "--url", url, "--fingerprint", fp], env=dict(os.environ))
+    seen = {}
+    async with stdio_client(params) as (r, w):
+        async with ClientSession(r, w) as s:
+            init = await s.initialize()
+            seen["server"] = init.server_info.name
+            tools = (await s.list_tools()).tools
+            seen["tools"] = {t.name: {"readOnly": t.annotations.read_only_hint,
+                                      "destructive": t.annotations.destructive_hint,
+                                      "schema": t.input_schema} for t in tools}
+            async def call(name, args):
+                res = await s.call_tool(name, args)
+                return {"isError": res.is_error, "body": res.structured_content}
+            seen["list"] = await call("list_guests", {"where": "status=running and tags has prod",
+                                                      "fields": ["vmid", "name"]})
+            seen["status"] = await call("status", {"vm": "web01"})
+            seen["stop"] = await call("stop", {"vm": "web01"})
+            seen["run_write"] = await call("run", {"line": "ls | where tags has ci | stop"})
+            seen["bad_arg"] = await call("stop", {"guest": "web01"})
+            pending = await s.read_resource("pvesh://pending")
+            seen["pending"] = json.loads(pending.contents[0].text)
+    print(json.dumps(seen))
+
+asyncio.run(main())
+"#;
+
+fn python() -> String {
+    std::env::var("PVESH_CI_PYTHON")
+        .expect("set PVESH_CI_PYTHON to a python with the mcp package installed (.ci/run does)")
+}
+
+#[test]
+#[ignore = "needs the Python mcp package; .ci/run runs it"]
+fn interop_mcp_client_reads_and_stages_without_a_mutating_request() {
+    let sim = TestSim::demo();
+    let sent = sim.handle.mutating_count();
+    let mut cmd = Command::new(python());
+    cmd.args([
+        "-c",
+        CLIENT,
+        env!("CARGO_BIN_EXE_pvesh-plus"),
+        &sim.handle.url(),
+        &sim.handle.fingerprint(),
+    ]);
+    for (k, v) in std_cmd(sim.home.path()).get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    cmd.env("PROXMOX_USER", "root@pam")
+        .env("PROXMOX_PASSWORD", PASSWORD);
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the client failed:\n{stderr}");
+    let seen: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+
+    assert_eq!(seen["server"], "pvesh-plus");
+    let tools = &seen["tools"];
+    assert_eq!(tools["status"]["readOnly"], true);
+    assert_eq!(tools["stop"]["destructive"], true);
+    assert_eq!(tools["start"]["destructive"], false);
+    assert!(tools["stop"]["schema"]["properties"]["vm"]["description"].is_string());
+
+    let list = &seen["list"]["body"];
+    assert_eq!(list["ok"], true, "{list}");
+    let names: Vec<&str> = list["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"web01") && !names.contains(&"dev-box"),
+        "{names:?}"
+    );
+    assert_eq!(seen["status"]["body"]["result"]["status"], "running");
+
+    let stop = &seen["stop"]["body"];
+    assert_eq!(stop["status"], "staged", "{stop}");
+    assert_eq!(stop["line"], "stop web01");
+
+    let write = &seen["run_write"];
+    assert_eq!(write["isError"], true);
+    assert_eq!(write["body"]["error"]["kind"], "policy", "{write}");
+    assert_eq!(write["body"]["error"]["exit_code"], 4);
+    let bad = &seen["bad_arg"]["body"]["error"]["message"];
+    assert!(
+        bad.as_str().unwrap().contains("no argument `guest`"),
+        "{bad}"
+    );
+
+    let pending = seen["pending"].as_array().unwrap();
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert_eq!(pending[0]["action"], "stop");
+
+    // Reading and staging sent nothing that changes the cluster.
+    assert_eq!(sim.handle.mutating_count(), sent);
+    assert!(state(&sim, |s| s.guests[&101].is_running()));
+}
