@@ -248,11 +248,15 @@ async fn call(
         Ok(line) => line,
         Err(e) => return failed(None, &e, notes),
     };
-    if matches!(tool.kind, tools::Kind::Run)
-        && !options.allow_run_writes
-        && let Err(e) = tools::check_read_only(&line)
-    {
-        return failed(Some(&line), &e, notes);
+    if matches!(tool.kind, tools::Kind::Run) {
+        let checked = if options.allow_run_writes {
+            tools::check_writes(&line)
+        } else {
+            tools::check_read_only(&line)
+        };
+        if let Err(e) = checked {
+            return failed(Some(&line), &e, notes);
+        }
     }
     let staged_before = ctx.staging.buffer.len();
     crate::commands::check_confirm_window(ctx).await;

@@ -97,7 +97,7 @@ pub fn catalogue() -> Vec<Tool> {
             continue;
         }
         let kind = match (sig.category, sig.action) {
-            (_, Some(_)) => Kind::Action(sig),
+            (_, Some(_)) | (Category::Create, None) => Kind::Action(sig),
             (Category::Read, None) => Kind::Read(sig),
             _ => continue,
         };
@@ -363,6 +363,29 @@ fn signature_line(tool: &str, sig: &Signature, args: &Map<String, Json>) -> Resu
         }
     }
     Ok(line)
+}
+
+/// Commands `run` never runs, writes allowed or not: applying a plan is a human's decision
+/// (`pvesh-plus approve`, or `commit` in their own shell).
+const HUMAN_ONLY: &[&str] = &["commit", "confirm", "approve", "reject", "discard"];
+
+/// Checks that `line`, with writes allowed, holds no command that applies or drops a plan.
+pub fn check_writes(line: &str) -> Result<()> {
+    for span in crate::lang::statements(line) {
+        let pipeline = crate::lang::parse_pipeline(&line[span.start..span.end])
+            .map_err(|e| Error::new(crate::error::ErrorKind::Parse, e.render(line)))?;
+        for stage in &pipeline.stages {
+            let name = stage.name();
+            if HUMAN_ONLY.contains(&name) || NEVER.contains(&name) {
+                return Err(Error::new(
+                    crate::error::ErrorKind::Policy,
+                    format!("run does not run `{name}`: a human applies or drops the plan"),
+                )
+                .hinted("destructive changes come back as an approval request; a human approves it with `pvesh-plus approve ID`"));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Checks that `line` is one pipeline whose commands `run` may use read-only: the reading

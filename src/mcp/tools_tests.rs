@@ -146,3 +146,26 @@ fn run_is_read_only() {
         assert!(check_read_only(line).is_err(), "{line} must be refused");
     }
 }
+
+#[test]
+fn with_writes_allowed_run_still_leaves_the_plan_to_a_human() {
+    assert!(check_writes("ls | where tags has ci | stop").is_ok());
+    for line in ["commit", "ls; commit --yes", "discard", "dashboard"] {
+        let err = check_writes(line).unwrap_err();
+        assert_eq!(err.kind, crate::error::ErrorKind::Policy, "{line}");
+    }
+}
+
+#[test]
+fn new_is_a_tool_that_runs_at_once() {
+    let new = tool("new");
+    assert!(!new.destructive() && !new.read_only());
+    let line = line_for(
+        &new,
+        &args(json!({"name": "web09", "template": "debian-12-cloud"})),
+    );
+    assert_eq!(
+        line.map_err(|e| e.message),
+        Ok("new web09 --template debian-12-cloud".into())
+    );
+}
