@@ -255,7 +255,10 @@ async fn apply(ctx: &mut Ctx, mut call: Call, kind: ActionKind, skip: usize) -> 
     let policy_now = ctx.config.staging.policy;
     let (staged, now): (Vec<Action>, Vec<Action>) = actions
         .into_iter()
-        .partition(|a| policy::stages(policy_now, a.risk().is_some()));
+        .partition(|a| {
+            // A change that needs a person's approval stages, whatever the staging policy.
+            policy::stages(policy_now, a.risk().is_some()) || ctx.staging.needs_approval(a)
+        });
     let mut out = Output::value(Value::List(Vec::new())).with_empty("nothing to do");
     if !staged.is_empty() {
         out = stage(ctx, staged)?;
@@ -292,6 +295,9 @@ pub(super) fn stage(ctx: &mut Ctx, staged: Vec<Action>) -> Result<Output> {
 pub(super) async fn run_now(ctx: &mut Ctx, actions: Vec<Action>) -> Output {
     let exec = ctx.staging.executor(&ctx.client);
     if let Err(refused) = exec.admit(&actions) {
+        return Output::none().with_failure(Some(refused));
+    }
+    if let Err(refused) = ctx.staging.check_approval_gate(&actions) {
         return Output::none().with_failure(Some(refused));
     }
     let opts = ExecOptions {

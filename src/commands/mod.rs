@@ -29,6 +29,7 @@ mod help;
 mod hygiene;
 mod new;
 mod pending;
+mod approvals;
 mod propstring;
 mod rawapi;
 mod read;
@@ -39,6 +40,7 @@ mod session;
 mod transfer;
 
 pub use crate::session::{BoxFuture, Ctx, OutputFormat};
+pub use approvals::plan_text as approval_plan_text;
 pub use apischema::{APIDOC_PATH, load_into as load_schema_into};
 pub use dashboard::{Live, numbers as dashboard_numbers};
 pub use engine::{Output, run_line};
@@ -312,6 +314,9 @@ pub static COMMANDS: &[&Command] = &[
     &pending::DISCARD,
     &pending::COMMIT,
     &pending::CONFIRM,
+    &approvals::APPROVALS,
+    &approvals::APPROVE,
+    &approvals::REJECT,
     // Raw API writes, pvesh-compatible (rawapi.rs; raw `set PATH` dispatches from actions::SET).
     &rawapi::CREATE,
     &rawapi::DELETE,

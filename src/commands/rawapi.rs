@@ -232,7 +232,7 @@ async fn stage_on_guest(
         status: g.status.clone(),
     };
     let action = Action::new(raw_op(method, path, params), target, pre);
-    if !policy::stages(ctx.config.staging.policy, true) {
+    if !policy::stages(ctx.config.staging.policy, true) && !ctx.staging.needs_approval(&action) {
         return Ok(super::actions::run_now(ctx, vec![action]).await);
     }
     let first = ctx.staging.buffer.len() + 1;
@@ -267,6 +267,7 @@ async fn run_at_once(
         .and_then(|rest| rest.split('/').next())
         .unwrap_or_default();
     let action = Action::on(raw_op(method, path, params), Target::node(node), "");
+    ctx.staging.check_approval_gate(std::slice::from_ref(&action))?;
     let exec = ctx.staging.executor(&ctx.client);
     let sent = match exec.send(&action).await {
         Ok(sent) => sent,

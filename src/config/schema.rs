@@ -447,6 +447,71 @@ pub struct Staging {
     pub policy: StagingPolicy,
 }
 
+/// Which changes a non-interactive caller (`-c`, `-f`, standard input, an agent) must have
+/// approved by a human before they apply (`agent.require_approval`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RequireApproval {
+    /// None: a script commits as a person at the shell does.
+    #[default]
+    None,
+    /// Destructive changes (everything that stages) need an approval.
+    Destructive,
+    /// Every change needs an approval.
+    All,
+}
+
+impl RequireApproval {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequireApproval::None => "none",
+            RequireApproval::Destructive => "destructive",
+            RequireApproval::All => "all",
+        }
+    }
+}
+
+/// How scripts and AI agents are treated (`agent:`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Agent {
+    #[serde(default, deserialize_with = "or_default")]
+    pub require_approval: RequireApproval,
+    /// How long an approval request stays valid, in seconds (`1h`, `30m`, `3600`; default 1 h).
+    #[serde(default = "default_approval_ttl", deserialize_with = "duration_secs")]
+    pub approval_ttl: u64,
+}
+
+impl Default for Agent {
+    fn default() -> Self {
+        Agent {
+            require_approval: RequireApproval::None,
+            approval_ttl: default_approval_ttl(),
+        }
+    }
+}
+
+fn default_approval_ttl() -> u64 {
+    3600
+}
+
+/// A duration as `1h`, `30m`, `90s` or a number of seconds; at least one second.
+fn duration_secs<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Secs(u64),
+        Text(String),
+    }
+    let secs = match Raw::deserialize(deserializer)? {
+        Raw::Secs(s) => Some(s),
+        Raw::Text(t) => crate::lang::parse_duration(&t),
+    };
+    secs.filter(|s| *s > 0).ok_or_else(|| {
+        serde::de::Error::custom("expected a duration such as 1h, 30m or 90s (at least 1s)")
+    })
+}
+
 /// The `dashboard` screen: above which overcommit ratio a node is flagged.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
