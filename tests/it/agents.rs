@@ -1,0 +1,236 @@
+//! Scripts and agents (`help agents`): approvals across processes against one simulator (an
+//! agent's run stages and asks, a person approves from another terminal), the
+//! `agent.require_approval` gate, `--dry-run`, the environment quotas, `new --if-exists`, and
+//! the one JSON error object of `--json` (insta snapshots of its shapes).
+
+use crate::common::{PASSWORD, Pty, TestSim, audit_calls, refused, run_audited, split, state, std_cmd};
+
+const TIMEOUT_MS: u64 = 30_000;
+
+/// Writes `text` as the user's config in `sim`'s home (every run against `sim` reads it).
+fn user_config(sim: &TestSim, text: &str) {
+    let dir = sim.home.path().join("config/pvesh-plus");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("cluster-config.yaml"), text).unwrap();
+}
+
+/// Every JSON document on `stdout`, in order.
+fn json_docs(stdout: &str) -> Vec<serde_json::Value> {
+    serde_json::Deserializer::from_str(stdout)
+        .into_iter::<serde_json::Value>()
+        .map(|v| v.unwrap())
+        .collect()
+}
+
+/// An agent's run: `-c LINE --request-approval --json`; returns the approval id it printed.
+fn request(sim: &TestSim, line: &str, env: &[(&str, &str)]) -> String {
+    let mut cmd = sim.cmd();
+    cmd.args(["--json", "--request-approval", "-c", line]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let (code, out, err) = split(cmd.output().unwrap());
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(err.contains("waiting for approval"), "{err}");
+    let docs = json_docs(&out);
+    let last = docs.last().unwrap();
+    assert_eq!(last["status"], "waiting", "{out}");
+    last["approval"].as_str().unwrap().to_string()
+}
+
+/// A person in another terminal: `pvesh-plus approve ID` in a pseudo-terminal.
+fn approve_in_terminal(sim: &TestSim, id: &str, env: &[(&str, &str)]) -> Pty {
+    let mut cmd = std_cmd(sim.home.path());
+    cmd.args([
+        "--url",
+        &sim.handle.url(),
+        "--fingerprint",
+        &sim.handle.fingerprint(),
+        "approve",
+        id,
+    ])
+    .env("PROXMOX_USER", "root@pam")
+    .env("PROXMOX_PASSWORD", PASSWORD)
+    .env("USER", "alice")
+    .env("TERM", "xterm");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    Pty::spawn(cmd, TIMEOUT_MS)
+}
+
+/// The exit code of a finished pty session.
+fn exit_code(p: &mut Pty) -> i32 {
+    let status = format!("{:?}", p.0.process().wait().unwrap());
+    // `Exited(Pid(N), CODE)`
+    status
+        .rsplit(", ")
+        .next()
+        .and_then(|c| c.trim_end_matches(')').parse().ok())
+        .unwrap_or_else(|| panic!("not an exit: {status}"))
+}
+
+fn audit_lines(sim: &TestSim) -> Vec<serde_json::Value> {
+    let path = sim.home.path().join("state/pvesh-plus/audit.jsonl");
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_person_approves_an_agents_staged_stop_from_another_terminal() {
+    let sim = TestSim::demo();
+    user_config(&sim, "agent:\n  require_approval: destructive\n");
+    // The agent may not commit the stop itself...
+    refused(&sim, "stop web01; commit", 6, "need a person's approval first");
+    let (_, err) = run_audited(&sim, "discard", 0);
+    assert!(err.contains("discarded 1"), "{err}");
+    // ...so it asks; nothing is sent.
+    let sent = sim.handle.mutating_count();
+    let id = request(&sim, "stop web01", &[("USER", "agent-bot")]);
+    assert_eq!(sim.handle.mutating_count(), sent);
+    assert!(state(&sim, |s| s.guests[&101].is_running()));
+    let (code, out, _) = sim.run("approvals");
+    assert_eq!(code, 0);
+    assert!(out.contains(&id) && out.contains("agent-bot via root@pam"), "{out}");
+    // The person sees the plan and its diff, and says yes.
+    let mut p = approve_in_terminal(&sim, &id, &[]);
+    p.exp_string("stop on web01 (101)").unwrap();
+    p.exp_string("status: running").unwrap();
+    p.exp_string("apply this plan now? [y/N]").unwrap();
+    p.send_line("y").unwrap();
+    p.exp_string(&format!("approved {id}")).unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(&mut p), 0);
+    assert!(!state(&sim, |s| s.guests[&101].is_running()), "web01 stopped");
+    let lines = audit_lines(&sim);
+    let approval = lines
+        .iter()
+        .find(|l| l["event"] == "approval")
+        .expect("an approval line");
+    assert_eq!(approval["outcome"], "approved");
+    assert_eq!(approval["approval"], id.as_str());
+    assert_eq!(approval["approved_by"], "alice via root@pam");
+    assert_eq!(approval["requested_by"], "agent-bot via root@pam");
+    let call = lines.iter().find(|l| l["event"] == "call").unwrap();
+    assert_eq!(call["action"], "stop");
+    assert_eq!(call["approval"], id.as_str());
+    assert_eq!(call["approved_by"], "alice via root@pam");
+    // Used once: it is gone, and the plan with it.
+    let (code, out, err) = sim.run("approvals; pending");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("no approval requests") && out.contains("nothing pending"), "{out}");
+}
+
+#[test]
+fn an_approval_of_a_plan_that_changed_since_is_refused() {
+    let sim = TestSim::demo();
+    let id = request(&sim, "stop web01", &[]);
+    // The agent stages more after asking: the plan is no longer the one requested.
+    run_audited(&sim, "stop web02", 0);
+    let sent = sim.handle.mutating_count();
+    let mut p = approve_in_terminal(&sim, &id, &[]);
+    p.exp_string("the pending plan changed since approval request").unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(&mut p), 6);
+    assert_eq!(sim.handle.mutating_count(), sent, "nothing sent");
+    assert!(state(&sim, |s| s.guests[&101].is_running()));
+}
+
+#[test]
+fn an_approval_of_a_guest_that_changed_since_is_refused() {
+    let sim = TestSim::demo();
+    let id = request(&sim, "stop web01", &[]);
+    // Someone changes web01's config behind the plan's back (its digest moves).
+    let (code, _, err) = sim.run("set description=changed web01");
+    assert_eq!(code, 0, "{err}");
+    let sent = sim.handle.mutating_count();
+    let mut p = approve_in_terminal(&sim, &id, &[]);
+    p.exp_string("web01 (101) changed since approval request").unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(&mut p), 6);
+    assert_eq!(sim.handle.mutating_count(), sent);
+}
+
+#[test]
+fn an_expired_approval_is_refused() {
+    let sim = TestSim::demo();
+    user_config(&sim, "agent:\n  approval_ttl: 10m\n");
+    let server = [("PVESH_PLUS_CLOCK", "server")];
+    let id = request(&sim, "stop web01", &server);
+    // Eleven simulated minutes later (the simulator's clock; no waiting).
+    sim.handle.advance(660.0);
+    let sent = sim.handle.mutating_count();
+    let mut p = approve_in_terminal(&sim, &id, &server);
+    p.exp_string(&format!("approval request {id} expired")).unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(&mut p), 6);
+    assert_eq!(sim.handle.mutating_count(), sent);
+    assert!(state(&sim, |s| s.guests[&101].is_running()));
+    let (_, out, _) = sim.cmd().env("PVESH_PLUS_CLOCK", "server").args(["-c", "approvals"]).output().map(split).unwrap();
+    assert!(out.contains("expired"), "{out}");
+}
+
+#[test]
+fn a_script_cannot_approve_and_a_person_can_reject() {
+    let sim = TestSim::demo();
+    let id = request(&sim, "stop web01", &[]);
+    for line in [format!("approve {id}")] {
+        refused(&sim, &line, 6, "approve needs a person at a terminal");
+    }
+    let (code, _, err) = split(
+        sim.cmd()
+            .args(["approve", &id])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(code, 6, "{err}");
+    assert!(err.contains("approve needs a person at a terminal"), "{err}");
+    let (code, _, err) = split(sim.cmd().args(["reject", &id]).output().unwrap());
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains(&format!("rejected {id}")), "{err}");
+    let rejected = audit_lines(&sim);
+    assert!(
+        rejected
+            .iter()
+            .any(|l| l["event"] == "approval" && l["outcome"] == "rejected"),
+        "{rejected:?}"
+    );
+    let (code, _, err) = split(sim.cmd().args(["reject", &id]).output().unwrap());
+    assert_eq!(code, 6);
+    assert!(err.contains("no approval request"), "{err}");
+    assert_eq!(audit_calls(&sim), 0, "nothing was sent");
+}
+
+#[test]
+fn require_approval_makes_every_change_of_a_script_stage_and_wait() {
+    let sim = TestSim::demo();
+    // Even with a staging policy that runs destructive changes at once, and for `all` even
+    // changes that are not destructive: nothing is sent, it stages.
+    user_config(
+        &sim,
+        "staging:\n  policy: none\nagent:\n  require_approval: all\n",
+    );
+    let sent = sim.handle.mutating_count();
+    for line in ["stop web01", "start dev-box", "set /nodes/pve1/qemu/101/config description=x"] {
+        let (code, _, err) = sim.run(line);
+        assert_eq!(code, 0, "{line}: {err}");
+        assert!(err.contains("staged"), "{line}: {err}");
+    }
+    refused(&sim, "commit", 6, "agent.require_approval: all");
+    assert_eq!(sim.handle.mutating_count(), sent);
+}
+
+#[test]
+fn commit_dry_run_sends_nothing_and_shows_the_requests() {
+    let sim = TestSim::demo();
+    run_audited(&sim, "stop web01", 0);
+    let sent = sim.handle.mutating_count();
+    let (code, out, err) = sim.run("commit --dry-run");
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("dry run: nothing was sent"), "{err}");
+    assert!(out.contains("POST") && out.contains("/nodes/pve1/qemu/101/status/stop"), "{out}");
+    assert_eq!(sim.handle.mutating_count(), sent);
+}
