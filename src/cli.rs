@@ -688,6 +688,7 @@ fn setup_staging(
     ctx.staging.buffer = crate::staging::PendingBuffer::for_cluster(identity)?;
     ctx.staging.approvals = crate::staging::ApprovalStore::for_cluster(identity);
     ctx.staging.interactive = interactive;
+    ctx.staging.local_user = Some(crate::staging::local_user());
     let audit_path = config.audit.enabled.then(|| config.audit.path.clone());
     ctx.staging.audit = Arc::new(crate::staging::AuditLog::new(
         audit_path,

@@ -162,7 +162,7 @@ pub static APPROVE: Command = Command {
         action: None,
         fields: OUTCOME_COLUMNS,
         examples: &[Example {
-            line: "approve 1a2b3c4d",
+            line: "approve ffb05ab0",
             about: "apply the plan an agent asked for",
         }],
     },
@@ -210,7 +210,7 @@ async fn approve(ctx: &mut Ctx, call: super::Call) -> Result<Output> {
         },
         confirm: None,
     };
-    let who = staging::who(client.username());
+    let who = staging::who(ctx.staging.local_user.as_deref(), client.username());
     let (req, report) = {
         let (staging, mut note) = ctx.staging_and_notes();
         staging
@@ -236,7 +236,7 @@ pub static REJECT: Command = Command {
         action: None,
         fields: APPROVAL_COLUMNS,
         examples: &[Example {
-            line: "reject 1a2b3c4d",
+            line: "reject ffb05ab0",
             about: "refuse the plan an agent asked for",
         }],
     },
@@ -245,7 +245,7 @@ pub static REJECT: Command = Command {
             let id = id_arg(&call, "reject ID")?;
             let client = ctx.client.clone();
             let now = ctx.staging.clock.now(&client).await?;
-            let who = staging::who(client.username());
+            let who = staging::who(ctx.staging.local_user.as_deref(), client.username());
             let req = ctx.staging.reject(&id, &who)?;
             ctx.note(&format!(
                 "rejected {} (requested by {}); its {} change(s) stay pending: `discard` drops them",
@@ -253,7 +253,11 @@ pub static REJECT: Command = Command {
                 req.requested_by,
                 req.plan.len()
             ));
-            Ok(Output::value(approval_record(&req, now)).with_hidden(hidden(&["actions", "diff"])))
+            let mut record = approval_record(&req, now);
+            if let Value::Record(r) = &mut record {
+                r.insert("status", Value::String("rejected".into()));
+            }
+            Ok(Output::value(record).with_hidden(hidden(&["actions", "diff", "plan_hash"])))
         })
     },
 };

@@ -82,12 +82,13 @@ pub fn local_user() -> String {
         })
 }
 
-/// How an approver or requester is recorded: `alice via root@pam`.
-pub fn who(pve_user: &str) -> String {
-    if pve_user.is_empty() {
-        local_user()
-    } else {
-        format!("{} via {pve_user}", local_user())
+/// How an approver or requester is recorded: `alice via root@pam` (the local user, when
+/// known, and the PVE user of the session).
+pub fn who(local: Option<&str>, pve_user: &str) -> String {
+    match (local, pve_user) {
+        (Some(l), "") => l.to_string(),
+        (Some(l), p) => format!("{l} via {p}"),
+        (None, p) => p.to_string(),
     }
 }
 
@@ -365,7 +366,7 @@ impl super::StagingState {
     /// Asks for an approval of the whole pending plan; returns the request (id, plan, expiry).
     pub async fn request_approval(&mut self, client: &Client) -> Result<ApprovalRequest> {
         let now = self.clock.now(client).await?;
-        let by = who(client.username());
+        let by = who(self.local_user.as_deref(), client.username());
         let ttl = self.agent.approval_ttl;
         self.approvals.create(self.buffer.actions(), &by, now, ttl)
     }

@@ -82,6 +82,9 @@ pub struct StagingState {
     /// A person at the interactive shell (not `-c`, `-f`, standard input or an agent): never
     /// needs an approval.
     pub interactive: bool,
+    /// The local user (`USER`) recorded with approvals next to the PVE user; `None` in
+    /// sessions that are not a person's or an agent's process (tests).
+    pub local_user: Option<String>,
 }
 
 impl StagingState {
@@ -101,6 +104,7 @@ impl StagingState {
             approvals: ApprovalStore::in_memory(),
             agent: crate::config::Agent::default(),
             interactive: false,
+            local_user: None,
         }
     }
 }
