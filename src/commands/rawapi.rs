@@ -48,6 +48,7 @@ fn creation(
             None => None,
             Some(v) => Some(v.parse().map_err(|_| {
                 Error::usage(format!("{key}={v}: expected a VMID (a whole number)"))
+                    .with_param(key, "expected a VMID (a whole number)")
             })?),
         };
     Ok(Some((kind, vmid)))

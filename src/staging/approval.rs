@@ -358,7 +358,8 @@ impl super::StagingState {
             ),
         )
         .hinted(
-            "nothing was sent and the plan is still pending: ask for an approval with              `commit --request-approval` (or run with --request-approval)",
+            "nothing was sent and the plan is still pending: ask for an approval with \
+             `commit --request-approval` (or run with --request-approval)",
         )
         .hinted("a person then runs `pvesh-plus approve ID` in a terminal"))
     }

@@ -234,3 +234,69 @@ fn commit_dry_run_sends_nothing_and_shows_the_requests() {
     assert!(out.contains("POST") && out.contains("/nodes/pve1/qemu/101/status/stop"), "{out}");
     assert_eq!(sim.handle.mutating_count(), sent);
 }
+
+/// `pvesh-plus --demo --json ARGS...`: (exit code, the one JSON error object pretty-printed,
+/// stderr). Stdout must hold exactly that object.
+fn json_error(args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+    let mut cmd = crate::common::bin();
+    cmd.args(args);
+    if let Some(text) = stdin {
+        cmd.write_stdin(text.to_string());
+    }
+    let (code, out, err) = split(cmd.output().unwrap());
+    let docs = json_docs(&out);
+    assert_eq!(docs.len(), 1, "one JSON document on stdout:\n{out}");
+    let e = &docs[0]["error"];
+    assert_eq!(e["exit_code"], code, "{out}");
+    for key in ["kind", "message", "hints", "exit_code", "params", "http_status", "location"] {
+        assert!(e.get(key).is_some(), "{key} missing in {out}");
+    }
+    assert!(!err.contains("error:"), "the error is not printed twice:\n{err}");
+    (code, serde_json::to_string_pretty(&docs[0]).unwrap(), err)
+}
+
+#[test]
+fn with_json_every_error_is_one_json_object_on_stdout() {
+    let cases: &[(&str, &[&str], Option<&str>, i32)] = &[
+        ("json_error_parse", &["--demo", "--json", "-c", "ls | where mem >"], None, 2),
+        ("json_error_unknown_command", &["--demo", "--json", "-c", "frobnicate"], None, 2),
+        ("json_error_policy", &["--demo", "--json", "-c", "stop db01"], None, 4),
+        (
+            "json_error_api_params",
+            &["--demo", "--json", "-c", "create /nodes/pve1/qemu vmid=150 cores=abc"],
+            None,
+            1,
+        ),
+        ("json_error_not_found", &["--demo", "-o", "json", "-c", "status nosuch"], None, 1),
+        ("json_error_argv", &["--json", "--bogus"], None, 2),
+        (
+            "json_error_batch_location",
+            &["--demo", "--json"],
+            Some("# a script\nstatus webb\n"),
+            1,
+        ),
+    ];
+    for (name, args, stdin, want) in cases {
+        let (code, json, err) = json_error(args, *stdin);
+        assert_eq!(code, *want, "{name}: {json}\n{err}");
+        insta::assert_snapshot!(*name, json);
+    }
+}
+
+#[test]
+fn with_json_an_approval_refusal_is_a_json_object_too() {
+    let sim = TestSim::demo();
+    user_config(&sim, "agent:\n  require_approval: destructive\n");
+    let (code, out, _) = split(
+        sim.cmd()
+            .args(["--json", "-c", "stop web01; commit"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(code, 6);
+    let docs = json_docs(&out);
+    let e = &docs.last().unwrap()["error"];
+    assert_eq!(e["kind"], "approval_required", "{out}");
+    assert_eq!(e["exit_code"], 6);
+    insta::assert_snapshot!("json_error_approval_required", serde_json::to_string_pretty(&docs.last().unwrap()).unwrap());
+}
