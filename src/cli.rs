@@ -334,7 +334,8 @@ async fn connect(args: &SessionArgs) -> Result<Session> {
     if args.demo {
         return connect_demo(args).await;
     }
-    let config = Config::load(args.config.as_deref())?;
+    let mut config = Config::load(args.config.as_deref())?;
+    config.quotas.apply_env(&|name| std::env::var(name).ok())?;
     // `--url` names the server: it stands in for PROXMOX_HOST/PROXMOX_PORT (and so beats the file).
     let url_parts = args.url.as_deref().map(host_and_port);
     let env = |name: &str| match (name, &url_parts) {
@@ -461,10 +462,12 @@ impl TfaPrompt for TerminalTfa {
 async fn connect_demo(args: &SessionArgs) -> Result<Session> {
     // The policy: `--config FILE` when given (its clusters are not used: the demo connects to
     // its own simulator), else the built-in demo policy.
-    let config = match &args.config {
+    let mut config = match &args.config {
         Some(path) => Config::load(Some(path))?,
         None => Config::demo_policy()?,
     };
+    // The quotas of the environment (the seed tool's PROXMOX_MAX_*) override the policy's.
+    config.quotas.apply_env(&|name| std::env::var(name).ok())?;
     let password = Secret::new(random_password());
     let scenario = match args.guests {
         Some(guests) => Scenario::Generated {

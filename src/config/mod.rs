@@ -30,7 +30,7 @@ pub use cluster::{
 pub use connection::{AuthSettings, ConnectionSettings, Endpoint, TlsSettings};
 pub use error::ConfigError;
 pub use schema::{
-    Agent, Audit, Bios, CloudInit, Color, DashboardConfig, Defaults, OsType, Profile, Protected, Quotas,
+    Agent, Audit, Bios, CloudInit, Color, DashboardConfig, Defaults, OsType, Profile, Protected, QuotaEnv, QuotaKey, Quotas,
     Readonly, RequireApproval, ScsiHw, SshKey, Staging, StagingPolicy, Tag, TagsConfig, VMID_MAX, VMID_MIN,
     VmidRange, VmidRanges,
 };

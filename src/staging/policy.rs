@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::action::{Action, Op};
-use crate::config::{Config, Readonly, StagingPolicy};
+use crate::config::{Config, QuotaKey, Readonly, StagingPolicy};
 use crate::error::{Error, ErrorKind, Result};
 use crate::inventory::SharedInventory;
 
@@ -247,15 +247,17 @@ pub fn check_quotas(
         if total > u64::from(max)
             && (changes.contains_key("cores") || changes.contains_key("sockets"))
         {
+            let q = &config.quotas;
             return Err(Error::new(
                 ErrorKind::Policy,
                 format!(
-                    "{label} would get {total} cores; the quota `quotas.max_cores` allows {max}"
+                    "{label} would get {total} cores; {} {max}",
+                    q.allows(QuotaKey::Cores)
                 ),
             )
             .hinted(format!(
-                "ask for fewer cores, or raise the quota in {}",
-                config.where_to_change()
+                "ask for fewer cores, or {}",
+                q.where_to_change(QuotaKey::Cores, &config.where_to_change())
             )));
         }
     }
@@ -265,17 +267,19 @@ pub fn check_quotas(
         let mib = value("memory", 0);
         let bytes = mib.saturating_mul(1 << 20);
         if bytes > max.bytes() {
+            let q = &config.quotas;
             return Err(Error::new(
                 ErrorKind::Policy,
                 format!(
-                    "{label} would get {} of memory; the quota `quotas.max_memory` allows {}",
+                    "{label} would get {} of memory; {} {}",
                     crate::lang::format_size(bytes),
+                    q.allows(QuotaKey::Memory),
                     crate::lang::format_size(max.bytes())
                 ),
             )
             .hinted(format!(
-                "ask for less memory, or raise the quota in {}",
-                config.where_to_change()
+                "ask for less memory, or {}",
+                q.where_to_change(QuotaKey::Memory, &config.where_to_change())
             )));
         }
     }
@@ -335,13 +339,17 @@ pub fn check_new_guest(
         && kind != NewGuest::Template
         && guests >= max as usize
     {
+        let q = &config.quotas;
         return Err(Error::new(
             ErrorKind::Policy,
-            format!("the cluster has {guests} guests, the quota is {max} (quotas.max_vms)"),
+            format!(
+                "the cluster has {guests} guests, the quota is {max} ({})",
+                q.source(QuotaKey::Vms)
+            ),
         )
         .hinted(format!(
-            "remove a guest first, or raise the quota in {}",
-            config.where_to_change()
+            "remove a guest first, or {}",
+            q.where_to_change(QuotaKey::Vms, &config.where_to_change())
         )));
     }
     Ok(())

@@ -300,3 +300,60 @@ fn with_json_an_approval_refusal_is_a_json_object_too() {
     assert_eq!(e["exit_code"], 6);
     insta::assert_snapshot!("json_error_approval_required", serde_json::to_string_pretty(&docs.last().unwrap()).unwrap());
 }
+
+/// `-c LINE` against `sim` with `env` set; asserts exit `code` and nothing sent; returns stderr.
+fn refused_with_env(sim: &TestSim, env: &[(&str, &str)], line: &str, code: i32) -> String {
+    let sent = sim.handle.mutating_count();
+    let mut cmd = sim.cmd();
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let (got, out, err) = split(cmd.args(["-c", line]).output().unwrap());
+    assert_eq!(got, code, "{line}\n{out}\n{err}");
+    assert_eq!(sim.handle.mutating_count(), sent, "{line} sent a request");
+    err
+}
+
+#[test]
+fn the_environment_quotas_override_the_config_and_name_the_variable() {
+    let sim = TestSim::demo();
+    user_config(&sim, "quotas:\n  max_memory: 64G\n  max_cores: 32\n");
+    let err = refused_with_env(&sim, &[("PROXMOX_MAX_RAM_MB", "4096")], "set memory=8G web01", 4);
+    assert!(
+        err.contains("web01 (101) would get 8.0 GiB of memory; PROXMOX_MAX_RAM_MB=4096 allows at most 4.0 GiB"),
+        "{err}"
+    );
+    assert!(err.contains("raise or unset PROXMOX_MAX_RAM_MB"), "{err}");
+    let err = refused_with_env(&sim, &[("PROXMOX_MAX_CPU", "2")], "set cores=4 web01", 4);
+    assert!(err.contains("PROXMOX_MAX_CPU=2 allows at most 2"), "{err}");
+    let err = refused_with_env(
+        &sim,
+        &[("PROXMOX_MAX_VMS", "3")],
+        "new web09 --profile webserver",
+        4,
+    );
+    assert!(err.contains("the quota is 3 (PROXMOX_MAX_VMS=3)"), "{err}");
+    let err = refused_with_env(
+        &sim,
+        &[("PROXMOX_MAX_DISK_GB", "5")],
+        "new web09 --profile webserver",
+        2,
+    );
+    assert!(err.contains("over the quota of 5G per VM (PROXMOX_MAX_DISK_GB=5)"), "{err}");
+    // The variable wins both ways: above the file's quota too.
+    let (code, _, err) = split(
+        sim.cmd()
+            .env("PROXMOX_MAX_RAM_MB", "131072")
+            .args(["-c", "set memory=65G web01"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(code, 0, "the variable overrides the file's 64G: {err}");
+    for bad in ["lots", "0", "-5", "4.5"] {
+        let err = refused_with_env(&sim, &[("PROXMOX_MAX_RAM_MB", bad)], "ls | count", 2);
+        assert!(
+            err.contains(&format!("environment variable PROXMOX_MAX_RAM_MB: '{bad}' is not a whole number")),
+            "{err}"
+        );
+    }
+}
