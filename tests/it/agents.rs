@@ -357,3 +357,34 @@ fn the_environment_quotas_override_the_config_and_name_the_variable() {
         );
     }
 }
+
+#[test]
+fn new_if_exists_return_gives_back_the_existing_guest_and_creates_nothing() {
+    let sim = TestSim::demo();
+    let sent = sim.handle.mutating_count();
+    let (code, out, err) = sim.run("new web01 --profile webserver --if-exists return");
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("returned as it is"), "{err}");
+    assert!(out.contains("existed: true") && out.contains("vmid:    101"), "{out}");
+    assert_eq!(sim.handle.mutating_count(), sent, "nothing created");
+    // The default is today's: the name is refused.
+    refused(&sim, "new web01 --profile webserver", 2, "already exists");
+    refused(&sim, "new web01 --profile webserver --if-exists fail", 2, "already exists");
+    // Not the kind asked for: refused, nothing created.
+    refused(&sim, "new web01 --lxc --if-exists return", 2, "exists but is a VM");
+    refused(&sim, "new web01 --if-exists maybe", 2, "--if-exists takes fail or return");
+    // No such guest yet: it is created, and says it did not exist.
+    let (code, out, err) = split(
+        sim.cmd()
+            .args(["--json", "-c", "new web09 --profile webserver --if-exists return"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["existed"], false, "{out}");
+    assert_eq!(v["name"], "web09");
+    let again = sim.run("new web09 --profile webserver --if-exists return");
+    assert_eq!(again.0, 0, "{}", again.2);
+    assert!(again.1.contains("existed: true"), "{}", again.1);
+}
