@@ -235,6 +235,31 @@ fn commit_dry_run_sends_nothing_and_shows_the_requests() {
     assert_eq!(sim.handle.mutating_count(), sent);
 }
 
+#[test]
+fn dry_run_on_an_action_stages_nothing_and_sends_nothing() {
+    let sim = TestSim::demo();
+    let sent = sim.handle.mutating_count();
+    for (line, request) in [
+        ("stop web01 --dry-run", "/nodes/pve1/qemu/101/status/stop"),
+        ("start dev-box --dry-run", "/status/start"),
+        ("snapshot before web01 --dry-run", "/nodes/pve1/qemu/101/snapshot"),
+        ("set memory=8G web01 --dry-run", "/nodes/pve1/qemu/101/config"),
+        ("create /pools poolid=lab --dry-run", "/pools"),
+        (
+            "set /nodes/pve1/qemu/101/config description=x --dry-run",
+            "/nodes/pve1/qemu/101/config",
+        ),
+    ] {
+        let (code, out, err) = sim.run(line);
+        assert_eq!(code, 0, "{line}: {err}");
+        assert!(err.contains("dry run: nothing staged, nothing sent"), "{line}: {err}");
+        assert!(out.contains(request), "{line}: {out}");
+    }
+    assert_eq!(sim.handle.mutating_count(), sent, "nothing sent");
+    let (_, out, _) = sim.run("pending");
+    assert!(out.contains("nothing pending"), "nothing staged: {out}");
+}
+
 /// `pvesh-plus --demo --json ARGS...`: (exit code, the one JSON error object pretty-printed,
 /// stderr). Stdout must hold exactly that object.
 fn json_error(args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
@@ -387,4 +412,19 @@ fn new_if_exists_return_gives_back_the_existing_guest_and_creates_nothing() {
     let again = sim.run("new web09 --profile webserver --if-exists return");
     assert_eq!(again.0, 0, "{}", again.2);
     assert!(again.1.contains("existed: true"), "{}", again.1);
+}
+
+#[test]
+fn every_command_that_changes_something_takes_dry_run() {
+    use pvesh_plus::commands::COMMANDS;
+    let missing: Vec<&str> = COMMANDS
+        .iter()
+        .filter(|c| {
+            c.sig.action.is_some_and(|k| k != pvesh_plus::staging::ActionKind::Console)
+                || ["create", "delete", "commit", "new"].contains(&c.sig.name)
+        })
+        .filter(|c| !c.sig.args.iter().any(|a| a.name == "--dry-run"))
+        .map(|c| c.sig.name)
+        .collect();
+    assert!(missing.is_empty(), "no --dry-run: {missing:?}");
 }
