@@ -27,7 +27,8 @@ use crate::sim::{self, Scenario, SimHandle, SimOptions};
     after_help = "Exit codes: 0 ok, 1 a command failed, 2 usage or parse error, 3 a commit partly failed\n\
                   (or a run ended inside a confirm window and rolled back), 4 refused by policy,\n\
                   5 a -f or standard-input batch ended with changes still pending (kept, not applied),\n\
-                  130 interrupted.\n\n\
+                  6 needs a person's approval (or the approval is expired, changed or unknown),\n\
+                  130 interrupted. For scripts and AI agents: pvesh-plus --demo -c 'help agents'.\n\n\
                   Try it without a cluster: pvesh-plus --demo"
 )]
 pub struct Cli {

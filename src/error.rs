@@ -136,6 +136,22 @@ impl Error {
 }
 
 impl ErrorKind {
+    /// Every kind, for documentation checks.
+    pub const ALL: &'static [ErrorKind] = &[
+        ErrorKind::Usage,
+        ErrorKind::Parse,
+        ErrorKind::Config,
+        ErrorKind::Connection,
+        ErrorKind::Api,
+        ErrorKind::Task,
+        ErrorKind::NotFound,
+        ErrorKind::Policy,
+        ErrorKind::Approval,
+        ErrorKind::Partial,
+        ErrorKind::Interrupted,
+        ErrorKind::Internal,
+    ];
+
     /// The `kind` field of a JSON error (`--json`): stable words scripts can match on.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -178,6 +194,21 @@ mod tests {
         assert_eq!(Error::new(ErrorKind::Partial, "x").exit_code(), 3);
         assert_eq!(Error::new(ErrorKind::Api, "x").exit_code(), 1);
         assert_eq!(Error::new(ErrorKind::Interrupted, "x").exit_code(), 130);
+    }
+
+    #[test]
+    fn the_json_error_has_one_shape() {
+        let e = Error::new(ErrorKind::Api, "POST /pools failed")
+            .hinted("check it")
+            .with_param("poolid", "invalid format");
+        let j = e.to_json(Some("s.pve:3"));
+        assert_eq!(j["error"]["kind"], "api");
+        assert_eq!(j["error"]["exit_code"], 1);
+        assert_eq!(j["error"]["params"]["poolid"], "invalid format");
+        assert_eq!(j["error"]["hints"][0], "check it");
+        assert_eq!(j["error"]["location"], "s.pve:3");
+        assert!(j["error"]["http_status"].is_null());
+        assert_eq!(Error::new(ErrorKind::Approval, "x").exit_code(), 6);
     }
 
     #[test]
