@@ -603,13 +603,20 @@ async fn run_session(args: SessionArgs) -> Result<i32> {
 /// `--request-approval`: after the lines ran well, what is pending is put up for approval
 /// (`commit --request-approval`) instead of being left; the run then exits 0 and the plan
 /// waits, pending, for a person.
-async fn request_approval_at_end(ctx: &mut Ctx, args: &SessionArgs, style: Style, code: i32) -> i32 {
+async fn request_approval_at_end(
+    ctx: &mut Ctx,
+    args: &SessionArgs,
+    style: Style,
+    code: i32,
+) -> i32 {
     if !args.request_approval || code != exit::OK {
         return code;
     }
     if ctx.staging.buffer.is_empty() {
-        let e = Error::usage("--request-approval: nothing is pending, so there is nothing to approve")
-            .hinted("stage the change in the same run: pvesh-plus -c 'stop web01' --request-approval");
+        let e = Error::usage(
+            "--request-approval: nothing is pending, so there is nothing to approve",
+        )
+        .hinted("stage the change in the same run: pvesh-plus -c 'stop web01' --request-approval");
         crate::output::print_error_as(&e, None, ctx.format);
         return e.exit_code();
     }
@@ -636,7 +643,12 @@ async fn run_approve(args: SessionArgs, id: &str) -> Result<i32> {
     let format = output_format(&args)?;
     let mut session = connect(&args).await?;
     session.ctx.format = format;
-    setup_staging(&mut session.ctx, session.config.clone(), &session.identity, true)?;
+    setup_staging(
+        &mut session.ctx,
+        session.config.clone(),
+        &session.identity,
+        true,
+    )?;
     let style = Style::detect();
     let client = session.ctx.client.clone();
     // The same checks approving makes (plan unchanged, not expired, digests): a request that
@@ -659,7 +671,9 @@ async fn run_approve(args: SessionArgs, id: &str) -> Result<i32> {
     let mut answer = String::new();
     let _ = std::io::stdin().read_line(&mut answer);
     if !matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
-        eprintln!("not approved: nothing was sent; the request stays until it expires or is rejected");
+        eprintln!(
+            "not approved: nothing was sent; the request stays until it expires or is rejected"
+        );
         return Ok(exit::APPROVAL);
     }
     let code = run_and_print(&mut session.ctx, &format!("approve {id}"), style, None).await;

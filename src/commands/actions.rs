@@ -261,12 +261,10 @@ async fn apply(ctx: &mut Ctx, mut call: Call, kind: ActionKind, skip: usize) -> 
         return Ok(dry_run(ctx, &actions));
     }
     let policy_now = ctx.config.staging.policy;
-    let (staged, now): (Vec<Action>, Vec<Action>) = actions
-        .into_iter()
-        .partition(|a| {
-            // A change that needs a person's approval stages, whatever the staging policy.
-            policy::stages(policy_now, a.risk().is_some()) || ctx.staging.needs_approval(a)
-        });
+    let (staged, now): (Vec<Action>, Vec<Action>) = actions.into_iter().partition(|a| {
+        // A change that needs a person's approval stages, whatever the staging policy.
+        policy::stages(policy_now, a.risk().is_some()) || ctx.staging.needs_approval(a)
+    });
     let mut out = Output::value(Value::List(Vec::new())).with_empty("nothing to do");
     if !staged.is_empty() {
         out = stage(ctx, staged)?;
@@ -523,7 +521,11 @@ change_command!(
     1,
     "delsnapshot",
     "Delete a snapshot of guests (staged).",
-    &[Arg::pos("name", ArgKind::Snapshot, "the snapshot name"), VM, DRY_RUN],
+    &[
+        Arg::pos("name", ArgKind::Snapshot, "the snapshot name"),
+        VM,
+        DRY_RUN
+    ],
     &[ex("delsnapshot pre-upgrade web01", "stage the deletion")]
 );
 /// `set`: a first word that is an API path (`/...`, `./...`, `../...`) makes it the pvesh-style

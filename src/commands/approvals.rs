@@ -12,8 +12,7 @@ use super::{Arg, ArgKind, Category, Command, Ctx, Example, Output, Signature};
 use crate::error::{Error, ErrorKind, Result};
 use crate::lang::{Record, Value, format_duration};
 use crate::staging::{
-    self, ApprovalRequest, CommitOptions, ExecOptions, LiveGuest, OUTCOME_COLUMNS,
-    outcome_records,
+    self, ApprovalRequest, CommitOptions, ExecOptions, LiveGuest, OUTCOME_COLUMNS, outcome_records,
 };
 
 /// The columns `approvals` shows.
@@ -93,7 +92,13 @@ pub async fn request(ctx: &mut Ctx) -> Result<Output> {
         n = req.plan.len(),
         ttl = format_duration(req.seconds_left(now)),
     ));
-    Ok(Output::value(approval_record(&req, now)).with_hidden(hidden(&["actions", "diff", "plan_hash"])))
+    Ok(
+        Output::value(approval_record(&req, now)).with_hidden(hidden(&[
+            "actions",
+            "diff",
+            "plan_hash",
+        ])),
+    )
 }
 
 fn hidden(fields: &[&str]) -> Vec<String> {

@@ -277,7 +277,12 @@ mod tests {
         for kind in crate::error::ErrorKind::ALL {
             assert!(super::AGENTS.contains(kind.as_str()), "{kind:?}");
         }
-        for code in ["0 ok", "4 refused by policy", "6 needs approval", "130 interrupted"] {
+        for code in [
+            "0 ok",
+            "4 refused by policy",
+            "6 needs approval",
+            "130 interrupted",
+        ] {
             assert!(super::AGENTS.contains(code), "{code}");
         }
         for line in super::AGENTS.lines() {

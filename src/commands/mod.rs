@@ -17,6 +17,7 @@
 
 mod actions;
 mod apischema;
+mod approvals;
 mod changes;
 mod cluster_ops;
 mod console;
@@ -29,7 +30,6 @@ mod help;
 mod hygiene;
 mod new;
 mod pending;
-mod approvals;
 mod propstring;
 mod rawapi;
 mod read;
@@ -40,8 +40,8 @@ mod session;
 mod transfer;
 
 pub use crate::session::{BoxFuture, Ctx, OutputFormat};
-pub use approvals::plan_text as approval_plan_text;
 pub use apischema::{APIDOC_PATH, load_into as load_schema_into};
+pub use approvals::plan_text as approval_plan_text;
 pub use dashboard::{Live, numbers as dashboard_numbers};
 pub use engine::{Output, run_line};
 pub use pending::{check_confirm_window, finish_run, restore_notice};

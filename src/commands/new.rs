@@ -208,6 +208,9 @@ async fn run_new_template(ctx: &mut super::Ctx, call: Call) -> Result<Output> {
         node: flag_text(&call, "node"),
         vmid: parse_vmid(&call)?,
     };
+    if !call.args.has_flag("dry-run") {
+        ctx.staging.check_creation_gate("creating a template")?;
+    }
     let config = ctx.config.clone();
     let plan = template_flow::resolve(ctx, &config, &args).await?;
     for line in plan.preview().lines() {
@@ -251,6 +254,9 @@ fn given_answers(call: &Call) -> Answers {
 async fn run_new(ctx: &mut super::Ctx, call: Call) -> Result<Output> {
     if let Some(existing) = if_exists(ctx, &call).await? {
         return Ok(existing);
+    }
+    if !call.args.has_flag("dry-run") {
+        ctx.staging.check_creation_gate("creating a guest")?;
     }
     if call.args.has_flag("lxc") {
         return run_lxc(ctx, &call).await;
@@ -348,15 +354,17 @@ async fn if_exists(ctx: &mut super::Ctx, call: &Call) -> Result<Option<Output>> 
         None | Some("fail") => return Ok(None),
         Some("return") => {}
         Some(other) => {
-            return Err(Error::usage(format!(
-                "--if-exists takes fail or return, got '{other}'"
-            ))
-            .with_param("if-exists", "expected fail or return"));
+            return Err(
+                Error::usage(format!("--if-exists takes fail or return, got '{other}'"))
+                    .with_param("if-exists", "expected fail or return"),
+            );
         }
     }
     let Some(name) = call.args.positionals.first().map(|w| w.text.clone()) else {
-        return Err(Error::usage("--if-exists return needs the NAME to look for")
-            .hinted("new web03 --profile webserver --if-exists return"));
+        return Err(
+            Error::usage("--if-exists return needs the NAME to look for")
+                .hinted("new web03 --profile webserver --if-exists return"),
+        );
     };
     let inv = ctx.refresh().await?;
     let Some(g) = inv.guests().iter().find(|g| g.name == name).cloned() else {

@@ -479,7 +479,9 @@ pub async fn finish_run(ctx: &mut Ctx, batch: bool, code: i32) -> i32 {
         code = crate::error::exit::PARTIAL;
     }
     let left = ctx.staging.buffer.len();
-    if left > 0 && let Some(id) = waiting_approval(ctx) {
+    if left > 0
+        && let Some(id) = waiting_approval(ctx)
+    {
         // Put up for approval on purpose (`--request-approval`): not a plan left behind.
         ctx.note(&format!(
             "{left} change(s) pending, waiting for approval {id}: a person runs `pvesh-plus approve {id}`"

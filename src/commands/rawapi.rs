@@ -43,14 +43,13 @@ fn creation(
     } else {
         kind
     };
-    let vmid =
-        match params.get(key) {
-            None => None,
-            Some(v) => Some(v.parse().map_err(|_| {
-                Error::usage(format!("{key}={v}: expected a VMID (a whole number)"))
-                    .with_param(key, "expected a VMID (a whole number)")
-            })?),
-        };
+    let vmid = match params.get(key) {
+        None => None,
+        Some(v) => Some(v.parse().map_err(|_| {
+            Error::usage(format!("{key}={v}: expected a VMID (a whole number)"))
+                .with_param(key, "expected a VMID (a whole number)")
+        })?),
+    };
     Ok(Some((kind, vmid)))
 }
 
@@ -281,7 +280,8 @@ async fn run_at_once(
         .and_then(|rest| rest.split('/').next())
         .unwrap_or_default();
     let action = Action::on(raw_op(method, path, params), Target::node(node), "");
-    ctx.staging.check_approval_gate(std::slice::from_ref(&action))?;
+    ctx.staging
+        .check_approval_gate(std::slice::from_ref(&action))?;
     let exec = ctx.staging.executor(&ctx.client);
     let sent = match exec.send(&action).await {
         Ok(sent) => sent,

@@ -30,9 +30,9 @@ pub use cluster::{
 pub use connection::{AuthSettings, ConnectionSettings, Endpoint, TlsSettings};
 pub use error::ConfigError;
 pub use schema::{
-    Agent, Audit, Bios, CloudInit, Color, DashboardConfig, Defaults, OsType, Profile, Protected, QuotaEnv, QuotaKey, Quotas,
-    Readonly, RequireApproval, ScsiHw, SshKey, Staging, StagingPolicy, Tag, TagsConfig, VMID_MAX, VMID_MIN,
-    VmidRange, VmidRanges,
+    Agent, Audit, Bios, CloudInit, Color, DashboardConfig, Defaults, OsType, Profile, Protected,
+    QuotaEnv, QuotaKey, Quotas, Readonly, RequireApproval, ScsiHw, SshKey, Staging, StagingPolicy,
+    Tag, TagsConfig, VMID_MAX, VMID_MIN, VmidRange, VmidRanges,
 };
 pub use secret_source::{Resolved, SecretSource};
 pub use size::Size;

@@ -498,27 +498,35 @@ impl Quotas {
 
     /// Applies the environment's quotas over the file's. A value that is not a whole number
     /// is an error naming the variable.
-    pub fn apply_env(
-        &mut self,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<(), ConfigError> {
-        for key in [QuotaKey::Cores, QuotaKey::Memory, QuotaKey::Disk, QuotaKey::Vms] {
+    pub fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        for key in [
+            QuotaKey::Cores,
+            QuotaKey::Memory,
+            QuotaKey::Disk,
+            QuotaKey::Vms,
+        ] {
             let (var, unit) = key.env_var();
             let Some(raw) = env(var).filter(|v| !v.trim().is_empty()) else {
                 continue;
             };
-            let n: u32 = raw.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-                ConfigError::Env {
-                    var: var.to_string(),
-                    message: format!("'{raw}' is not a whole number ≥ 1 ({unit})"),
-                    hint: Some(format!("e.g. {var}={}; unset it to use the config file's quota", match key {
-                        QuotaKey::Cores => "8",
-                        QuotaKey::Memory => "4096",
-                        QuotaKey::Disk => "100",
-                        QuotaKey::Vms => "50",
-                    })),
-                }
-            })?;
+            let n: u32 =
+                raw.trim()
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| ConfigError::Env {
+                        var: var.to_string(),
+                        message: format!("'{raw}' is not a whole number ≥ 1 ({unit})"),
+                        hint: Some(format!(
+                            "e.g. {var}={}; unset it to use the config file's quota",
+                            match key {
+                                QuotaKey::Cores => "8",
+                                QuotaKey::Memory => "4096",
+                                QuotaKey::Disk => "100",
+                                QuotaKey::Vms => "50",
+                            }
+                        )),
+                    })?;
             let set = Some(format!("{var}={n}"));
             match key {
                 QuotaKey::Cores => {

@@ -56,13 +56,7 @@ impl ApprovalRequest {
 /// target, parameter, order or digest gives another hash.
 pub fn plan_hash(plan: &[Action]) -> String {
     use sha2::Digest;
-    let bare: Vec<Action> = plan
-        .iter()
-        .map(|a| Action {
-            id: 0,
-            ..a.clone()
-        })
-        .collect();
+    let bare: Vec<Action> = plan.iter().map(|a| Action { id: 0, ..a.clone() }).collect();
     let text = serde_json::to_string(&bare).unwrap_or_default();
     hex::encode(sha2::Sha256::digest(text.as_bytes()))
 }
@@ -244,8 +238,10 @@ impl ApprovalStore {
         ttl: u64,
     ) -> Result<ApprovalRequest> {
         if plan.is_empty() {
-            return Err(Error::usage("nothing is pending: there is no plan to approve")
-                .hinted("stage the change first (e.g. `stop web01`), then request approval"));
+            return Err(
+                Error::usage("nothing is pending: there is no plan to approve")
+                    .hinted("stage the change first (e.g. `stop web01`), then request approval"),
+            );
         }
         let hash = plan_hash(plan);
         let mut requests = self.load()?;
@@ -294,7 +290,8 @@ impl ApprovalStore {
 /// [`super::StagingState::check_approval`].)
 pub fn verify(request: &ApprovalRequest, plan: &[Action], now: i64) -> Result<()> {
     if request.is_expired(now) {
-        let ago = crate::lang::format_duration(u64::try_from(now - request.expires_at).unwrap_or(0));
+        let ago =
+            crate::lang::format_duration(u64::try_from(now - request.expires_at).unwrap_or(0));
         return Err(Error::new(
             ErrorKind::Approval,
             format!(
@@ -336,6 +333,24 @@ impl super::StagingState {
                 RequireApproval::Destructive => action.risk().is_some(),
                 RequireApproval::All => true,
             }
+    }
+
+    /// Refuses (exit 6) a guest creation (`new`, `new-template`) by a non-interactive caller
+    /// under `agent.require_approval: all`: a creation runs as a sequence of steps and cannot be
+    /// staged for an approval.
+    pub fn check_creation_gate(&self, what: &str) -> Result<()> {
+        if self.interactive || self.agent.require_approval != crate::config::RequireApproval::All {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::Approval,
+            format!(
+                "{what} needs a person's approval (agent.require_approval: all), and a creation \
+                 cannot be staged for one; nothing was sent"
+            ),
+        )
+        .hinted("--dry-run shows the plan; a person runs it in the interactive shell")
+        .hinted("or set agent.require_approval to destructive, which lets scripts create"))
     }
 
     /// Refuses (exit 6, nothing sent) when any of `actions` needs an approval.
@@ -465,7 +480,9 @@ impl super::StagingState {
             .approved(&request.id, rejected_by, &request.requested_by);
         for a in &request.plan {
             log.write(&log.entry("approval", a, None, "rejected"))
-                .map_err(|e| Error::new(ErrorKind::Internal, format!("rejection not recorded: {e}")))?;
+                .map_err(|e| {
+                    Error::new(ErrorKind::Internal, format!("rejection not recorded: {e}"))
+                })?;
         }
         self.approvals.remove(&request.id)
     }

@@ -3,7 +3,9 @@
 //! `agent.require_approval` gate, `--dry-run`, the environment quotas, `new --if-exists`, and
 //! the one JSON error object of `--json` (insta snapshots of its shapes).
 
-use crate::common::{PASSWORD, Pty, TestSim, audit_calls, refused, run_audited, split, state, std_cmd};
+use crate::common::{
+    PASSWORD, Pty, TestSim, audit_calls, refused, run_audited, split, state, std_cmd,
+};
 
 const TIMEOUT_MS: u64 = 30_000;
 
@@ -84,7 +86,12 @@ fn a_person_approves_an_agents_staged_stop_from_another_terminal() {
     let sim = TestSim::demo();
     user_config(&sim, "agent:\n  require_approval: destructive\n");
     // The agent may not commit the stop itself...
-    refused(&sim, "stop web01; commit", 6, "need a person's approval first");
+    refused(
+        &sim,
+        "stop web01; commit",
+        6,
+        "need a person's approval first",
+    );
     let (_, err) = run_audited(&sim, "discard", 0);
     assert!(err.contains("discarded 1"), "{err}");
     // ...so it asks; nothing is sent.
@@ -94,7 +101,10 @@ fn a_person_approves_an_agents_staged_stop_from_another_terminal() {
     assert!(state(&sim, |s| s.guests[&101].is_running()));
     let (code, out, _) = sim.run("approvals");
     assert_eq!(code, 0);
-    assert!(out.contains(&id) && out.contains("agent-bot via root@pam"), "{out}");
+    assert!(
+        out.contains(&id) && out.contains("agent-bot via root@pam"),
+        "{out}"
+    );
     // The person sees the plan and its diff, and says yes.
     let mut p = approve_in_terminal(&sim, &id, &[]);
     p.exp_string("stop on web01 (101)").unwrap();
@@ -104,7 +114,10 @@ fn a_person_approves_an_agents_staged_stop_from_another_terminal() {
     p.exp_string(&format!("approved {id}")).unwrap();
     p.exp_eof().unwrap();
     assert_eq!(exit_code(&mut p), 0);
-    assert!(!state(&sim, |s| s.guests[&101].is_running()), "web01 stopped");
+    assert!(
+        !state(&sim, |s| s.guests[&101].is_running()),
+        "web01 stopped"
+    );
     let lines = audit_lines(&sim);
     let approval = lines
         .iter()
@@ -121,7 +134,10 @@ fn a_person_approves_an_agents_staged_stop_from_another_terminal() {
     // Used once: it is gone, and the plan with it.
     let (code, out, err) = sim.run("approvals; pending");
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("no approval requests") && out.contains("nothing pending"), "{out}");
+    assert!(
+        out.contains("no approval requests") && out.contains("nothing pending"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -132,7 +148,8 @@ fn an_approval_of_a_plan_that_changed_since_is_refused() {
     run_audited(&sim, "stop web02", 0);
     let sent = sim.handle.mutating_count();
     let mut p = approve_in_terminal(&sim, &id, &[]);
-    p.exp_string("the pending plan changed since approval request").unwrap();
+    p.exp_string("the pending plan changed since approval request")
+        .unwrap();
     p.exp_eof().unwrap();
     assert_eq!(exit_code(&mut p), 6);
     assert_eq!(sim.handle.mutating_count(), sent, "nothing sent");
@@ -148,7 +165,8 @@ fn an_approval_of_a_guest_that_changed_since_is_refused() {
     assert_eq!(code, 0, "{err}");
     let sent = sim.handle.mutating_count();
     let mut p = approve_in_terminal(&sim, &id, &[]);
-    p.exp_string("web01 (101) changed since approval request").unwrap();
+    p.exp_string("web01 (101) changed since approval request")
+        .unwrap();
     p.exp_eof().unwrap();
     assert_eq!(exit_code(&mut p), 6);
     assert_eq!(sim.handle.mutating_count(), sent);
@@ -164,12 +182,19 @@ fn an_expired_approval_is_refused() {
     sim.handle.advance(660.0);
     let sent = sim.handle.mutating_count();
     let mut p = approve_in_terminal(&sim, &id, &server);
-    p.exp_string(&format!("approval request {id} expired")).unwrap();
+    p.exp_string(&format!("approval request {id} expired"))
+        .unwrap();
     p.exp_eof().unwrap();
     assert_eq!(exit_code(&mut p), 6);
     assert_eq!(sim.handle.mutating_count(), sent);
     assert!(state(&sim, |s| s.guests[&101].is_running()));
-    let (_, out, _) = sim.cmd().env("PVESH_PLUS_CLOCK", "server").args(["-c", "approvals"]).output().map(split).unwrap();
+    let (_, out, _) = sim
+        .cmd()
+        .env("PVESH_PLUS_CLOCK", "server")
+        .args(["-c", "approvals"])
+        .output()
+        .map(split)
+        .unwrap();
     assert!(out.contains("expired"), "{out}");
 }
 
@@ -177,17 +202,18 @@ fn an_expired_approval_is_refused() {
 fn a_script_cannot_approve_and_a_person_can_reject() {
     let sim = TestSim::demo();
     let id = request(&sim, "stop web01", &[]);
-    for line in [format!("approve {id}")] {
-        refused(&sim, &line, 6, "approve needs a person at a terminal");
-    }
-    let (code, _, err) = split(
-        sim.cmd()
-            .args(["approve", &id])
-            .output()
-            .unwrap(),
+    refused(
+        &sim,
+        &format!("approve {id}"),
+        6,
+        "approve needs a person at a terminal",
     );
+    let (code, _, err) = split(sim.cmd().args(["approve", &id]).output().unwrap());
     assert_eq!(code, 6, "{err}");
-    assert!(err.contains("approve needs a person at a terminal"), "{err}");
+    assert!(
+        err.contains("approve needs a person at a terminal"),
+        "{err}"
+    );
     let (code, _, err) = split(sim.cmd().args(["reject", &id]).output().unwrap());
     assert_eq!(code, 0, "{err}");
     assert!(err.contains(&format!("rejected {id}")), "{err}");
@@ -214,12 +240,30 @@ fn require_approval_makes_every_change_of_a_script_stage_and_wait() {
         "staging:\n  policy: none\nagent:\n  require_approval: all\n",
     );
     let sent = sim.handle.mutating_count();
-    for line in ["stop web01", "start dev-box", "set /nodes/pve1/qemu/101/config description=x"] {
+    for line in [
+        "stop web01",
+        "start dev-box",
+        "set /nodes/pve1/qemu/101/config description=x",
+    ] {
         let (code, _, err) = sim.run(line);
         assert_eq!(code, 0, "{line}: {err}");
         assert!(err.contains("staged"), "{line}: {err}");
     }
     refused(&sim, "commit", 6, "agent.require_approval: all");
+    refused(
+        &sim,
+        "new web09 --profile webserver",
+        6,
+        "creating a guest needs a person's approval",
+    );
+    refused(
+        &sim,
+        "create /pools poolid=lab",
+        6,
+        "need a person's approval first",
+    );
+    let (code, _, err) = sim.run("new web09 --profile webserver --dry-run");
+    assert_eq!(code, 0, "a dry run is not a change: {err}");
     assert_eq!(sim.handle.mutating_count(), sent);
 }
 
@@ -231,7 +275,10 @@ fn commit_dry_run_sends_nothing_and_shows_the_requests() {
     let (code, out, err) = sim.run("commit --dry-run");
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("dry run: nothing was sent"), "{err}");
-    assert!(out.contains("POST") && out.contains("/nodes/pve1/qemu/101/status/stop"), "{out}");
+    assert!(
+        out.contains("POST") && out.contains("/nodes/pve1/qemu/101/status/stop"),
+        "{out}"
+    );
     assert_eq!(sim.handle.mutating_count(), sent);
 }
 
@@ -242,8 +289,14 @@ fn dry_run_on_an_action_stages_nothing_and_sends_nothing() {
     for (line, request) in [
         ("stop web01 --dry-run", "/nodes/pve1/qemu/101/status/stop"),
         ("start dev-box --dry-run", "/status/start"),
-        ("snapshot before web01 --dry-run", "/nodes/pve1/qemu/101/snapshot"),
-        ("set memory=8G web01 --dry-run", "/nodes/pve1/qemu/101/config"),
+        (
+            "snapshot before web01 --dry-run",
+            "/nodes/pve1/qemu/101/snapshot",
+        ),
+        (
+            "set memory=8G web01 --dry-run",
+            "/nodes/pve1/qemu/101/config",
+        ),
         ("create /pools poolid=lab --dry-run", "/pools"),
         (
             "set /nodes/pve1/qemu/101/config description=x --dry-run",
@@ -252,7 +305,10 @@ fn dry_run_on_an_action_stages_nothing_and_sends_nothing() {
     ] {
         let (code, out, err) = sim.run(line);
         assert_eq!(code, 0, "{line}: {err}");
-        assert!(err.contains("dry run: nothing staged, nothing sent"), "{line}: {err}");
+        assert!(
+            err.contains("dry run: nothing staged, nothing sent"),
+            "{line}: {err}"
+        );
         assert!(out.contains(request), "{line}: {out}");
     }
     assert_eq!(sim.handle.mutating_count(), sent, "nothing sent");
@@ -273,26 +329,62 @@ fn json_error(args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
     assert_eq!(docs.len(), 1, "one JSON document on stdout:\n{out}");
     let e = &docs[0]["error"];
     assert_eq!(e["exit_code"], code, "{out}");
-    for key in ["kind", "message", "hints", "exit_code", "params", "http_status", "location"] {
+    for key in [
+        "kind",
+        "message",
+        "hints",
+        "exit_code",
+        "params",
+        "http_status",
+        "location",
+    ] {
         assert!(e.get(key).is_some(), "{key} missing in {out}");
     }
-    assert!(!err.contains("error:"), "the error is not printed twice:\n{err}");
+    assert!(
+        !err.contains("error:"),
+        "the error is not printed twice:\n{err}"
+    );
     (code, serde_json::to_string_pretty(&docs[0]).unwrap(), err)
 }
 
 #[test]
 fn with_json_every_error_is_one_json_object_on_stdout() {
     let cases: &[(&str, &[&str], Option<&str>, i32)] = &[
-        ("json_error_parse", &["--demo", "--json", "-c", "ls | where mem >"], None, 2),
-        ("json_error_unknown_command", &["--demo", "--json", "-c", "frobnicate"], None, 2),
-        ("json_error_policy", &["--demo", "--json", "-c", "stop db01"], None, 4),
+        (
+            "json_error_parse",
+            &["--demo", "--json", "-c", "ls | where mem >"],
+            None,
+            2,
+        ),
+        (
+            "json_error_unknown_command",
+            &["--demo", "--json", "-c", "frobnicate"],
+            None,
+            2,
+        ),
+        (
+            "json_error_policy",
+            &["--demo", "--json", "-c", "stop db01"],
+            None,
+            4,
+        ),
         (
             "json_error_api_params",
-            &["--demo", "--json", "-c", "create /nodes/pve1/qemu vmid=150 cores=abc"],
+            &[
+                "--demo",
+                "--json",
+                "-c",
+                "create /nodes/pve1/qemu vmid=150 cores=abc",
+            ],
             None,
             1,
         ),
-        ("json_error_not_found", &["--demo", "-o", "json", "-c", "status nosuch"], None, 1),
+        (
+            "json_error_not_found",
+            &["--demo", "-o", "json", "-c", "status nosuch"],
+            None,
+            1,
+        ),
         ("json_error_argv", &["--json", "--bogus"], None, 2),
         (
             "json_error_batch_location",
@@ -323,7 +415,10 @@ fn with_json_an_approval_refusal_is_a_json_object_too() {
     let e = &docs.last().unwrap()["error"];
     assert_eq!(e["kind"], "approval_required", "{out}");
     assert_eq!(e["exit_code"], 6);
-    insta::assert_snapshot!("json_error_approval_required", serde_json::to_string_pretty(&docs.last().unwrap()).unwrap());
+    insta::assert_snapshot!(
+        "json_error_approval_required",
+        serde_json::to_string_pretty(&docs.last().unwrap()).unwrap()
+    );
 }
 
 /// `-c LINE` against `sim` with `env` set; asserts exit `code` and nothing sent; returns stderr.
@@ -343,7 +438,12 @@ fn refused_with_env(sim: &TestSim, env: &[(&str, &str)], line: &str, code: i32) 
 fn the_environment_quotas_override_the_config_and_name_the_variable() {
     let sim = TestSim::demo();
     user_config(&sim, "quotas:\n  max_memory: 64G\n  max_cores: 32\n");
-    let err = refused_with_env(&sim, &[("PROXMOX_MAX_RAM_MB", "4096")], "set memory=8G web01", 4);
+    let err = refused_with_env(
+        &sim,
+        &[("PROXMOX_MAX_RAM_MB", "4096")],
+        "set memory=8G web01",
+        4,
+    );
     assert!(
         err.contains("web01 (101) would get 8.0 GiB of memory; PROXMOX_MAX_RAM_MB=4096 allows at most 4.0 GiB"),
         "{err}"
@@ -364,7 +464,10 @@ fn the_environment_quotas_override_the_config_and_name_the_variable() {
         "new web09 --profile webserver",
         2,
     );
-    assert!(err.contains("over the quota of 5G per VM (PROXMOX_MAX_DISK_GB=5)"), "{err}");
+    assert!(
+        err.contains("over the quota of 5G per VM (PROXMOX_MAX_DISK_GB=5)"),
+        "{err}"
+    );
     // The variable wins both ways: above the file's quota too.
     let (code, _, err) = split(
         sim.cmd()
@@ -377,7 +480,9 @@ fn the_environment_quotas_override_the_config_and_name_the_variable() {
     for bad in ["lots", "0", "-5", "4.5"] {
         let err = refused_with_env(&sim, &[("PROXMOX_MAX_RAM_MB", bad)], "ls | count", 2);
         assert!(
-            err.contains(&format!("environment variable PROXMOX_MAX_RAM_MB: '{bad}' is not a whole number")),
+            err.contains(&format!(
+                "environment variable PROXMOX_MAX_RAM_MB: '{bad}' is not a whole number"
+            )),
             "{err}"
         );
     }
@@ -390,18 +495,40 @@ fn new_if_exists_return_gives_back_the_existing_guest_and_creates_nothing() {
     let (code, out, err) = sim.run("new web01 --profile webserver --if-exists return");
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("returned as it is"), "{err}");
-    assert!(out.contains("existed: true") && out.contains("vmid:    101"), "{out}");
+    assert!(
+        out.contains("existed: true") && out.contains("vmid:    101"),
+        "{out}"
+    );
     assert_eq!(sim.handle.mutating_count(), sent, "nothing created");
     // The default is today's: the name is refused.
     refused(&sim, "new web01 --profile webserver", 2, "already exists");
-    refused(&sim, "new web01 --profile webserver --if-exists fail", 2, "already exists");
+    refused(
+        &sim,
+        "new web01 --profile webserver --if-exists fail",
+        2,
+        "already exists",
+    );
     // Not the kind asked for: refused, nothing created.
-    refused(&sim, "new web01 --lxc --if-exists return", 2, "exists but is a VM");
-    refused(&sim, "new web01 --if-exists maybe", 2, "--if-exists takes fail or return");
+    refused(
+        &sim,
+        "new web01 --lxc --if-exists return",
+        2,
+        "exists but is a VM",
+    );
+    refused(
+        &sim,
+        "new web01 --if-exists maybe",
+        2,
+        "--if-exists takes fail or return",
+    );
     // No such guest yet: it is created, and says it did not exist.
     let (code, out, err) = split(
         sim.cmd()
-            .args(["--json", "-c", "new web09 --profile webserver --if-exists return"])
+            .args([
+                "--json",
+                "-c",
+                "new web09 --profile webserver --if-exists return",
+            ])
             .output()
             .unwrap(),
     );
@@ -420,11 +547,70 @@ fn every_command_that_changes_something_takes_dry_run() {
     let missing: Vec<&str> = COMMANDS
         .iter()
         .filter(|c| {
-            c.sig.action.is_some_and(|k| k != pvesh_plus::staging::ActionKind::Console)
+            c.sig
+                .action
+                .is_some_and(|k| k != pvesh_plus::staging::ActionKind::Console)
                 || ["create", "delete", "commit", "new"].contains(&c.sig.name)
         })
         .filter(|c| !c.sig.args.iter().any(|a| a.name == "--dry-run"))
         .map(|c| c.sig.name)
         .collect();
     assert!(missing.is_empty(), "no --dry-run: {missing:?}");
+}
+
+#[test]
+fn a_script_file_asks_for_approval_and_a_person_approves_in_the_shell() {
+    let sim = TestSim::demo();
+    let script = sim.home.path().join("agent.pve");
+    std::fs::write(&script, "# the agent's plan\nstop web01\nreboot web02\n").unwrap();
+    let (code, out, err) = split(
+        sim.cmd()
+            .arg("-f")
+            .arg(&script)
+            .arg("--request-approval")
+            .output()
+            .unwrap(),
+    );
+    // Waiting for a person is not "changes left pending" (exit 5).
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(err.contains("waiting for approval"), "{err}");
+    let id = out
+        .lines()
+        .find_map(|l| l.strip_prefix("approval:"))
+        .map(|v| v.trim().to_string())
+        .unwrap();
+    // A person in the interactive shell of another terminal.
+    let mut cmd = std_cmd(sim.home.path());
+    cmd.args([
+        "--url",
+        &sim.handle.url(),
+        "--fingerprint",
+        &sim.handle.fingerprint(),
+    ])
+    .env("PROXMOX_USER", "root@pam")
+    .env("PROXMOX_PASSWORD", PASSWORD)
+    .env("USER", "bob")
+    .env("TERM", "xterm");
+    let mut p = Pty::spawn(cmd, TIMEOUT_MS);
+    p.exp_string("type `help`").unwrap();
+    p.send_line(&format!("approvals {id}")).unwrap();
+    p.exp_string("reboot on web02 (102)").unwrap();
+    p.send_line(&format!("approve {id}")).unwrap();
+    p.exp_string(&format!("approved {id}")).unwrap();
+    p.send_line("exit").unwrap();
+    p.exp_eof().unwrap();
+    assert!(
+        !state(&sim, |s| s.guests[&101].is_running()),
+        "web01 stopped"
+    );
+    let approvals: Vec<_> = audit_lines(&sim)
+        .into_iter()
+        .filter(|l| l["event"] == "approval")
+        .collect();
+    assert_eq!(approvals.len(), 2, "{approvals:?}");
+    assert!(
+        approvals
+            .iter()
+            .all(|l| l["approved_by"] == "bob via root@pam")
+    );
 }
