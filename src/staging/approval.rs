@@ -452,6 +452,12 @@ impl super::StagingState {
         progress: &mut dyn FnMut(&str),
     ) -> Result<(ApprovalRequest, super::CommitReport)> {
         let request = self.check_approval(client, id).await?;
+        if self.confirm.peek().is_some() {
+            return Err(Error::usage(
+                "a confirmed commit is waiting for `confirm`: approve once it is settled",
+            )
+            .hinted("type `confirm` to keep it, or wait for its rollback; the request stays"));
+        }
         let log = std::sync::Arc::new(self.audit.approved(
             &request.id,
             approved_by,

@@ -183,6 +183,25 @@ pub fn describe(config: &Config) -> Vec<(&'static str, String)> {
     if let Some(n) = q.max_vms {
         quotas.push(format!("{n} guests"));
     }
+    let e = &q.from_env;
+    let from_env: Vec<&str> = [&e.cores, &e.memory, &e.disk, &e.vms]
+        .into_iter()
+        .filter_map(|v| v.as_deref())
+        .collect();
+    if !from_env.is_empty() {
+        quotas.push(format!("from the environment: {}", from_env.join(", ")));
+    }
+    let approvals = format!(
+        "{} (agent.require_approval: {}); requests expire after {}",
+        match config.agent.require_approval {
+            crate::config::RequireApproval::None => "scripts need none",
+            crate::config::RequireApproval::Destructive =>
+                "scripts need one for destructive changes",
+            crate::config::RequireApproval::All => "scripts need one for every change",
+        },
+        config.agent.require_approval.as_str(),
+        crate::lang::format_duration(config.agent.approval_ttl)
+    );
     let staging = match config.staging.policy {
         StagingPolicy::Destructive => "destructive changes stage",
         StagingPolicy::All => "every change stages",
@@ -200,6 +219,7 @@ pub fn describe(config: &Config) -> Vec<(&'static str, String)> {
                 quotas.join("; ")
             },
         ),
+        ("approvals", approvals),
     ]
 }
 
