@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::api::{Auth, Client, ConnectOptions, TfaPrompt, TlsMode};
 use crate::config::{AuthSettings, Config, TlsSettings};
 use crate::error::{Error, ErrorKind, Result, exit};
-use crate::output::{print_error, run_and_print};
+use crate::output::run_and_print;
 use crate::render::Style;
 use crate::render::progress::note;
 use crate::secret::Secret;
@@ -28,7 +28,8 @@ use crate::sim::{self, Scenario, SimHandle, SimOptions};
     after_help = "Exit codes: 0 ok, 1 a command failed, 2 usage or parse error, 3 a commit partly failed\n\
                   (or a run ended inside a confirm window and rolled back), 4 refused by policy,\n\
                   5 a -f or standard-input batch ended with changes still pending (kept, not applied),\n\
-                  130 interrupted.\n\n\
+                  6 needs a person's approval (or the approval is expired, changed or unknown),\n\
+                  130 interrupted. For scripts and AI agents: pvesh-plus --demo -c 'help agents'.\n\n\
                   Try it without a cluster: pvesh-plus --demo"
 )]
 pub struct Cli {
@@ -88,6 +89,10 @@ pub struct SessionArgs {
     /// With --demo: delay every simulated answer by this many milliseconds (to try a slow link).
     #[arg(long, value_name = "MS", requires = "demo")]
     pub sim_latency: Option<u64>,
+    /// With -c, -f or standard input: at the end, ask a person to approve what is pending
+    /// instead of leaving it (prints the approval id with the plan; see `help agents`).
+    #[arg(long)]
+    pub request_approval: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,6 +102,22 @@ pub enum Sub {
     /// Serve the Model Context Protocol on standard input and output, for AI agents: the same
     /// session, config and policy as the shell; destructive changes need a human's approval.
     Mcp(McpArgs),
+    /// Approve a request a script or agent made: shows its plan and diff, asks, then applies it
+    /// (needs a terminal). Connection options go before it: pvesh-plus --cluster lab approve ID
+    Approve {
+        /// The approval id (`approvals` lists them).
+        id: String,
+    },
+    /// Reject a request a script or agent made (the plan stays pending).
+    Reject {
+        /// The approval id.
+        id: String,
+    },
+    /// List the approval requests waiting for a person (with an id: its plan and diff).
+    Approvals {
+        /// An approval id.
+        id: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -147,16 +168,20 @@ pub struct SimArgs {
 
 /// Parses argv, runs, and returns the process exit code.
 pub fn main() -> i32 {
+    let json = argv_wants_json(std::env::args().skip(1));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() {
-                exit::USAGE
+            if !e.use_stderr() {
+                let _ = e.print();
+                return exit::OK;
+            }
+            if json {
+                crate::output::print_error_as(&clap_error(&e), None, OutputFormat::Json);
             } else {
-                exit::OK
-            };
-            let _ = e.print();
-            return code;
+                let _ = e.print();
+            }
+            return exit::USAGE;
         }
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -174,16 +199,57 @@ pub fn main() -> i32 {
         match cli.sub {
             Some(Sub::Sim(args)) => run_sim(args).await,
             Some(Sub::Mcp(args)) => run_mcp(args).await,
+            Some(Sub::Approve { id }) => run_approve(cli.session, &id).await,
+            Some(Sub::Reject { id }) => run_one_line(cli.session, &format!("reject {id}")).await,
+            Some(Sub::Approvals { id }) => {
+                let line = match id {
+                    Some(id) => format!("approvals {id}"),
+                    None => "approvals".to_string(),
+                };
+                run_one_line(cli.session, &line).await
+            }
             None => run_session(cli.session).await,
         }
     });
     match result {
         Ok(code) => code,
         Err(e) => {
-            print_error(&e, None);
+            let format = if json {
+                OutputFormat::Json
+            } else {
+                OutputFormat::Table
+            };
+            crate::output::print_error_as(&e, None, format);
             e.exit_code()
         }
     }
+}
+
+/// True when the arguments ask for JSON (`--json`, `-o json`, `--output json`, `-ojson`,
+/// `--output=json`): read before parsing, so that a command line that does not parse still
+/// gets its error as JSON.
+pub fn argv_wants_json(args: impl Iterator<Item = String>) -> bool {
+    let args: Vec<String> = args.collect();
+    args.iter().enumerate().any(|(i, a)| match a.as_str() {
+        "--json" | "-ojson" | "--output=json" => true,
+        "-o" | "--output" => args.get(i + 1).is_some_and(|v| v == "json"),
+        _ => false,
+    })
+}
+
+/// A command-line parse error as the one user-facing error: its first line as the message,
+/// the usage line as a hint.
+fn clap_error(e: &clap::Error) -> Error {
+    let text = e.render().to_string();
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("bad arguments");
+    let mut err = Error::usage(first.strip_prefix("error: ").unwrap_or(first));
+    for line in lines {
+        if line.starts_with("Usage:") || line.starts_with("tip:") {
+            err = err.hinted(line);
+        }
+    }
+    err.hinted("`pvesh-plus --help` lists the options")
 }
 
 async fn run_sim(args: SimArgs) -> Result<i32> {
@@ -284,7 +350,8 @@ async fn connect(args: &SessionArgs) -> Result<Session> {
     if args.demo {
         return connect_demo(args).await;
     }
-    let config = Config::load(args.config.as_deref())?;
+    let mut config = Config::load(args.config.as_deref())?;
+    config.quotas.apply_env(&|name| std::env::var(name).ok())?;
     // `--url` names the server: it stands in for PROXMOX_HOST/PROXMOX_PORT (and so beats the file).
     let url_parts = args.url.as_deref().map(host_and_port);
     let env = |name: &str| match (name, &url_parts) {
@@ -411,10 +478,12 @@ impl TfaPrompt for TerminalTfa {
 async fn connect_demo(args: &SessionArgs) -> Result<Session> {
     // The policy: `--config FILE` when given (its clusters are not used: the demo connects to
     // its own simulator), else the built-in demo policy.
-    let config = match &args.config {
+    let mut config = match &args.config {
         Some(path) => Config::load(Some(path))?,
         None => Config::demo_policy()?,
     };
+    // The quotas of the environment (the seed tool's PROXMOX_MAX_*) override the policy's.
+    config.quotas.apply_env(&|name| std::env::var(name).ok())?;
     let password = Secret::new(random_password());
     let scenario = match args.guests {
         Some(guests) => Scenario::Generated {
@@ -495,17 +564,7 @@ async fn run_mcp(args: McpArgs) -> Result<i32> {
 }
 
 async fn run_session(args: SessionArgs) -> Result<i32> {
-    let format = if args.json {
-        OutputFormat::Json
-    } else {
-        match &args.output {
-            None => OutputFormat::Table,
-            Some(name) => OutputFormat::parse(name).ok_or_else(|| {
-                Error::usage(format!("unknown output format '{name}'"))
-                    .hinted(format!("formats: {}", OutputFormat::NAMES.join(", ")))
-            })?,
-        }
-    };
+    let format = output_format(&args)?;
     let mut session = connect(&args).await?;
     session.ctx.format = format;
     let interactive =
@@ -527,6 +586,7 @@ async fn run_session(args: SessionArgs) -> Result<i32> {
     };
     if let Some(line) = &args.command {
         let code = run_and_print(&mut session.ctx, line, style, None).await;
+        let code = request_approval_at_end(&mut session.ctx, &args, style, code).await;
         return Ok(crate::commands::finish_run(&mut session.ctx, false, code).await);
     }
     if let Some(path) = &args.file {
@@ -543,6 +603,7 @@ async fn run_session(args: SessionArgs) -> Result<i32> {
             style,
         )
         .await?;
+        let code = request_approval_at_end(&mut session.ctx, &args, style, code).await;
         return Ok(crate::commands::finish_run(&mut session.ctx, true, code).await);
     }
     if !interactive {
@@ -564,6 +625,7 @@ async fn run_session(args: SessionArgs) -> Result<i32> {
             style,
         )
         .await?;
+        let code = request_approval_at_end(&mut session.ctx, &args, style, code).await;
         return Ok(crate::commands::finish_run(&mut session.ctx, true, code).await);
     }
     println!("{}", session.banner);
@@ -573,6 +635,99 @@ async fn run_session(args: SessionArgs) -> Result<i32> {
     let code = crate::shell::run(&mut session.ctx, style).await;
     // Leaving the shell inside a confirm window rolls back, as the end of a batch does.
     Ok(crate::commands::finish_run(&mut session.ctx, false, code).await)
+}
+
+/// `--request-approval`: after the lines ran well, what is pending is put up for approval
+/// (`commit --request-approval`) instead of being left; the run then exits 0 and the plan
+/// waits, pending, for a person.
+async fn request_approval_at_end(
+    ctx: &mut Ctx,
+    args: &SessionArgs,
+    style: Style,
+    code: i32,
+) -> i32 {
+    if !args.request_approval || code != exit::OK {
+        return code;
+    }
+    if ctx.staging.buffer.is_empty() {
+        let e = Error::usage(
+            "--request-approval: nothing is pending, so there is nothing to approve",
+        )
+        .hinted("stage the change in the same run: pvesh-plus -c 'stop web01' --request-approval");
+        crate::output::print_error_as(&e, None, ctx.format);
+        return e.exit_code();
+    }
+    run_and_print(ctx, "commit --request-approval", style, None).await
+}
+
+/// A session that runs one line (`pvesh-plus reject ID`, `pvesh-plus approvals`).
+async fn run_one_line(mut args: SessionArgs, line: &str) -> Result<i32> {
+    args.command = Some(line.to_string());
+    run_session(args).await
+}
+
+/// `pvesh-plus approve ID`: a person at a terminal sees the plan and its diff (re-checked
+/// against the cluster), answers, and only then is it applied. Without a terminal it refuses:
+/// an agent cannot approve its own request.
+async fn run_approve(args: SessionArgs, id: &str) -> Result<i32> {
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return Err(Error::new(
+            ErrorKind::Approval,
+            "approve needs a person at a terminal: a script or an agent cannot approve a request",
+        )
+        .hinted(format!("run `pvesh-plus approve {id}` in a terminal")));
+    }
+    let format = output_format(&args)?;
+    let mut session = connect(&args).await?;
+    session.ctx.format = format;
+    setup_staging(
+        &mut session.ctx,
+        session.config.clone(),
+        &session.identity,
+        true,
+    )?;
+    let style = Style::detect();
+    let client = session.ctx.client.clone();
+    // The same checks approving makes (plan unchanged, not expired, digests): a request that
+    // cannot be approved says so before anyone is asked.
+    let request = match session.ctx.staging.check_approval(&client, id).await {
+        Ok(r) => r,
+        Err(e) => {
+            crate::output::print_error_as(&e, None, format);
+            return Ok(e.exit_code());
+        }
+    };
+    let now = session.ctx.staging.clock.now(&client).await?;
+    eprint!("{}", crate::commands::approval_plan_text(&request));
+    eprintln!(
+        "the plan is unchanged and no guest changed since; the request expires in {}",
+        crate::lang::format_duration(request.seconds_left(now))
+    );
+    eprint!("apply this plan now? [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().read_line(&mut answer);
+    if !matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+        eprintln!(
+            "not approved: nothing was sent; the request stays until it expires or is rejected"
+        );
+        return Ok(exit::APPROVAL);
+    }
+    let code = run_and_print(&mut session.ctx, &format!("approve {id}"), style, None).await;
+    Ok(crate::commands::finish_run(&mut session.ctx, false, code).await)
+}
+
+fn output_format(args: &SessionArgs) -> Result<OutputFormat> {
+    if args.json {
+        return Ok(OutputFormat::Json);
+    }
+    match &args.output {
+        None => Ok(OutputFormat::Table),
+        Some(name) => OutputFormat::parse(name).ok_or_else(|| {
+            Error::usage(format!("unknown output format '{name}'"))
+                .hinted(format!("formats: {}", OutputFormat::NAMES.join(", ")))
+        }),
+    }
 }
 
 /// Gives the session its config, its pending buffer (this cluster's, restored from disk with a
@@ -586,6 +741,9 @@ fn setup_staging(
 ) -> Result<()> {
     let cluster = ctx.cluster.clone();
     ctx.staging.buffer = crate::staging::PendingBuffer::for_cluster(identity)?;
+    ctx.staging.approvals = crate::staging::ApprovalStore::for_cluster(identity);
+    ctx.staging.interactive = interactive;
+    ctx.staging.local_user = Some(crate::staging::local_user());
     let audit_path = config.audit.enabled.then(|| config.audit.path.clone());
     ctx.staging.audit = Arc::new(crate::staging::AuditLog::new(
         audit_path,

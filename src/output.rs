@@ -55,11 +55,12 @@ async fn run_one(ctx: &mut Ctx, line: &str, style: Style, location: Option<&str>
             }
         }
     };
+    let format = ctx.format;
     match result {
         Ok(out) if out.live.is_some() && live_terminal() => match run_live(ctx).await {
             Ok(()) => exit::OK,
             Err(e) => {
-                print_error(&e, location);
+                print_error_as(&e, location, format);
                 e.exit_code()
             }
         },
@@ -71,7 +72,7 @@ async fn run_one(ctx: &mut Ctx, line: &str, style: Style, location: Option<&str>
             let text = format_output(&out, ctx.format, style);
             crate::render::pager::show(&text, style.pager);
             if let Some(e) = &out.failure {
-                print_error(e, location);
+                print_error_as(e, location, format);
             }
             match &out.failure {
                 _ if cancel.is_cancelled() => exit::INTERRUPTED,
@@ -80,7 +81,7 @@ async fn run_one(ctx: &mut Ctx, line: &str, style: Style, location: Option<&str>
             }
         }
         Err(e) => {
-            print_error(&e, location);
+            print_error_as(&e, location, format);
             e.exit_code()
         }
     }
@@ -238,6 +239,19 @@ pub fn print_error(e: &Error, location: Option<&str>) {
             eprint!("{}", crate::render::wrap::lines(&text, w));
         }
         _ => eprint!("{text}"),
+    }
+}
+
+/// Prints an error the way the session's format wants it: with `--json` (`-o json`) one JSON
+/// object on stdout ([`Error::to_json`], one line), else the text on stderr.
+pub fn print_error_as(e: &Error, location: Option<&str>, format: OutputFormat) {
+    if format == OutputFormat::Json {
+        use std::io::Write;
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "{}", e.to_json(location));
+        let _ = out.flush();
+    } else {
+        print_error(e, location);
     }
 }
 

@@ -98,6 +98,7 @@ impl Ctx {
     /// Sets the configuration, and with it the read-only rule the staging module enforces.
     pub fn set_config(&mut self, config: Config) {
         self.staging.guard = Guard::new(&config, self.inventory.clone());
+        self.staging.agent = config.agent.clone();
         self.config = config;
     }
 

@@ -111,9 +111,8 @@ impl From<ApiError> for Error {
             ApiError::Cancelled => Error::new(ErrorKind::Interrupted, "cancelled"),
             ApiError::Options { message } => Error::new(ErrorKind::Config, message),
             ApiError::Refused { message, hints } => Error {
-                kind: ErrorKind::Policy,
-                message,
                 hints,
+                ..Error::new(ErrorKind::Policy, message)
             },
         }
     }
@@ -130,7 +129,9 @@ fn http_error(
     for (param, why) in &errors {
         text.push_str(&format!("\n  {param}: {why}"));
     }
-    let err = Error::new(ErrorKind::Api, text);
+    let mut err = Error::new(ErrorKind::Api, text);
+    err.http_status = Some(status);
+    err.params = errors;
     match status {
         400 => err.hinted(format!(
             "`usage {path}` lists the parameters this call accepts"

@@ -28,6 +28,11 @@ const VM: Arg = Arg::opt(
     "VMID, name, prefix or @selector (default: piped guests or the current VM)",
 );
 
+const DRY_RUN: Arg = Arg::switch(
+    "--dry-run",
+    "show the plan and the requests; stage and send nothing",
+);
+
 /// The guests a change applies to, after skipping `skip` leading positionals (a snapshot name...).
 async fn targets(ctx: &mut Ctx, call: &Call, skip: usize) -> Result<Vec<Guest>> {
     let mut words: Vec<String> = call
@@ -252,10 +257,14 @@ async fn apply(ctx: &mut Ctx, mut call: Call, kind: ActionKind, skip: usize) -> 
     }
     // A read-only guest among them refuses the whole line, staged part and all.
     ctx.staging.guard.admit(&actions)?;
+    if call.args.has_flag("dry-run") {
+        return Ok(dry_run(ctx, &actions));
+    }
     let policy_now = ctx.config.staging.policy;
-    let (staged, now): (Vec<Action>, Vec<Action>) = actions
-        .into_iter()
-        .partition(|a| policy::stages(policy_now, a.risk().is_some()));
+    let (staged, now): (Vec<Action>, Vec<Action>) = actions.into_iter().partition(|a| {
+        // A change that needs a person's approval stages, whatever the staging policy.
+        policy::stages(policy_now, a.risk().is_some()) || ctx.staging.needs_approval(a)
+    });
     let mut out = Output::value(Value::List(Vec::new())).with_empty("nothing to do");
     if !staged.is_empty() {
         out = stage(ctx, staged)?;
@@ -271,6 +280,16 @@ async fn apply(ctx: &mut Ctx, mut call: Call, kind: ActionKind, skip: usize) -> 
         out = ran;
     }
     Ok(out)
+}
+
+/// `--dry-run`: the planned actions and the requests they would send; nothing staged or sent.
+pub(super) fn dry_run(ctx: &mut Ctx, actions: &[Action]) -> Output {
+    ctx.note(&format!(
+        "dry run: nothing staged, nothing sent; {} change(s) planned",
+        actions.len()
+    ));
+    Output::value(super::pending::dry_run_records(actions))
+        .with_columns(super::pending::DRY_RUN_COLUMNS)
 }
 
 /// Puts actions in the pending buffer and returns their rows of the plan.
@@ -292,6 +311,9 @@ pub(super) fn stage(ctx: &mut Ctx, staged: Vec<Action>) -> Result<Output> {
 pub(super) async fn run_now(ctx: &mut Ctx, actions: Vec<Action>) -> Output {
     let exec = ctx.staging.executor(&ctx.client);
     if let Err(refused) = exec.admit(&actions) {
+        return Output::none().with_failure(Some(refused));
+    }
+    if let Err(refused) = ctx.staging.check_approval_gate(&actions) {
         return Output::none().with_failure(Some(refused));
     }
     let opts = ExecOptions {
@@ -355,7 +377,7 @@ change_command!(
     0,
     "start",
     "Start guests (runs at once, following each task).",
-    &[VM],
+    &[VM, DRY_RUN],
     &[
         ex("start dev-box", "start one guest"),
         ex(
@@ -370,7 +392,7 @@ change_command!(
     0,
     "stop",
     "Stop guests at once, like pulling the plug (staged).",
-    &[VM],
+    &[VM, DRY_RUN],
     &[
         ex("stop web01", "stage a hard stop"),
         ex(
@@ -388,7 +410,8 @@ change_command!(
     &[
         VM,
         Arg::flag("--timeout", ArgKind::Count, "seconds to wait for the guest"),
-        Arg::switch("--force-stop", "stop it when the timeout passes")
+        Arg::switch("--force-stop", "stop it when the timeout passes"),
+        DRY_RUN
     ],
     &[ex(
         "shutdown web02 --timeout 60 --force-stop",
@@ -401,7 +424,7 @@ change_command!(
     0,
     "reboot",
     "Reboot guests, applying pending config changes (staged).",
-    &[VM],
+    &[VM, DRY_RUN],
     &[ex("reboot web01", "stage a reboot")]
 );
 change_command!(
@@ -410,7 +433,7 @@ change_command!(
     0,
     "reset",
     "Reset VMs like the reset button (staged).",
-    &[VM],
+    &[VM, DRY_RUN],
     &[ex("reset web01", "stage a hard reset")]
 );
 change_command!(
@@ -419,7 +442,7 @@ change_command!(
     0,
     "suspend",
     "Pause VMs (staged).",
-    &[VM],
+    &[VM, DRY_RUN],
     &[ex("suspend web01", "stage a pause")]
 );
 change_command!(
@@ -428,7 +451,7 @@ change_command!(
     0,
     "resume",
     "Resume paused VMs (runs at once; a stopped guest needs `start`).",
-    &[VM],
+    &[VM, DRY_RUN],
     &[ex("resume web01", "resume a paused VM")]
 );
 change_command!(
@@ -446,7 +469,8 @@ change_command!(
         Arg::switch(
             "--stop",
             "a running guest: stage a stop first, then the destroy"
-        )
+        ),
+        DRY_RUN
     ],
     &[
         ex("destroy old-app --purge", "stage the removal of a guest"),
@@ -466,7 +490,8 @@ change_command!(
         Arg::pos("name", ArgKind::Text, "the snapshot name"),
         VM,
         Arg::switch("--vmstate", "save the RAM too (VMs)"),
-        Arg::flag("--description", ArgKind::Text, "a note")
+        Arg::flag("--description", ArgKind::Text, "a note"),
+        DRY_RUN
     ],
     &[
         ex("snapshot pre-maintenance web01", "one guest"),
@@ -485,7 +510,8 @@ change_command!(
     &[
         Arg::pos("name", ArgKind::Snapshot, "the snapshot name"),
         VM,
-        Arg::switch("--start", "start the guest afterwards")
+        Arg::switch("--start", "start the guest afterwards"),
+        DRY_RUN
     ],
     &[ex("rollback pre-upgrade web01", "stage a rollback")]
 );
@@ -495,7 +521,11 @@ change_command!(
     1,
     "delsnapshot",
     "Delete a snapshot of guests (staged).",
-    &[Arg::pos("name", ArgKind::Snapshot, "the snapshot name"), VM],
+    &[
+        Arg::pos("name", ArgKind::Snapshot, "the snapshot name"),
+        VM,
+        DRY_RUN
+    ],
     &[ex("delsnapshot pre-upgrade web01", "stage the deletion")]
 );
 /// `set`: a first word that is an API path (`/...`, `./...`, `../...`) makes it the pvesh-style
@@ -511,6 +541,7 @@ pub static SET: Command = Command {
                 "one or more settings (memory in MiB or with a unit: 8G); or an API path, then key=value API parameters",
             ),
             VM,
+            DRY_RUN,
         ],
         ActionKind::Set,
         &[
@@ -549,7 +580,8 @@ change_command!(
     &[
         Arg::pos("op", ArgKind::Choice(&["add", "rm"]), "add or rm"),
         Arg::pos("tag", ArgKind::Text, "the tag"),
-        VM
+        VM,
+        DRY_RUN
     ],
     &[
         ex("tag add maintenance web01", "tag one guest"),
@@ -565,6 +597,6 @@ change_command!(
     0,
     "template",
     "Convert guests to templates (staged; cannot be undone).",
-    &[VM],
+    &[VM, DRY_RUN],
     &[ex("template dev-box", "stage the conversion")]
 );

@@ -140,9 +140,10 @@ pub(super) async fn finish(ctx: &mut Ctx, call: &Call, actions: Vec<Action>) -> 
     // A read-only guest among them refuses the whole line, staged part and all.
     ctx.staging.guard.admit(&actions)?;
     let policy_now = ctx.config.staging.policy;
-    let (staged, now): (Vec<Action>, Vec<Action>) = actions
-        .into_iter()
-        .partition(|a| policy::stages(policy_now, a.risk().is_some()));
+    let (staged, now): (Vec<Action>, Vec<Action>) = actions.into_iter().partition(|a| {
+        // A change that needs a person's approval stages, whatever the staging policy.
+        policy::stages(policy_now, a.risk().is_some()) || ctx.staging.needs_approval(a)
+    });
     let mut out = Output::value(Value::List(Vec::new()));
     if !staged.is_empty() {
         out = stage(ctx, staged)?;

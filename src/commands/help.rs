@@ -27,8 +27,67 @@ Exit codes:
   4    refused by policy (protected guest, quota, VMID range)
   5    a batch (-f or standard input) ended with changes still pending: they are
        kept, not applied
+  6    needs a person's approval (agent.require_approval), or the approval asked
+       for is expired, changed or unknown: `help agents`
   130  interrupted (Ctrl-C)
 ";
+
+/// `help agents`: the rules a script or an AI agent should follow (also in the README).
+pub const AGENTS: &str = r#"Scripts and AI agents: pvesh+ is the safer tool to call than qm or pvesh over
+SSH. The rules:
+
+1. Read with --json (or -o json): stdout then holds JSON only, one document per
+   line run; notes and progress stay text on stderr.
+2. With --json, a failing line prints one JSON object on stdout (and nothing
+   else for the error), whatever failed: the command line, a parse error, an
+   unknown command, a policy refusal, the server, a missing guest:
+     {"error": {"kind": "api", "message": "POST /pools failed: ...",
+      "hints": ["..."], "exit_code": 1, "params": {"bogus": "property is
+      not defined in schema ..."}, "http_status": 400, "location": null}}
+   kind: usage parse config connection api task not_found policy
+   approval_required partial interrupted internal. params: per-parameter
+   errors (PVE's 400 `errors`); http_status, location (script.pve:3): null
+   when they do not apply. Branch on exit_code and kind, not on the message.
+3. Look first: every action takes --dry-run (the plan and the requests it
+   would send; nothing staged, nothing sent), and so does `commit --dry-run`.
+4. Destructive changes stage. Do not commit them yourself: ask a person with
+   --request-approval (pvesh-plus -c 'stop web01' --request-approval) or
+   `commit --request-approval`. It prints the approval id with the plan and
+   exits 0; nothing is applied. A person then runs `pvesh-plus approve ID` in
+   a terminal (`approvals` lists the requests, `reject ID` refuses one): it
+   shows the plan and the diff, re-checks that the pending plan is exactly
+   the one requested and that no guest's config changed, asks, then applies;
+   the audit log records who asked and who approved. An approval binds to the
+   exact plan (stage anything more and it is refused: ask again), is used
+   once, and expires (agent.approval_ttl, default 1h). approve refuses
+   without a terminal: an agent cannot approve its own request.
+5. With agent.require_approval: destructive (or all) in the config, a commit
+   from -c, -f or standard input is refused with exit 6 (kind
+   approval_required) and changes that need an approval stage instead of
+   running; nothing is sent. A person at the interactive shell is not asked.
+6. Create idempotently: `new NAME ... --if-exists return` returns the guest
+   of that name (existed: true) instead of failing; the default is fail.
+7. Quotas from the environment override the config's: PROXMOX_MAX_CPU
+   (cores per guest), PROXMOX_MAX_RAM_MB and PROXMOX_MAX_DISK_GB (per guest),
+   PROXMOX_MAX_VMS (guests in the cluster). A refusal names the variable.
+8. Give the agent its own narrow API token (PROXMOX_TOKEN_ID,
+   PROXMOX_TOKEN_SECRET in its environment, never on a command line or in a
+   prompt); pvesh+ never prints a secret. The rules say what to do; the
+   token decides what it can do.
+9. Nothing waits for an answer without a terminal: give `new` a NAME and
+   flags; `approve` refuses.
+10. MCP: `pvesh-plus mcp` (with --demo, --cluster NAME, ...) serves the
+   Model Context Protocol on stdio: list_guests, run (one read-only
+   pipeline), a tool per read command and per action. Destructive calls
+   stage and return an approval request (id, actions, diff, expiry) that a
+   person approves with `pvesh-plus approve ID`. Client config:
+     {"mcpServers": {"pvesh-plus": {"command": "pvesh-plus",
+       "args": ["mcp", "--cluster", "lab"]}}}
+
+Exit codes: 0 ok, 1 failed, 2 usage, 3 partly failed, 4 refused by policy,
+5 a batch left changes pending, 6 needs approval (or the approval is
+expired, changed or unknown), 130 interrupted.
+"#;
 
 /// Help is laid out for this many columns (a terminal's default; tables are cut to it too).
 pub const HELP_WIDTH: usize = 80;
@@ -136,7 +195,8 @@ pub fn overview() -> String {
         }
     }
     out.push_str(
-        "\n`help COMMAND` shows its usage and examples; `help where` the filter language.\n\n",
+        "\n`help COMMAND` shows its usage and examples; `help where` the filter language;\n\
+         `help agents` the rules for scripts and AI agents.\n\n",
     );
     out.push_str(EXIT_CODES);
     out
@@ -150,7 +210,7 @@ pub static HELP: Command = Command {
         args: &[super::Arg::opt(
             "command",
             super::ArgKind::Text,
-            "a command name, or `where` for the filter language",
+            "a command name, `where` for the filter language, or `agents`",
         )],
         action: None,
         fields: &[],
@@ -163,6 +223,10 @@ pub static HELP: Command = Command {
                 line: "help ls",
                 about: "usage and examples of ls",
             },
+            Example {
+                line: "help agents",
+                about: "the rules for scripts and AI agents",
+            },
         ],
     },
     run: |_ctx, call| {
@@ -170,6 +234,7 @@ pub static HELP: Command = Command {
             let text = match call.args.positionals.first().map(|w| w.text.as_str()) {
                 None => overview(),
                 Some("exit-codes") => EXIT_CODES.to_string(),
+                Some("agents") => AGENTS.to_string(),
                 Some(name) => match find(name) {
                     Some(cmd) => command_help(&cmd.sig),
                     None => return Err(unknown(name)),
@@ -226,5 +291,23 @@ mod tests {
             "lines wider than {HELP_WIDTH}:\n{}",
             wide.join("\n")
         );
+    }
+
+    #[test]
+    fn help_agents_names_every_error_kind_and_exit_code() {
+        for kind in crate::error::ErrorKind::ALL {
+            assert!(super::AGENTS.contains(kind.as_str()), "{kind:?}");
+        }
+        for code in [
+            "0 ok",
+            "4 refused by policy",
+            "6 needs approval",
+            "130 interrupted",
+        ] {
+            assert!(super::AGENTS.contains(code), "{code}");
+        }
+        for line in super::AGENTS.lines() {
+            assert!(line.chars().count() <= super::HELP_WIDTH, "{line}");
+        }
     }
 }

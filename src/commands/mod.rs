@@ -17,6 +17,8 @@
 
 mod actions;
 mod apischema;
+mod approvals;
+pub use approvals::request as request_approval;
 mod changes;
 mod cluster_ops;
 mod console;
@@ -40,6 +42,7 @@ mod transfer;
 
 pub use crate::session::{BoxFuture, Ctx, OutputFormat};
 pub use apischema::{APIDOC_PATH, load_into as load_schema_into};
+pub use approvals::plan_text as approval_plan_text;
 pub use dashboard::{Live, numbers as dashboard_numbers};
 pub use engine::{Output, run_line};
 pub use pending::{check_confirm_window, finish_run, restore_notice};
@@ -312,6 +315,9 @@ pub static COMMANDS: &[&Command] = &[
     &pending::DISCARD,
     &pending::COMMIT,
     &pending::CONFIRM,
+    &approvals::APPROVALS,
+    &approvals::APPROVE,
+    &approvals::REJECT,
     // Raw API writes, pvesh-compatible (rawapi.rs; raw `set PATH` dispatches from actions::SET).
     &rawapi::CREATE,
     &rawapi::DELETE,

@@ -109,9 +109,14 @@ pub static NEW: Command = Command {
                 "--privileged",
                 "with --lxc: a privileged container (default: unprivileged)",
             ),
+            Arg::flag(
+                "--if-exists",
+                ArgKind::Choice(&["fail", "return"]),
+                "when a guest of that name exists: fail (default), or return it as it is (an idempotent create)",
+            ),
         ],
         action: None,
-        fields: &["vmid", "name", "node", "status", "ip", "ssh"],
+        fields: &["vmid", "name", "node", "status", "ip", "ssh", "existed"],
         examples: &[
             Example {
                 line: "new web03 --profile webserver --template debian-12-cloud --dry-run",
@@ -124,6 +129,10 @@ pub static NEW: Command = Command {
             Example {
                 line: "new ct01 --lxc --template debian-12-standard --cores 2 --memory 1G --disk 8G",
                 about: "an unprivileged container from a template archive, started, with its address",
+            },
+            Example {
+                line: "new web01 --profile webserver --if-exists return",
+                about: "web01 exists: it is returned, nothing is created",
             },
             Example {
                 line: "new",
@@ -199,6 +208,9 @@ async fn run_new_template(ctx: &mut super::Ctx, call: Call) -> Result<Output> {
         node: flag_text(&call, "node"),
         vmid: parse_vmid(&call)?,
     };
+    if !call.args.has_flag("dry-run") {
+        ctx.staging.check_creation_gate("creating a template")?;
+    }
     let config = ctx.config.clone();
     let plan = template_flow::resolve(ctx, &config, &args).await?;
     for line in plan.preview().lines() {
@@ -240,6 +252,12 @@ fn given_answers(call: &Call) -> Answers {
 }
 
 async fn run_new(ctx: &mut super::Ctx, call: Call) -> Result<Output> {
+    if let Some(existing) = if_exists(ctx, &call).await? {
+        return Ok(existing);
+    }
+    if !call.args.has_flag("dry-run") {
+        ctx.staging.check_creation_gate("creating a guest")?;
+    }
     if call.args.has_flag("lxc") {
         return run_lxc(ctx, &call).await;
     }
@@ -327,6 +345,69 @@ async fn run_new(ctx: &mut super::Ctx, call: Call) -> Result<Output> {
     })
 }
 
+/// `--if-exists return`: a guest of that name (of the kind asked for) is returned as it is,
+/// with `existed: true`, and nothing is created. `fail` (the default) leaves the check to the
+/// wizard, which refuses the name.
+async fn if_exists(ctx: &mut super::Ctx, call: &Call) -> Result<Option<Output>> {
+    let mode = flag_text(call, "if-exists");
+    match mode.as_deref() {
+        None | Some("fail") => return Ok(None),
+        Some("return") => {}
+        Some(other) => {
+            return Err(
+                Error::usage(format!("--if-exists takes fail or return, got '{other}'"))
+                    .with_param("if-exists", "expected fail or return"),
+            );
+        }
+    }
+    let Some(name) = call.args.positionals.first().map(|w| w.text.clone()) else {
+        return Err(
+            Error::usage("--if-exists return needs the NAME to look for")
+                .hinted("new web03 --profile webserver --if-exists return"),
+        );
+    };
+    let inv = ctx.refresh().await?;
+    let Some(g) = inv.guests().iter().find(|g| g.name == name).cloned() else {
+        return Ok(None);
+    };
+    let want = if call.args.has_flag("lxc") {
+        crate::api::GuestKind::Lxc
+    } else {
+        crate::api::GuestKind::Qemu
+    };
+    if g.kind != want || g.template {
+        let what = if g.template {
+            "a template"
+        } else if g.kind == crate::api::GuestKind::Lxc {
+            "a container"
+        } else {
+            "a VM"
+        };
+        return Err(Error::usage(format!(
+            "{} exists but is {what}, not what `new` was asked for; nothing was created",
+            g.label()
+        ))
+        .hinted("choose another name"));
+    }
+    ctx.note(&format!(
+        "{} exists on {}: returned as it is (--if-exists return); nothing was created or changed",
+        g.label(),
+        g.node
+    ));
+    let ip = super::guest_ip::reach_address(ctx, &g).await.ok();
+    let mut r = Record::new();
+    r.insert("vmid", Value::Int(i64::from(g.vmid)));
+    r.insert("name", Value::String(g.name.clone()));
+    r.insert("node", Value::String(g.node.clone()));
+    r.insert("status", Value::String(g.status.clone()));
+    r.insert("ip", ip.map_or(Value::Null, Value::String));
+    r.insert("ssh", Value::Null);
+    r.insert("existed", Value::Bool(true));
+    Ok(Some(
+        Output::value(Value::Record(r)).with_columns(RESULT_COLUMNS),
+    ))
+}
+
 fn parse_vmid(call: &Call) -> Result<Option<u32>> {
     flag_text(call, "vmid")
         .map(|v| {
@@ -400,5 +481,6 @@ fn built_output(built: &Built) -> Output {
     r.insert("status", Value::String(status.into()));
     r.insert("ip", built.ip.clone().map_or(Value::Null, Value::String));
     r.insert("ssh", built.ssh().map_or(Value::Null, Value::String));
+    r.insert("existed", Value::Bool(false));
     Output::value(Value::Record(r)).with_columns(RESULT_COLUMNS)
 }

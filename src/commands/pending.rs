@@ -86,6 +86,48 @@ pub fn pending_records(actions: &[Action], first: usize) -> Value {
     )
 }
 
+/// The rows `diff` shows for a list of planned actions: (n, vmid, name, field, before, after).
+pub fn diff_records(actions: &[Action]) -> Vec<Value> {
+    let mut rows = Vec::new();
+    for (i, a) in actions.iter().enumerate() {
+        for (field, before, after) in a.diff() {
+            let mut r = Record::new();
+            r.insert("n", Value::Int(i as i64 + 1));
+            r.insert("vmid", Value::Int(i64::from(a.target.vmid)));
+            r.insert("name", Value::String(a.target.name.clone()));
+            r.insert("field", Value::String(field));
+            r.insert("before", Value::String(before));
+            r.insert("after", Value::String(after));
+            rows.push(Value::Record(r));
+        }
+    }
+    rows
+}
+
+/// The columns a dry run shows.
+pub const DRY_RUN_COLUMNS: &[&str] = &["n", "action", "vmid", "name", "method", "path", "params"];
+
+/// What a list of actions would send, one record each: the plan's fields and the request
+/// (method, path, parameters with secrets redacted). Sends nothing.
+pub fn dry_run_records(actions: &[Action]) -> Value {
+    let Value::List(mut rows) = pending_records(actions, 1) else {
+        return Value::List(Vec::new());
+    };
+    for (row, a) in rows.iter_mut().zip(actions) {
+        let Value::Record(r) = row else { continue };
+        let req = a.request();
+        r.insert("method", Value::String(req.method.as_str().to_string()));
+        r.insert("path", Value::String(req.path.clone()));
+        let params: Vec<String> = a
+            .audit_params()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        r.insert("params", Value::String(params.join(" ")));
+    }
+    Value::List(rows)
+}
+
 pub static PENDING: Command = Command {
     sig: Signature {
         name: "pending",
@@ -146,19 +188,7 @@ pub static DIFF: Command = Command {
     },
     run: |ctx, _call| {
         Box::pin(async move {
-            let mut rows = Vec::new();
-            for (i, a) in ctx.staging.buffer.actions().iter().enumerate() {
-                for (field, before, after) in a.diff() {
-                    let mut r = Record::new();
-                    r.insert("n", Value::Int(i as i64 + 1));
-                    r.insert("vmid", Value::Int(i64::from(a.target.vmid)));
-                    r.insert("name", Value::String(a.target.name.clone()));
-                    r.insert("field", Value::String(field));
-                    r.insert("before", Value::String(before));
-                    r.insert("after", Value::String(after));
-                    rows.push(Value::Record(r));
-                }
-            }
+            let rows = diff_records(ctx.staging.buffer.actions());
             Ok(Output::value(Value::List(rows)).with_empty("nothing pending"))
         })
     },
@@ -235,6 +265,14 @@ pub static COMMIT: Command = Command {
                 ArgKind::Text,
                 "snapshot first, roll back unless `confirm` comes within this time (5m, 30s)",
             ),
+            Arg::switch(
+                "--request-approval",
+                "apply nothing: ask a person to approve this exact plan (prints its id)",
+            ),
+            Arg::switch(
+                "--dry-run",
+                "send nothing: show the requests the commit would send",
+            ),
         ],
         action: None,
         fields: OUTCOME_COLUMNS,
@@ -250,6 +288,14 @@ pub static COMMIT: Command = Command {
             Example {
                 line: "commit --confirm 5m",
                 about: "apply; roll back in 5 minutes unless confirmed",
+            },
+            Example {
+                line: "commit --request-approval",
+                about: "an agent asks a person to approve the plan",
+            },
+            Example {
+                line: "commit --dry-run",
+                about: "what would be sent, without sending it",
             },
         ],
     },
@@ -271,6 +317,17 @@ async fn commit(ctx: &mut Ctx, call: super::Call) -> Result<Output> {
     if ctx.staging.buffer.is_empty() {
         ctx.note("nothing to commit");
         return Ok(Output::none());
+    }
+    if call.args.has_flag("request-approval") {
+        return super::approvals::request(ctx).await;
+    }
+    if call.args.has_flag("dry-run") {
+        let rows = dry_run_records(ctx.staging.buffer.actions());
+        ctx.note(&format!(
+            "dry run: nothing was sent; `commit` would send these {} request(s), re-checking each guest first",
+            ctx.staging.buffer.len()
+        ));
+        return Ok(Output::value(rows).with_columns(DRY_RUN_COLUMNS));
     }
     let inv = ctx.refresh().await?;
     let live: HashMap<u32, LiveGuest> = inv
@@ -427,6 +484,15 @@ pub async fn finish_run(ctx: &mut Ctx, batch: bool, code: i32) -> i32 {
         code = crate::error::exit::PARTIAL;
     }
     let left = ctx.staging.buffer.len();
+    if left > 0
+        && let Some(id) = waiting_approval(ctx)
+    {
+        // Put up for approval on purpose (`--request-approval`): not a plan left behind.
+        ctx.note(&format!(
+            "{left} change(s) pending, waiting for approval {id}: a person runs `pvesh-plus approve {id}`"
+        ));
+        return code;
+    }
     if left > 0 && batch {
         let lines: Vec<String> = ctx
             .staging
@@ -450,6 +516,16 @@ pub async fn finish_run(ctx: &mut Ctx, batch: bool, code: i32) -> i32 {
         }
     }
     code
+}
+
+/// The open approval request for exactly the pending plan, if there is one.
+fn waiting_approval(ctx: &Ctx) -> Option<String> {
+    let hash = staging::plan_hash(ctx.staging.buffer.actions());
+    let requests = ctx.staging.approvals.list().ok()?;
+    requests
+        .into_iter()
+        .find(|r| r.plan_hash == hash)
+        .map(|r| r.id)
 }
 
 fn flight_state(flight: &Flight) -> String {

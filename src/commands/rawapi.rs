@@ -43,13 +43,13 @@ fn creation(
     } else {
         kind
     };
-    let vmid =
-        match params.get(key) {
-            None => None,
-            Some(v) => Some(v.parse().map_err(|_| {
-                Error::usage(format!("{key}={v}: expected a VMID (a whole number)"))
-            })?),
-        };
+    let vmid = match params.get(key) {
+        None => None,
+        Some(v) => Some(v.parse().map_err(|_| {
+            Error::usage(format!("{key}={v}: expected a VMID (a whole number)"))
+                .with_param(key, "expected a VMID (a whole number)")
+        })?),
+    };
     Ok(Some((kind, vmid)))
 }
 
@@ -106,8 +106,17 @@ pub(super) async fn raw_write(ctx: &mut Ctx, call: Call, method: Method) -> Resu
         policy::check_quotas(&ctx.config, "the new guest", &params, &Map::new())?;
     }
     // A clone (`.../101/clone`) is below a guest too: it stages like any other such write.
+    let dry = call.args.has_flag("dry-run");
     match guest_of_path(&path) {
-        Some(guest) => stage_on_guest(ctx, method, &path, params, guest).await,
+        Some(guest) => stage_on_guest(ctx, method, &path, params, guest, dry).await,
+        None if dry => {
+            let node = path
+                .strip_prefix("/nodes/")
+                .and_then(|rest| rest.split('/').next())
+                .unwrap_or_default();
+            let action = Action::on(raw_op(method, &path, params), Target::node(node), "");
+            Ok(super::actions::dry_run(ctx, &[action]))
+        }
         None => run_at_once(ctx, method, &path, params).await,
     }
 }
@@ -195,6 +204,7 @@ async fn stage_on_guest(
     path: &str,
     params: BTreeMap<String, String>,
     (node, kind, vmid): (String, GuestKind, u32),
+    dry: bool,
 ) -> Result<Output> {
     if let Some(schema) = super::apischema::session_schema(ctx).await? {
         check_against_schema(&schema, method, path, &params)?;
@@ -232,7 +242,10 @@ async fn stage_on_guest(
         status: g.status.clone(),
     };
     let action = Action::new(raw_op(method, path, params), target, pre);
-    if !policy::stages(ctx.config.staging.policy, true) {
+    if dry {
+        return Ok(super::actions::dry_run(ctx, &[action]));
+    }
+    if !policy::stages(ctx.config.staging.policy, true) && !ctx.staging.needs_approval(&action) {
         return Ok(super::actions::run_now(ctx, vec![action]).await);
     }
     let first = ctx.staging.buffer.len() + 1;
@@ -267,6 +280,8 @@ async fn run_at_once(
         .and_then(|rest| rest.split('/').next())
         .unwrap_or_default();
     let action = Action::on(raw_op(method, path, params), Target::node(node), "");
+    ctx.staging
+        .check_approval_gate(std::slice::from_ref(&action))?;
     let exec = ctx.staging.executor(&ctx.client);
     let sent = match exec.send(&action).await {
         Ok(sent) => sent,
@@ -310,13 +325,14 @@ const PATH: Arg = Arg::pos(
     "an API path, absolute or relative to `pwd`",
 );
 const PARAMS: Arg = Arg::opt("params", ArgKind::ApiParam, "key=value API parameters");
+const DRY_RUN: Arg = Arg::switch("--dry-run", "show the request; stage and send nothing");
 
 pub static CREATE: Command = Command {
     sig: Signature {
         name: "create",
         category: Category::Change,
         about: "POST to an API path, as pvesh does. Below a guest it stages; elsewhere it runs at once. New guests obey vmid_ranges and the quotas.",
-        args: &[PATH, PARAMS],
+        args: &[PATH, PARAMS, DRY_RUN],
         action: None,
         fields: &[],
         examples: &[
@@ -338,7 +354,7 @@ pub static DELETE: Command = Command {
         name: "delete",
         category: Category::Change,
         about: "DELETE an API path, as pvesh does. Below a guest it stages; elsewhere it runs at once.",
-        args: &[PATH, PARAMS],
+        args: &[PATH, PARAMS, DRY_RUN],
         action: None,
         fields: &[],
         examples: &[

@@ -30,9 +30,9 @@ pub use cluster::{
 pub use connection::{AuthSettings, ConnectionSettings, Endpoint, TlsSettings};
 pub use error::ConfigError;
 pub use schema::{
-    Audit, Bios, CloudInit, Color, DashboardConfig, Defaults, OsType, Profile, Protected, Quotas,
-    Readonly, ScsiHw, SshKey, Staging, StagingPolicy, Tag, TagsConfig, VMID_MAX, VMID_MIN,
-    VmidRange, VmidRanges,
+    Agent, Audit, Bios, CloudInit, Color, DashboardConfig, Defaults, OsType, Profile, Protected,
+    QuotaEnv, QuotaKey, Quotas, Readonly, RequireApproval, ScsiHw, SshKey, Staging, StagingPolicy,
+    Tag, TagsConfig, VMID_MAX, VMID_MIN, VmidRange, VmidRanges,
 };
 pub use secret_source::{Resolved, SecretSource};
 pub use size::Size;
@@ -81,6 +81,8 @@ pub struct Config {
     pub audit: Audit,
     #[serde(default, deserialize_with = "or_default")]
     pub dashboard: DashboardConfig,
+    #[serde(default, deserialize_with = "or_default")]
+    pub agent: Agent,
     /// The file this was read from; `None` for the empty default.
     #[serde(skip)]
     pub source: Option<PathBuf>,

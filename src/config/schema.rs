@@ -406,6 +406,149 @@ pub struct Quotas {
     pub max_disk: Option<Size>,
     /// Guests in the cluster.
     pub max_vms: Option<u32>,
+    /// The quotas set by the environment (`PROXMOX_MAX_CPU`, `PROXMOX_MAX_RAM_MB`,
+    /// `PROXMOX_MAX_DISK_GB`, `PROXMOX_MAX_VMS`), which override the file's: for each, the
+    /// `VAR=value` that set it, so a refusal names it.
+    #[serde(skip)]
+    pub from_env: QuotaEnv,
+}
+
+/// Which quotas came from the environment, as `VAR=value`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QuotaEnv {
+    pub cores: Option<String>,
+    pub memory: Option<String>,
+    pub disk: Option<String>,
+    pub vms: Option<String>,
+}
+
+/// One of the quotas, for naming it in a refusal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaKey {
+    Cores,
+    Memory,
+    Disk,
+    Vms,
+}
+
+impl QuotaKey {
+    /// The key in the file: `quotas.max_cores`.
+    pub fn config_key(self) -> &'static str {
+        match self {
+            QuotaKey::Cores => "quotas.max_cores",
+            QuotaKey::Memory => "quotas.max_memory",
+            QuotaKey::Disk => "quotas.max_disk",
+            QuotaKey::Vms => "quotas.max_vms",
+        }
+    }
+
+    /// The environment variable that overrides it, and its unit.
+    pub fn env_var(self) -> (&'static str, &'static str) {
+        match self {
+            QuotaKey::Cores => ("PROXMOX_MAX_CPU", "cores per guest"),
+            QuotaKey::Memory => ("PROXMOX_MAX_RAM_MB", "MiB of memory per guest"),
+            QuotaKey::Disk => ("PROXMOX_MAX_DISK_GB", "GiB of disk per guest"),
+            QuotaKey::Vms => ("PROXMOX_MAX_VMS", "guests in the cluster"),
+        }
+    }
+}
+
+impl Quotas {
+    /// What set the quota `key`, for a refusal: `PROXMOX_MAX_RAM_MB=4096` or
+    /// `` `quotas.max_memory` ``.
+    pub fn rule(&self, key: QuotaKey) -> String {
+        let env = match key {
+            QuotaKey::Cores => &self.from_env.cores,
+            QuotaKey::Memory => &self.from_env.memory,
+            QuotaKey::Disk => &self.from_env.disk,
+            QuotaKey::Vms => &self.from_env.vms,
+        };
+        match env {
+            Some(set) => set.clone(),
+            None => format!("`{}`", key.config_key()),
+        }
+    }
+
+    /// [`Quotas::rule`] without the backticks: `PROXMOX_MAX_CPU=8` or `quotas.max_cores`.
+    pub fn source(&self, key: QuotaKey) -> String {
+        self.rule(key).trim_matches('`').to_string()
+    }
+
+    /// The start of a refusal's limit: "the quota `quotas.max_memory` allows" or, set by the
+    /// environment, "PROXMOX_MAX_RAM_MB=4096 allows at most".
+    pub fn allows(&self, key: QuotaKey) -> String {
+        let rule = self.rule(key);
+        if rule.starts_with('`') {
+            format!("the quota {rule} allows")
+        } else {
+            format!("{rule} allows at most")
+        }
+    }
+
+    /// Where to raise the quota `key`: the variable when the environment set it, else the file.
+    pub fn where_to_change(&self, key: QuotaKey, file: &str) -> String {
+        let rule = self.rule(key);
+        if rule.starts_with('`') {
+            format!("raise the quota in {file}")
+        } else {
+            let (var, _) = key.env_var();
+            format!("raise or unset {var} (it overrides the config file)")
+        }
+    }
+
+    /// Applies the environment's quotas over the file's. A value that is not a whole number
+    /// is an error naming the variable.
+    pub fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        for key in [
+            QuotaKey::Cores,
+            QuotaKey::Memory,
+            QuotaKey::Disk,
+            QuotaKey::Vms,
+        ] {
+            let (var, unit) = key.env_var();
+            let Some(raw) = env(var).filter(|v| !v.trim().is_empty()) else {
+                continue;
+            };
+            let n: u32 =
+                raw.trim()
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| ConfigError::Env {
+                        var: var.to_string(),
+                        message: format!("'{raw}' is not a whole number ≥ 1 ({unit})"),
+                        hint: Some(format!(
+                            "e.g. {var}={}; unset it to use the config file's quota",
+                            match key {
+                                QuotaKey::Cores => "8",
+                                QuotaKey::Memory => "4096",
+                                QuotaKey::Disk => "100",
+                                QuotaKey::Vms => "50",
+                            }
+                        )),
+                    })?;
+            let set = Some(format!("{var}={n}"));
+            match key {
+                QuotaKey::Cores => {
+                    self.max_cores = Some(n);
+                    self.from_env.cores = set;
+                }
+                QuotaKey::Memory => {
+                    self.max_memory = Some(Size::from_bytes(u64::from(n) << 20));
+                    self.from_env.memory = set;
+                }
+                QuotaKey::Disk => {
+                    self.max_disk = Some(Size::from_bytes(u64::from(n) << 30));
+                    self.from_env.disk = set;
+                }
+                QuotaKey::Vms => {
+                    self.max_vms = Some(n);
+                    self.from_env.vms = set;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A VM preset for `new --profile NAME` and the wizard.
@@ -445,6 +588,71 @@ pub enum StagingPolicy {
 pub struct Staging {
     #[serde(default, deserialize_with = "or_default")]
     pub policy: StagingPolicy,
+}
+
+/// Which changes a non-interactive caller (`-c`, `-f`, standard input, an agent) must have
+/// approved by a human before they apply (`agent.require_approval`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RequireApproval {
+    /// None: a script commits as a person at the shell does.
+    #[default]
+    None,
+    /// Destructive changes (everything that stages) need an approval.
+    Destructive,
+    /// Every change needs an approval.
+    All,
+}
+
+impl RequireApproval {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequireApproval::None => "none",
+            RequireApproval::Destructive => "destructive",
+            RequireApproval::All => "all",
+        }
+    }
+}
+
+/// How scripts and AI agents are treated (`agent:`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Agent {
+    #[serde(default, deserialize_with = "or_default")]
+    pub require_approval: RequireApproval,
+    /// How long an approval request stays valid, in seconds (`1h`, `30m`, `3600`; default 1 h).
+    #[serde(default = "default_approval_ttl", deserialize_with = "duration_secs")]
+    pub approval_ttl: u64,
+}
+
+impl Default for Agent {
+    fn default() -> Self {
+        Agent {
+            require_approval: RequireApproval::None,
+            approval_ttl: default_approval_ttl(),
+        }
+    }
+}
+
+fn default_approval_ttl() -> u64 {
+    3600
+}
+
+/// A duration as `1h`, `30m`, `90s` or a number of seconds; at least one second.
+fn duration_secs<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Secs(u64),
+        Text(String),
+    }
+    let secs = match Raw::deserialize(deserializer)? {
+        Raw::Secs(s) => Some(s),
+        Raw::Text(t) => crate::lang::parse_duration(&t),
+    };
+    secs.filter(|s| *s > 0).ok_or_else(|| {
+        serde::de::Error::custom("expected a duration such as 1h, 30m or 90s (at least 1s)")
+    })
 }
 
 /// The `dashboard` screen: above which overcommit ratio a node is flagged.

@@ -258,6 +258,11 @@ async fn call(
             return failed(Some(&line), &e, notes);
         }
     }
+    // A person may have approved (and so applied) or discarded the plan from another
+    // terminal since the last call: read it again.
+    if let Err(e) = ctx.staging.buffer.reload() {
+        return failed(Some(&line), &e, notes);
+    }
     let staged_before = ctx.staging.buffer.len();
     crate::commands::check_confirm_window(ctx).await;
     let result = crate::commands::run_line(ctx, &line).await;
@@ -273,10 +278,23 @@ async fn call(
         return (false, body);
     }
     let mut body = json!({ "ok": true, "line": line, "result": value });
+    // What was staged is never applied by the agent: it comes back as an approval request
+    // for the whole pending plan, which a person approves out of band.
     let staged = ctx.staging.buffer.len().saturating_sub(staged_before);
     if staged > 0 {
         body["staged"] = json!(staged);
-        body["status"] = json!("staged");
+        match crate::commands::request_approval(ctx).await {
+            Ok(req) => {
+                let text = crate::output::format_output(&req, OutputFormat::Json, STYLE);
+                let record: Json = serde_json::from_str(&text).unwrap_or(Json::String(text));
+                body["status"] = json!("waiting_for_approval");
+                body["approval"] = record;
+            }
+            Err(e) => {
+                body["status"] = json!("staged");
+                body["approval_error"] = error_json(&e);
+            }
+        }
     }
     body["notes"] = json!(notes.borrow().clone());
     (true, body)
@@ -292,14 +310,9 @@ fn failed(line: Option<&str>, e: &Error, notes: &RefCell<Vec<String>>) -> (bool,
     (false, body)
 }
 
-/// An error as JSON: its kind, message, hints and the exit code the CLI would give.
-pub fn error_json(e: &Error) -> Json {
-    json!({
-        "kind": format!("{:?}", e.kind).to_lowercase(),
-        "message": e.message,
-        "hints": e.hints,
-        "exit_code": e.exit_code(),
-    })
+/// An error as JSON: the object under `error` that `--json` prints ([`Error::to_json`]).
+fn error_json(e: &Error) -> Json {
+    e.to_json(None)["error"].take()
 }
 
 async fn resource(ctx: &mut Ctx, uri: &str) -> std::result::Result<String, String> {

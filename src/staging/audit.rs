@@ -32,8 +32,18 @@ pub struct AuditEntry {
     pub path: String,
     pub params: BTreeMap<String, String>,
     pub upid: Option<String>,
-    /// `submitted`, `ok`, or `error: ...`.
+    /// `submitted`, `ok`, or `error: ...`; for an `approval` line `approved` or `rejected`.
     pub outcome: String,
+    /// The approval request this call was approved by (`approve ID`), or that an `approval`
+    /// line is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<String>,
+    /// Who approved (or rejected) it: the local user and the PVE user of their session.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
+    /// Who asked for the approval.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
 }
 
 /// The writer; shared by the tasks of a commit behind a mutex.
@@ -43,6 +53,15 @@ pub struct AuditLog {
     cluster: String,
     user: String,
     file: Mutex<Option<File>>,
+    /// Set on the log of an approved commit: every line says which approval, and whose.
+    approval: Option<Approval>,
+}
+
+#[derive(Debug, Clone)]
+struct Approval {
+    id: String,
+    approved_by: String,
+    requested_by: String,
 }
 
 impl AuditLog {
@@ -53,6 +72,23 @@ impl AuditLog {
             cluster: cluster.to_string(),
             user: user.to_string(),
             file: Mutex::new(None),
+            approval: None,
+        }
+    }
+
+    /// The same log, for the calls of a plan approved by `approved_by` under approval `id`
+    /// (requested by `requested_by`): each of its lines names them.
+    pub fn approved(&self, id: &str, approved_by: &str, requested_by: &str) -> AuditLog {
+        AuditLog {
+            path: self.path.clone(),
+            cluster: self.cluster.clone(),
+            user: self.user.clone(),
+            file: Mutex::new(None),
+            approval: Some(Approval {
+                id: id.to_string(),
+                approved_by: approved_by.to_string(),
+                requested_by: requested_by.to_string(),
+            }),
         }
     }
 
@@ -83,6 +119,9 @@ impl AuditLog {
             params: action.audit_params(),
             upid: upid.map(str::to_string),
             outcome: outcome.to_string(),
+            approval: self.approval.as_ref().map(|a| a.id.clone()),
+            approved_by: self.approval.as_ref().map(|a| a.approved_by.clone()),
+            requested_by: self.approval.as_ref().map(|a| a.requested_by.clone()),
         }
     }
 

@@ -555,19 +555,44 @@ impl PendingBuffer {
         };
         let text = serde_json::to_string_pretty(&saved)
             .map_err(|e| Error::internal(format!("cannot encode the pending changes: {e}")))?;
-        let tmp = path.with_extension(format!("json.tmp{}", std::process::id()));
         // Owner-only: a raw write may carry a secret (`cipassword=...`) until it is committed.
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&tmp).map_err(|e| fail("create", e))?;
-        file.write_all(text.as_bytes())
-            .and_then(|()| file.sync_all())
-            .map_err(|e| fail("write", e))?;
-        std::fs::rename(&tmp, path).map_err(|e| fail("rename onto", e))?;
+        write_private(path, &text).map_err(|(what, e)| fail(what, e))
+    }
+
+    /// Reads the plan again from its file, which another process (an agent's run) may have
+    /// changed since this one opened it. A buffer in memory stays as it is.
+    pub fn reload(&mut self) -> Result<()> {
+        let Some(path) = self.path.clone() else {
+            return Ok(());
+        };
+        let foreign = std::mem::take(&mut self.foreign);
+        *self = PendingBuffer::open_as(&self.cluster, self.identity.clone(), path)?;
+        self.foreign = foreign;
         Ok(())
     }
+}
+
+/// Writes `text` to `path` atomically (a temporary file in the same directory, synced, then
+/// renamed over it), readable by the owner only (0600). The error says which step failed.
+pub(super) fn write_private(
+    path: &Path,
+    text: &str,
+) -> std::result::Result<(), (&'static str, std::io::Error)> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| ("create the directory of", e))?;
+    }
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("json");
+    let tmp = path.with_extension(format!("{ext}.tmp{}", std::process::id()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&tmp).map_err(|e| ("create", e))?;
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| ("write", e))?;
+    std::fs::rename(&tmp, path).map_err(|e| ("rename onto", e))?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -93,13 +93,27 @@ impl StagingState {
         self.buffer.push(actions)
     }
 
-    /// Commits the pending plan. `live` is the cluster's view of every guest right now.
+    /// Commits the pending plan. `live` is the cluster's view of every guest right now. A
+    /// non-interactive caller whose plan needs an approval (`agent.require_approval`) is
+    /// refused with exit 6 before anything is sent.
     pub async fn commit(
         &mut self,
         client: &Client,
         live: &HashMap<u32, LiveGuest>,
         opts: &CommitOptions,
         progress: &mut dyn FnMut(&str),
+    ) -> Result<CommitReport> {
+        self.commit_plan(client, live, opts, progress, true).await
+    }
+
+    /// [`Self::commit`]; `gated` false for a plan a person approved (`approve ID`).
+    pub(super) async fn commit_plan(
+        &mut self,
+        client: &Client,
+        live: &HashMap<u32, LiveGuest>,
+        opts: &CommitOptions,
+        progress: &mut dyn FnMut(&str),
+        gated: bool,
     ) -> Result<CommitReport> {
         if self.confirm.peek().is_some() {
             return Err(
@@ -112,6 +126,9 @@ impl StagingState {
         if actions.is_empty() {
             progress("nothing to commit");
             return Ok(CommitReport::default());
+        }
+        if gated {
+            self.check_approval_gate(&actions)?;
         }
         if opts.confirm.is_some()
             && let Some(a) = actions.iter().find(|a| !a.op.undoable_by_snapshot())

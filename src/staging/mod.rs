@@ -11,9 +11,11 @@
 //! `buffer.rs` (persistence), `journal.rs` (what a commit sent), `audit.rs`, `policy.rs`
 //! (staging policy, protection, quotas, hotplug), `executor.rs` (the executor and typed
 //! outcomes), `commit.rs` (commit orchestration), `confirm.rs` (clock and confirmation window),
-//! `placement.rs` (pure evacuation and balancing plans).
+//! `placement.rs` (pure evacuation and balancing plans), `approval.rs` (approval requests: a
+//! person's out-of-band yes to one exact plan).
 
 mod action;
+mod approval;
 mod audit;
 mod buffer;
 mod commit;
@@ -33,6 +35,7 @@ pub use action::{
     Action, ActionKind, Checksum, ConfigChange, Op, Params, Precondition, Risk, Target, Undo,
     guest_of_path, is_secret_param, scrub_secrets,
 };
+pub use approval::{ApprovalRequest, ApprovalStore, local_user, plan_hash, verify, who};
 pub use audit::{AuditEntry, AuditLog};
 pub use buffer::{ClusterIdentity, Foreign, PendingBuffer, default_path, state_file};
 pub use commit::{CommitOptions, CommitReport};
@@ -47,7 +50,7 @@ pub use executor::{
 pub use journal::{Flight, Journal};
 
 /// Exit code of a batch (`-f` or standard input) that ends with changes still pending.
-pub const EXIT_PENDING_LEFT: i32 = 5;
+pub const EXIT_PENDING_LEFT: i32 = crate::error::exit::PENDING_LEFT;
 
 /// A callback for notices from outside a command (the background timer).
 pub type Notify = Arc<dyn Fn(&str) + Send + Sync>;
@@ -72,6 +75,16 @@ pub struct StagingState {
     pub byte_progress: Option<crate::api::upload::ByteProgress>,
     /// On a terminal: where tasks that copy data show their progress (a bar each).
     pub progress: Option<ProgressSink>,
+    /// This cluster's approval requests (shared with other processes through a file).
+    pub approvals: ApprovalStore,
+    /// `agent:` of the config: which changes need an approval, and for how long one is valid.
+    pub agent: crate::config::Agent,
+    /// A person at the interactive shell (not `-c`, `-f`, standard input or an agent): never
+    /// needs an approval.
+    pub interactive: bool,
+    /// The local user (`USER`) recorded with approvals next to the PVE user; `None` in
+    /// sessions that are not a person's or an agent's process (tests).
+    pub local_user: Option<String>,
 }
 
 impl StagingState {
@@ -88,6 +101,10 @@ impl StagingState {
             graceful: Arc::new(AtomicBool::new(false)),
             byte_progress: crate::render::transfer::terminal_bar(),
             progress: None,
+            approvals: ApprovalStore::in_memory(),
+            agent: crate::config::Agent::default(),
+            interactive: false,
+            local_user: None,
         }
     }
 }

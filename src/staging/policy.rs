@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::action::{Action, Op};
-use crate::config::{Config, Readonly, StagingPolicy};
+use crate::config::{Config, QuotaKey, Readonly, StagingPolicy};
 use crate::error::{Error, ErrorKind, Result};
 use crate::inventory::SharedInventory;
 
@@ -183,6 +183,25 @@ pub fn describe(config: &Config) -> Vec<(&'static str, String)> {
     if let Some(n) = q.max_vms {
         quotas.push(format!("{n} guests"));
     }
+    let e = &q.from_env;
+    let from_env: Vec<&str> = [&e.cores, &e.memory, &e.disk, &e.vms]
+        .into_iter()
+        .filter_map(|v| v.as_deref())
+        .collect();
+    if !from_env.is_empty() {
+        quotas.push(format!("from the environment: {}", from_env.join(", ")));
+    }
+    let approvals = format!(
+        "{} (agent.require_approval: {}); requests expire after {}",
+        match config.agent.require_approval {
+            crate::config::RequireApproval::None => "scripts need none",
+            crate::config::RequireApproval::Destructive =>
+                "scripts need one for destructive changes",
+            crate::config::RequireApproval::All => "scripts need one for every change",
+        },
+        config.agent.require_approval.as_str(),
+        crate::lang::format_duration(config.agent.approval_ttl)
+    );
     let staging = match config.staging.policy {
         StagingPolicy::Destructive => "destructive changes stage",
         StagingPolicy::All => "every change stages",
@@ -200,6 +219,7 @@ pub fn describe(config: &Config) -> Vec<(&'static str, String)> {
                 quotas.join("; ")
             },
         ),
+        ("approvals", approvals),
     ]
 }
 
@@ -247,15 +267,17 @@ pub fn check_quotas(
         if total > u64::from(max)
             && (changes.contains_key("cores") || changes.contains_key("sockets"))
         {
+            let q = &config.quotas;
             return Err(Error::new(
                 ErrorKind::Policy,
                 format!(
-                    "{label} would get {total} cores; the quota `quotas.max_cores` allows {max}"
+                    "{label} would get {total} cores; {} {max}",
+                    q.allows(QuotaKey::Cores)
                 ),
             )
             .hinted(format!(
-                "ask for fewer cores, or raise the quota in {}",
-                config.where_to_change()
+                "ask for fewer cores, or {}",
+                q.where_to_change(QuotaKey::Cores, &config.where_to_change())
             )));
         }
     }
@@ -265,17 +287,19 @@ pub fn check_quotas(
         let mib = value("memory", 0);
         let bytes = mib.saturating_mul(1 << 20);
         if bytes > max.bytes() {
+            let q = &config.quotas;
             return Err(Error::new(
                 ErrorKind::Policy,
                 format!(
-                    "{label} would get {} of memory; the quota `quotas.max_memory` allows {}",
+                    "{label} would get {} of memory; {} {}",
                     crate::lang::format_size(bytes),
+                    q.allows(QuotaKey::Memory),
                     crate::lang::format_size(max.bytes())
                 ),
             )
             .hinted(format!(
-                "ask for less memory, or raise the quota in {}",
-                config.where_to_change()
+                "ask for less memory, or {}",
+                q.where_to_change(QuotaKey::Memory, &config.where_to_change())
             )));
         }
     }
@@ -335,13 +359,17 @@ pub fn check_new_guest(
         && kind != NewGuest::Template
         && guests >= max as usize
     {
+        let q = &config.quotas;
         return Err(Error::new(
             ErrorKind::Policy,
-            format!("the cluster has {guests} guests, the quota is {max} (quotas.max_vms)"),
+            format!(
+                "the cluster has {guests} guests, the quota is {max} ({})",
+                q.source(QuotaKey::Vms)
+            ),
         )
         .hinted(format!(
-            "remove a guest first, or raise the quota in {}",
-            config.where_to_change()
+            "remove a guest first, or {}",
+            q.where_to_change(QuotaKey::Vms, &config.where_to_change())
         )));
     }
     Ok(())

@@ -188,21 +188,24 @@ impl<'a> NewFacts<'a> {
                     .saturating_mul(self.sockets(answers));
                 let max = q.max_cores.filter(|max| total > *max)?;
                 Some(format!(
-                    "{total} cores is over the quota of {max} per VM (quotas.max_cores)"
+                    "{total} cores is over the quota of {max} per VM ({})",
+                    q.source(crate::config::QuotaKey::Cores)
                 ))
             }
             Rule::Memory => {
                 let mem = validate::memory(text).ok()?;
                 let max = q.max_memory.filter(|max| mem > *max)?;
                 Some(format!(
-                    "memory {mem} is over the quota of {max} per VM (quotas.max_memory)"
+                    "memory {mem} is over the quota of {max} per VM ({})",
+                    q.source(crate::config::QuotaKey::Memory)
                 ))
             }
             Rule::Disk => {
                 let disk = validate::size(text).ok()?;
                 let max = q.max_disk.filter(|max| disk > *max)?;
                 Some(format!(
-                    "disk {disk} is over the quota of {max} per VM (quotas.max_disk)"
+                    "disk {disk} is over the quota of {max} per VM ({})",
+                    q.source(crate::config::QuotaKey::Disk)
                 ))
             }
             _ => None,

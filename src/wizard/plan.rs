@@ -211,7 +211,10 @@ pub fn check_vm_count(config: &Config, inv: &Inventory) -> Result<()> {
     match config.quotas.max_vms {
         Some(max) if count >= max as usize => Err(Error::new(
             ErrorKind::Policy,
-            format!("the cluster has {count} guests, the quota is {max} (quotas.max_vms)"),
+            format!(
+                "the cluster has {count} guests, the quota is {max} ({})",
+                config.quotas.source(crate::config::QuotaKey::Vms)
+            ),
         )),
         _ => Ok(()),
     }

@@ -39,6 +39,11 @@ const SETUP: &[(&str, &[&str])] = &[
         &["ls | where tags has ci and type = qemu | stop"],
     ),
     ("pending", &["stop web01", "set memory=2G web02"]),
+    // An agent's request waiting for a person (its id is the same on every run: it derives
+    // from the plan and the simulator's clock).
+    ("approvals", &["stop web01", "commit --request-approval"]),
+    ("approve", &["stop web01", "commit --request-approval"]),
+    ("reject", &["stop web01", "commit --request-approval"]),
     // The pool `delete /pools poolid=staging` removes.
     (
         "delete",
@@ -222,6 +227,8 @@ fn ctx(sim: &TestSim) -> Ctx {
     let mut ctx = Ctx::new(client, "demo");
     ctx.set_config(pvesh_plus::config::Config::demo_policy().unwrap());
     ctx.staging.clock = Arc::new(pvesh_plus::staging::ServerClock::default());
+    // A person typing at the shell (examples are what they type): `approve` is theirs.
+    ctx.staging.interactive = true;
     ctx
 }
 

@@ -1,10 +1,12 @@
 //! `pvesh-plus mcp` driven by a real MCP client no one here wrote: the Python `mcp` package
 //! (PyPI), from the venv `.ci/run` sets up (`PVESH_CI_PYTHON`). The server runs against a
 //! simulator of this test (password login, pinned certificate), so the test can count the
-//! mutating requests it receives.
+//! mutating requests it receives, and a person then approves what the agent staged with
+//! `pvesh-plus approve ID` in another (pseudo-)terminal.
 
 use std::process::Command;
 
+use crate::agents::{approve_in_terminal, exit_code};
 use crate::common::{PASSWORD, TestSim, state, std_cmd};
 
 /// The client's side: initialize, list the tools, read, stage a destructive change, try a
@@ -34,6 +36,7 @@ async def main():
                                                       "fields": ["vmid", "name"]})
             seen["status"] = await call("status", {"vm": "web01"})
             seen["stop"] = await call("stop", {"vm": "web01"})
+            seen["reboot"] = await call("reboot", {"vm": "web02"})
             seen["run_write"] = await call("run", {"line": "ls | where tags has ci | stop"})
             seen["bad_arg"] = await call("stop", {"guest": "web01"})
             pending = await s.read_resource("pvesh://pending")
@@ -50,7 +53,7 @@ fn python() -> String {
 
 #[test]
 #[ignore = "needs the Python mcp package; .ci/run runs it"]
-fn interop_mcp_client_reads_and_stages_without_a_mutating_request() {
+fn interop_mcp_an_agent_stages_a_stop_and_a_person_approves_it() {
     let sim = TestSim::demo();
     let sent = sim.handle.mutating_count();
     let mut cmd = Command::new(python());
@@ -96,9 +99,25 @@ fn interop_mcp_client_reads_and_stages_without_a_mutating_request() {
     );
     assert_eq!(seen["status"]["body"]["result"]["status"], "running");
 
+    // A destructive call stages and comes back as an approval request: id, plan, diff, expiry.
     let stop = &seen["stop"]["body"];
-    assert_eq!(stop["status"], "staged", "{stop}");
+    assert_eq!(stop["status"], "waiting_for_approval", "{stop}");
     assert_eq!(stop["line"], "stop web01");
+    let approval = &stop["approval"];
+    let first = approval["approval"].as_str().unwrap().to_string();
+    assert_eq!(approval["status"], "waiting");
+    assert_eq!(approval["actions"][0]["action"], "stop");
+    assert!(
+        approval["diff"].as_array().is_some_and(|d| !d.is_empty()),
+        "{approval}"
+    );
+    assert!(approval["expires_at"].is_number(), "{approval}");
+    assert_eq!(approval["expires_in"], "1h", "the default expiry");
+    // A second one asks again for the whole plan, now two changes: a new id.
+    let reboot = &seen["reboot"]["body"]["approval"];
+    let second = reboot["approval"].as_str().unwrap().to_string();
+    assert_ne!(first, second);
+    assert_eq!(reboot["changes"], 2, "{reboot}");
 
     let write = &seen["run_write"];
     assert_eq!(write["isError"], true);
@@ -111,10 +130,31 @@ fn interop_mcp_client_reads_and_stages_without_a_mutating_request() {
     );
 
     let pending = seen["pending"].as_array().unwrap();
-    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert_eq!(pending.len(), 2, "{pending:?}");
     assert_eq!(pending[0]["action"], "stop");
 
-    // Reading and staging sent nothing that changes the cluster.
+    // Reading, staging and asking sent nothing that changes the cluster.
     assert_eq!(sim.handle.mutating_count(), sent);
     assert!(state(&sim, |s| s.guests[&101].is_running()));
+
+    // The first request was for a plan that has changed since: refused, nothing sent.
+    let mut p = approve_in_terminal(&sim, &first, &[]);
+    p.exp_string("the pending plan changed since approval request")
+        .unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(&mut p), 6);
+    assert_eq!(sim.handle.mutating_count(), sent);
+    // The second is the plan as it is: a person reads it and says yes; it is applied.
+    let mut p = approve_in_terminal(&sim, &second, &[]);
+    p.exp_string("stop on web01 (101)").unwrap();
+    p.exp_string("apply this plan now? [y/N]").unwrap();
+    p.send_line("y").unwrap();
+    p.exp_string(&format!("approved {second}")).unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(&mut p), 0);
+    assert!(
+        !state(&sim, |s| s.guests[&101].is_running()),
+        "web01 stopped"
+    );
+    assert!(sim.handle.mutating_count() > sent);
 }

@@ -17,7 +17,7 @@ fn errors_name_file_line_and_key() {
     check(
         "defautls: {}\n",
         "c.yaml:1:1: unknown key `defautls` at the top level (did you mean `defaults`?)\n  hint: valid keys here: \
-         default_cluster, clusters, defaults, vmid_ranges, tags, cloudinit, protected, readonly, quotas, profiles, staging, audit, dashboard",
+         default_cluster, clusters, defaults, vmid_ranges, tags, cloudinit, protected, readonly, quotas, profiles, staging, audit, dashboard, agent",
     );
     check(
         "dashboard:\n  cpu_overcommit: 4\n  memory: 1\n",
@@ -133,4 +133,31 @@ fn errors_name_file_line_and_key() {
         "c.yaml:4: `profiles.big.memory`: 8G is over the quota `quotas.max_memory` (4G)\n  \
          hint: lower the profile or raise the quota",
     );
+}
+
+#[test]
+fn the_agent_section_is_checked() {
+    let ok = parse("agent:\n  require_approval: destructive\n  approval_ttl: 30m\n").unwrap();
+    assert_eq!(
+        ok.agent.require_approval,
+        crate::config::RequireApproval::Destructive
+    );
+    assert_eq!(ok.agent.approval_ttl, 1800);
+    let default = parse("agent:\n").unwrap();
+    assert_eq!(
+        default.agent.require_approval,
+        crate::config::RequireApproval::None
+    );
+    assert_eq!(default.agent.approval_ttl, 3600);
+    let bad = parse("agent:\n  require_approval: sometimes\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        bad.contains("c.yaml:2") && bad.contains("agent.require_approval"),
+        "{bad}"
+    );
+    let bad = parse("agent:\n  approval_ttl: soon\n")
+        .unwrap_err()
+        .to_string();
+    assert!(bad.contains("expected a duration such as 1h"), "{bad}");
 }
