@@ -189,16 +189,11 @@ pub fn describe(config: &Config) -> Vec<(&'static str, String)> {
         .filter_map(|v| v.as_deref())
         .collect();
     if !from_env.is_empty() {
-        quotas.push(format!("from the environment: {}", from_env.join(", ")));
+        quotas.push(format!("env {}", from_env.join(", ")));
     }
+    // `none`: scripts commit as people do; `destructive`, `all`: what needs a person's yes.
     let approvals = format!(
-        "{} (agent.require_approval: {}); requests expire after {}",
-        match config.agent.require_approval {
-            crate::config::RequireApproval::None => "scripts need none",
-            crate::config::RequireApproval::Destructive =>
-                "scripts need one for destructive changes",
-            crate::config::RequireApproval::All => "scripts need one for every change",
-        },
+        "{} (agent.require_approval); requests valid {}",
         config.agent.require_approval.as_str(),
         crate::lang::format_duration(config.agent.approval_ttl)
     );
