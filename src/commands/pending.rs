@@ -324,20 +324,7 @@ async fn commit(ctx: &mut Ctx, call: super::Call) -> Result<Output> {
         ));
         return Ok(Output::value(rows).with_columns(DRY_RUN_COLUMNS));
     }
-    let inv = ctx.refresh().await?;
-    let live: HashMap<u32, LiveGuest> = inv
-        .guests()
-        .iter()
-        .map(|g| {
-            (
-                g.vmid,
-                LiveGuest {
-                    node: g.node.clone(),
-                    status: g.status.clone(),
-                },
-            )
-        })
-        .collect();
+    let live = live_guests(&*ctx.refresh().await?);
     ctx.staging.graceful.store(true, Ordering::Relaxed);
     let client = ctx.client.clone();
     let opts = CommitOptions {
@@ -357,6 +344,22 @@ async fn commit(ctx: &mut Ctx, call: super::Call) -> Result<Output> {
     Ok(Output::value(outcome_records(&report.outcomes))
         .with_columns(OUTCOME_COLUMNS)
         .with_failure(report.failure()))
+}
+
+/// Every guest's node and status now, for the executor's re-checks at commit.
+pub(super) fn live_guests(inv: &crate::inventory::Inventory) -> HashMap<u32, LiveGuest> {
+    inv.guests()
+        .iter()
+        .map(|g| {
+            (
+                g.vmid,
+                LiveGuest {
+                    node: g.node.clone(),
+                    status: g.status.clone(),
+                },
+            )
+        })
+        .collect()
 }
 
 pub static CONFIRM: Command = Command {
