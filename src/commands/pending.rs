@@ -40,6 +40,10 @@ Policy (checked when a change is planned, before any request; exit 4 naming the 
   `quotas.max_vms`, `max_cores`, `max_memory` and, for `new`, `max_disk`.
 Raw writes (`set|create|delete PATH k=v`) below a guest are staged; at commit they re-check
   that the guest is still on that node.
+Approvals (`help agents`): `commit --request-approval` applies nothing and asks a person to
+  approve this exact plan (an id, valid agent.approval_ttl, default 1h); they run
+  `pvesh-plus approve ID` in a terminal. With agent.require_approval: destructive (or all), a
+  commit from -c, -f or standard input that needs one is refused with exit 6.
 Exit codes: 3 when any action failed or was skipped; 130 after Ctrl-C (the first Ctrl-C stops
 launching new actions and waits for the running ones; the table says what ran and what not).
 ";
