@@ -588,6 +588,7 @@ mod tests {
                 "protected: tags protected; PVE's protection flag",
                 "readonly: tags readonly",
                 "quotas: none",
+                "approvals: none (agent.require_approval); requests valid 1h",
             ]
         );
         assert_eq!(
@@ -597,7 +598,22 @@ mod tests {
                 "protected: VMIDs 103; names db01; tags protected, prod-db; PVE's protection flag",
                 "readonly: names ubuntu-24.04-cloud; tags readonly",
                 "quotas: 16 cores, 64G memory, 500G disk per guest; 200 guests",
+                "approvals: none (agent.require_approval); requests valid 1h",
             ]
+        );
+        let mut env = Config::demo_policy().unwrap();
+        env.agent.require_approval = crate::config::RequireApproval::Destructive;
+        env.quotas
+            .apply_env(&|v| (v == "PROXMOX_MAX_CPU").then(|| "4".to_string()))
+            .unwrap();
+        let w = words(&env);
+        assert_eq!(
+            w[3],
+            "quotas: 4 cores, 64G memory, 500G disk per guest; 200 guests; env PROXMOX_MAX_CPU=4"
+        );
+        assert_eq!(
+            w[4],
+            "approvals: destructive (agent.require_approval); requests valid 1h"
         );
     }
 
