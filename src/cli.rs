@@ -628,6 +628,12 @@ async fn run_session(args: SessionArgs) -> Result<i32> {
         let code = request_approval_at_end(&mut session.ctx, &args, style, code).await;
         return Ok(crate::commands::finish_run(&mut session.ctx, true, code).await);
     }
+    if args.request_approval {
+        eprintln!(
+            "warning: --request-approval is for -c, -f and standard input; in the shell, \
+             `commit --request-approval` asks for one"
+        );
+    }
     println!("{}", session.banner);
     if let Some(notice) = crate::commands::restore_notice(&session.ctx) {
         note(&notice);

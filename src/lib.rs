@@ -17,7 +17,7 @@
 //! inventory.rs   cached cluster inventory (one GET /cluster/resources)
 //! api/           Client (auth, TLS, envelope, errors, retries), endpoint builders, UPID, tasks
 //! staging/       the typed action model, the one executor, the pending buffer and its commit
-//!                journal, commit orchestration, policy, audit log, confirm window
+//!                journal, commit orchestration, policy, audit log, confirm window, approvals
 //! sim/           the embedded PVE API simulator: server, state, routes, scenarios, faults
 //! render/        tables and styles; the dashboard's numbers and its ratatui frame
 //! shell/         the interactive line editor: completion, highlighting, prompt, history
@@ -68,6 +68,10 @@
 //! - A read-only guest (`readonly:` in the config, a `readonly` tag) gets no change at all: one
 //!   `staging::policy::Guard` is checked by `StagingState::stage` (the only way into the pending
 //!   buffer) and by the executor before it sends anything, whoever planned the action.
+//! - Under `agent.require_approval`, a non-interactive caller never applies a change that
+//!   needs a person's yes: `StagingState::{commit, check_approval_gate}` refuse it (exit 6) and
+//!   the commands stage it instead; only `StagingState::approve` (a request bound to the exact
+//!   plan, unexpired, digests re-checked) commits it, and `approve` needs a terminal.
 //! - Destructive changes to existing guests are staged, re-checked at commit and audited;
 //!   creation (`wizard`) only ever destroys what its own failed run created.
 //! - Secrets live in [`secret::Secret`], whose `Debug` and `Display` print `<redacted>`.

@@ -5,14 +5,13 @@
 //! `staging` (`StagingState::{request_approval, approve, reject}`); this file shapes them into
 //! records and refuses `approve` to anyone but a person at a terminal.
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
 use super::{Arg, ArgKind, Category, Command, Ctx, Example, Output, Signature};
 use crate::error::{Error, ErrorKind, Result};
 use crate::lang::{Record, Value, format_duration};
 use crate::staging::{
-    self, ApprovalRequest, CommitOptions, ExecOptions, LiveGuest, OUTCOME_COLUMNS, outcome_records,
+    self, ApprovalRequest, CommitOptions, ExecOptions, OUTCOME_COLUMNS, outcome_records,
 };
 
 /// The columns `approvals` shows.
@@ -193,20 +192,7 @@ async fn approve(ctx: &mut Ctx, call: super::Call) -> Result<Output> {
         req.plan.len(),
         req.requested_by
     ));
-    let inv = ctx.refresh().await?;
-    let live: HashMap<u32, LiveGuest> = inv
-        .guests()
-        .iter()
-        .map(|g| {
-            (
-                g.vmid,
-                LiveGuest {
-                    node: g.node.clone(),
-                    status: g.status.clone(),
-                },
-            )
-        })
-        .collect();
+    let live = super::pending::live_guests(&*ctx.refresh().await?);
     ctx.staging.graceful.store(true, Ordering::Relaxed);
     let opts = CommitOptions {
         exec: ExecOptions {

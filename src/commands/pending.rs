@@ -44,6 +44,11 @@ the rule):
   `quotas.max_vms`, `max_cores`, `max_memory` and, for `new`, `max_disk`.
 Raw writes (`set|create|delete PATH k=v`) below a guest are staged; at commit
   they re-check that the guest is still on that node.
+Approvals (`help agents`): `commit --request-approval` applies nothing and asks
+  a person to approve this exact plan (an id, valid agent.approval_ttl, default
+  1h); they run `pvesh-plus approve ID` in a terminal. With
+  agent.require_approval: destructive (or all), a commit from -c, -f or
+  standard input that needs one is refused with exit 6.
 Exit codes: 3 when any action failed or was skipped; 130 after Ctrl-C (the
 first Ctrl-C stops launching new actions and waits for the running ones; the
 table says what ran and what not).
@@ -329,20 +334,7 @@ async fn commit(ctx: &mut Ctx, call: super::Call) -> Result<Output> {
         ));
         return Ok(Output::value(rows).with_columns(DRY_RUN_COLUMNS));
     }
-    let inv = ctx.refresh().await?;
-    let live: HashMap<u32, LiveGuest> = inv
-        .guests()
-        .iter()
-        .map(|g| {
-            (
-                g.vmid,
-                LiveGuest {
-                    node: g.node.clone(),
-                    status: g.status.clone(),
-                },
-            )
-        })
-        .collect();
+    let live = live_guests(&*ctx.refresh().await?);
     ctx.staging.graceful.store(true, Ordering::Relaxed);
     let client = ctx.client.clone();
     let opts = CommitOptions {
@@ -362,6 +354,22 @@ async fn commit(ctx: &mut Ctx, call: super::Call) -> Result<Output> {
     Ok(Output::value(outcome_records(&report.outcomes))
         .with_columns(OUTCOME_COLUMNS)
         .with_failure(report.failure()))
+}
+
+/// Every guest's node and status now, for the executor's re-checks at commit.
+pub(super) fn live_guests(inv: &crate::inventory::Inventory) -> HashMap<u32, LiveGuest> {
+    inv.guests()
+        .iter()
+        .map(|g| {
+            (
+                g.vmid,
+                LiveGuest {
+                    node: g.node.clone(),
+                    status: g.status.clone(),
+                },
+            )
+        })
+        .collect()
 }
 
 pub static CONFIRM: Command = Command {

@@ -304,6 +304,21 @@ pub fn verify(request: &ApprovalRequest, plan: &[Action], now: i64) -> Result<()
             request.id
         )));
     }
+    // What a person is shown (the request's plan) must be what its hash binds, and that must be
+    // the pending plan: a request file edited to show one plan and bind another is refused.
+    if plan_hash(&request.plan) != request.plan_hash {
+        return Err(Error::new(
+            ErrorKind::Approval,
+            format!(
+                "approval request {} does not match its own plan (its file was altered); it cannot be approved",
+                request.id
+            ),
+        )
+        .hinted(format!(
+            "nothing was sent; `reject {}`, and have the change requested again",
+            request.id
+        )));
+    }
     if plan_hash(plan) != request.plan_hash {
         return Err(Error::new(
             ErrorKind::Approval,
@@ -554,6 +569,11 @@ mod tests {
         assert!(e.message.contains("expired"), "{e}");
         let e = verify(&r, &[stop(101, "d1"), stop(102, "d9")], 2000).unwrap_err();
         assert!(e.message.contains("plan changed"), "{e}");
+        // A request edited to show a harmless plan while binding another is refused.
+        let mut forged = r.clone();
+        forged.plan = vec![stop(102, "d1")];
+        let e = verify(&forged, &plan, 2000).unwrap_err();
+        assert!(e.message.contains("does not match its own plan"), "{e}");
         other.remove(&r.id).unwrap();
         assert!(!path.exists(), "the last request gone, the file goes");
         let e = store.get(&r.id).unwrap_err();

@@ -189,16 +189,11 @@ pub fn describe(config: &Config) -> Vec<(&'static str, String)> {
         .filter_map(|v| v.as_deref())
         .collect();
     if !from_env.is_empty() {
-        quotas.push(format!("from the environment: {}", from_env.join(", ")));
+        quotas.push(format!("env {}", from_env.join(", ")));
     }
+    // `none`: scripts commit as people do; `destructive`, `all`: what needs a person's yes.
     let approvals = format!(
-        "{} (agent.require_approval: {}); requests expire after {}",
-        match config.agent.require_approval {
-            crate::config::RequireApproval::None => "scripts need none",
-            crate::config::RequireApproval::Destructive =>
-                "scripts need one for destructive changes",
-            crate::config::RequireApproval::All => "scripts need one for every change",
-        },
+        "{} (agent.require_approval); requests valid {}",
         config.agent.require_approval.as_str(),
         crate::lang::format_duration(config.agent.approval_ttl)
     );
@@ -593,6 +588,7 @@ mod tests {
                 "protected: tags protected; PVE's protection flag",
                 "readonly: tags readonly",
                 "quotas: none",
+                "approvals: none (agent.require_approval); requests valid 1h",
             ]
         );
         assert_eq!(
@@ -602,7 +598,22 @@ mod tests {
                 "protected: VMIDs 103; names db01; tags protected, prod-db; PVE's protection flag",
                 "readonly: names ubuntu-24.04-cloud; tags readonly",
                 "quotas: 16 cores, 64G memory, 500G disk per guest; 200 guests",
+                "approvals: none (agent.require_approval); requests valid 1h",
             ]
+        );
+        let mut env = Config::demo_policy().unwrap();
+        env.agent.require_approval = crate::config::RequireApproval::Destructive;
+        env.quotas
+            .apply_env(&|v| (v == "PROXMOX_MAX_CPU").then(|| "4".to_string()))
+            .unwrap();
+        let w = words(&env);
+        assert_eq!(
+            w[3],
+            "quotas: 4 cores, 64G memory, 500G disk per guest; 200 guests; env PROXMOX_MAX_CPU=4"
+        );
+        assert_eq!(
+            w[4],
+            "approvals: destructive (agent.require_approval); requests valid 1h"
         );
     }
 

@@ -614,3 +614,28 @@ fn a_script_file_asks_for_approval_and_a_person_approves_in_the_shell() {
             .all(|l| l["approved_by"] == "bob via root@pam")
     );
 }
+
+#[test]
+fn a_person_at_the_shell_commits_without_an_approval() {
+    let sim = TestSim::demo();
+    user_config(&sim, "agent:\n  require_approval: all\n");
+    let mut cmd = std_cmd(sim.home.path());
+    cmd.args([
+        "--url",
+        &sim.handle.url(),
+        "--fingerprint",
+        &sim.handle.fingerprint(),
+    ])
+    .env("PROXMOX_USER", "root@pam")
+    .env("PROXMOX_PASSWORD", PASSWORD)
+    .env("TERM", "xterm");
+    let mut p = Pty::spawn(cmd, TIMEOUT_MS);
+    p.exp_string("type `help`").unwrap();
+    p.send_line("stop web01").unwrap();
+    p.exp_string("staged 1 change(s)").unwrap();
+    p.send_line("commit").unwrap();
+    p.exp_string("stop done").unwrap();
+    p.send_line("exit").unwrap();
+    p.exp_eof().unwrap();
+    assert!(!state(&sim, |s| s.guests[&101].is_running()));
+}
