@@ -44,6 +44,10 @@ pub struct SessionArgs {
     /// Start the embedded simulated cluster and connect to it.
     #[arg(long)]
     pub demo: bool,
+    /// Connect to the demo cluster a running `pvesh-plus mcp --demo` shares, e.g. to approve
+    /// what an agent staged there: pvesh-plus --join-demo approve ID
+    #[arg(long, conflicts_with_all = ["demo", "url", "cluster"])]
+    pub join_demo: bool,
     /// Run one line and exit.
     #[arg(short = 'c', value_name = "LINE", conflicts_with = "file")]
     pub command: Option<String>,
@@ -344,11 +348,16 @@ struct Session {
     identity: crate::staging::ClusterIdentity,
     _sim: Option<SimHandle>,
     banner: String,
+    /// A demo's simulator, as `mcp --demo` shares it with `--join-demo`.
+    demo: Option<crate::mcp::share::SharedDemo>,
 }
 
 async fn connect(args: &SessionArgs) -> Result<Session> {
     if args.demo {
         return connect_demo(args).await;
+    }
+    if args.join_demo {
+        return join_demo(args).await;
     }
     let mut config = Config::load(args.config.as_deref())?;
     config.quotas.apply_env(&|name| std::env::var(name).ok())?;
@@ -434,6 +443,7 @@ async fn connect(args: &SessionArgs) -> Result<Session> {
         identity: crate::staging::ClusterIdentity::cluster(&settings.cluster, &endpoints),
         _sim: None,
         banner,
+        demo: None,
     })
 }
 
@@ -477,13 +487,9 @@ impl TfaPrompt for TerminalTfa {
 
 async fn connect_demo(args: &SessionArgs) -> Result<Session> {
     // The policy: `--config FILE` when given (its clusters are not used: the demo connects to
-    // its own simulator), else the built-in demo policy.
-    let mut config = match &args.config {
-        Some(path) => Config::load(Some(path))?,
-        None => Config::demo_policy()?,
-    };
-    // The quotas of the environment (the seed tool's PROXMOX_MAX_*) override the policy's.
-    config.quotas.apply_env(&|name| std::env::var(name).ok())?;
+    // its own simulator), else the built-in demo policy; the quotas of the environment (the
+    // seed tool's PROXMOX_MAX_*) override the policy's.
+    let config = demo_config(args)?;
     let password = Secret::new(random_password());
     let scenario = match args.guests {
         Some(guests) => Scenario::Generated {
@@ -508,6 +514,13 @@ async fn connect_demo(args: &SessionArgs) -> Result<Session> {
     let handle = sim::start(opts)
         .await
         .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
+    let shared = crate::mcp::share::SharedDemo {
+        url: handle.url(),
+        fingerprint: handle.fingerprint(),
+        user: "root@pam".into(),
+        password: password.expose().to_string(),
+        pid: std::process::id(),
+    };
     let client = Client::connect(ConnectOptions {
         url: handle.url(),
         auth: Auth::Password {
@@ -538,6 +551,52 @@ async fn connect_demo(args: &SessionArgs) -> Result<Session> {
         identity: crate::staging::ClusterIdentity::DemoRun,
         _sim: Some(handle),
         banner,
+        demo: Some(shared),
+    })
+}
+
+/// The demo policy (or `--config FILE`) with the environment's quotas, as a demo uses.
+fn demo_config(args: &SessionArgs) -> Result<Config> {
+    let mut config = match &args.config {
+        Some(path) => Config::load(Some(path))?,
+        None => Config::demo_policy()?,
+    };
+    config.quotas.apply_env(&|name| std::env::var(name).ok())?;
+    Ok(config)
+}
+
+/// `--join-demo`: the demo cluster a running `mcp --demo` shares, with its policy.
+async fn join_demo(args: &SessionArgs) -> Result<Session> {
+    let config = demo_config(args)?;
+    let shared = crate::mcp::share::join()?;
+    let client = Client::connect(ConnectOptions {
+        url: shared.url.clone(),
+        auth: Auth::Password {
+            username: shared.user.clone(),
+            password: shared.password(),
+            otp: None,
+        },
+        tls: TlsMode::Fingerprint(shared.fingerprint.clone()),
+        timeout: Duration::from_secs(30),
+        tfa: None,
+    })
+    .await
+    .map_err(|e| {
+        Error::from(e).hinted(
+            "the `pvesh-plus mcp --demo` that shared it may have ended: start its MCP client again",
+        )
+    })?;
+    let ctx = Ctx::new(client, "demo");
+    Ok(Session {
+        ctx,
+        config,
+        identity: shared.identity(),
+        _sim: None,
+        banner: format!(
+            "pvesh+ on the demo cluster of `pvesh-plus mcp --demo` at {}; type `help`",
+            shared.url
+        ),
+        demo: None,
     })
 }
 
@@ -551,6 +610,20 @@ async fn run_mcp(args: McpArgs) -> Result<i32> {
         );
     }
     let mut session = connect(&args.session).await?;
+    // A demo's cluster is shared, so that a person can approve from another terminal
+    // (`--join-demo`): its plan and approvals then live in files, as a real cluster's.
+    let _published = match session.demo.take() {
+        Some(shared) => {
+            session.identity = shared.identity();
+            let published = crate::mcp::share::publish(&shared)?;
+            note(
+                "pvesh+ MCP server on a demo cluster; a person approves what it stages from \
+                 another terminal with `pvesh-plus --join-demo approve ID`",
+            );
+            Some(published)
+        }
+        None => None,
+    };
     setup_staging(
         &mut session.ctx,
         session.config.clone(),

@@ -80,7 +80,8 @@ SSH. The rules:
    Model Context Protocol on stdio: list_guests, run (one read-only
    pipeline), a tool per read command and per action. Destructive calls
    stage and return an approval request (id, actions, diff, expiry) that a
-   person approves with `pvesh-plus approve ID`. Client config:
+   person approves with `pvesh-plus approve ID` (on the demo cluster of
+   `mcp --demo`: `pvesh-plus --join-demo approve ID`). Client config:
      {"mcpServers": {"pvesh-plus": {"command": "pvesh-plus",
        "args": ["mcp", "--cluster", "lab"]}}}
 

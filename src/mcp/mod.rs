@@ -12,6 +12,7 @@
 //! text content holds the same object. Standard output is the protocol's: nothing else may
 //! print there, so notes are collected into the result and progress goes nowhere.
 
+pub mod share;
 pub mod tools;
 
 use std::cell::RefCell;

@@ -574,7 +574,7 @@ impl PendingBuffer {
 
 /// Writes `text` to `path` atomically (a temporary file in the same directory, synced, then
 /// renamed over it), readable by the owner only (0600). The error says which step failed.
-pub(super) fn write_private(
+pub(crate) fn write_private(
     path: &Path,
     text: &str,
 ) -> std::result::Result<(), (&'static str, std::io::Error)> {

@@ -37,6 +37,7 @@ pub use action::{
 };
 pub use approval::{ApprovalRequest, ApprovalStore, local_user, plan_hash, verify, who};
 pub use audit::{AuditEntry, AuditLog};
+pub(crate) use buffer::write_private;
 pub use buffer::{ClusterIdentity, Foreign, PendingBuffer, default_path, state_file};
 pub use commit::{CommitOptions, CommitReport};
 pub use confirm::{
