@@ -24,6 +24,7 @@ use crate::sim::{self, Scenario, SimHandle, SimOptions};
 #[command(
     name = "pvesh-plus",
     version,
+    max_term_width = 80,
     about = "pvesh+ — an interactive shell for Proxmox VE clusters",
     after_help = "Exit codes: 0 ok, 1 a command failed, 2 usage or parse error, 3 a commit partly failed\n\
                   (or a run ended inside a confirm window and rolled back), 4 refused by policy,\n\

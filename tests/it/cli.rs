@@ -392,3 +392,20 @@ fn hints_fit_the_failure_token_refusal_tls_off_once_and_501() {
         "{err}"
     );
 }
+
+/// `--help`, and each subcommand's, fits 80 columns (clap wraps at words).
+#[test]
+fn command_line_help_fits_80_columns() {
+    for sub in [&[][..], &["mcp"], &["sim"], &["approve"]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_pvesh-plus"))
+            .args(sub)
+            .arg("--help")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Usage:"), "{sub:?}: {text}");
+        for line in text.lines() {
+            assert!(line.chars().count() <= 80, "{sub:?}: {line}");
+        }
+    }
+}
