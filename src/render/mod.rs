@@ -10,7 +10,7 @@ pub mod progress;
 mod table;
 pub mod transfer;
 
-pub use table::{render_records, render_value};
+pub use table::{render_guests, render_records, render_value};
 
 /// How to render: the width tables fit, whether a value may be shortened to fit, and whether
 /// colours are allowed.

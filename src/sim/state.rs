@@ -579,7 +579,56 @@ impl State {
         (n.mem + guests).min(n.maxmem)
     }
 
+    /// Memory in use on every node ([`State::node_mem`] for all at once: one pass over the
+    /// guests, for `/cluster/resources` of a big cluster).
+    pub fn nodes_mem(&self) -> std::collections::HashMap<&str, u64> {
+        let mut used: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
+        for g in self.guests.values().filter(|g| g.is_running()) {
+            *used.entry(g.node.as_str()).or_default() += g.mem;
+        }
+        self.nodes
+            .iter()
+            .map(|n| {
+                let guests = used.get(n.name.as_str()).copied().unwrap_or(0);
+                (n.name.as_str(), (n.mem + guests).min(n.maxmem))
+            })
+            .collect()
+    }
+
+    /// Bytes used on every storage, per node it is seen from ([`State::storage_used`] for all
+    /// at once: one pass over the volumes).
+    pub fn storages_used(&self) -> std::collections::HashMap<(&str, &str), u64> {
+        let mut local: std::collections::HashMap<(&str, &str), u64> = Default::default();
+        let mut shared: std::collections::HashMap<&str, u64> = Default::default();
+        for v in &self.volumes {
+            *shared.entry(v.storage.as_str()).or_default() += v.size;
+            if let Some(node) = v.node.as_deref() {
+                *local.entry((v.storage.as_str(), node)).or_default() += v.size;
+            }
+        }
+        let mut out = std::collections::HashMap::new();
+        for st in &self.storages {
+            for n in &self.nodes {
+                let volumes = if st.shared {
+                    shared.get(st.id.as_str()).copied().unwrap_or(0)
+                } else {
+                    local
+                        .get(&(st.id.as_str(), n.name.as_str()))
+                        .copied()
+                        .unwrap_or(0)
+                };
+                out.insert((st.id.as_str(), n.name.as_str()), st.base_used + volumes);
+            }
+        }
+        out
+    }
+
     pub fn node_resource(&self, n: &Node) -> Value {
+        self.node_resource_with(n, self.node_mem(n))
+    }
+
+    /// [`State::node_resource`] with the node's memory in use given.
+    pub fn node_resource_with(&self, n: &Node, mem: u64) -> Value {
         json!({
             "id": format!("node/{}", n.name),
             "type": "node",
@@ -587,7 +636,7 @@ impl State {
             "status": if n.online { "online" } else { "offline" },
             "cpu": if n.online { n.cpu } else { 0.0 },
             "maxcpu": n.maxcpu,
-            "mem": self.node_mem(n),
+            "mem": mem,
             "maxmem": n.maxmem,
             "disk": n.disk,
             "maxdisk": n.maxdisk,
@@ -598,6 +647,11 @@ impl State {
     }
 
     pub fn storage_resource(&self, s: &Storage, node: &str) -> Value {
+        self.storage_resource_with(s, node, self.storage_used(s, node))
+    }
+
+    /// [`State::storage_resource`] with the bytes used given.
+    pub fn storage_resource_with(&self, s: &Storage, node: &str, used: u64) -> Value {
         json!({
             "id": format!("storage/{node}/{}", s.id),
             "type": "storage",
@@ -607,7 +661,7 @@ impl State {
             "content": s.content.join(","),
             "status": "available",
             "shared": u8::from(s.shared),
-            "disk": self.storage_used(s, node),
+            "disk": used,
             "maxdisk": s.total,
         })
     }
@@ -656,6 +710,33 @@ mod tests {
         assert_ne!(d0, d1);
         g.pending.insert("memory".into(), Some("4096".into()));
         assert_ne!(d1, g.digest());
+    }
+
+    #[test]
+    fn node_and_storage_use_at_once_match_one_at_a_time() {
+        for scenario in [
+            crate::sim::Scenario::Demo,
+            crate::sim::Scenario::Generated {
+                guests: 60,
+                nodes: 4,
+            },
+        ] {
+            let s = crate::sim::scenario::build(&scenario, 7).unwrap();
+            let mem = s.nodes_mem();
+            let used = s.storages_used();
+            for n in &s.nodes {
+                assert_eq!(mem[n.name.as_str()], s.node_mem(n), "{}", n.name);
+                for st in &s.storages {
+                    assert_eq!(
+                        used[&(st.id.as_str(), n.name.as_str())],
+                        s.storage_used(st, &n.name),
+                        "{} on {}",
+                        st.id,
+                        n.name
+                    );
+                }
+            }
+        }
     }
 
     #[test]
