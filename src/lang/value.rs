@@ -436,8 +436,8 @@ impl fmt::Display for Value {
             Value::Float(x) => write!(f, "{x}"),
             Value::Percent(x) => write!(f, "{:.1}%", x * 100.0),
             Value::String(s) => f.write_str(s),
-            Value::Size(n) => f.write_str(&units::format_size(*n)),
-            Value::Duration(n) => f.write_str(&units::format_duration(*n)),
+            Value::Size(n) => units::write_size(f, *n),
+            Value::Duration(n) => units::write_duration(f, *n),
             Value::Time(t) => f.write_str(&units::format_time(*t)),
             Value::List(items) => {
                 for (i, item) in items.iter().enumerate() {

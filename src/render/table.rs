@@ -209,7 +209,7 @@ pub fn render_grid(columns: &[String], grid: &Grid, style: Style) -> String {
         if text.is_empty() {
             continue;
         }
-        natural[i] = natural[i].max(text.width());
+        natural[i] = natural[i].max(width_of(text));
         seen[i] = true;
         right_col[i] &= right;
     }
@@ -239,12 +239,13 @@ pub fn render_grid(columns: &[String], grid: &Grid, style: Style) -> String {
                 push_spaces(&mut out, GAP);
             }
             let (text, right) = grid.get(row * ncols + i);
-            let cut = if text.width() <= widths[i] {
+            let w = width_of(text);
+            let cut = if w <= widths[i] {
                 std::borrow::Cow::Borrowed(text)
             } else {
                 std::borrow::Cow::Owned(truncate(text, widths[i]))
             };
-            let fill = widths[i].saturating_sub(cut.width());
+            let fill = widths[i].saturating_sub(if w <= widths[i] { w } else { cut.width() });
             if right {
                 push_spaces(&mut out, fill);
             }
@@ -269,6 +270,16 @@ pub fn render_grid(columns: &[String], grid: &Grid, style: Style) -> String {
         out.push_str(&dropped_note(&hidden, style.width));
     }
     out
+}
+
+/// The display width of a cell: its length when it is printable ASCII (most cells), else
+/// what unicode-width says.
+fn width_of(text: &str) -> usize {
+    if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        text.len()
+    } else {
+        text.width()
+    }
 }
 
 fn push_spaces(out: &mut String, n: usize) {

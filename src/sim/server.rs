@@ -613,11 +613,15 @@ fn render(out: Outcome) -> Response<Full<Bytes>> {
         Outcome::Ok(reply) => {
             let text = match reply.raw {
                 Some(raw) => {
-                    let total = reply
-                        .total
-                        .map(|t| format!(",\"total\":{t}"))
-                        .unwrap_or_default();
-                    format!("{{\"data\":{raw}{total}}}")
+                    // Sized once: this answer can be megabytes.
+                    let mut text = String::with_capacity(raw.len() + 40);
+                    text.push_str("{\"data\":");
+                    text.push_str(&raw);
+                    if let Some(t) = reply.total {
+                        text.push_str(&format!(",\"total\":{t}"));
+                    }
+                    text.push('}');
+                    text
                 }
                 None => {
                     let mut body = json!({ "data": reply.data });
