@@ -79,9 +79,16 @@ fn a_listing_is_one_request_with_a_token_and_a_login_plus_one_with_a_password() 
         assert_eq!(code, 0, "{args:?}: {err}");
         (out, received_since(&sim, from))
     };
-    for args in [&["-c", "ls"][..], &["--json", "-c", "ls"], &["-c", "ls | count"]] {
+    for args in [
+        &["-c", "ls"][..],
+        &["--json", "-c", "ls"],
+        &["-c", "ls | count"],
+    ] {
         let (out, sent) = token(args);
-        assert!(out.contains("web01") || out.trim().parse::<u32>().is_ok(), "{out}");
+        assert!(
+            out.contains("web01") || out.trim().parse::<u32>().is_ok(),
+            "{out}"
+        );
         assert_eq!(sent, listing, "{args:?}: one request with a token");
     }
     let from = sim.handle.request_log().len();
