@@ -96,6 +96,8 @@ pub struct SimOptions {
     pub seed: u64,
     /// Injected faults; default none.
     pub faults: Faults,
+    /// Told every request as it is logged (`pvesh-plus sim --log-requests` prints them).
+    pub request_tap: Option<std::sync::mpsc::Sender<RequestRecord>>,
 }
 
 impl Default for SimOptions {
@@ -109,6 +111,7 @@ impl Default for SimOptions {
             tick: 0.0,
             seed: 0x5eed,
             faults: Faults::default(),
+            request_tap: None,
         }
     }
 }
@@ -190,6 +193,7 @@ pub const REQUEST_LOG_CAP: usize = 20_000;
 pub(crate) struct Shared {
     pub state: State,
     pub faults: Faults,
+    pub tap: Option<std::sync::mpsc::Sender<RequestRecord>>,
     /// The latest [`REQUEST_LOG_CAP`] requests.
     pub log: std::collections::VecDeque<RequestRecord>,
     /// Requests logged since the start (the log's older ones included).
@@ -206,6 +210,9 @@ impl Shared {
     pub(crate) fn log_request(&mut self, record: RequestRecord) -> usize {
         if self.log.len() >= REQUEST_LOG_CAP {
             self.log.pop_front();
+        }
+        if let Some(tap) = &self.tap {
+            let _ = tap.send(record.clone());
         }
         self.log.push_back(record);
         self.logged += 1;
@@ -303,6 +310,7 @@ pub async fn start(opts: SimOptions) -> Result<SimHandle, SimError> {
     let shared = Arc::new(Mutex::new(Shared {
         state,
         faults: opts.faults.clone(),
+        tap: opts.request_tap.clone(),
         log: Default::default(),
         logged: 0,
         arrivals: Default::default(),
@@ -578,6 +586,7 @@ mod tests {
         let mut shared = Shared {
             state: State::default(),
             faults: Faults::default(),
+            tap: None,
             log: Default::default(),
             logged: 0,
             arrivals: Default::default(),
