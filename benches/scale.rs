@@ -1,19 +1,20 @@
 //! `cargo bench --bench scale`: listing guests at scale, pvesh+ side by side with other clients.
 //!
-//! For 1 000, 5 000 and 10 000 guests (`SCALE_SIZES=1000,5000` to choose), it starts the
-//! simulator (in this process) and, when a python with fakepve is found (`PVESH_CI_PYTHON`, else
-//! `target/ci-venv/bin/python` as `.ci/run` makes it), fakepve with the same guests. Against
-//! each server it runs, `SCALE_RUNS` times (default 7):
+//! For 1 000, 5 000 and 10 000 guests on 8 nodes (`SCALE_SIZES=1000,5000` to choose), it starts
+//! `pvesh-plus sim --log-requests` and, when a python with fakepve is found (`PVESH_CI_PYTHON`,
+//! else `target/ci-venv/bin/python` as `.ci/run` makes it), fakepve with the same guests.
+//! Against each server it runs, `SCALE_RUNS` times (default 7, after one warm-up run):
 //! - `pvesh-plus -c ls` with an API token, and with a password;
-//! - `proxctl vm list` (when `proxctl` is on PATH or in the venv, else "not installed");
+//! - `proxctl vm list` (when `proxctl` is on PATH or in that venv, else "not installed");
 //! - one `curl` of `GET /cluster/resources` with the token;
 //!
 //! and prints the median wall time, the median peak RSS (`/usr/bin/time`) and the requests each
-//! run sent (the simulator's request log; fakepve's, read through its `_record`). Then each
-//! server's throughput for `GET /cluster/resources` (sequential requests from this process), and
-//! for each size the checks of issue 16: `-c ls` no slower than proxctl and within 1.5x of curl,
-//! peak RSS at 10 000 guests <= 40 MiB, one request per token listing. It prints; it asserts
-//! nothing, and `cargo test` does not run it.
+//! run sent (read from the servers' own request logs). Then each server's throughput for
+//! `GET /cluster/resources` (sequential requests on one connection, by curl), and the checks of
+//! issue 16: `-c ls` against proxctl and curl, its peak RSS, requests per token listing.
+//! Every process measured is a separate one (the simulator too), so `PVESH_PLUS_BIN` may name
+//! another build of pvesh-plus to measure (default: the one cargo built for this bench).
+//! It prints; it asserts nothing, and `cargo test` does not run it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -23,8 +24,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use pvesh_plus::secret::Secret;
-use pvesh_plus::sim::{self, Scenario, SimHandle, SimOptions};
 
 const TOKEN_ID: &str = "root@pam!bench";
 const TOKEN_SECRET: &str = "bench-token-secret";
@@ -32,12 +31,12 @@ const PASSWORD: &str = "bench-pw";
 const NODES: usize = 8;
 
 /// One server under test.
-struct Server {
+struct Server<'a> {
     name: &'static str,
     url: String,
     /// `--fingerprint FP` or `--ca FILE` for pvesh+.
     trust: [String; 2],
-    requests: Box<dyn Fn() -> usize>,
+    requests: Box<dyn Fn() -> usize + 'a>,
 }
 
 /// One measured client run: wall seconds, peak RSS KiB, requests sent, ok.
@@ -55,7 +54,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Runs `argv` under /usr/bin/time; counts the requests the server saw meanwhile.
-fn measure(argv: &[String], env: &[(&str, String)], home: &Path, server: &Server) -> Run {
+fn measure(argv: &[String], env: &[(&str, String)], home: &Path, server: &Server<'_>) -> Run {
     let before = (server.requests)();
     let mut cmd = Command::new("/usr/bin/time");
     cmd.arg("-f").arg("BENCH-RSS %M").args(argv);
@@ -95,6 +94,11 @@ fn measure(argv: &[String], env: &[(&str, String)], home: &Path, server: &Server
         ok: out.status.success(),
         err,
     }
+}
+
+/// The pvesh-plus measured (client and simulator): `PVESH_PLUS_BIN`, else cargo's build.
+fn pvesh_bin() -> String {
+    std::env::var("PVESH_PLUS_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_pvesh-plus").to_string())
 }
 
 fn which(name: &str) -> Option<PathBuf> {
@@ -175,27 +179,7 @@ impl Drop for FakePve {
 }
 
 impl FakePve {
-    fn start(python: &Path, sim: &SimHandle, dir: &Path) -> Option<FakePve> {
-        let guests: Vec<serde_json::Value> = sim.with_state(|s| {
-            s.guests
-                .values()
-                .map(|g| {
-                    let config: serde_json::Map<String, serde_json::Value> = g
-                        .config
-                        .iter()
-                        .filter(|(k, _)| {
-                            ["memory", "cores", "sockets", "tags", "scsi0", "rootfs"]
-                                .contains(&k.as_str())
-                        })
-                        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-                        .collect();
-                    serde_json::json!({
-                        "vmid": g.vmid, "name": g.name(), "node": g.node,
-                        "status": g.status, "type": g.kind.as_str(), "config": config,
-                    })
-                })
-                .collect()
-        });
+    fn start(python: &Path, guests: &[serde_json::Value], dir: &Path) -> Option<FakePve> {
         let file = dir.join(format!("guests-{}.json", guests.len()));
         std::fs::write(&file, serde_json::to_vec(&guests).unwrap()).unwrap();
         let mut child = Command::new(python)
@@ -259,17 +243,156 @@ impl FakePve {
     }
 }
 
-/// Sequential `GET /cluster/resources` with the token for about `secs`: requests per second.
-fn throughput(rt: &tokio::runtime::Runtime, url: &str, secs: f64) -> f64 {
-    let client = reqwest::Client::builder()
+/// `pvesh-plus sim --log-requests` in its own process.
+struct Sim {
+    child: Child,
+    url: String,
+    fingerprint: String,
+    lines: mpsc::Receiver<String>,
+    count: std::cell::Cell<usize>,
+    marks: std::cell::Cell<usize>,
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Sim {
+    fn start(bin: &str, guests: usize) -> Sim {
+        let mut child = Command::new(bin)
+            .args(["sim", "--listen", "127.0.0.1:0", "--log-requests"])
+            .args(["--guests", &guests.to_string(), "--nodes", &NODES.to_string()])
+            .args(["--password", PASSWORD])
+            .arg("--token")
+            .arg(format!("{TOKEN_ID}={TOKEN_SECRET}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let (tx, rx) = mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let (mut url, mut fingerprint) = (String::new(), String::new());
+        while url.is_empty() || fingerprint.is_empty() {
+            let line = rx
+                .recv_timeout(Duration::from_secs(120))
+                .expect("the simulator did not start");
+            if let Some(u) = line.strip_prefix("pvesh+ simulator listening on ") {
+                url = u.trim().to_string();
+            }
+            if let Some(f) = line.strip_prefix("certificate fingerprint (SHA-256): ") {
+                fingerprint = f.trim().to_string();
+            }
+        }
+        Sim {
+            child,
+            url,
+            fingerprint,
+            lines: rx,
+            count: Default::default(),
+            marks: Default::default(),
+        }
+    }
+
+    /// The requests the simulator answered so far (its own, not the markers): asks for a
+    /// marker path and reads its log up to it.
+    fn requests(&self, rt: &tokio::runtime::Runtime) -> usize {
+        let mark = self.marks.get() + 1;
+        self.marks.set(mark);
+        let path = format!("/api2/json/bench-marker-{mark}");
+        let client = insecure_client();
+        let url = format!("{}{path}", self.url);
+        rt.block_on(async {
+            let _ = client.get(&url).send().await;
+        });
+        let want = format!("request: GET {path} ");
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(30)) {
+            if line.starts_with(&want) {
+                break;
+            }
+            if line.starts_with("request: ") {
+                self.count.set(self.count.get() + 1);
+            }
+        }
+        self.count.get()
+    }
+}
+
+fn insecure_client() -> reqwest::Client {
+    reqwest::Client::builder()
         .danger_accept_invalid_certs(true)
         .build()
-        .unwrap();
-    let url = format!("{url}/api2/json/cluster/resources");
+        .unwrap()
+}
+
+/// The simulator's guests as fakepve's launcher takes them (from its `/cluster/resources`).
+fn guests_of(rt: &tokio::runtime::Runtime, url: &str) -> Vec<serde_json::Value> {
+    let body: serde_json::Value = rt.block_on(async {
+        insecure_client()
+            .get(format!("{url}/api2/json/cluster/resources?type=vm"))
+            .header(
+                "Authorization",
+                format!("PVEAPIToken={TOKEN_ID}={TOKEN_SECRET}"),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            let mut config = serde_json::json!({
+                "memory": (g["maxmem"].as_u64().unwrap_or(0) >> 20).to_string(),
+                "cores": g["maxcpu"].as_u64().unwrap_or(1).to_string(),
+            });
+            if let Some(tags) = g["tags"].as_str() {
+                config["tags"] = tags.into();
+            }
+            serde_json::json!({
+                "vmid": g["vmid"], "name": g["name"], "node": g["node"],
+                "status": g["status"], "type": g["type"], "config": config,
+            })
+        })
+        .collect()
+}
+
+/// Requests per second for `GET /cluster/resources` with the token, sequential on one
+/// connection: curl fetching it `n` times, else this process's own client.
+fn throughput(rt: &tokio::runtime::Runtime, url: &str, n: usize) -> f64 {
+    let resources = format!("{url}/api2/json/cluster/resources");
+    if let Some(curl) = which("curl") {
+        let start = Instant::now();
+        let ok = Command::new(curl)
+            .args(["-sSfk", "-H"])
+            .arg(format!("Authorization: PVEAPIToken={TOKEN_ID}={TOKEN_SECRET}"))
+            .args(std::iter::repeat_n(&resources, n))
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        let secs = start.elapsed().as_secs_f64();
+        return if ok { n as f64 / secs } else { f64::NAN };
+    }
+    let client = insecure_client();
     rt.block_on(async {
-        let get = || async {
+        let start = Instant::now();
+        for _ in 0..n {
             let r = client
-                .get(&url)
+                .get(&resources)
                 .header(
                     "Authorization",
                     format!("PVEAPIToken={TOKEN_ID}={TOKEN_SECRET}"),
@@ -277,17 +400,9 @@ fn throughput(rt: &tokio::runtime::Runtime, url: &str, secs: f64) -> f64 {
                 .send()
                 .await
                 .unwrap();
-            assert!(r.status().is_success(), "{}", r.status());
             std::hint::black_box(r.bytes().await.unwrap());
-        };
-        get().await;
-        let start = Instant::now();
-        let mut n = 0u32;
-        while n < 3 || start.elapsed().as_secs_f64() < secs {
-            get().await;
-            n += 1;
         }
-        f64::from(n) / start.elapsed().as_secs_f64()
+        n as f64 / start.elapsed().as_secs_f64()
     })
 }
 
@@ -311,9 +426,8 @@ impl Row {
 /// A client to run: its name, argv and environment.
 type Client = (String, Vec<String>, Vec<(&'static str, String)>);
 
-fn clients(server: &Server) -> Vec<Client> {
-    let bin = env!("CARGO_BIN_EXE_pvesh-plus").to_string();
-    let mut pvesh = vec![bin, "--url".into(), server.url.clone()];
+fn clients(server: &Server<'_>) -> Vec<Client> {
+    let mut pvesh = vec![pvesh_bin(), "--url".into(), server.url.clone()];
     pvesh.extend(server.trust.iter().cloned());
     pvesh.extend(["-c".into(), "ls".into()]);
     let token_env = vec![
@@ -386,8 +500,10 @@ fn main() {
         .unwrap();
     let home = tempfile::tempdir().unwrap();
     let python = venv_python();
-    if proxctl().is_none() {
-        println!("proxctl: not installed (skipped)");
+    println!("pvesh-plus: {}", pvesh_bin());
+    match proxctl() {
+        Some(p) => println!("proxctl: {}", p.display()),
+        None => println!("proxctl: not installed (skipped)"),
     }
     if which("curl").is_none() {
         println!("curl: not installed (skipped)");
@@ -398,28 +514,20 @@ fn main() {
         );
     }
     for &n in &sizes {
-        let handle = rt
-            .block_on(sim::start(SimOptions {
-                scenario: Scenario::Generated {
-                    guests: n,
-                    nodes: NODES,
-                },
-                users: vec![("root@pam".into(), Secret::new(PASSWORD))],
-                tokens: vec![(TOKEN_ID.into(), Secret::new(TOKEN_SECRET))],
-                ..SimOptions::default()
-            }))
-            .unwrap();
-        let log = handle.clone();
+        let sim = std::rc::Rc::new(Sim::start(&pvesh_bin(), n));
+        let counter = sim.clone();
+        let rt_handle = &rt;
         let mut servers = vec![Server {
             name: "sim",
-            url: handle.url(),
-            trust: ["--fingerprint".into(), handle.fingerprint()],
-            requests: Box::new(move || log.request_log().len()),
+            url: sim.url.clone(),
+            trust: ["--fingerprint".into(), sim.fingerprint.clone()],
+            requests: Box::new(move || counter.requests(rt_handle)),
         }];
-        let fake = python
-            .as_deref()
-            .and_then(|py| FakePve::start(py, &handle, home.path()))
-            .map(std::rc::Rc::new);
+        let fake = python.as_deref().and_then(|py| {
+            let guests = guests_of(&rt, &sim.url);
+            FakePve::start(py, &guests, home.path())
+        });
+        let fake = fake.map(std::rc::Rc::new);
         if let Some(f) = &fake {
             let counter = f.clone();
             servers.push(Server {
@@ -466,13 +574,12 @@ fn main() {
             }
             results.push((server.name, rows));
         }
-        let secs = 3.0;
-        let sim_rps = throughput(&rt, &handle.url(), secs);
+        let sim_rps = throughput(&rt, &sim.url, 20);
         match &fake {
             Some(f) => {
-                let fake_rps = throughput(&rt, &f.url, secs);
+                let fake_rps = throughput(&rt, &f.url, 5);
                 println!(
-                    "  GET /cluster/resources, sequential: sim {sim_rps:.1} req/s, fakepve {fake_rps:.1} req/s ({:.1}x)",
+                    "  GET /cluster/resources, sequential: sim {sim_rps:.1} req/s, fakepve {fake_rps:.1} req/s (sim {:.1}x)",
                     sim_rps / fake_rps
                 );
             }
@@ -490,10 +597,11 @@ fn main() {
             if let Some(c) = find("curl") {
                 checks.push(format!("ls/curl {:.2}x", ls.wall() / c.wall()));
             }
-            checks.push(format!("peak RSS {:.1} MiB", ls.rss_mib()));
+            checks.push(format!("ls peak RSS {:.1} MiB", ls.rss_mib()));
             println!("  {server}: {}", checks.join(", "));
         }
+        drop(servers);
         drop(fake);
-        rt.block_on(handle.shutdown());
+        drop(sim);
     }
 }
