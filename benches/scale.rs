@@ -24,7 +24,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-
 const TOKEN_ID: &str = "root@pam!bench";
 const TOKEN_SECRET: &str = "bench-token-secret";
 const PASSWORD: &str = "bench-pw";
@@ -264,7 +263,12 @@ impl Sim {
     fn start(bin: &str, guests: usize) -> Sim {
         let mut child = Command::new(bin)
             .args(["sim", "--listen", "127.0.0.1:0", "--log-requests"])
-            .args(["--guests", &guests.to_string(), "--nodes", &NODES.to_string()])
+            .args([
+                "--guests",
+                &guests.to_string(),
+                "--nodes",
+                &NODES.to_string(),
+            ])
             .args(["--password", PASSWORD])
             .arg("--token")
             .arg(format!("{TOKEN_ID}={TOKEN_SECRET}"))
@@ -379,7 +383,9 @@ fn throughput(rt: &tokio::runtime::Runtime, url: &str, n: usize) -> f64 {
         let start = Instant::now();
         let ok = Command::new(curl)
             .args(["-sSfk", "-H"])
-            .arg(format!("Authorization: PVEAPIToken={TOKEN_ID}={TOKEN_SECRET}"))
+            .arg(format!(
+                "Authorization: PVEAPIToken={TOKEN_ID}={TOKEN_SECRET}"
+            ))
             .args(std::iter::repeat_n(&resources, n))
             .stdout(Stdio::null())
             .status()
