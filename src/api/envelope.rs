@@ -103,16 +103,20 @@ pub fn decode_data<T: serde::de::DeserializeOwned>(
     struct Envelope<T> {
         data: T,
     }
-    serde_json::from_slice::<Envelope<T>>(body)
-        .map(|e| e.data)
-        .map_err(|e| ApiError::Decode {
-            path: path.to_string(),
-            detail: if body.first() == Some(&b'{') {
-                e.to_string()
-            } else {
-                format!("expected a JSON object with 'data', got {}", preview(body))
-            },
-        })
+    // Checked as UTF-8 once, the text's strings need no check of their own each.
+    match std::str::from_utf8(body) {
+        Ok(text) => serde_json::from_str::<Envelope<T>>(text),
+        Err(_) => serde_json::from_slice::<Envelope<T>>(body),
+    }
+    .map(|e| e.data)
+    .map_err(|e| ApiError::Decode {
+        path: path.to_string(),
+        detail: if body.first() == Some(&b'{') {
+            e.to_string()
+        } else {
+            format!("expected a JSON object with 'data', got {}", preview(body))
+        },
+    })
 }
 
 fn number_or_string(v: &Value) -> Option<u64> {

@@ -434,7 +434,10 @@ impl fmt::Display for Value {
             Value::Bool(b) => write!(f, "{b}"),
             Value::Int(i) => write!(f, "{i}"),
             Value::Float(x) => write!(f, "{x}"),
-            Value::Percent(x) => write!(f, "{:.1}%", x * 100.0),
+            Value::Percent(x) => {
+                units::write_one_decimal(f, x * 100.0)?;
+                f.write_str("%")
+            }
             Value::String(s) => f.write_str(s),
             Value::Size(n) => units::write_size(f, *n),
             Value::Duration(n) => units::write_duration(f, *n),
