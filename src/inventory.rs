@@ -5,6 +5,11 @@
 //! This module owns the typed view of guests, nodes, storages and pools, and the rules that turn
 //! a target word (`101`, `web01`, `web`, `@tag:prod`) into guests, with "did you mean"
 //! suggestions on a miss. It does no IO itself.
+//!
+//! Scale: the answer's bytes are decoded straight into [`Inventory`] (its `Deserialize`: rows
+//! borrow their strings from the answer, no JSON tree), each guest is held once, and `ls` hands
+//! a [`GuestList`] on (indices into the inventory) that a table or JSON reads in place through
+//! [`Guest::field`]; only a next pipeline stage makes records ([`Guest::record`]).
 
 use std::borrow::Cow;
 use std::sync::{Arc, RwLock};
