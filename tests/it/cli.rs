@@ -106,6 +106,63 @@ fn a_listing_is_one_request_with_a_token_and_a_login_plus_one_with_a_password() 
 }
 
 #[test]
+fn sim_log_requests_prints_each_request_answered() {
+    use std::io::{BufRead, BufReader};
+    let mut sim = std::process::Command::new(env!("CARGO_BIN_EXE_pvesh-plus"))
+        .args(["sim", "--listen", "127.0.0.1:0", "--password", "log-pw"])
+        .args(["--speed", "0", "--log-requests"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = sim.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // A safety net against a hung test, not a timing assumption.
+    let next = || rx.recv_timeout(crate::common::WAIT_LIMIT).unwrap();
+    let (mut url, mut fp) = (String::new(), String::new());
+    while url.is_empty() || fp.is_empty() {
+        let line = next();
+        if let Some(u) = line.strip_prefix("pvesh+ simulator listening on ") {
+            url = u.to_string();
+        }
+        if let Some(f) = line.strip_prefix("certificate fingerprint (SHA-256): ") {
+            fp = f.to_string();
+        }
+    }
+    let home = tempfile::tempdir().unwrap();
+    let (code, _, err) = split(
+        crate::common::std_cmd(home.path())
+            .args(["--url", &url, "--fingerprint", &fp, "-c", "ls | count"])
+            .env("PROXMOX_USER", "root@pam")
+            .env("PROXMOX_PASSWORD", "log-pw")
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let mut logged = Vec::new();
+    while logged.len() < 2 {
+        let line = next();
+        if line.starts_with("request: ") {
+            logged.push(line);
+        }
+    }
+    let _ = sim.kill();
+    let _ = sim.wait();
+    assert_eq!(
+        logged,
+        [
+            "request: POST /api2/json/access/ticket 200",
+            "request: GET /api2/json/cluster/resources 200"
+        ]
+    );
+}
+
+#[test]
 fn json_of_ls_is_every_guest_record_in_order() {
     let sim = TestSim::demo();
     let json = |line: &str| -> serde_json::Value {
