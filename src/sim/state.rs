@@ -624,24 +624,29 @@ impl State {
     /// Bytes used on every storage, per node it is seen from ([`State::storage_used`] for all
     /// at once: one pass over the volumes).
     pub fn storages_used(&self) -> std::collections::HashMap<(&str, &str), u64> {
-        let mut local: std::collections::HashMap<(&str, &str), u64> = Default::default();
-        let mut shared: std::collections::HashMap<&str, u64> = Default::default();
+        // A handful of storages and nodes: scans beat hashing every volume's names.
+        let mut shared: Vec<u64> = vec![0; self.storages.len()];
+        let mut local: Vec<u64> = vec![0; self.storages.len() * self.nodes.len()];
         for v in &self.volumes {
-            *shared.entry(v.storage.as_str()).or_default() += v.size;
-            if let Some(node) = v.node.as_deref() {
-                *local.entry((v.storage.as_str(), node)).or_default() += v.size;
+            let Some(si) = self.storages.iter().position(|st| st.id == v.storage) else {
+                continue;
+            };
+            shared[si] += v.size;
+            if let Some(ni) = v
+                .node
+                .as_deref()
+                .and_then(|node| self.nodes.iter().position(|n| n.name == node))
+            {
+                local[si * self.nodes.len() + ni] += v.size;
             }
         }
         let mut out = std::collections::HashMap::new();
-        for st in &self.storages {
-            for n in &self.nodes {
+        for (si, st) in self.storages.iter().enumerate() {
+            for (ni, n) in self.nodes.iter().enumerate() {
                 let volumes = if st.shared {
-                    shared.get(st.id.as_str()).copied().unwrap_or(0)
+                    shared[si]
                 } else {
-                    local
-                        .get(&(st.id.as_str(), n.name.as_str()))
-                        .copied()
-                        .unwrap_or(0)
+                    local[si * self.nodes.len() + ni]
                 };
                 out.insert((st.id.as_str(), n.name.as_str()), st.base_used + volumes);
             }
