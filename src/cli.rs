@@ -169,6 +169,9 @@ pub struct SimArgs {
     /// the route template, e.g. 'GET /cluster/tasks' (repeatable).
     #[arg(long, value_name = "'METHOD /PATH'")]
     pub missing_route: Vec<String>,
+    /// Print a line for every request answered: `request: METHOD PATH STATUS`.
+    #[arg(long)]
+    pub log_requests: bool,
 }
 
 /// Parses argv, runs, and returns the process exit code.
@@ -293,7 +296,20 @@ async fn run_sim(args: SimArgs) -> Result<i32> {
             missing_routes: args.missing_route.clone(),
             ..sim::Faults::default()
         },
+        request_tap: None,
     };
+    let mut opts = opts;
+    if args.log_requests {
+        let (tx, rx) = std::sync::mpsc::channel::<sim::RequestRecord>();
+        opts.request_tap = Some(tx);
+        std::thread::spawn(move || {
+            for r in rx {
+                let mut stdout = std::io::stdout().lock();
+                let _ = writeln!(stdout, "request: {} {} {}", r.method, r.path, r.status);
+                let _ = stdout.flush();
+            }
+        });
+    }
     let handle = sim::start(opts).await.map_err(|e| match e {
         sim::SimError::Option(m) => Error::usage(m),
         e => Error::new(ErrorKind::Internal, e.to_string()),

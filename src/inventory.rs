@@ -5,13 +5,20 @@
 //! This module owns the typed view of guests, nodes, storages and pools, and the rules that turn
 //! a target word (`101`, `web01`, `web`, `@tag:prod`) into guests, with "did you mean"
 //! suggestions on a miss. It does no IO itself.
+//!
+//! Scale: the answer's bytes are decoded straight into [`Inventory`] (its `Deserialize`: rows
+//! borrow their strings from the answer, no JSON tree), each guest is held once, and `ls` hands
+//! a [`GuestList`] on (indices into the inventory) that a table or JSON reads in place through
+//! [`Guest::field`]; only a next pipeline stage makes records ([`Guest::record`]).
 
+use std::borrow::Cow;
 use std::sync::{Arc, RwLock};
 
 use serde::Deserialize;
 use serde_json::Value as Json;
 
 use crate::error::{Error, Result};
+use crate::lang::Value;
 
 pub use crate::api::GuestKind;
 
@@ -53,6 +60,145 @@ impl Guest {
     pub fn has_tag(&self, tag: &str) -> bool {
         self.tags.iter().any(|t| t.eq_ignore_ascii_case(tag))
     }
+
+    /// Every field of a guest record, in the order records, tables and JSON show them.
+    pub const FIELDS: &'static [&'static str] = &[
+        "vmid", "name", "node", "type", "status", "cpu", "maxcpu", "mem", "maxmem", "disk",
+        "maxdisk", "uptime", "tags", "template", "pool", "lock", "hastate", "netin", "netout",
+    ];
+
+    /// One field of the guest's record, borrowed: the one mapping from a guest to its record
+    /// (`ls | ...`), its table row and its JSON object. `None` for a field guests lack.
+    pub fn field(&self, name: &str) -> Option<Field<'_>> {
+        fn opt(v: &Option<String>) -> Field<'_> {
+            v.as_deref().map_or(Field::Value(Value::Null), Field::Str)
+        }
+        Some(match name {
+            "vmid" => Field::Value(Value::Int(i64::from(self.vmid))),
+            "name" => Field::Str(&self.name),
+            "node" => Field::Str(&self.node),
+            "type" => Field::Str(self.kind.as_str()),
+            "status" => Field::Str(&self.status),
+            "cpu" => Field::Value(Value::Percent(self.cpu)),
+            "maxcpu" => Field::Value(Value::Int(self.maxcpu as i64)),
+            "mem" => Field::Value(Value::Size(self.mem)),
+            "maxmem" => Field::Value(Value::Size(self.maxmem)),
+            "disk" => Field::Value(Value::Size(self.disk)),
+            "maxdisk" => Field::Value(Value::Size(self.maxdisk)),
+            "uptime" => Field::Value(Value::Duration(self.uptime)),
+            "tags" => Field::Tags(&self.tags),
+            "template" => Field::Value(Value::Bool(self.template)),
+            "pool" => opt(&self.pool),
+            "lock" => opt(&self.lock),
+            "hastate" => opt(&self.hastate),
+            "netin" => Field::Value(Value::Size(self.netin)),
+            "netout" => Field::Value(Value::Size(self.netout)),
+            _ => return None,
+        })
+    }
+
+    /// The guest as a record with PVE's field names ([`Guest::FIELDS`]).
+    pub fn record(&self) -> Value {
+        let mut r = crate::lang::Record::new();
+        for name in Guest::FIELDS {
+            if let Some(f) = self.field(name) {
+                r.insert(name, f.to_value());
+            }
+        }
+        Value::Record(r)
+    }
+}
+
+/// A field of a guest, borrowed from it (see [`Guest::field`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Field<'a> {
+    Str(&'a str),
+    Tags(&'a [String]),
+    /// A scalar (no text of the guest's in it).
+    Value(Value),
+}
+
+impl Field<'_> {
+    pub fn to_value(&self) -> Value {
+        match self {
+            Field::Str(s) => Value::String(s.to_string()),
+            Field::Tags(tags) => Value::List(tags.iter().cloned().map(Value::String).collect()),
+            Field::Value(v) => v.clone(),
+        }
+    }
+}
+
+impl serde::Serialize for Field<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            Field::Str(text) => s.serialize_str(text),
+            Field::Tags(tags) => s.collect_seq(tags.iter()),
+            Field::Value(v) => v.serialize(s),
+        }
+    }
+}
+
+impl serde::Serialize for Guest {
+    /// The guest's record as JSON ([`Guest::FIELDS`] in order), written without building it.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(Guest::FIELDS.len()))?;
+        for name in Guest::FIELDS {
+            if let Some(f) = self.field(name) {
+                map.serialize_entry(name, &f)?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// Some guests of an inventory, in its order, without a copy of any: what `ls` hands on. A
+/// table or JSON reads them in place; the next stage of a pipeline gets them as records.
+#[derive(Clone)]
+pub struct GuestList {
+    inventory: Arc<Inventory>,
+    picked: Vec<u32>,
+}
+
+impl std::fmt::Debug for GuestList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GuestList({} guests)", self.picked.len())
+    }
+}
+
+impl GuestList {
+    /// The guests of `inventory` for which `keep` holds.
+    pub fn new(inventory: Arc<Inventory>, keep: impl Fn(&Guest) -> bool) -> GuestList {
+        let picked = (0..inventory.guests.len() as u32)
+            .filter(|&i| keep(&inventory.guests[i as usize]))
+            .collect();
+        GuestList { inventory, picked }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Guest> {
+        self.picked
+            .iter()
+            .map(|&i| &self.inventory.guests[i as usize])
+    }
+
+    pub fn len(&self) -> usize {
+        self.picked.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.picked.is_empty()
+    }
+
+    /// The guests as records, for the next stage of a pipeline.
+    pub fn records(&self) -> Value {
+        Value::List(self.iter().map(Guest::record).collect())
+    }
+}
+
+impl serde::Serialize for GuestList {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -89,86 +235,6 @@ pub struct Inventory {
     pools: Vec<String>,
 }
 
-/// One row of `/cluster/resources`, read leniently: PVE sends numbers as strings on some
-/// versions and flags as 0/1 (FACTS §1, §6).
-#[derive(Debug, Deserialize)]
-struct Row {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    vmid: Option<Json>,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    node: Option<String>,
-    #[serde(default)]
-    status: Option<String>,
-    #[serde(default)]
-    template: Option<Json>,
-    #[serde(default)]
-    tags: Option<String>,
-    #[serde(default)]
-    pool: Option<String>,
-    #[serde(default)]
-    lock: Option<String>,
-    #[serde(default)]
-    hastate: Option<String>,
-    #[serde(default)]
-    storage: Option<String>,
-    #[serde(default)]
-    plugintype: Option<String>,
-    #[serde(default)]
-    content: Option<String>,
-    #[serde(default)]
-    shared: Option<Json>,
-    #[serde(default)]
-    cpu: Option<Json>,
-    #[serde(default)]
-    maxcpu: Option<Json>,
-    #[serde(default)]
-    mem: Option<Json>,
-    #[serde(default)]
-    maxmem: Option<Json>,
-    #[serde(default)]
-    disk: Option<Json>,
-    #[serde(default)]
-    maxdisk: Option<Json>,
-    #[serde(default)]
-    uptime: Option<Json>,
-    #[serde(default)]
-    netin: Option<Json>,
-    #[serde(default)]
-    netout: Option<Json>,
-}
-
-/// A number that may arrive as a JSON number or a numeric string.
-pub fn json_u64(v: &Option<Json>) -> u64 {
-    match v {
-        Some(Json::Number(n)) => n.as_u64().or_else(|| n.as_f64().map(|f| f.max(0.0) as u64)),
-        Some(Json::String(s)) => s.trim().parse::<f64>().ok().map(|f| f.max(0.0) as u64),
-        _ => None,
-    }
-    .unwrap_or(0)
-}
-
-pub fn json_f64(v: &Option<Json>) -> f64 {
-    match v {
-        Some(Json::Number(n)) => n.as_f64().unwrap_or(0.0),
-        Some(Json::String(s)) => s.trim().parse().unwrap_or(0.0),
-        _ => 0.0,
-    }
-}
-
-/// A PVE flag: 1, "1", true.
-pub fn json_flag(v: &Option<Json>) -> bool {
-    match v {
-        Some(Json::Bool(b)) => *b,
-        Some(Json::Number(n)) => n.as_i64().unwrap_or(0) != 0,
-        Some(Json::String(s)) => s == "1" || s.eq_ignore_ascii_case("true"),
-        _ => false,
-    }
-}
-
 /// PVE separates tags with `;` (also accepting `,` and spaces on input).
 pub fn split_tags(tags: &str) -> Vec<String> {
     tags.split([';', ',', ' '])
@@ -178,84 +244,16 @@ pub fn split_tags(tags: &str) -> Vec<String> {
 }
 
 impl Inventory {
-    /// Builds the inventory from the `data` of `GET /cluster/resources`.
+    /// Builds the inventory from the `data` of `GET /cluster/resources` as a JSON tree (the
+    /// session decodes the answer's bytes straight into an `Inventory` instead: see its
+    /// `Deserialize`).
     pub fn from_resources(data: &Json) -> Result<Inventory> {
-        let rows: Vec<Row> = Vec::<Row>::deserialize(data).map_err(|e| {
+        Inventory::deserialize(data).map_err(|e| {
             Error::new(
                 crate::error::ErrorKind::Api,
                 format!("unexpected answer from /cluster/resources: {e}"),
             )
-        })?;
-        let mut inv = Inventory::default();
-        for row in rows {
-            match row.kind.as_str() {
-                "qemu" | "lxc" => {
-                    let vmid = json_u64(&row.vmid) as u32;
-                    if vmid == 0 {
-                        continue;
-                    }
-                    inv.guests.push(Guest {
-                        vmid,
-                        name: row.name.clone().unwrap_or_else(|| format!("VM {vmid}")),
-                        node: row.node.clone().unwrap_or_default(),
-                        kind: if row.kind == "lxc" {
-                            GuestKind::Lxc
-                        } else {
-                            GuestKind::Qemu
-                        },
-                        status: row.status.clone().unwrap_or_else(|| "unknown".into()),
-                        template: json_flag(&row.template),
-                        tags: row.tags.as_deref().map(split_tags).unwrap_or_default(),
-                        pool: row.pool.clone(),
-                        lock: row.lock.clone(),
-                        hastate: row.hastate.clone(),
-                        cpu: json_f64(&row.cpu),
-                        maxcpu: json_u64(&row.maxcpu),
-                        mem: json_u64(&row.mem),
-                        maxmem: json_u64(&row.maxmem),
-                        disk: json_u64(&row.disk),
-                        maxdisk: json_u64(&row.maxdisk),
-                        uptime: json_u64(&row.uptime),
-                        netin: json_u64(&row.netin),
-                        netout: json_u64(&row.netout),
-                    });
-                }
-                "node" => inv.nodes.push(NodeEntry {
-                    node: row.node.clone().unwrap_or_default(),
-                    status: row.status.clone().unwrap_or_else(|| "unknown".into()),
-                    cpu: json_f64(&row.cpu),
-                    maxcpu: json_u64(&row.maxcpu),
-                    mem: json_u64(&row.mem),
-                    maxmem: json_u64(&row.maxmem),
-                    disk: json_u64(&row.disk),
-                    maxdisk: json_u64(&row.maxdisk),
-                    uptime: json_u64(&row.uptime),
-                }),
-                "storage" => inv.storages.push(StorageEntry {
-                    storage: row.storage.clone().unwrap_or_default(),
-                    node: row.node.clone().unwrap_or_default(),
-                    plugintype: row.plugintype.clone().unwrap_or_default(),
-                    content: row
-                        .content
-                        .as_deref()
-                        .map(|c| c.split(',').map(str::to_string).collect())
-                        .unwrap_or_default(),
-                    shared: json_flag(&row.shared),
-                    status: row.status.clone().unwrap_or_default(),
-                    disk: json_u64(&row.disk),
-                    maxdisk: json_u64(&row.maxdisk),
-                }),
-                "pool" => {
-                    if let Some(p) = row.pool.clone() {
-                        inv.pools.push(p);
-                    }
-                }
-                _ => {}
-            }
-        }
-        inv.guests.sort_by_key(|g| g.vmid);
-        inv.nodes.sort_by(|a, b| a.node.cmp(&b.node));
-        Ok(inv)
+        })
     }
 
     pub fn guests(&self) -> &[Guest] {
@@ -426,6 +424,314 @@ impl Inventory {
     }
 }
 
+/// A field of `/cluster/resources` read leniently, without allocating: PVE sends numbers as
+/// strings on some versions and flags as 0/1 (FACTS §1, §6).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+enum Lenient {
+    #[default]
+    Absent,
+    Bool(bool),
+    U(u64),
+    I(i64),
+    F(f64),
+    /// A numeric string, already parsed (`None`: not a number).
+    Text(Option<f64>, bool),
+}
+
+impl Lenient {
+    fn u64(self) -> u64 {
+        match self {
+            Lenient::U(n) => n,
+            Lenient::I(n) => n.max(0) as u64,
+            Lenient::F(f) | Lenient::Text(Some(f), _) => f.max(0.0) as u64,
+            _ => 0,
+        }
+    }
+
+    fn f64(self) -> f64 {
+        match self {
+            Lenient::U(n) => n as f64,
+            Lenient::I(n) => n as f64,
+            Lenient::F(f) | Lenient::Text(Some(f), _) => f,
+            _ => 0.0,
+        }
+    }
+
+    /// A PVE flag: 1, "1", true.
+    fn flag(self) -> bool {
+        match self {
+            Lenient::Bool(b) => b,
+            Lenient::U(n) => n != 0,
+            Lenient::I(n) => n != 0,
+            Lenient::F(f) => f.trunc() != 0.0,
+            Lenient::Text(_, truthy) => truthy,
+            Lenient::Absent => false,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Lenient {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Lenient;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number, a numeric string or a flag")
+            }
+            fn visit_bool<E>(self, b: bool) -> std::result::Result<Lenient, E> {
+                Ok(Lenient::Bool(b))
+            }
+            fn visit_u64<E>(self, n: u64) -> std::result::Result<Lenient, E> {
+                Ok(Lenient::U(n))
+            }
+            fn visit_i64<E>(self, n: i64) -> std::result::Result<Lenient, E> {
+                Ok(Lenient::I(n))
+            }
+            fn visit_f64<E>(self, f: f64) -> std::result::Result<Lenient, E> {
+                Ok(Lenient::F(f))
+            }
+            fn visit_str<E>(self, s: &str) -> std::result::Result<Lenient, E> {
+                Ok(Lenient::Text(
+                    s.trim().parse::<f64>().ok(),
+                    s == "1" || s.eq_ignore_ascii_case("true"),
+                ))
+            }
+            fn visit_unit<E>(self) -> std::result::Result<Lenient, E> {
+                Ok(Lenient::Absent)
+            }
+            fn visit_none<E>(self) -> std::result::Result<Lenient, E> {
+                Ok(Lenient::Absent)
+            }
+            fn visit_some<D: serde::Deserializer<'de>>(
+                self,
+                d: D,
+            ) -> std::result::Result<Lenient, D::Error> {
+                Lenient::deserialize(d)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<Lenient, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Lenient::Absent)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Lenient, A::Error> {
+                while map
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(Lenient::Absent)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// One row of `/cluster/resources`, borrowing its strings from the answer where it can (a
+/// string with escapes is copied); fields the inventory does not keep are skipped unread.
+#[derive(Debug, Deserialize)]
+struct Row<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Str<'a>,
+    #[serde(default)]
+    vmid: Lenient,
+    #[serde(default, borrow)]
+    name: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    node: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    status: Option<Str<'a>>,
+    #[serde(default)]
+    template: Lenient,
+    #[serde(default, borrow)]
+    tags: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    pool: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    lock: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    hastate: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    storage: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    plugintype: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    content: Option<Str<'a>>,
+    #[serde(default)]
+    shared: Lenient,
+    #[serde(default)]
+    cpu: Lenient,
+    #[serde(default)]
+    maxcpu: Lenient,
+    #[serde(default)]
+    mem: Lenient,
+    #[serde(default)]
+    maxmem: Lenient,
+    #[serde(default)]
+    disk: Lenient,
+    #[serde(default)]
+    maxdisk: Lenient,
+    #[serde(default)]
+    uptime: Lenient,
+    #[serde(default)]
+    netin: Lenient,
+    #[serde(default)]
+    netout: Lenient,
+}
+
+/// A string of the answer: borrowed when it has no escapes, else copied. (serde borrows a
+/// `Cow` only as a bare field, not inside an `Option`.) Numbers are taken as their text.
+#[derive(Debug)]
+struct Str<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = Str<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> std::result::Result<Str<'a>, E> {
+                Ok(Str(Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> std::result::Result<Str<'a>, E> {
+                Ok(Str(Cow::Owned(s.to_string())))
+            }
+            fn visit_string<E>(self, s: String) -> std::result::Result<Str<'a>, E> {
+                Ok(Str(Cow::Owned(s)))
+            }
+            fn visit_u64<E>(self, n: u64) -> std::result::Result<Str<'a>, E> {
+                Ok(Str(Cow::Owned(n.to_string())))
+            }
+            fn visit_i64<E>(self, n: i64) -> std::result::Result<Str<'a>, E> {
+                Ok(Str(Cow::Owned(n.to_string())))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+impl Str<'_> {
+    fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn owned(s: &Option<Str<'_>>) -> Option<String> {
+    s.as_ref().map(|s| s.as_str().to_string())
+}
+
+impl<'de> Deserialize<'de> for Inventory {
+    /// The `data` of `GET /cluster/resources`, row by row into the inventory's own form.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Inventory;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of resources")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<Inventory, A::Error> {
+                let mut inv = Inventory::default();
+                inv.guests.reserve(seq.size_hint().unwrap_or(0));
+                while let Some(row) = seq.next_element::<Row<'de>>()? {
+                    inv.add(row);
+                }
+                inv.finish();
+                Ok(inv)
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+impl Inventory {
+    /// Adds one row of `/cluster/resources`; rows of other types (sdn, ...) are skipped.
+    fn add(&mut self, row: Row<'_>) {
+        match row.kind.as_str() {
+            kind @ ("qemu" | "lxc") => {
+                let vmid = row.vmid.u64() as u32;
+                if vmid == 0 {
+                    return;
+                }
+                self.guests.push(Guest {
+                    vmid,
+                    name: owned(&row.name).unwrap_or_else(|| format!("VM {vmid}")),
+                    node: owned(&row.node).unwrap_or_default(),
+                    kind: if kind == "lxc" {
+                        GuestKind::Lxc
+                    } else {
+                        GuestKind::Qemu
+                    },
+                    status: owned(&row.status).unwrap_or_else(|| "unknown".into()),
+                    template: row.template.flag(),
+                    tags: row
+                        .tags
+                        .as_ref()
+                        .map(|t| split_tags(t.as_str()))
+                        .unwrap_or_default(),
+                    pool: owned(&row.pool),
+                    lock: owned(&row.lock),
+                    hastate: owned(&row.hastate),
+                    cpu: row.cpu.f64(),
+                    maxcpu: row.maxcpu.u64(),
+                    mem: row.mem.u64(),
+                    maxmem: row.maxmem.u64(),
+                    disk: row.disk.u64(),
+                    maxdisk: row.maxdisk.u64(),
+                    uptime: row.uptime.u64(),
+                    netin: row.netin.u64(),
+                    netout: row.netout.u64(),
+                });
+            }
+            "node" => self.nodes.push(NodeEntry {
+                node: owned(&row.node).unwrap_or_default(),
+                status: owned(&row.status).unwrap_or_else(|| "unknown".into()),
+                cpu: row.cpu.f64(),
+                maxcpu: row.maxcpu.u64(),
+                mem: row.mem.u64(),
+                maxmem: row.maxmem.u64(),
+                disk: row.disk.u64(),
+                maxdisk: row.maxdisk.u64(),
+                uptime: row.uptime.u64(),
+            }),
+            "storage" => self.storages.push(StorageEntry {
+                storage: owned(&row.storage).unwrap_or_default(),
+                node: owned(&row.node).unwrap_or_default(),
+                plugintype: owned(&row.plugintype).unwrap_or_default(),
+                content: row
+                    .content
+                    .as_ref()
+                    .map(|c| c.as_str().split(',').map(str::to_string).collect())
+                    .unwrap_or_default(),
+                shared: row.shared.flag(),
+                status: owned(&row.status).unwrap_or_default(),
+                disk: row.disk.u64(),
+                maxdisk: row.maxdisk.u64(),
+            }),
+            "pool" => {
+                if let Some(p) = owned(&row.pool) {
+                    self.pools.push(p);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Sorts what [`Inventory::add`] collected: guests by VMID, nodes by name.
+    fn finish(&mut self) {
+        self.guests.sort_by_key(|g| g.vmid);
+        self.guests.shrink_to_fit();
+        self.nodes.sort_by(|a, b| a.node.cmp(&b.node));
+    }
+}
+
 /// The inventory shared between the session and its line editor: the session replaces it after a
 /// refresh, the completer and highlighter read the latest snapshot without waiting. Beside it, a
 /// small cache of snapshot names per guest (filled in the background for the current VM, and
@@ -577,6 +883,76 @@ mod tests {
         assert_eq!(inv.storages()[0].content, vec!["iso", "backup"]);
         assert_eq!(inv.guest(200).unwrap().kind, GuestKind::Lxc);
         assert_eq!(inv.guest(101).unwrap().api_path(), "/nodes/pve1/qemu/101");
+    }
+
+    #[test]
+    fn decodes_the_answer_bytes_leniently_like_the_json_tree() {
+        let body = br#"{"data":[
+            {"id":"qemu/101","type":"qemu","vmid":"101","name":"we\"b01","node":"pve1","status":"running",
+             "tags":"prod;web","template":"0","cpu":"0.25","mem":1.5e9,"maxmem":"2147483648","uptime":-5,
+             "diskread":7,"extra":{"nested":[1,2]},"lock":null},
+            {"type":"lxc","vmid":200,"node":"pve2","template":true,"shared":1},
+            {"type":"qemu","vmid":0,"name":"no id"},
+            {"type":"storage","storage":"local","node":"pve1","content":"iso,backup","shared":"1","disk":"10","maxdisk":100},
+            {"type":"node","node":"pve1","status":"online","maxcpu":"16"},
+            {"type":"pool","pool":"lab"},
+            {"type":"sdn","sdn":"zone1"}
+        ],"total":7}"#;
+        let inv: Inventory = crate::api::envelope::decode_data(
+            crate::api::Method::Get,
+            "/cluster/resources",
+            200,
+            "OK",
+            body,
+        )
+        .unwrap();
+        let tree: Json = serde_json::from_slice::<Json>(body).unwrap()["data"].clone();
+        let from_tree = Inventory::from_resources(&tree).unwrap();
+        assert_eq!(inv.guests(), from_tree.guests());
+        assert_eq!(inv.nodes(), from_tree.nodes());
+        assert_eq!(inv.storages(), from_tree.storages());
+        assert_eq!(inv.pools(), from_tree.pools());
+        let web = inv.guest(101).unwrap();
+        assert_eq!(web.name, "we\"b01", "an escaped string is copied");
+        assert_eq!(
+            (web.cpu, web.mem, web.maxmem, web.uptime),
+            (0.25, 1_500_000_000, 2 << 30, 0)
+        );
+        assert!(!web.template && web.lock.is_none());
+        let ct = inv.guest(200).unwrap();
+        assert_eq!(
+            (ct.name.as_str(), ct.status.as_str(), ct.template),
+            ("VM 200", "unknown", true)
+        );
+        assert_eq!(inv.guests().len(), 2, "a row without a VMID is skipped");
+        assert!(inv.storages()[0].shared);
+        assert_eq!(inv.storages()[0].disk, 10);
+        assert_eq!(inv.nodes()[0].maxcpu, 16);
+        let err = Inventory::from_resources(&serde_json::json!({"not": "a list"})).unwrap_err();
+        assert!(err.to_string().contains("/cluster/resources"), "{err}");
+    }
+
+    #[test]
+    fn a_guest_writes_the_json_of_its_record() {
+        let inv = demo();
+        for g in inv.guests() {
+            assert_eq!(
+                serde_json::to_value(g).unwrap(),
+                g.record().to_json(),
+                "{}",
+                g.name
+            );
+            let Value::Record(r) = g.record() else {
+                panic!("not a record")
+            };
+            assert_eq!(r.fields().collect::<Vec<_>>(), Guest::FIELDS);
+        }
+        let list = GuestList::new(Arc::new(inv), |g| g.tags.iter().any(|t| t == "web"));
+        assert_eq!(list.len(), 2);
+        assert_eq!(
+            serde_json::to_string_pretty(&list).unwrap(),
+            serde_json::to_string_pretty(&list.records().to_json()).unwrap()
+        );
     }
 
     #[test]

@@ -69,8 +69,16 @@ async fn run_one(ctx: &mut Ctx, line: &str, style: Style, location: Option<&str>
             hand_off(&argv, location)
         }
         Ok(out) => {
-            let text = format_output(&out, ctx.format, style);
-            crate::render::pager::show(&text, style.pager);
+            if streams_json(&out, ctx.format, style) {
+                use std::io::Write;
+                let mut stdout =
+                    std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+                let _ = write_json(&out, &mut stdout);
+                let _ = stdout.flush();
+            } else {
+                let text = format_output(&out, ctx.format, style);
+                crate::render::pager::show(&text, style.pager);
+            }
             if let Some(e) = &out.failure {
                 print_error_as(e, location, format);
             }
@@ -286,6 +294,30 @@ pub fn format_output(out: &Output, format: OutputFormat, style: Style) -> String
     if out.raw {
         return out.value.display();
     }
+    if let Some(guests) = &out.guests {
+        return match format {
+            OutputFormat::Table => {
+                let columns: Vec<String> = match &out.columns {
+                    Some(cols) => cols.clone(),
+                    None => crate::inventory::Guest::FIELDS
+                        .iter()
+                        .map(|f| f.to_string())
+                        .collect(),
+                };
+                crate::render::render_guests(guests, &columns, style, out.empty)
+            }
+            OutputFormat::Json => {
+                let mut text = Vec::new();
+                let _ = write_json(out, &mut text);
+                String::from_utf8(text).unwrap_or_default()
+            }
+            _ => {
+                let mut records = out.clone();
+                records.value = records.take_value();
+                format_output(&records, format, style)
+            }
+        };
+    }
     if matches!(out.value, Value::Null) {
         return String::new();
     }
@@ -295,9 +327,9 @@ pub fn format_output(out: &Output, format: OutputFormat, style: Style) -> String
     };
     match format {
         OutputFormat::Json => {
-            let mut s = serde_json::to_string_pretty(&out.value.to_json()).unwrap_or_default();
-            s.push('\n');
-            s
+            let mut text = Vec::new();
+            let _ = write_json(out, &mut text);
+            String::from_utf8(text).unwrap_or_default()
         }
         OutputFormat::Yaml => crate::lang::to_yaml(&as_list()).unwrap_or_else(|e| format!("{e}\n")),
         OutputFormat::Csv => crate::lang::to_csv(&as_list()),
@@ -328,6 +360,25 @@ pub fn format_output(out: &Output, format: OutputFormat, style: Style) -> String
             render_value(&shown, style, out.empty)
         }
     }
+}
+
+/// Writes the output as pretty JSON and a newline, streaming: records and guests are written
+/// as they are read, never built into a JSON tree or a string first.
+pub fn write_json(out: &Output, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    match &out.guests {
+        Some(guests) => serde_json::to_writer_pretty(&mut *w, guests)?,
+        None => serde_json::to_writer_pretty(&mut *w, &out.value)?,
+    }
+    w.write_all(b"\n")
+}
+
+/// True when the output goes to standard output as JSON written as it is produced: `--json`,
+/// and no pager to fill first.
+fn streams_json(out: &Output, format: OutputFormat, style: Style) -> bool {
+    format == OutputFormat::Json
+        && !style.pager
+        && !out.raw
+        && (out.guests.is_some() || !matches!(out.value, Value::Null))
 }
 
 #[cfg(test)]

@@ -140,10 +140,14 @@ impl Ctx {
         }
     }
 
-    /// Reloads the inventory from the cluster.
+    /// Reloads the inventory from the cluster: one `GET /cluster/resources`, decoded from the
+    /// answer's bytes straight into the inventory (no JSON tree in between).
     pub async fn refresh(&mut self) -> Result<Arc<Inventory>> {
-        let data = self.get(&endpoints::cluster_resources(None)).await?;
-        Ok(self.inventory.set(Inventory::from_resources(&data)?))
+        let inv: Inventory = self
+            .client
+            .get_data(&endpoints::cluster_resources(None))
+            .await?;
+        Ok(self.inventory.set(inv))
     }
 
     /// The inventory as last loaded, without any request (completion reads this).

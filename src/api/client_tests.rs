@@ -270,10 +270,12 @@ async fn gets_are_retried_on_503_but_posts_are_not() {
     })
     .await;
     let client = connect(&server, token(), None).await.unwrap();
+    assert_eq!(client.request_count(), 0, "a token is not checked apart");
+    client.get(&endpoints::version()).await.unwrap();
     assert_eq!(
         client.request_count(),
         3,
-        "two 503s, then the token check succeeded"
+        "two 503s, then the GET succeeded"
     );
     let err = client
         .call(&endpoints::guest_power(

@@ -81,6 +81,44 @@ pub fn decode(
     })
 }
 
+/// Decodes one answer's `data` straight into `T` from the body's bytes: no JSON tree is built
+/// (the `/cluster/resources` of a big cluster is megabytes). Errors decode as [`decode`] does.
+pub fn decode_data<T: serde::de::DeserializeOwned>(
+    method: Method,
+    path: &str,
+    status: u16,
+    reason: &str,
+    body: &[u8],
+) -> Result<T, ApiError> {
+    if !(200..300).contains(&status) {
+        return Err(match decode(method, path, status, reason, body) {
+            Err(e) => e,
+            Ok(_) => ApiError::Decode {
+                path: path.to_string(),
+                detail: format!("unexpected HTTP status {status}"),
+            },
+        });
+    }
+    #[derive(serde::Deserialize)]
+    struct Envelope<T> {
+        data: T,
+    }
+    // Checked as UTF-8 once, the text's strings need no check of their own each.
+    match std::str::from_utf8(body) {
+        Ok(text) => serde_json::from_str::<Envelope<T>>(text),
+        Err(_) => serde_json::from_slice::<Envelope<T>>(body),
+    }
+    .map(|e| e.data)
+    .map_err(|e| ApiError::Decode {
+        path: path.to_string(),
+        detail: if body.first() == Some(&b'{') {
+            e.to_string()
+        } else {
+            format!("expected a JSON object with 'data', got {}", preview(body))
+        },
+    })
+}
+
 fn number_or_string(v: &Value) -> Option<u64> {
     match v {
         Value::Number(n) => n.as_u64(),

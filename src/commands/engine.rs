@@ -31,6 +31,9 @@ pub struct Output {
     /// Fields a single record's `key: value` view leaves out (the record keeps them for pipes
     /// and JSON): `config` shows each property string once, through its sub-fields.
     pub hidden: Vec<String>,
+    /// Guests still in the inventory (`ls`), standing for `value`: a table and JSON read them
+    /// in place, the next stage gets them as records ([`Output::take_value`]).
+    pub guests: Option<crate::inventory::GuestList>,
 }
 
 impl Output {
@@ -44,6 +47,23 @@ impl Output {
             handoff: None,
             live: None,
             hidden: Vec::new(),
+            guests: None,
+        }
+    }
+
+    /// Guests of the inventory as the output, without making records of them.
+    pub fn guests(guests: crate::inventory::GuestList) -> Output {
+        Output {
+            guests: Some(guests),
+            ..Output::none()
+        }
+    }
+
+    /// The value, with guests still in the inventory made into records.
+    pub fn take_value(&mut self) -> Value {
+        match self.guests.take() {
+            Some(guests) => guests.records(),
+            None => std::mem::take(&mut self.value),
         }
     }
 
@@ -148,7 +168,7 @@ async fn run_pipeline(ctx: &mut Ctx, line: &str) -> Result<Output> {
             args,
             line: shared_line.clone(),
             args_span,
-            input: std::mem::take(&mut out.value),
+            input: out.take_value(),
             first,
         };
         let inherited = out.columns.take();

@@ -8,7 +8,7 @@ use super::{Arg, ArgKind, Call, Category, Command, Ctx, Example, Output, Signatu
 use crate::api::ApiError;
 use crate::api::endpoints::{self, TaskSource};
 use crate::error::{Error, Result};
-use crate::inventory::Guest;
+use crate::inventory::{Guest, GuestList};
 use crate::lang::fields::{self, RecordKind};
 use crate::lang::{Record, Value};
 
@@ -18,10 +18,7 @@ const GUEST_COLUMNS: &[&str] = &[
 ];
 
 /// Every field of a guest record.
-pub const GUEST_FIELDS: &[&str] = &[
-    "vmid", "name", "node", "type", "status", "cpu", "maxcpu", "mem", "maxmem", "disk", "maxdisk",
-    "uptime", "tags", "template", "pool", "lock", "hastate", "netin", "netout",
-];
+pub const GUEST_FIELDS: &[&str] = Guest::FIELDS;
 const NODE_FIELDS: &[&str] = &[
     "node",
     "status",
@@ -51,33 +48,7 @@ const VERSION_FIELDS: &[&str] = &["release", "version", "repoid"];
 
 /// A guest as a record with PVE's field names.
 pub fn guest_record(g: &Guest) -> Value {
-    let mut r = Record::new();
-    r.insert("vmid", Value::Int(i64::from(g.vmid)));
-    r.insert("name", Value::String(g.name.clone()));
-    r.insert("node", Value::String(g.node.clone()));
-    r.insert("type", Value::String(g.kind.as_str().to_string()));
-    r.insert("status", Value::String(g.status.clone()));
-    r.insert("cpu", Value::Percent(g.cpu));
-    r.insert("maxcpu", Value::Int(g.maxcpu as i64));
-    r.insert("mem", Value::Size(g.mem));
-    r.insert("maxmem", Value::Size(g.maxmem));
-    r.insert("disk", Value::Size(g.disk));
-    r.insert("maxdisk", Value::Size(g.maxdisk));
-    r.insert("uptime", Value::Duration(g.uptime));
-    r.insert(
-        "tags",
-        Value::List(g.tags.iter().cloned().map(Value::String).collect()),
-    );
-    r.insert("template", Value::Bool(g.template));
-    r.insert("pool", g.pool.clone().map_or(Value::Null, Value::String));
-    r.insert("lock", g.lock.clone().map_or(Value::Null, Value::String));
-    r.insert(
-        "hastate",
-        g.hastate.clone().map_or(Value::Null, Value::String),
-    );
-    r.insert("netin", Value::Size(g.netin));
-    r.insert("netout", Value::Size(g.netout));
-    Value::Record(r)
+    g.record()
 }
 
 /// The VMIDs of guest records piped in (anything with a `vmid` field).
@@ -172,14 +143,12 @@ pub static LS: Command = Command {
             };
             let templates = call.args.has_flag("templates");
             let inv = ctx.refresh().await?;
-            let items: Vec<Value> = inv
-                .guests()
-                .iter()
-                .filter(|g| kind.as_deref().is_none_or(|k| g.kind.as_str() == k))
-                .filter(|g| !templates || g.template)
-                .map(guest_record)
-                .collect();
-            Ok(Output::value(Value::List(items))
+            // The guests stay in the inventory: a table or JSON reads them there, and only a
+            // next stage makes records of them.
+            let guests = GuestList::new(inv, |g| {
+                kind.as_deref().is_none_or(|k| g.kind.as_str() == k) && (!templates || g.template)
+            });
+            Ok(Output::guests(guests)
                 .with_columns(GUEST_COLUMNS)
                 .with_empty("no guests"))
         })

@@ -181,3 +181,36 @@ fn strings_sort_in_natural_order() {
         ]
     );
 }
+
+#[test]
+fn serializing_writes_the_same_json_as_to_json() {
+    let values = [
+        Value::Null,
+        Value::Bool(true),
+        Value::Int(-3),
+        Value::Float(1.5),
+        Value::Float(f64::NAN),
+        Value::Percent(0.125),
+        Value::Percent(f64::INFINITY),
+        Value::String("a \"quoted\"\nline".into()),
+        Value::Size(4 << 30),
+        Value::Duration(93784),
+        Value::Time(1_700_000_000),
+        Value::List(vec![Value::Int(1), Value::String("x".into())]),
+        Value::Record(Record::from_pairs([
+            ("b", Value::Int(1)),
+            ("a", Value::List(vec![])),
+            (
+                "nested",
+                Value::Record(Record::from_pairs([("z", Value::Null)])),
+            ),
+        ])),
+    ];
+    for v in values {
+        assert_eq!(
+            serde_json::to_string_pretty(&v).unwrap(),
+            serde_json::to_string_pretty(&v.to_json()).unwrap(),
+            "{v:?}"
+        );
+    }
+}

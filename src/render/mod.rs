@@ -11,7 +11,7 @@ mod table;
 pub mod transfer;
 pub mod wrap;
 
-pub use table::{render_records, render_value};
+pub use table::{render_guests, render_records, render_value};
 
 /// How to render: the width tables fit, whether a value may be shortened to fit, and whether
 /// colours are allowed.

@@ -15,6 +15,7 @@
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::{Style, paint_status};
+use crate::inventory::{Field, GuestList};
 use crate::lang::{Record, Value};
 
 /// The narrowest a shortened column gets.
@@ -107,6 +108,66 @@ fn right_aligned(v: &Value) -> bool {
     )
 }
 
+/// The cells of a table, row by row, as one text with the end of each cell: a table of 10 000
+/// rows costs two allocations, not one string per cell.
+#[derive(Default)]
+pub struct Grid {
+    text: String,
+    ends: Vec<u32>,
+    right: Vec<bool>,
+    /// The cell being written starts here.
+    start: usize,
+}
+
+impl Grid {
+    pub fn with_capacity(cells: usize) -> Grid {
+        Grid {
+            text: String::with_capacity(cells * 8),
+            ends: Vec::with_capacity(cells),
+            right: Vec::with_capacity(cells),
+            start: 0,
+        }
+    }
+
+    /// The text of the cell being written (append to it, then call [`Grid::end_cell`]).
+    pub fn cell(&mut self) -> &mut String {
+        &mut self.text
+    }
+
+    /// Ends the cell written since the last one; `right`: it is a number. Line breaks in it
+    /// become spaces.
+    pub fn end_cell(&mut self, right: bool) {
+        if self.text[self.start..].contains('\n') {
+            let fixed = self.text[self.start..].replace('\n', " ");
+            self.text.truncate(self.start);
+            self.text.push_str(&fixed);
+        }
+        self.start = self.text.len();
+        self.ends.push(self.text.len() as u32);
+        self.right.push(right);
+    }
+
+    /// A cell with a value's text.
+    pub fn push_value(&mut self, v: &Value) {
+        use std::fmt::Write;
+        match v {
+            Value::Float(f) if f.fract() != 0.0 => {
+                let _ = write!(self.text, "{f:.2}");
+            }
+            Value::String(s) => self.text.push_str(s),
+            _ => {
+                let _ = write!(self.text, "{v}");
+            }
+        }
+        self.end_cell(right_aligned(v));
+    }
+
+    fn get(&self, k: usize) -> (&str, bool) {
+        let start = if k == 0 { 0 } else { self.ends[k - 1] as usize };
+        (&self.text[start..self.ends[k] as usize], self.right[k])
+    }
+}
+
 /// Records as a table that fits `style.width`.
 pub fn render_records(items: &[Value], style: Style) -> String {
     let mut columns: Vec<String> = Vec::new();
@@ -119,46 +180,46 @@ pub fn render_records(items: &[Value], style: Style) -> String {
             }
         }
     }
-    let rows: Vec<Vec<(String, bool)>> = items
-        .iter()
-        .map(|item| {
-            columns
-                .iter()
-                .map(|c| match item {
-                    Value::Record(r) => r
-                        .get(c)
-                        .map(|v| (cell_text(v), right_aligned(v)))
-                        .unwrap_or_default(),
-                    _ => (String::new(), false),
-                })
-                .collect()
-        })
-        .collect();
-    let natural: Vec<usize> = columns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            rows.iter()
-                .map(|r| r[i].0.width())
-                .max()
-                .unwrap_or(0)
-                .max(c.width())
-        })
-        .collect();
-    let (widths, shown) = fit(&natural, &columns, style);
-    // A column is right-aligned (header included) when all its cells are numbers.
-    let right_col: Vec<bool> = (0..columns.len())
-        .map(|i| {
-            let mut cells = rows
-                .iter()
-                .map(|r| &r[i])
-                .filter(|(t, _)| !t.is_empty())
-                .peekable();
-            cells.peek().is_some() && cells.all(|(_, right)| *right)
-        })
-        .collect();
+    let mut grid = Grid::with_capacity(items.len() * columns.len());
+    for item in items {
+        for c in &columns {
+            match item {
+                Value::Record(r) => match r.get(c) {
+                    Some(v) => grid.push_value(v),
+                    None => grid.end_cell(false),
+                },
+                _ => grid.end_cell(false),
+            }
+        }
+    }
+    render_grid(&columns, &grid, style)
+}
 
-    let mut out = String::new();
+/// A table of `columns` whose cells are in `grid`, row after row, fitted to `style.width`.
+pub fn render_grid(columns: &[String], grid: &Grid, style: Style) -> String {
+    let ncols = columns.len();
+    let nrows = grid.ends.len().checked_div(ncols).unwrap_or(0);
+    let mut natural: Vec<usize> = columns.iter().map(|c| c.width()).collect();
+    // A column is right-aligned (header included) when all its cells are numbers.
+    let mut seen = vec![false; ncols];
+    let mut right_col = vec![true; ncols];
+    for k in 0..nrows * ncols {
+        let (text, right) = grid.get(k);
+        let i = k % ncols;
+        if text.is_empty() {
+            continue;
+        }
+        natural[i] = natural[i].max(width_of(text));
+        seen[i] = true;
+        right_col[i] &= right;
+    }
+    for i in 0..ncols {
+        right_col[i] &= seen[i];
+    }
+    let (widths, shown) = fit(&natural, columns, style);
+
+    let line_width: usize = shown.iter().map(|&i| widths[i] + GAP).sum();
+    let mut out = String::with_capacity((nrows + 1) * (line_width + 1));
     let header: Vec<String> = shown
         .iter()
         .map(|&i| pad(&truncate(&columns[i], widths[i]), widths[i], right_col[i]))
@@ -171,22 +232,34 @@ pub fn render_records(items: &[Value], style: Style) -> String {
         out.push_str(header);
     }
     out.push('\n');
-    for row in &rows {
-        let mut line = String::new();
+    for row in 0..nrows {
+        let line_start = out.len();
         for (n, &i) in shown.iter().enumerate() {
             if n > 0 {
-                line.push_str(&" ".repeat(GAP));
+                push_spaces(&mut out, GAP);
             }
-            let (text, right) = &row[i];
-            let cut = truncate(text, widths[i]);
-            let padded = pad(&cut, widths[i], *right);
-            if columns[i] == "status" && style.color {
-                line.push_str(&padded.replacen(&cut, &paint_status(&cut, style), 1));
+            let (text, right) = grid.get(row * ncols + i);
+            let w = width_of(text);
+            let cut = if w <= widths[i] {
+                std::borrow::Cow::Borrowed(text)
             } else {
-                line.push_str(&padded);
+                std::borrow::Cow::Owned(truncate(text, widths[i]))
+            };
+            let fill = widths[i].saturating_sub(if w <= widths[i] { w } else { cut.width() });
+            if right {
+                push_spaces(&mut out, fill);
+            }
+            if columns[i] == "status" && style.color {
+                out.push_str(&paint_status(&cut, style));
+            } else {
+                out.push_str(&cut);
+            }
+            if !right {
+                push_spaces(&mut out, fill);
             }
         }
-        out.push_str(line.trim_end());
+        let kept = out[line_start..].trim_end().len();
+        out.truncate(line_start + kept);
         out.push('\n');
     }
     if shown.len() < columns.len() {
@@ -197,6 +270,52 @@ pub fn render_records(items: &[Value], style: Style) -> String {
         out.push_str(&dropped_note(&hidden, style.width));
     }
     out
+}
+
+/// The display width of a cell: its length when it is printable ASCII (most cells), else
+/// what unicode-width says.
+fn width_of(text: &str) -> usize {
+    if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        text.len()
+    } else {
+        text.width()
+    }
+}
+
+fn push_spaces(out: &mut String, n: usize) {
+    for _ in 0..n {
+        out.push(' ');
+    }
+}
+
+/// Guests as the table of their records' `columns`, read in place: no record is made.
+pub fn render_guests(guests: &GuestList, columns: &[String], style: Style, empty: &str) -> String {
+    if guests.is_empty() {
+        return format!("({empty})\n");
+    }
+    let mut grid = Grid::with_capacity(guests.len() * columns.len());
+    for g in guests.iter() {
+        for c in columns {
+            match g.field(c) {
+                Some(Field::Str(text)) => {
+                    grid.cell().push_str(text);
+                    grid.end_cell(false);
+                }
+                Some(Field::Tags(tags)) => {
+                    for (i, t) in tags.iter().enumerate() {
+                        if i > 0 {
+                            grid.cell().push_str(", ");
+                        }
+                        grid.cell().push_str(t);
+                    }
+                    grid.end_cell(false);
+                }
+                Some(Field::Value(v)) => grid.push_value(&v),
+                None => grid.end_cell(false),
+            }
+        }
+    }
+    render_grid(columns, &grid, style)
 }
 
 /// The one line that names the columns a table left out: `(not shown: type uptime; `select`
@@ -453,6 +572,67 @@ mod tests {
             shorten,
             pager: false,
         }
+    }
+
+    /// The table of guests read in place is the table of their records, at every width and
+    /// with colour, for the `ls` columns and for every field.
+    #[test]
+    fn guests_in_place_render_as_their_records() {
+        use std::sync::Arc;
+        let inv = Arc::new(
+            crate::inventory::Inventory::from_resources(&serde_json::json!([
+                {"type":"qemu","vmid":101,"name":"web01","node":"pve1","status":"running",
+                 "tags":"prod;web","cpu":0.125,"mem":1073741824u64,"maxmem":4294967296u64,"uptime":93784},
+                {"type":"lxc","vmid":"200","name":"dns\n01","node":"pve2","status":"stopped","pool":"lab"},
+                {"type":"qemu","vmid":9000,"name":"tmpl","node":"pve1","status":"stopped","template":1,"lock":"backup"},
+            ]))
+            .unwrap(),
+        );
+        let guests = GuestList::new(inv, |_| true);
+        let records = match guests.records() {
+            Value::List(items) => items,
+            other => panic!("{other:?}"),
+        };
+        let ls = [
+            "vmid", "name", "node", "type", "status", "cpu", "mem", "maxmem", "uptime", "tags",
+        ];
+        for cols in [&ls[..], crate::inventory::Guest::FIELDS] {
+            let columns: Vec<String> = cols.iter().map(|c| c.to_string()).collect();
+            let picked: Vec<Value> = records
+                .iter()
+                .map(|r| {
+                    let r = r.as_record().unwrap();
+                    Value::Record(
+                        cols.iter()
+                            .map(|c| (c.to_string(), r.get(c).unwrap().clone()))
+                            .collect(),
+                    )
+                })
+                .collect();
+            for width in [40, 80, 200] {
+                for color in [false, true] {
+                    let style = Style {
+                        color,
+                        ..at(width, color)
+                    };
+                    assert_eq!(
+                        render_guests(&guests, &columns, style, "no guests"),
+                        render_value(&Value::List(picked.clone()), style, "no guests"),
+                        "width {width}, color {color}, {} columns",
+                        cols.len()
+                    );
+                }
+            }
+        }
+        let none = GuestList::new(guests_inventory(), |_| false);
+        assert_eq!(
+            render_guests(&none, &[], at(80, false), "no guests"),
+            "(no guests)\n"
+        );
+    }
+
+    fn guests_inventory() -> std::sync::Arc<crate::inventory::Inventory> {
+        std::sync::Arc::new(crate::inventory::Inventory::default())
     }
 
     fn header(out: &str) -> Vec<&str> {

@@ -223,8 +223,10 @@ fn spawn_refresher(ctx: &Ctx) -> tokio::task::JoinHandle<()> {
         loop {
             tick.tick().await;
             let request = crate::api::endpoints::cluster_resources(None);
-            if let Ok(data) = client.get(&request).await
-                && let Ok(inv) = crate::inventory::Inventory::from_resources(&data)
+            // Decoded from the answer's bytes straight into the inventory, as `refresh` does.
+            if let Ok(inv) = client
+                .get_data::<crate::inventory::Inventory>(&request)
+                .await
             {
                 shared.set(inv);
             }

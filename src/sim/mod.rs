@@ -96,6 +96,8 @@ pub struct SimOptions {
     pub seed: u64,
     /// Injected faults; default none.
     pub faults: Faults,
+    /// Told every request as it is logged (`pvesh-plus sim --log-requests` prints them).
+    pub request_tap: Option<std::sync::mpsc::Sender<RequestRecord>>,
 }
 
 impl Default for SimOptions {
@@ -109,6 +111,7 @@ impl Default for SimOptions {
             tick: 0.0,
             seed: 0x5eed,
             faults: Faults::default(),
+            request_tap: None,
         }
     }
 }
@@ -182,15 +185,46 @@ impl RequestRecord {
     }
 }
 
+/// How many requests the request log keeps (the latest); older ones are dropped, so a
+/// simulator that runs for days stays the same size. Counts and waits see these.
+pub const REQUEST_LOG_CAP: usize = 20_000;
+
 /// Everything behind the server's lock.
 pub(crate) struct Shared {
     pub state: State,
     pub faults: Faults,
-    pub log: Vec<RequestRecord>,
-    /// The paths of the requests received so far, noted before any injected latency (a test
-    /// waits on it to know a slow request is on its way).
-    pub arrivals: Vec<String>,
+    pub tap: Option<std::sync::mpsc::Sender<RequestRecord>>,
+    /// The latest [`REQUEST_LOG_CAP`] requests.
+    pub log: std::collections::VecDeque<RequestRecord>,
+    /// Requests logged since the start (the log's older ones included).
+    pub logged: usize,
+    /// The paths of the latest requests received, noted before any injected latency (a test
+    /// waits on it to know a slow request is on its way); at most [`REQUEST_LOG_CAP`].
+    pub arrivals: std::collections::VecDeque<String>,
     pub dice: u64,
+}
+
+impl Shared {
+    /// Adds a request to the log, dropping the oldest beyond the cap; returns how many
+    /// requests were logged since the start.
+    pub(crate) fn log_request(&mut self, record: RequestRecord) -> usize {
+        if self.log.len() >= REQUEST_LOG_CAP {
+            self.log.pop_front();
+        }
+        if let Some(tap) = &self.tap {
+            let _ = tap.send(record.clone());
+        }
+        self.log.push_back(record);
+        self.logged += 1;
+        self.logged
+    }
+
+    pub(crate) fn note_arrival(&mut self, path: &str) {
+        if self.arrivals.len() >= REQUEST_LOG_CAP {
+            self.arrivals.pop_front();
+        }
+        self.arrivals.push_back(path.to_string());
+    }
 }
 
 /// A running simulator. Cloning gives another handle to the same server.
@@ -276,8 +310,10 @@ pub async fn start(opts: SimOptions) -> Result<SimHandle, SimError> {
     let shared = Arc::new(Mutex::new(Shared {
         state,
         faults: opts.faults.clone(),
-        log: Vec::new(),
-        arrivals: Vec::new(),
+        tap: opts.request_tap.clone(),
+        log: Default::default(),
+        logged: 0,
+        arrivals: Default::default(),
         dice: opts.seed,
     }));
     let shutdown = Arc::new(tokio::sync::Notify::new());
@@ -355,9 +391,14 @@ impl SimHandle {
         self.credentials.clone()
     }
 
-    /// Every request served so far, in order.
+    /// The requests served so far, in order (the latest [`REQUEST_LOG_CAP`]).
     pub fn request_log(&self) -> Vec<RequestRecord> {
-        self.lock().log.clone()
+        self.lock().log.iter().cloned().collect()
+    }
+
+    /// How many requests were served since the start (also those the log no longer holds).
+    pub fn requests_served(&self) -> usize {
+        self.lock().logged
     }
 
     /// How many requests hit `template` with `method`.
@@ -534,4 +575,43 @@ impl SimHandle {
 /// the simulator for every later request).
 pub(crate) fn lock_shared(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
     shared.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_log_is_bounded_and_counts_all() {
+        let mut shared = Shared {
+            state: State::default(),
+            faults: Faults::default(),
+            tap: None,
+            log: Default::default(),
+            logged: 0,
+            arrivals: Default::default(),
+            dice: 0,
+        };
+        let total = 3 * REQUEST_LOG_CAP + 7;
+        for i in 0..total {
+            let path = format!("/api2/json/nodes/n{i}");
+            shared.note_arrival(&path);
+            let logged = shared.log_request(RequestRecord {
+                method: "GET".into(),
+                path,
+                template: "/nodes/{node}".into(),
+                status: 200,
+            });
+            assert_eq!(logged, i + 1);
+            assert!(shared.log.len() <= REQUEST_LOG_CAP);
+            assert!(shared.arrivals.len() <= REQUEST_LOG_CAP);
+        }
+        assert_eq!(shared.log.len(), REQUEST_LOG_CAP);
+        assert_eq!(shared.arrivals.len(), REQUEST_LOG_CAP);
+        assert_eq!(
+            shared.log.back().map(|r| r.path.as_str()),
+            Some(format!("/api2/json/nodes/n{}", total - 1).as_str()),
+            "the latest are kept"
+        );
+    }
 }

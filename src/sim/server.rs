@@ -120,7 +120,7 @@ impl Server {
         let now_f = self.clock.tick();
         let (latency, drop) = {
             let mut shared = lock_shared(&self.shared);
-            shared.arrivals.push(inc.path.clone());
+            shared.note_arrival(&inc.path);
             let f = shared.faults.clone();
             let roll = dice(&mut shared.dice);
             (f.latency_ms, f.drop_rate > 0.0 && roll < f.drop_rate)
@@ -185,13 +185,12 @@ impl Server {
     fn record(&self, inc: &Incoming2, template: &str, status: u16) {
         let answered = {
             let mut shared = lock_shared(&self.shared);
-            shared.log.push(RequestRecord {
+            shared.log_request(RequestRecord {
                 method: inc.method.clone(),
                 path: inc.path.clone(),
                 template: template.to_string(),
                 status,
-            });
-            shared.log.len()
+            })
         };
         self.answered.send_replace(answered);
     }
@@ -614,11 +613,15 @@ fn render(out: Outcome) -> Response<Full<Bytes>> {
         Outcome::Ok(reply) => {
             let text = match reply.raw {
                 Some(raw) => {
-                    let total = reply
-                        .total
-                        .map(|t| format!(",\"total\":{t}"))
-                        .unwrap_or_default();
-                    format!("{{\"data\":{raw}{total}}}")
+                    // Sized once: this answer can be megabytes.
+                    let mut text = String::with_capacity(raw.len() + 40);
+                    text.push_str("{\"data\":");
+                    text.push_str(&raw);
+                    if let Some(t) = reply.total {
+                        text.push_str(&format!(",\"total\":{t}"));
+                    }
+                    text.push('}');
+                    text
                 }
                 None => {
                     let mut body = json!({ "data": reply.data });

@@ -540,31 +540,56 @@ impl State {
     }
 
     /// A guest's `/cluster/resources` row as a borrowed, directly serializable struct: 10 000 of
-    /// them serialize without building a JSON tree first.
+    /// them serialize without building a JSON tree first. The config is read in one pass (what
+    /// [`Guest::name`], [`Guest::maxcpu`], [`Guest::maxmem`] and [`Guest::maxdisk`] read one
+    /// key at a time), for a big cluster's answer.
     pub fn guest_row<'a>(&self, g: &'a Guest, now: i64) -> GuestRow<'a> {
         let running = g.is_running();
+        let (mut name, mut hostname, mut template, mut tags, mut lock) =
+            (None, None, false, None, None);
+        let (mut cores, mut sockets, mut memory, mut maxdisk) = (None, None, None, None);
+        for (k, v) in &g.config {
+            match k.as_str() {
+                "name" => name = Some(v.as_str()),
+                "hostname" => hostname = Some(v.as_str()),
+                "template" => template = v == "1",
+                "tags" => tags = Some(v.as_str()),
+                "lock" => lock = Some(v.as_str()),
+                "cores" => cores = Some(v.as_str()),
+                "sockets" => sockets = Some(v.as_str()),
+                "memory" => memory = Some(v.as_str()),
+                key if maxdisk.is_none() && is_disk_key(key) && !v.contains("media=cdrom") => {
+                    maxdisk = disk_size(v);
+                }
+                _ => {}
+            }
+        }
+        let count = |v: Option<&str>| v.and_then(|v| v.parse::<u64>().ok()).unwrap_or(1);
+        let mib: u64 = memory
+            .and_then(|v| v.trim_start_matches("current=").parse().ok())
+            .unwrap_or(512);
         GuestRow {
-            id: format!("{}/{}", g.kind.as_str(), g.vmid),
+            id: GuestId(g.kind.as_str(), g.vmid),
             kind: g.kind.as_str(),
             vmid: g.vmid,
             node: &g.node,
-            name: g.name(),
+            name: name.or(hostname).unwrap_or(""),
             status: &g.status,
-            template: u8::from(g.is_template()),
-            maxcpu: g.maxcpu(),
+            template: u8::from(template),
+            maxcpu: count(cores) * count(sockets),
             cpu: if running { g.cpu } else { 0.0 },
-            maxmem: g.maxmem(),
+            maxmem: mib * 1024 * 1024,
             mem: if running { g.mem } else { 0 },
-            maxdisk: g.maxdisk(),
+            maxdisk: maxdisk.unwrap_or(0),
             disk: 0,
             netin: if running { g.netin } else { 0 },
             netout: if running { g.netout } else { 0 },
             diskread: 0,
             diskwrite: 0,
             uptime: g.uptime(now),
-            tags: g.cfg("tags"),
+            tags,
             pool: g.pool.as_deref(),
-            lock: g.lock(),
+            lock,
         }
     }
 
@@ -579,7 +604,62 @@ impl State {
         (n.mem + guests).min(n.maxmem)
     }
 
+    /// Memory in use on every node ([`State::node_mem`] for all at once: one pass over the
+    /// guests, for `/cluster/resources` of a big cluster).
+    pub fn nodes_mem(&self) -> std::collections::HashMap<&str, u64> {
+        // A handful of nodes: a scan beats hashing every guest's node name.
+        let mut used: Vec<(&str, u64)> = self.nodes.iter().map(|n| (n.name.as_str(), 0)).collect();
+        for g in self.guests.values().filter(|g| g.is_running()) {
+            if let Some(slot) = used.iter_mut().find(|(n, _)| *n == g.node) {
+                slot.1 += g.mem;
+            }
+        }
+        self.nodes
+            .iter()
+            .zip(used)
+            .map(|(n, (name, guests))| (name, (n.mem + guests).min(n.maxmem)))
+            .collect()
+    }
+
+    /// Bytes used on every storage, per node it is seen from ([`State::storage_used`] for all
+    /// at once: one pass over the volumes).
+    pub fn storages_used(&self) -> std::collections::HashMap<(&str, &str), u64> {
+        // A handful of storages and nodes: scans beat hashing every volume's names.
+        let mut shared: Vec<u64> = vec![0; self.storages.len()];
+        let mut local: Vec<u64> = vec![0; self.storages.len() * self.nodes.len()];
+        for v in &self.volumes {
+            let Some(si) = self.storages.iter().position(|st| st.id == v.storage) else {
+                continue;
+            };
+            shared[si] += v.size;
+            if let Some(ni) = v
+                .node
+                .as_deref()
+                .and_then(|node| self.nodes.iter().position(|n| n.name == node))
+            {
+                local[si * self.nodes.len() + ni] += v.size;
+            }
+        }
+        let mut out = std::collections::HashMap::new();
+        for (si, st) in self.storages.iter().enumerate() {
+            for (ni, n) in self.nodes.iter().enumerate() {
+                let volumes = if st.shared {
+                    shared[si]
+                } else {
+                    local[si * self.nodes.len() + ni]
+                };
+                out.insert((st.id.as_str(), n.name.as_str()), st.base_used + volumes);
+            }
+        }
+        out
+    }
+
     pub fn node_resource(&self, n: &Node) -> Value {
+        self.node_resource_with(n, self.node_mem(n))
+    }
+
+    /// [`State::node_resource`] with the node's memory in use given.
+    pub fn node_resource_with(&self, n: &Node, mem: u64) -> Value {
         json!({
             "id": format!("node/{}", n.name),
             "type": "node",
@@ -587,7 +667,7 @@ impl State {
             "status": if n.online { "online" } else { "offline" },
             "cpu": if n.online { n.cpu } else { 0.0 },
             "maxcpu": n.maxcpu,
-            "mem": self.node_mem(n),
+            "mem": mem,
             "maxmem": n.maxmem,
             "disk": n.disk,
             "maxdisk": n.maxdisk,
@@ -598,6 +678,11 @@ impl State {
     }
 
     pub fn storage_resource(&self, s: &Storage, node: &str) -> Value {
+        self.storage_resource_with(s, node, self.storage_used(s, node))
+    }
+
+    /// [`State::storage_resource`] with the bytes used given.
+    pub fn storage_resource_with(&self, s: &Storage, node: &str, used: u64) -> Value {
         json!({
             "id": format!("storage/{node}/{}", s.id),
             "type": "storage",
@@ -607,7 +692,7 @@ impl State {
             "content": s.content.join(","),
             "status": "available",
             "shared": u8::from(s.shared),
-            "disk": self.storage_used(s, node),
+            "disk": used,
             "maxdisk": s.total,
         })
     }
@@ -659,6 +744,50 @@ mod tests {
     }
 
     #[test]
+    fn a_resources_row_and_node_and_storage_use_match_the_one_at_a_time_reads() {
+        for scenario in [
+            crate::sim::Scenario::Demo,
+            crate::sim::Scenario::Generated {
+                guests: 60,
+                nodes: 4,
+            },
+        ] {
+            let s = crate::sim::scenario::build(&scenario, 7).unwrap();
+            for g in s.guests.values() {
+                let row = s.guest_row(g, 1000);
+                assert_eq!(
+                    (row.name, row.maxcpu, row.maxmem, row.maxdisk),
+                    (g.name(), g.maxcpu(), g.maxmem(), g.maxdisk()),
+                    "{}",
+                    g.vmid
+                );
+                assert_eq!(
+                    (row.template == 1, row.tags, row.lock),
+                    (g.is_template(), g.cfg("tags"), g.lock())
+                );
+                assert_eq!(
+                    serde_json::to_value(row).unwrap()["id"],
+                    format!("{}/{}", g.kind.as_str(), g.vmid)
+                );
+            }
+            let mem = s.nodes_mem();
+            let used = s.storages_used();
+            for n in &s.nodes {
+                assert_eq!(mem[n.name.as_str()], s.node_mem(n), "{}", n.name);
+                for st in &s.storages {
+                    assert_eq!(
+                        used[&(st.id.as_str(), n.name.as_str())],
+                        s.storage_used(st, &n.name),
+                        "{} on {}",
+                        st.id,
+                        n.name
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn sizes() {
         assert_eq!(parse_size("32G"), Some(32 << 30));
         assert_eq!(parse_size("1.5G"), Some(3 << 29));
@@ -672,10 +801,20 @@ mod tests {
     }
 }
 
+/// A guest's resource id, `qemu/100`, written without a string of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuestId(pub &'static str, pub u32);
+
+impl serde::Serialize for GuestId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("{}/{}", self.0, self.1))
+    }
+}
+
 /// One guest row of `/cluster/resources` (FACTS §5), in PVE's field order.
 #[derive(Debug, serde::Serialize)]
 pub struct GuestRow<'a> {
-    pub id: String,
+    pub id: GuestId,
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub vmid: u32,

@@ -171,6 +171,10 @@ pub fn progress_lines(total: u64, steps: u32) -> Vec<String> {
         .collect()
 }
 
+/// How many tasks the simulator remembers: beyond it the oldest finished ones are forgotten
+/// (their status and log answer "no such task"), so a long run stays the same size.
+pub const TASK_HISTORY_CAP: usize = 2_000;
+
 impl State {
     /// Starts a task now; returns its UPID. A `fail_tasks` fault turns the outcome into
     /// "simulated task failure".
@@ -244,6 +248,24 @@ impl State {
             let Some(i) = next else { break };
             self.finish_task(i, None);
         }
+        self.forget_old_tasks();
+    }
+
+    /// Drops the oldest finished tasks beyond [`TASK_HISTORY_CAP`] (PVE too keeps a bounded
+    /// task history); running tasks are always kept. Called where no task index is held.
+    fn forget_old_tasks(&mut self) {
+        let mut excess = self.tasks.len().saturating_sub(TASK_HISTORY_CAP);
+        if excess == 0 {
+            return;
+        }
+        self.tasks.retain(|t| {
+            if excess > 0 && t.finished.is_some() {
+                excess -= 1;
+                false
+            } else {
+                true
+            }
+        });
     }
 
     /// Ends task `i`: as planned, or, with `interrupt = Some((reason, now))`, stopped early at
@@ -364,6 +386,45 @@ mod tests {
         let l = progress_lines(4 << 30, 4);
         assert_eq!(l[0], "transferred 1.0 GiB of 4.0 GiB (25.00%)");
         assert_eq!(l[3], "transferred 4.0 GiB of 4.0 GiB (100.00%)");
+    }
+
+    #[test]
+    fn the_task_list_is_bounded_and_keeps_running_tasks() {
+        let mut s = State {
+            next_pid: 1,
+            ..State::default()
+        };
+        let spec = |kind: &'static str| TaskSpec {
+            node: "pve1".into(),
+            kind,
+            id: "100".into(),
+            user: "root@pam".into(),
+            lines: vec!["a".into()],
+            outcome: Ok(()),
+            effect: Effect::None,
+            lock: None,
+        };
+        // A long task started first stays, however many finish after it.
+        let long = s.spawn_task(spec("vncproxy"), 0.0);
+        s.tasks[0].end_f = f64::MAX;
+        for i in 0..3 * TASK_HISTORY_CAP {
+            let now = i as f64 * 10.0;
+            s.spawn_task(spec("qmstart"), now);
+            s.run_due_tasks(now + 5.0);
+            assert!(s.tasks.len() <= TASK_HISTORY_CAP + 1, "{}", s.tasks.len());
+        }
+        assert_eq!(s.tasks.len(), TASK_HISTORY_CAP);
+        assert!(
+            s.tasks
+                .iter()
+                .any(|t| t.upid == long && t.finished.is_none())
+        );
+        let newest = s.tasks.last().unwrap();
+        assert_eq!(
+            newest.pid as usize,
+            3 * TASK_HISTORY_CAP + 1,
+            "the latest are kept"
+        );
     }
 
     #[test]

@@ -44,6 +44,151 @@ fn status_by_name_and_vmid_agree() {
     assert_eq!(by_name.lines().next(), by_id.lines().next());
 }
 
+/// What the simulator received since request `from`: (method, route template).
+fn received_since(sim: &TestSim, from: usize) -> Vec<(String, String)> {
+    sim.handle.request_log()[from..]
+        .iter()
+        .map(|r| (r.method.clone(), r.template.clone()))
+        .collect()
+}
+
+#[test]
+fn a_listing_is_one_request_with_a_token_and_a_login_plus_one_with_a_password() {
+    use pvesh_plus::secret::Secret;
+    let sim = TestSim::start(pvesh_plus::sim::SimOptions {
+        tokens: vec![("root@pam!ls".into(), Secret::new("ls-token-secret"))],
+        ..pvesh_plus::sim::SimOptions::logical()
+    });
+    let listing = [("GET".to_string(), "/cluster/resources".to_string())];
+    let token = |args: &[&str]| {
+        let from = sim.handle.request_log().len();
+        let (code, out, err) = split(
+            crate::common::std_cmd(sim.home.path())
+                .args([
+                    "--url",
+                    &sim.handle.url(),
+                    "--fingerprint",
+                    &sim.handle.fingerprint(),
+                ])
+                .args(args)
+                .env("PROXMOX_TOKEN_ID", "root@pam!ls")
+                .env("PROXMOX_TOKEN_SECRET", "ls-token-secret")
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(code, 0, "{args:?}: {err}");
+        (out, received_since(&sim, from))
+    };
+    for args in [
+        &["-c", "ls"][..],
+        &["--json", "-c", "ls"],
+        &["-c", "ls | count"],
+    ] {
+        let (out, sent) = token(args);
+        assert!(
+            out.contains("web01") || out.trim().parse::<u32>().is_ok(),
+            "{out}"
+        );
+        assert_eq!(sent, listing, "{args:?}: one request with a token");
+    }
+    let from = sim.handle.request_log().len();
+    let (code, out, err) = sim.run("ls");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("web01"), "{out}");
+    assert_eq!(
+        received_since(&sim, from),
+        [
+            ("POST".to_string(), "/access/ticket".to_string()),
+            listing[0].clone()
+        ],
+        "a login, then the listing"
+    );
+}
+
+#[test]
+fn sim_log_requests_prints_each_request_answered() {
+    use std::io::{BufRead, BufReader};
+    let mut sim = std::process::Command::new(env!("CARGO_BIN_EXE_pvesh-plus"))
+        .args(["sim", "--listen", "127.0.0.1:0", "--password", "log-pw"])
+        .args(["--speed", "0", "--log-requests"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = sim.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // A safety net against a hung test, not a timing assumption.
+    let next = || rx.recv_timeout(crate::common::WAIT_LIMIT).unwrap();
+    let (mut url, mut fp) = (String::new(), String::new());
+    while url.is_empty() || fp.is_empty() {
+        let line = next();
+        if let Some(u) = line.strip_prefix("pvesh+ simulator listening on ") {
+            url = u.to_string();
+        }
+        if let Some(f) = line.strip_prefix("certificate fingerprint (SHA-256): ") {
+            fp = f.to_string();
+        }
+    }
+    let home = tempfile::tempdir().unwrap();
+    let (code, _, err) = split(
+        crate::common::std_cmd(home.path())
+            .args(["--url", &url, "--fingerprint", &fp, "-c", "ls | count"])
+            .env("PROXMOX_USER", "root@pam")
+            .env("PROXMOX_PASSWORD", "log-pw")
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let mut logged = Vec::new();
+    while logged.len() < 2 {
+        let line = next();
+        if line.starts_with("request: ") {
+            logged.push(line);
+        }
+    }
+    let _ = sim.kill();
+    let _ = sim.wait();
+    assert_eq!(
+        logged,
+        [
+            "request: POST /api2/json/access/ticket 200",
+            "request: GET /api2/json/cluster/resources 200"
+        ]
+    );
+}
+
+#[test]
+fn json_of_ls_is_every_guest_record_in_order() {
+    let sim = TestSim::demo();
+    let json = |line: &str| -> serde_json::Value {
+        let (code, out, err) = split(sim.cmd().args(["--json", "-c", line]).output().unwrap());
+        assert_eq!(code, 0, "{line}: {err}");
+        assert!(out.ends_with("]\n"), "{out}");
+        let mut v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        // Each request moves the simulated clock, and with it the uptimes.
+        for g in v.as_array_mut().unwrap() {
+            assert!(g["uptime"].is_u64(), "{g}");
+            g["uptime"] = serde_json::Value::Null;
+        }
+        v
+    };
+    // `ls` streams the guests; `ls | first 1000` goes through records: the same JSON.
+    let streamed = json("ls");
+    assert_eq!(streamed, json("ls | first 1000"));
+    let first = streamed[0].as_object().unwrap();
+    assert_eq!(first["name"], "web01");
+    assert_eq!(
+        first.keys().map(String::as_str).collect::<Vec<_>>(),
+        pvesh_plus::inventory::Guest::FIELDS
+    );
+    assert_eq!(json("ls --type lxc"), json("ls | where type = lxc"));
+}
+
 #[test]
 fn json_output_is_machine_readable() {
     let sim = TestSim::demo();

@@ -1,6 +1,8 @@
 //! `/cluster` and `/pools` routes: the resource list (FACTS §5), cluster status, next free VMID
 //! (FACTS §6), the cluster task list, and pools.
 
+use std::fmt::Write as _;
+
 use serde_json::{Value, json};
 
 use super::{ApiError, Ctx, Perm, Reply, Route, index, route};
@@ -42,20 +44,26 @@ fn resources(c: &mut Ctx) -> Result<Reply, ApiError> {
         row.write(out);
     };
     if want("vm") {
+        let mut path = String::new();
         for g in s.guests.values() {
-            if c.can(&format!("/vms/{}", g.vmid), &["VM.Audit"]) {
+            path.clear();
+            let _ = write!(path, "/vms/{}", g.vmid);
+            if c.can(&path, &["VM.Audit"]) {
                 push(&mut out, &s.guest_row(g, now));
             }
         }
     }
     if want("node") {
+        let mem = s.nodes_mem();
         for n in &s.nodes {
             if c.can(&format!("/nodes/{}", n.name), &["Sys.Audit"]) {
-                push(&mut out, &s.node_resource(n));
+                let used = mem.get(n.name.as_str()).copied().unwrap_or(0);
+                push(&mut out, &s.node_resource_with(n, used));
             }
         }
     }
     if want("storage") {
+        let used = s.storages_used();
         for n in &s.nodes {
             for st in &s.storages {
                 if s.storage_on(&st.id, &n.name)
@@ -64,7 +72,11 @@ fn resources(c: &mut Ctx) -> Result<Reply, ApiError> {
                         &["Datastore.Audit", "Datastore.AllocateSpace"],
                     )
                 {
-                    push(&mut out, &s.storage_resource(st, &n.name));
+                    let bytes = used
+                        .get(&(st.id.as_str(), n.name.as_str()))
+                        .copied()
+                        .unwrap_or(st.base_used);
+                    push(&mut out, &s.storage_resource_with(st, &n.name, bytes));
                 }
             }
         }
