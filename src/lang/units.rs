@@ -129,6 +129,25 @@ pub fn format_size(bytes: u64) -> String {
     out
 }
 
+/// `bytes` in binary units with one decimal by float arithmetic: how sizes were always written,
+/// and what [`write_size`] does above f64's exact integers.
+fn write_size_by_float(out: &mut impl std::fmt::Write, bytes: u64) -> std::fmt::Result {
+    const NAMES: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    if bytes < 1024 {
+        return write!(out, "{bytes} B");
+    }
+    let mut value = bytes as f64;
+    let mut unit = "B";
+    for name in NAMES {
+        if value < 1024.0 {
+            break;
+        }
+        value /= 1024.0;
+        unit = name;
+    }
+    write!(out, "{value:.1} {unit}")
+}
+
 /// Writes [`format_size`]'s text without allocating: tables of 10 000 guests write two sizes a
 /// row. The decimal is the exact value rounded half to even, as `{:.1}` rounds an `f64`
 /// (bytes / 1024ⁿ is exact in binary, so integers give the same digit).
@@ -139,16 +158,7 @@ pub fn write_size(out: &mut impl std::fmt::Write, bytes: u64) -> std::fmt::Resul
     }
     if bytes >= 1 << 53 {
         // Beyond f64's exact integers: let the float formatting round as before.
-        let mut value = bytes as f64;
-        let mut unit = "B";
-        for name in NAMES {
-            if value < 1024.0 {
-                break;
-            }
-            value /= 1024.0;
-            unit = name;
-        }
-        return write!(out, "{value:.1} {unit}");
+        return write_size_by_float(out, bytes);
     }
     let mut shift = 0u32;
     let mut unit = "B";
@@ -245,20 +255,9 @@ pub fn format_time(unix: i64) -> String {
 mod tests {
     /// The float formatting `format_size` used to do; `write_size` must give the same text.
     fn size_by_float(bytes: u64) -> String {
-        const NAMES: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-        if bytes < 1024 {
-            return format!("{bytes} B");
-        }
-        let mut value = bytes as f64;
-        let mut unit = "B";
-        for name in NAMES {
-            if value < 1024.0 {
-                break;
-            }
-            value /= 1024.0;
-            unit = name;
-        }
-        format!("{value:.1} {unit}")
+        let mut out = String::new();
+        super::write_size_by_float(&mut out, bytes).unwrap();
+        out
     }
 
     #[test]

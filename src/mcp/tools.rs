@@ -161,7 +161,7 @@ fn from_signature(sig: &'static Signature, kind: Kind) -> Tool {
     let mut props = Map::new();
     let mut required = Vec::new();
     for arg in sig.args {
-        let schema = match (arg.is_flag(), arg.takes_value, arg.kind) {
+        let mut schema = match (arg.is_flag(), arg.takes_value, arg.kind) {
             (true, false, _) => json!({"type": "boolean"}),
             (_, _, ArgKind::Count) => json!({"type": "integer", "minimum": 0}),
             (_, _, ArgKind::Choice(words)) => json!({"type": "string", "enum": words}),
@@ -172,7 +172,6 @@ fn from_signature(sig: &'static Signature, kind: Kind) -> Tool {
             ]}),
             _ => json!({"type": "string"}),
         };
-        let mut schema = schema;
         schema["description"] = Json::String(arg.help.to_string());
         props.insert(property(arg), schema);
         if !arg.optional && !arg.is_flag() {

@@ -364,6 +364,27 @@ pub fn uuid_like(r: u64, salt: u32) -> String {
 mod tests {
     use super::*;
 
+    fn fresh_state() -> State {
+        State {
+            next_pid: 1,
+            ..State::default()
+        }
+    }
+
+    /// A one-line task of `kind` on pve1 that succeeds and changes nothing.
+    fn spec(kind: &'static str) -> TaskSpec {
+        TaskSpec {
+            node: "pve1".into(),
+            kind,
+            id: "100".into(),
+            user: "root@pam".into(),
+            lines: vec!["a".into()],
+            outcome: Ok(()),
+            effect: Effect::None,
+            lock: None,
+        }
+    }
+
     #[test]
     fn upid_format() {
         let cases = [
@@ -390,20 +411,7 @@ mod tests {
 
     #[test]
     fn the_task_list_is_bounded_and_keeps_running_tasks() {
-        let mut s = State {
-            next_pid: 1,
-            ..State::default()
-        };
-        let spec = |kind: &'static str| TaskSpec {
-            node: "pve1".into(),
-            kind,
-            id: "100".into(),
-            user: "root@pam".into(),
-            lines: vec!["a".into()],
-            outcome: Ok(()),
-            effect: Effect::None,
-            lock: None,
-        };
+        let mut s = fresh_state();
         // A long task started first stays, however many finish after it.
         let long = s.spawn_task(spec("vncproxy"), 0.0);
         s.tasks[0].end_f = f64::MAX;
@@ -429,20 +437,7 @@ mod tests {
 
     #[test]
     fn tasks_finish_in_order_and_release_locks() {
-        let mut s = State {
-            next_pid: 1,
-            ..State::default()
-        };
-        let spec = |kind: &'static str| TaskSpec {
-            node: "pve1".into(),
-            kind,
-            id: "100".into(),
-            user: "root@pam".into(),
-            lines: vec!["a".into()],
-            outcome: Ok(()),
-            effect: Effect::None,
-            lock: None,
-        };
+        let mut s = fresh_state();
         let slow = s.spawn_task(spec("vzdump"), 0.0);
         let fast = s.spawn_task(
             TaskSpec {

@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::action::Action;
-use super::buffer::{ClusterIdentity, write_private};
+use super::buffer::{ClusterIdentity, other_format, write_private};
 use crate::api::Client;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -164,15 +164,11 @@ impl ApprovalStore {
             .hinted("move the file away: its requests are lost and must be asked for again")
         })?;
         if saved.version != VERSION {
-            return Err(Error::new(
-                ErrorKind::Config,
-                format!(
-                    "{} was written by another version of pvesh+ (format {})",
-                    path.display(),
-                    saved.version
-                ),
-            )
-            .hinted("move the file away: its requests must be asked for again"));
+            return Err(other_format(
+                path,
+                saved.version,
+                "move the file away: its requests must be asked for again",
+            ));
         }
         Ok(saved.requests)
     }

@@ -382,15 +382,11 @@ impl PendingBuffer {
                     .hinted("move the file away to start with an empty plan")
                 })?;
                 if saved.version != VERSION {
-                    return Err(Error::new(
-                        ErrorKind::Config,
-                        format!(
-                            "{} was written by another version of pvesh+ (format {})",
-                            path.display(),
-                            saved.version
-                        ),
-                    )
-                    .hinted("move the file away to start with an empty plan"));
+                    return Err(other_format(
+                        &path,
+                        saved.version,
+                        "move the file away to start with an empty plan",
+                    ));
                 }
                 saved.actions
             }
@@ -570,6 +566,18 @@ impl PendingBuffer {
         self.foreign = foreign;
         Ok(())
     }
+}
+
+/// A state file written by another version of pvesh+ (its `format` is not this one's).
+pub(super) fn other_format(path: &Path, format: u32, hint: &str) -> Error {
+    Error::new(
+        ErrorKind::Config,
+        format!(
+            "{} was written by another version of pvesh+ (format {format})",
+            path.display()
+        ),
+    )
+    .hinted(hint)
 }
 
 /// Writes `text` to `path` atomically (a temporary file in the same directory, synced, then
