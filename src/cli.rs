@@ -61,9 +61,13 @@ pub struct SessionArgs {
     /// The server: https://HOST:PORT, HOST:PORT or HOST (port 8006).
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
-    /// The cluster to use from the config file.
-    #[arg(long, value_name = "NAME")]
+    /// The cluster to use from the config file; several (`a,b`): each line's first read runs
+    /// on all of them, merged, with a `cluster` field (the first one is current).
+    #[arg(long, value_name = "NAME[,NAME]")]
     pub cluster: Option<String>,
+    /// Every line's first read runs on every cluster of the config, merged (see --cluster).
+    #[arg(long, conflicts_with_all = ["cluster", "demo", "url"])]
+    pub all_clusters: bool,
     /// The config file (default: ~/.config/pvesh-plus/cluster-config.yaml; with --demo, a built-in policy).
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
@@ -378,34 +382,91 @@ async fn connect(args: &SessionArgs) -> Result<Session> {
     }
     let mut config = Config::load(args.config.as_deref())?;
     config.quotas.apply_env(&|name| std::env::var(name).ok())?;
+    let set = cluster_set(args, &config)?;
+    let mut session = connect_to(&config, set.first().map(String::as_str), Some(args)).await?;
+    if set.len() > 1 {
+        session.ctx.contexts.default_set = set;
+    }
+    Ok(session)
+}
+
+/// The clusters `--cluster a,b` or `--all-clusters` name, the current one first; empty for the
+/// config's default.
+fn cluster_set(args: &SessionArgs, config: &Config) -> Result<Vec<String>> {
+    if args.all_clusters {
+        let mut names: Vec<String> = config.clusters.keys().cloned().collect();
+        if names.is_empty() {
+            return Err(
+                Error::usage("--all-clusters: the config names no clusters").hinted(format!(
+                    "add them under `clusters:` in {}",
+                    config.where_to_change()
+                )),
+            );
+        }
+        // The default cluster, when there is one, is the current one.
+        if let Some(default) = config.default_cluster_name()
+            && let Some(i) = names.iter().position(|n| n == default)
+        {
+            let d = names.remove(i);
+            names.insert(0, d);
+        }
+        return Ok(names);
+    }
+    let Some(list) = &args.cluster else {
+        return Ok(Vec::new());
+    };
+    let names: Vec<String> = list
+        .split(',')
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .collect();
+    if names.len() > 1 && args.url.is_some() {
+        return Err(
+            Error::usage("--url names one server: it cannot go with several clusters")
+                .hinted("leave --url out: each cluster's nodes come from the config"),
+        );
+    }
+    Ok(names)
+}
+
+/// Connects to one cluster of the config. `args` carries the command line's overrides (`--url`,
+/// certificate flags) and lets PROXMOX_* variables apply: those are for the cluster the run
+/// starts on, not for others it switches to (`context use`), which come from the file alone.
+async fn connect_to(
+    config: &Config,
+    cluster: Option<&str>,
+    args: Option<&SessionArgs>,
+) -> Result<Session> {
     // `--url` names the server: it stands in for PROXMOX_HOST/PROXMOX_PORT (and so beats the file).
-    let url_parts = args.url.as_deref().map(host_and_port);
+    let url_parts = args.and_then(|a| a.url.as_deref()).map(host_and_port);
+    let from_env = args.is_some();
     let env = |name: &str| match (name, &url_parts) {
         ("PROXMOX_HOST", Some((host, _))) => Some(host.clone()),
         ("PROXMOX_PORT", Some((_, Some(port)))) => Some(port.clone()),
+        _ if !from_env && name.starts_with("PROXMOX_") => None,
         _ => std::env::var(name).ok(),
     };
-    let settings = config.connection(args.cluster.as_deref(), &env)?;
+    let settings = config.connection(cluster, &env)?;
     for warning in &settings.warnings {
         note(&format!("warning: {warning}"));
     }
-    let url = match &args.url {
+    let url = match args.and_then(|a| a.url.as_ref()) {
         Some(u) => u.clone(),
         None => format!("https://{}:{}", settings.host, settings.port),
     };
-    let tls = if args.insecure {
-        TlsMode::Insecure
-    } else if let Some(fp) = &args.fingerprint {
-        TlsMode::Fingerprint(fp.clone())
-    } else if let Some(ca) = &args.ca {
-        TlsMode::CaFile(ca.clone())
-    } else {
-        match &settings.tls {
+    let tls = match args {
+        Some(a) if a.insecure => TlsMode::Insecure,
+        Some(SessionArgs {
+            fingerprint: Some(fp),
+            ..
+        }) => TlsMode::Fingerprint(fp.clone()),
+        Some(SessionArgs { ca: Some(ca), .. }) => TlsMode::CaFile(ca.clone()),
+        _ => match &settings.tls {
             TlsSettings::System => TlsMode::System,
             TlsSettings::CaFile(p) => TlsMode::CaFile(p.clone()),
             TlsSettings::Fingerprint(f) => TlsMode::Fingerprint(f.clone()),
             TlsSettings::Insecure => TlsMode::Insecure,
-        }
+        },
     };
     // Insecure from the file or PROXMOX_VERIFY_SSL has been warned about with the settings'
     // warnings already: warn once.
@@ -456,7 +517,7 @@ async fn connect(args: &SessionArgs) -> Result<Session> {
         .collect();
     Ok(Session {
         ctx: Ctx::new(client, settings.cluster.clone()),
-        config,
+        config: config.clone(),
         identity: crate::staging::ClusterIdentity::cluster(&settings.cluster, &endpoints),
         _sim: None,
         banner,
@@ -669,6 +730,14 @@ async fn run_session(args: SessionArgs) -> Result<i32> {
     if crate::render::progress::use_terminal() {
         session.ctx.staging.progress = Some(crate::render::progress::task_bars());
     }
+    // The other clusters of the config connect when first used (`context use`, `--cluster a,b`).
+    if session.demo.is_none() && session._sim.is_none() && !args.join_demo {
+        session.ctx.contexts.connector =
+            Some(connector(session.config.clone(), format, interactive));
+        for line in pending_elsewhere(&session.config, &session.ctx) {
+            note(&line);
+        }
+    }
     let detected = Style::detect();
     let style = Style {
         pager: detected.pager && !args.no_pager,
@@ -731,6 +800,50 @@ async fn run_session(args: SessionArgs) -> Result<i32> {
     let code = crate::shell::run(&mut session.ctx, style).await;
     // Leaving the shell inside a confirm window rolls back, as the end of a batch does.
     Ok(crate::commands::finish_run(&mut session.ctx, false, code).await)
+}
+
+/// A line for each other cluster of the config whose plan an earlier session left pending:
+/// a session only loads its own cluster's buffer, so say where the others are.
+fn pending_elsewhere(config: &Config, ctx: &Ctx) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (name, cluster) in &config.clusters {
+        if *name == ctx.cluster || ctx.contexts.default_set.contains(name) {
+            continue;
+        }
+        // The endpoints as the file gives them (as a session started on that cluster names
+        // it); its secrets are not read.
+        let endpoints: Vec<String> = cluster
+            .nodes
+            .iter()
+            .map(|e| format!("{}:{}", e.host, e.port))
+            .collect();
+        let identity = crate::staging::ClusterIdentity::cluster(name, &endpoints);
+        let left = crate::staging::PendingBuffer::for_cluster(&identity).map_or(0, |b| b.len());
+        if left > 0 {
+            lines.push(format!(
+                "cluster {name} has {left} change(s) pending from an earlier session: \
+                 `context use {name}` then `pending` shows them"
+            ));
+        }
+    }
+    lines
+}
+
+/// Connects to another cluster of the config and sets its session up as the first one's.
+fn connector(config: Config, format: OutputFormat, interactive: bool) -> crate::session::Connector {
+    std::rc::Rc::new(move |name: String| {
+        let config = config.clone();
+        Box::pin(async move {
+            let session = connect_to(&config, Some(&name), None).await?;
+            let mut ctx = session.ctx;
+            ctx.format = format;
+            setup_staging(&mut ctx, session.config, &session.identity, interactive)?;
+            if crate::render::progress::use_terminal() {
+                ctx.staging.progress = Some(crate::render::progress::task_bars());
+            }
+            Ok(ctx)
+        })
+    })
 }
 
 /// `--request-approval`: after the lines ran well, what is pending is put up for approval

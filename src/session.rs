@@ -68,9 +68,29 @@ pub struct Ctx {
     pub node_shell: Option<NodeShell>,
     /// The pending buffer, audit log, clock and confirm window.
     pub staging: StagingState,
+    /// The other clusters this session has connected to (`context use`, `--cluster a,b`),
+    /// each a whole session of its own, parked while this one is current.
+    pub contexts: Contexts,
     inventory: SharedInventory,
     schema: SharedSchema,
     notes: NoteSink,
+}
+
+/// Connects to a cluster of the config by name, giving a session set up like the first one
+/// (config, pending buffer, audit log, output format).
+pub type Connector = std::rc::Rc<dyn Fn(String) -> BoxFuture<'static, Result<Ctx>>>;
+
+/// The clusters of a session besides the current one. A parked session keeps everything that
+/// belongs to its cluster (client, inventory, pending buffer, current VM), so `context use`
+/// back and forth loses nothing.
+#[derive(Default)]
+pub struct Contexts {
+    pub parked: indexmap::IndexMap<String, Ctx>,
+    /// How to connect to another cluster; `None` when the session has only one (`--demo`).
+    pub connector: Option<Connector>,
+    /// The clusters every line's first read runs on when it names none (`pvesh-plus --cluster
+    /// a,b` or `--all-clusters` at start); empty: the current cluster only.
+    pub default_set: Vec<String>,
 }
 
 impl Ctx {
@@ -89,9 +109,31 @@ impl Ctx {
             current_node: None,
             cwd: "/".to_string(),
             format: OutputFormat::Table,
+            contexts: Contexts::default(),
             inventory,
             schema: SharedSchema::default(),
             notes: Box::new(crate::render::progress::note),
+        }
+    }
+
+    /// Makes `other`, a session on another cluster, the current one and parks this one in its
+    /// place. What belongs to the run and not to a cluster stays: the output format and where
+    /// notes go.
+    pub fn switch_to(&mut self, mut other: Ctx) {
+        let contexts = std::mem::take(&mut self.contexts);
+        std::mem::swap(self, &mut other);
+        std::mem::swap(&mut self.notes, &mut other.notes);
+        self.format = other.format;
+        self.contexts = contexts;
+        self.contexts.parked.insert(other.cluster.clone(), other);
+    }
+
+    /// The session on `cluster`, this one or a parked one.
+    pub fn on_cluster(&mut self, cluster: &str) -> Option<&mut Ctx> {
+        if self.cluster == cluster {
+            Some(self)
+        } else {
+            self.contexts.parked.get_mut(cluster)
         }
     }
 

@@ -4,7 +4,7 @@
 //! Nothing runs until the whole line has been checked, so a typo in the last stage never leaves
 //! the first one half done.
 
-use super::{Call, Command, Ctx, find, suggest};
+use super::{Call, Command, Ctx, contexts, find, suggest};
 use crate::error::{Error, ErrorKind, Result};
 use crate::lang::{Args, ParseError, Span, Value, parse_pipeline, split_args};
 
@@ -117,6 +117,7 @@ pub async fn run_line(ctx: &mut Ctx, line: &str) -> Result<Output> {
 async fn run_pipeline(ctx: &mut Ctx, line: &str) -> Result<Output> {
     let pipeline = parse_pipeline(line).map_err(|e| parse_error(&e, line))?;
     let mut planned: Vec<(&'static Command, Args, Option<Span>)> = Vec::new();
+    let mut clusters: Option<Vec<String>> = None;
     let shared_line: std::rc::Rc<str> = line.into();
     for stage in &pipeline.stages {
         let name = stage.name();
@@ -133,11 +134,28 @@ async fn run_pipeline(ctx: &mut Ctx, line: &str) -> Result<Output> {
             };
             return Err(err);
         };
-        let args = split_args(stage.args(), &cmd.sig.value_flags()).map_err(|e| {
+        // A line's first read may run on several clusters (`ls --cluster a,b`).
+        let fans_out = planned.is_empty() && contexts::can_fan_out(cmd);
+        let mut value_flags = cmd.sig.value_flags();
+        if fans_out {
+            value_flags.push("cluster");
+        }
+        let mut args = split_args(stage.args(), &value_flags).map_err(|e| {
             let mut err = parse_error(&e, line);
             err.kind = ErrorKind::Usage;
             err
         })?;
+        if fans_out {
+            let list = args
+                .flag("cluster")
+                .map(|f| f.value.as_ref().map(|w| w.text.clone()).unwrap_or_default());
+            let all = args.has_flag("all-clusters");
+            if list.is_some() || all {
+                clusters = Some(contexts::parse_set(ctx, list.as_deref(), all)?);
+            }
+            args.flags
+                .retain(|f| f.name != "cluster" && f.name != "all-clusters");
+        }
         for flag in &args.flags {
             let known = cmd
                 .sig
@@ -155,6 +173,12 @@ async fn run_pipeline(ctx: &mut Ctx, line: &str) -> Result<Output> {
                     ),
                 )
                 .hinted(format!("usage: {}", cmd.sig.usage()));
+                if flag.name == "cluster" || flag.name == "all-clusters" {
+                    err = err.hinted(
+                        "--cluster goes on a line's first read: pick guests with it, then act: \
+                         `ls --cluster a,b | where name=web01 | stop`",
+                    );
+                }
                 err.kind = ErrorKind::Usage;
                 return Err(err);
             }
@@ -172,7 +196,33 @@ async fn run_pipeline(ctx: &mut Ctx, line: &str) -> Result<Output> {
             first,
         };
         let inherited = out.columns.take();
-        let next = (cmd.run)(ctx, call).await?;
+        let across = if first && contexts::can_fan_out(cmd) {
+            clusters
+                .take()
+                .or_else(|| {
+                    let set = &ctx.contexts.default_set;
+                    (!set.is_empty()).then(|| set.clone())
+                })
+                .or_else(|| contexts::pending_set(ctx, cmd))
+        } else {
+            None
+        };
+        let next = match across {
+            Some(names) => {
+                if cmd.sig.name == "discard" && !call.args.positionals.is_empty() && names.len() > 1
+                {
+                    return Err(Error::usage(
+                        "discard N: changes are pending on several clusters, so which one's N?",
+                    )
+                    .hinted(format!("name it: discard N --cluster {}", names[0])));
+                }
+                contexts::run_across(ctx, cmd, call, &names).await?
+            }
+            None if contexts::needs_split(ctx, cmd, &call.input) => {
+                contexts::run_split(ctx, cmd, call).await?
+            }
+            None => (cmd.run)(ctx, call).await?,
+        };
         let keeps_columns = matches!(
             cmd.sig.name,
             "where" | "sort-by" | "first" | "last" | "uniq"

@@ -170,7 +170,8 @@ pub fn overview() -> String {
         "pvesh+ — a shell for Proxmox VE. A line is a pipeline:\n\
          `ls | where status=running | count`; `;` runs several in turn, stopping at the\n\
          first error: `ls | count; nodes`. Guests are named by VMID, name, unique\n\
-         prefix, or @tag:X @pool:X @node:X @all.\n",
+         prefix, or @tag:X @pool:X @node:X @all. A line's first read runs on several\n\
+         clusters with --cluster a,b or --all-clusters (`context ls` lists them).\n",
     );
     for (cat, title) in [
         (Category::Read, "Reading the cluster"),

@@ -22,6 +22,7 @@ pub use approvals::request as request_approval;
 mod changes;
 mod cluster_ops;
 mod console;
+pub(crate) mod contexts;
 mod dashboard;
 mod engine;
 mod guest_ip;
@@ -234,6 +235,7 @@ impl Signature {
 }
 
 /// What a stage receives: its parsed arguments and the value from the stage before.
+#[derive(Clone)]
 pub struct Call {
     pub args: Args,
     /// The whole line and the span of this stage's arguments (`where` parses its own text).

@@ -481,6 +481,19 @@ pub async fn check_confirm_window(ctx: &mut Ctx) {
 /// and a batch that leaves changes pending lists them and exits with
 /// [`staging::EXIT_PENDING_LEFT`]. Returns the exit code to use instead of `code`.
 pub async fn finish_run(ctx: &mut Ctx, batch: bool, code: i32) -> i32 {
+    // The other clusters this run switched to end as this one does: each cluster's own
+    // confirm window rolls back, each one's pending changes are named.
+    let several = !ctx.contexts.parked.is_empty();
+    let mut code = finish_one(ctx, batch, code, several).await;
+    for (_, mut other) in std::mem::take(&mut ctx.contexts.parked) {
+        code = finish_one(&mut other, batch, code, true).await;
+    }
+    code
+}
+
+/// [`finish_run`] for one cluster's session; `named`: say which cluster the changes left
+/// pending are on.
+async fn finish_one(ctx: &mut Ctx, batch: bool, code: i32, named: bool) -> i32 {
     let mut code = code;
     if let Some(plan) = staging::take(&ctx.staging.confirm) {
         fire_rollback(
@@ -516,7 +529,12 @@ pub async fn finish_run(ctx: &mut Ctx, batch: bool, code: i32) -> i32 {
             "kept in memory only: a --demo run's cluster and its changes end with the run"
         };
         ctx.note(&format!(
-            "{left} change(s) pending, not applied ({kept}):\n{}",
+            "{left} change(s) pending{}, not applied ({kept}):\n{}",
+            if named {
+                format!(" on cluster {}", ctx.cluster)
+            } else {
+                String::new()
+            },
             lines.join("\n")
         ));
         if code == crate::error::exit::OK {

@@ -82,16 +82,33 @@ pub static CONTEXT: Command = Command {
     sig: Signature {
         name: "context",
         category: Category::Session,
-        about: "Who and where you are: cluster, server, user, current VM and node, API path; and the config and policy in effect (staging, protected and read-only guests, quotas).",
-        args: &[],
+        about: "Who and where you are: cluster, server, user, current VM and node, API path; and the config and policy in effect (staging, protected and read-only guests, quotas). `context ls` lists the config's clusters, `context use NAME` switches to one.",
+        args: &[
+            Arg::opt(
+                "op",
+                ArgKind::Choice(&["ls", "use"]),
+                "ls: the clusters; use: switch to one",
+            ),
+            Arg::opt(
+                "cluster",
+                ArgKind::Text,
+                "the cluster to switch to (`context use lab`)",
+            ),
+        ],
         action: None,
         fields: CONTEXT_FIELDS,
-        examples: &[Example {
-            line: "context",
-            about: "the session's context",
-        }],
+        examples: &[
+            Example {
+                line: "context",
+                about: "the session's context",
+            },
+            Example {
+                line: "context ls",
+                about: "the clusters of the config: which is current, which answer",
+            },
+        ],
     },
-    run: |ctx, _call| Box::pin(async move { Ok(Output::value(context_record(ctx))) }),
+    run: |ctx, call| super::contexts::run(ctx, call, context_record),
 };
 
 pub static WHOAMI: Command = Command {

@@ -280,29 +280,43 @@ fn route_timer_notes(ctx: &mut Ctx, printer: SyncSender<String>, editing: Arc<At
 
 /// Runs the interactive session until `exit` or Ctrl-D; returns the exit code.
 pub async fn run(ctx: &mut Ctx, style: Style) -> i32 {
-    // Completion needs the inventory from the first Tab on: load it before the first prompt.
-    if ctx.cached_inventory().is_none()
-        && let Err(e) = ctx.refresh().await
-    {
-        crate::render::progress::note(&format!(
-            "warning: the inventory could not be loaded ({}); names will not complete until `refresh`",
-            e.message
+    loop {
+        // Completion needs the inventory from the first Tab on: load it before the first prompt.
+        if ctx.cached_inventory().is_none()
+            && let Err(e) = ctx.refresh().await
+        {
+            crate::render::progress::note(&format!(
+                "warning: the inventory could not be loaded ({}); names will not complete until `refresh`",
+                e.message
+            ));
+        }
+        // The API schema loads in the background: path completion uses it once it is there and
+        // never waits for it.
+        let schema = tokio::spawn(crate::commands::load_schema_into(
+            ctx.client.clone(),
+            ctx.shared_schema(),
         ));
+        let refresher = spawn_refresher(ctx);
+        let ended = repl(ctx, style).await;
+        refresher.abort();
+        schema.abort();
+        match ended {
+            // `context use`: the line editor, its completion and the refresher start again on
+            // the new cluster's session.
+            Ended::Switched => continue,
+            Ended::Exit(code) => return code,
+        }
     }
-    // The API schema loads in the background: path completion uses it once it is there and
-    // never waits for it.
-    let schema = tokio::spawn(crate::commands::load_schema_into(
-        ctx.client.clone(),
-        ctx.shared_schema(),
-    ));
-    let refresher = spawn_refresher(ctx);
-    let code = repl(ctx, style).await;
-    refresher.abort();
-    schema.abort();
-    code
 }
 
-async fn repl(ctx: &mut Ctx, style: Style) -> i32 {
+/// How a run of the line editor ended.
+enum Ended {
+    Exit(i32),
+    /// The current cluster changed (`context use`).
+    Switched,
+}
+
+async fn repl(ctx: &mut Ctx, style: Style) -> Ended {
     let cwd = Arc::new(RwLock::new(ctx.cwd.clone()));
     let current = Arc::new(RwLock::new(ctx.current));
     let printer = ExternalPrinter::new(TIMER_LINES);
@@ -327,7 +341,7 @@ async fn repl(ctx: &mut Ctx, style: Style) -> i32 {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("error: the terminal failed: {e}");
-                return exit::FAILED;
+                return Ended::Exit(exit::FAILED);
             }
         };
         let line = match signal {
@@ -342,7 +356,13 @@ async fn repl(ctx: &mut Ctx, style: Style) -> i32 {
         }
         if trimmed == "exit" || trimmed == "quit" {
             // Pending changes are kept on disk (a demo's are not); say so once before leaving.
-            let pending = ctx.staging.buffer.len();
+            let pending = ctx.staging.buffer.len()
+                + ctx
+                    .contexts
+                    .parked
+                    .values()
+                    .map(|c| c.staging.buffer.len())
+                    .sum::<usize>();
             if pending > 0 && !warned_pending {
                 warned_pending = true;
                 let fate = if ctx.staging.buffer.path().is_some() {
@@ -356,11 +376,15 @@ async fn repl(ctx: &mut Ctx, style: Style) -> i32 {
                 ));
                 continue;
             }
-            return exit::OK;
+            return Ended::Exit(exit::OK);
         }
         let before = ctx.current;
+        let cluster = ctx.cluster.clone();
         let code = crate::output::run_and_print(ctx, trimmed, style.refreshed(), None).await;
         last_failed = code != exit::OK;
+        if ctx.cluster != cluster {
+            return Ended::Switched;
+        }
         refresh_snapshots(ctx, ctx.current != before).await;
     }
 }

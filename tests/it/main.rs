@@ -13,6 +13,7 @@ mod client;
 mod cluster_ops;
 mod common;
 mod console;
+mod contexts;
 mod dashboard;
 mod examples;
 mod executor;
