@@ -64,6 +64,8 @@ pub enum ArgKind {
     Snapshot,
     /// A VM profile: the config's and the built-in ones (`new --profile`).
     Profile,
+    /// A cluster of the config (`context use`).
+    Cluster,
     Node,
     Storage,
     /// A field name of the records flowing in.

@@ -91,7 +91,7 @@ pub static CONTEXT: Command = Command {
             ),
             Arg::opt(
                 "cluster",
-                ArgKind::Text,
+                ArgKind::Cluster,
                 "the cluster to switch to (`context use lab`)",
             ),
         ],

@@ -46,6 +46,8 @@ pub struct Sources<'a> {
     pub snapshots: &'a [String],
     /// The profile names (`new --profile`): the config's and the built-in ones.
     pub profiles: &'a [String],
+    /// The clusters of the config (`context use`).
+    pub clusters: &'a [String],
 }
 
 /// Like [`complete`], with the API schema for path and parameter completion and the session's
@@ -66,6 +68,7 @@ pub fn complete_with(
             cwd,
             snapshots: &[],
             profiles: &[],
+            clusters: &[],
         },
     )
 }
@@ -181,6 +184,7 @@ struct Context<'a> {
     cwd: &'a str,
     snapshots: &'a [String],
     profiles: &'a [String],
+    clusters: &'a [String],
     cmd: &'static Command,
     /// The fields of the records flowing into this stage.
     fields: Vec<String>,
@@ -261,6 +265,7 @@ impl<'a> Context<'a> {
             cwd: if src.cwd.is_empty() { "/" } else { src.cwd },
             snapshots: src.snapshots,
             profiles: src.profiles,
+            clusters: src.clusters,
             cmd,
             fields: if at.before.is_empty() {
                 Vec::new()
@@ -466,6 +471,13 @@ impl<'a> Context<'a> {
                 self.profiles,
                 |p| p.as_str(),
                 |_| "profile".to_string(),
+                partial,
+                span,
+            ),
+            ArgKind::Cluster => ranked_by(
+                self.clusters,
+                |c| c.as_str(),
+                |_| "cluster".to_string(),
                 partial,
                 span,
             ),
@@ -841,17 +853,27 @@ mod tests {
     /// The values offered at the end of `line`, with `snaps` as the wanted snapshot names.
     fn with_snapshots(inv: &Inventory, snaps: &[String], line: &str) -> Vec<String> {
         let profiles = pvesh_plus_profiles();
+        let clusters = ["home".to_string(), "lab".to_string()];
         let src = Sources {
             inv: Some(inv),
             schema: None,
             cwd: "/",
             snapshots: snaps,
             profiles: &profiles,
+            clusters: &clusters,
         };
         complete_in(line, line.len(), &src)
             .into_iter()
             .map(|c| c.value)
             .collect()
+    }
+
+    #[test]
+    fn context_use_completes_the_config_s_clusters() {
+        let inv = demo();
+        assert_eq!(with_snapshots(&inv, &[], "context use l"), ["lab"]);
+        assert_eq!(with_snapshots(&inv, &[], "context use "), ["home", "lab"]);
+        assert_eq!(with_snapshots(&inv, &[], "context u"), ["use"]);
     }
 
     #[test]

@@ -52,6 +52,7 @@ struct LineCompleter {
     fetching: Option<tokio::task::JoinHandle<()>>,
     /// The profile names of the session's config (built-in ones included).
     profiles: Vec<String>,
+    clusters: Vec<String>,
 }
 
 impl Completer for LineCompleter {
@@ -90,6 +91,7 @@ impl Completer for LineCompleter {
             cwd: &cwd,
             snapshots: &snapshots,
             profiles: &self.profiles,
+            clusters: &self.clusters,
         };
         let candidates = complete::complete_in(line, pos, &sources);
         let suggestions: Vec<Suggestion> = candidates
@@ -179,6 +181,7 @@ fn editor(
             runtime: tokio::runtime::Handle::current(),
             fetching: None,
             profiles: ctx.config.profile_names(),
+            clusters: crate::commands::contexts::known(ctx),
         }))
         .with_menu(ReedlineMenu::EngineCompleter(Box::new(menu)))
         .with_edit_mode(Box::new(Emacs::new(keybindings)))
