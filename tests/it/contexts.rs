@@ -185,6 +185,11 @@ fn an_unreachable_cluster_is_reported_in_its_row_and_the_others_answer() {
             .contains("cannot connect")
     );
     assert!(err.contains("cluster gone: cannot connect"), "{err}");
+
+    // The same for every line of a run, from the command line.
+    let (code, again, _) = two.run(&["--all-clusters", "--json", "-c", "ls"]);
+    assert_eq!(code, 0);
+    assert_eq!(json(&again).len(), rows.len());
 }
 
 #[test]
