@@ -71,6 +71,9 @@ pub struct Ctx {
     /// The other clusters this session has connected to (`context use`, `--cluster a,b`),
     /// each a whole session of its own, parked while this one is current.
     pub contexts: Contexts,
+    /// Put before every note while a line runs on several clusters (`lab: `), so progress
+    /// says whose it is.
+    pub note_prefix: Option<String>,
     inventory: SharedInventory,
     schema: SharedSchema,
     notes: NoteSink,
@@ -110,6 +113,7 @@ impl Ctx {
             cwd: "/".to_string(),
             format: OutputFormat::Table,
             contexts: Contexts::default(),
+            note_prefix: None,
             inventory,
             schema: SharedSchema::default(),
             notes: Box::new(crate::render::progress::note),
@@ -150,14 +154,21 @@ impl Ctx {
     }
 
     pub fn note(&mut self, msg: &str) {
-        (self.notes)(msg);
+        match &self.note_prefix {
+            Some(prefix) => (self.notes)(&format!("{prefix}{msg}")),
+            None => (self.notes)(msg),
+        }
     }
 
     /// The staging state and a note callback at once, for work on the buffer that reports
     /// progress as it goes (`commit`).
     pub fn staging_and_notes(&mut self) -> (&mut StagingState, impl FnMut(&str) + '_) {
         let notes = &mut self.notes;
-        (&mut self.staging, move |msg: &str| notes(msg))
+        let prefix = self.note_prefix.as_deref();
+        (&mut self.staging, move |msg: &str| match prefix {
+            Some(p) => notes(&format!("{p}{msg}")),
+            None => notes(msg),
+        })
     }
 
     /// A GET (or any request) whose `data` is returned.

@@ -138,6 +138,13 @@ pub async fn run_across(
         .collect();
     let include_self = names.contains(&ctx.cluster);
     let plan = cmd.sig.category == Category::Plan;
+    let several = names.len() > 1;
+    if several {
+        ctx.note_prefix = Some(format!("{}: ", ctx.cluster));
+        for other in &mut others {
+            other.note_prefix = Some(format!("{}: ", other.cluster));
+        }
+    }
     let mut results: Vec<(String, Result<Output>)> = Vec::new();
     if plan {
         if include_self {
@@ -161,7 +168,9 @@ pub async fn run_across(
         }
         results = clusters.into_iter().zip(join_all(runs).await).collect();
     }
-    for other in others {
+    ctx.note_prefix = None;
+    for mut other in others {
+        other.note_prefix = None;
         ctx.contexts.parked.insert(other.cluster.clone(), other);
     }
     for (name, e) in unreachable {
@@ -248,7 +257,10 @@ pub async fn run_split(ctx: &mut Ctx, cmd: &'static Command, call: Call) -> Resu
             input,
             ..call.clone()
         };
-        match (cmd.run)(session, part).await {
+        session.note_prefix = Some(format!("{cluster}: "));
+        let result = (cmd.run)(session, part).await;
+        session.note_prefix = None;
+        match result {
             Ok(out) => results.push((cluster, Ok(out))),
             Err(e) => {
                 let label = format!("on cluster {cluster}");

@@ -259,6 +259,13 @@ fn actions_on_a_merged_set_stage_per_cluster_and_commit_commits_each() {
     // `pending` showed each cluster's plan.
     assert!(out.contains("home     1  stop     101  web01"), "{out}");
     assert!(out.contains("lab      1  stop     101  gen-00001"), "{out}");
+    // Progress says whose it is.
+    assert!(err.contains("lab: staged 1 change(s)"), "{err}");
+    assert!(
+        err.contains("lab: [1/1] gen-00001 (101): stop done"),
+        "{err}"
+    );
+    assert!(err.contains("home: [1/1] web01 (101): stop done"), "{err}");
     // The outcome table has a row per cluster.
     assert!(
         out.contains("lab      1   101  gen-00001  pve2  stop    done"),
