@@ -127,6 +127,16 @@ pub enum Sub {
         /// An approval id.
         id: Option<String>,
     },
+    /// Answer as an Ansible inventory script (`export ansible`): a two-line script that runs
+    /// `exec pvesh-plus --cluster lab inventory "$@"` is one for `ansible -i`.
+    Inventory {
+        /// Print the whole inventory (what Ansible asks first).
+        #[arg(long, conflicts_with = "host")]
+        list: bool,
+        /// Print one host's variables.
+        #[arg(long, value_name = "NAME")]
+        host: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -220,6 +230,26 @@ pub fn main() -> i32 {
                 };
                 run_one_line(cli.session, &line).await
             }
+            Some(Sub::Inventory { list, host }) => match (list, host) {
+                (_, Some(host))
+                    if !host
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) =>
+                {
+                    Err(
+                        Error::usage(format!("inventory --host: '{host}' is not a guest name"))
+                            .hinted(
+                                "a name as `export ansible` lists them: letters, digits, . _ -",
+                            ),
+                    )
+                }
+                (_, Some(host)) => {
+                    run_one_line(cli.session, &format!("export ansible --host {host}")).await
+                }
+                (true, None) => run_one_line(cli.session, "export ansible").await,
+                (false, None) => Err(Error::usage("inventory: --list or --host NAME?")
+                    .hinted("as Ansible asks an inventory script: pvesh-plus inventory --list")),
+            },
             None => run_session(cli.session).await,
         }
     });

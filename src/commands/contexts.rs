@@ -22,16 +22,18 @@ const PLAN_ACROSS: &[&str] = &["pending", "diff", "commit", "discard", "approval
 /// reads (but the live screen and the waits) and the plan commands.
 pub fn can_fan_out(cmd: &Command) -> bool {
     match cmd.sig.category {
-        Category::Read => !matches!(cmd.sig.name, "dashboard" | "wait-ssh"),
+        // `export` writes one document of every cluster's guests itself.
+        Category::Read => !matches!(cmd.sig.name, "dashboard" | "wait-ssh" | "export"),
         Category::Plan => PLAN_ACROSS.contains(&cmd.sig.name),
         _ => false,
     }
 }
 
 /// Whether a command works on the records themselves (`where`, `sort-by`, ...) or on the session
-/// (`use`, `help`): those never need a cluster's session of their own.
+/// (`use`, `help`): those never need a cluster's session of their own; nor `export`, which
+/// looks each record up in its own cluster's session.
 fn cluster_free(cmd: &Command) -> bool {
-    matches!(cmd.sig.category, Category::Records | Category::Session)
+    matches!(cmd.sig.category, Category::Records | Category::Session) || cmd.sig.name == "export"
 }
 
 /// The clusters a session can name: the config's, then any it is connected to that the config

@@ -25,6 +25,7 @@ mod console;
 pub(crate) mod contexts;
 mod dashboard;
 mod engine;
+mod export;
 mod guest_ip;
 mod guest_ops;
 mod guest_reads;
@@ -277,6 +278,7 @@ pub static COMMANDS: &[&Command] = &[
     &guest_reads::BACKUPS,
     &guest_reads::CONFIG,
     &guest_ip::IP,
+    &export::EXPORT,
     &apischema::USAGE,
     // Changes: actions on guests (run at once or staged), then the pending plan.
     &actions::START,

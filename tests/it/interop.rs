@@ -414,3 +414,62 @@ fn interop_fakepve_usage_without_a_schema_says_so_and_config_works() {
     assert_eq!(code, 0, "config: {err}");
     assert_eq!(out.trim(), "8.0 GiB");
 }
+
+#[test]
+#[ignore = "needs ansible-core; .ci/run runs it"]
+fn interop_ansible_inventory_reads_pvesh_plus_inventory() {
+    use crate::common::{PASSWORD, TestSim, state};
+    use std::os::unix::fs::PermissionsExt;
+    let sim = TestSim::demo();
+    // An inventory script as the README shows it: two lines that run `pvesh-plus inventory`.
+    let script = sim.home.path().join("pve-inventory");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nexec '{}' --url '{}' --fingerprint '{}' inventory \"$@\"\n",
+            env!("CARGO_BIN_EXE_pvesh-plus"),
+            sim.handle.url(),
+            sim.handle.fingerprint()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let python = ci_python();
+    let bin = std::path::Path::new(&python).parent().unwrap();
+    let out = std::process::Command::new(bin.join("ansible-inventory"))
+        .args(["-i", script.to_str().unwrap(), "--list"])
+        .env("HOME", sim.home.path())
+        .env("XDG_CONFIG_HOME", sim.home.path().join("config"))
+        .env("XDG_STATE_HOME", sim.home.path().join("state"))
+        .env("PROXMOX_USER", "root@pam")
+        .env("PROXMOX_PASSWORD", PASSWORD)
+        .env("ANSIBLE_INVENTORY_UNPARSED_FAILED", "true")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let inv: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let hostvars = inv["_meta"]["hostvars"].as_object().unwrap();
+    // Every guest but the templates, by name.
+    let expected: Vec<String> = state(&sim, |s| {
+        s.guests
+            .values()
+            .filter(|g| !g.is_template())
+            .map(|g| g.name().to_string())
+            .collect()
+    });
+    assert_eq!(hostvars.len(), expected.len(), "{stdout}");
+    for name in &expected {
+        assert!(hostvars.contains_key(name), "{name} missing: {stdout}");
+    }
+    assert_eq!(hostvars["web01"]["vmid"], 101);
+    assert_eq!(hostvars["web01"]["node"], "pve1");
+    assert!(hostvars["web01"]["ansible_host"].is_string(), "{stdout}");
+    let prod = inv["tag_prod"]["hosts"].as_array().unwrap();
+    assert!(prod.contains(&serde_json::json!("web01")), "{stdout}");
+    assert!(inv["node_pve1"]["hosts"].as_array().unwrap().len() > 1);
+}

@@ -17,6 +17,7 @@ mod contexts;
 mod dashboard;
 mod examples;
 mod executor;
+mod export;
 mod guest_ops;
 mod hygiene;
 mod interop;
