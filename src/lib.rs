@@ -22,6 +22,9 @@
 //! render/        tables and styles; the dashboard's numbers and its ratatui frame
 //! shell/         the interactive line editor: completion, highlighting, prompt, history
 //! wizard/        guided creation: prompts/*.yaml wizards over a Prompter, plans, provisioning
+//! runbook/       runbooks/*.md: the format (front matter, steps), where they are found, and
+//!                the runner (parameters, plan, steps), which runs lines through a LineRunner
+//!                the commands give it (so it sits below `commands`)
 //! console.rs     a console session on the terminal (raw mode, Ctrl-] to leave) over a termproxy
 //!                websocket (`api::termproxy`, `api::Client::websocket`)
 //! ```
@@ -42,8 +45,8 @@
 //!
 //! # Invariants
 //!
-//! - Layers, bottom up: `lang`, `api`, `inventory`, `staging`, `session`, then `wizard`, then
-//!   `commands`, then `output`, `shell`, `cli`; no module cycles. `tests/it/architecture.rs`
+//! - Layers, bottom up: `lang`, `api`, `inventory`, `staging`, `session`, then `wizard` and
+//!   `runbook`, then `commands`, then `output`, `shell`, `cli`; no module cycles. `tests/it/architecture.rs`
 //!   reads every `crate::` path in `src/` and enforces, as a table of rules:
 //!   - `lang` depends on nothing else in the crate;
 //!   - `api` imports no `shell`, `render`, `commands`, `cli`, `staging`, `wizard` or `sim`;
@@ -90,6 +93,7 @@ pub mod lang;
 pub mod mcp;
 pub mod output;
 pub mod render;
+pub mod runbook;
 pub mod secret;
 pub mod session;
 pub mod shell;
