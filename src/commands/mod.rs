@@ -34,11 +34,11 @@ mod new;
 mod pending;
 mod propstring;
 mod rawapi;
-mod runbook;
 mod read;
 mod reads;
 mod records;
 mod remote;
+mod runbook;
 mod session;
 mod transfer;
 

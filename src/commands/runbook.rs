@@ -35,7 +35,15 @@ pub static RUNBOOK: Command = Command {
             ),
         ],
         action: None,
-        fields: &["name", "description", "params", "source", "step", "title", "status"],
+        fields: &[
+            "name",
+            "description",
+            "params",
+            "source",
+            "step",
+            "title",
+            "status",
+        ],
         examples: &[
             ex("runbook ls", "the runbooks there are"),
             ex("runbook show rolling-restart", "its parameters and steps"),
@@ -74,6 +82,10 @@ impl LineRunner for Engine {
                 }
                 let text = summary(&mut out);
                 if let Some(e) = out.failure.take() {
+                    // What it gave (a commit's outcome table) before the error refers to it.
+                    for t in text.lines() {
+                        ctx.note(&format!("    {t}"));
+                    }
                     return Err(e);
                 }
                 shown.push(text);
@@ -151,17 +163,18 @@ async fn runbook_run(ctx: &mut Ctx, call: Call) -> Result<Output> {
         ["ls"] => Ok(list(ctx, &dirs)),
         ["show", name] => show(ctx, &dirs, name),
         ["run", name] => run(ctx, &dirs, name, &call).await,
-        ["ls", extra, ..] => Err(Error::usage(format!("runbook ls takes no '{extra}'")).hinted(usage)),
+        ["ls", extra, ..] => {
+            Err(Error::usage(format!("runbook ls takes no '{extra}'")).hinted(usage))
+        }
         ["show" | "run"] => Err(Error::usage(format!(
             "runbook {} needs the runbook's name",
             words[0]
         ))
         .hinted("`runbook ls` lists them")
         .hinted(usage)),
-        ["show" | "run", _, extra, ..] => Err(Error::usage(format!(
-            "'{extra}' is not a key=value parameter"
-        ))
-        .hinted(usage)),
+        ["show" | "run", _, extra, ..] => {
+            Err(Error::usage(format!("'{extra}' is not a key=value parameter")).hinted(usage))
+        }
         [] => Err(Error::usage("runbook needs ls, show or run").hinted(usage)),
         [other, ..] => Err(Error::usage(format!(
             "runbook has no action '{other}': ls, show or run"
@@ -185,8 +198,14 @@ fn list(ctx: &mut Ctx, dirs: &Dirs) -> Output {
                 r.insert("params", Value::String(names.join(" ")));
             }
             Err(err) => {
-                ctx.note(&format!("runbook {} cannot be used: {}", e.name, err.message));
-                r.insert("description", Value::String("(broken: see the note)".into()));
+                ctx.note(&format!(
+                    "runbook {} cannot be used: {}",
+                    e.name, err.message
+                ));
+                r.insert(
+                    "description",
+                    Value::String("(broken: see the note)".into()),
+                );
                 r.insert("params", Value::String(String::new()));
             }
         }
@@ -303,7 +322,10 @@ fn show(ctx: &mut Ctx, dirs: &Dirs, name: &str) -> Result<Output> {
     if !rb.requires.commands.is_empty() || !rb.requires.content.is_empty() {
         text.push_str("\nrequires:\n");
         if !rb.requires.commands.is_empty() {
-            text.push_str(&format!("  commands: {}\n", rb.requires.commands.join(", ")));
+            text.push_str(&format!(
+                "  commands: {}\n",
+                rb.requires.commands.join(", ")
+            ));
         }
         if !rb.requires.content.is_empty() {
             text.push_str(&format!(
@@ -392,8 +414,9 @@ async fn run(ctx: &mut Ctx, dirs: &Dirs, name: &str, call: &Call) -> Result<Outp
             ctx.note(l);
         }
         ctx.note("dry run: nothing ran");
-        return Ok(Output::value(runner::plan_rows(&steps))
-            .with_columns(&["step", "title", "line"]));
+        return Ok(
+            Output::value(runner::plan_rows(&steps)).with_columns(&["step", "title", "line"])
+        );
     }
     if rb.commits_from(from.step) && !ctx.staging.buffer.is_empty() {
         return Err(Error::usage(format!(

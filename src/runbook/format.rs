@@ -149,7 +149,10 @@ pub fn placeholders(text: &str) -> std::result::Result<Vec<String>, String> {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if !valid {
-            return Err(format!("`{{{{{}}}}}` is not a parameter name", &after[..end]));
+            return Err(format!(
+                "`{{{{{}}}}}` is not a parameter name",
+                &after[..end]
+            ));
         }
         out.push(name.to_string());
         rest = &after[end + 2..];
@@ -227,7 +230,8 @@ impl Param {
             ParamType::Int => {
                 let n: i64 = value.trim().parse().map_err(|_| bad())?;
                 let bound = |b: &Option<String>| b.as_ref().and_then(|b| b.parse::<i64>().ok());
-                if bound(&self.min).is_some_and(|m| n < m) || bound(&self.max).is_some_and(|m| n > m)
+                if bound(&self.min).is_some_and(|m| n < m)
+                    || bound(&self.max).is_some_and(|m| n > m)
                 {
                     return Err(bad());
                 }
@@ -275,14 +279,16 @@ impl Param {
             Some(_) if raw.ty != ParamType::String => {
                 return Err(err("`pattern` is for `type: string`".into()));
             }
-            Some(p) => Some(
-                regex::Regex::new(p).map_err(|e| err(format!("`pattern` is no regex: {e}")))?,
-            ),
+            Some(p) => {
+                Some(regex::Regex::new(p).map_err(|e| err(format!("`pattern` is no regex: {e}")))?)
+            }
         };
         if (raw.min.is_some() || raw.max.is_some())
             && !matches!(raw.ty, ParamType::Int | ParamType::Size)
         {
-            return Err(err("`min` and `max` are for `type: int` and `type: size`".into()));
+            return Err(err(
+                "`min` and `max` are for `type: int` and `type: size`".into()
+            ));
         }
         for b in [&raw.min, &raw.max].into_iter().flatten() {
             let text = b.text();
@@ -291,7 +297,9 @@ impl Param {
                 _ => text.parse::<Size>().is_ok(),
             };
             if !ok {
-                return Err(err(format!("bound `{text}` is not a {:?}", raw.ty).to_lowercase()));
+                return Err(err(
+                    format!("bound `{text}` is not a {:?}", raw.ty).to_lowercase()
+                ));
             }
         }
         let choices: Vec<String> = raw.choices.iter().map(Scalar::text).collect();
@@ -586,8 +594,8 @@ fn step(
 ) -> Result<Step> {
     let mut each = None;
     let mut batch = None;
-    let opts = options(info.trim_start().trim_start_matches("pvesh"))
-        .map_err(|m| at(source, line, m))?;
+    let opts =
+        options(info.trim_start().trim_start_matches("pvesh")).map_err(|m| at(source, line, m))?;
     for (key, value) in opts {
         match key.as_str() {
             "each" if !value.is_empty() => each = Some(value),
@@ -678,4 +686,192 @@ fn step(
         each,
         batch,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "---\nname: t\ndescription: a test\nparams:\n  vm:\n    type: string\n  \
+                        n:\n    type: int\n    default: 2\n    min: 1\n    max: 5\n---\n\n# T\n\n\
+                        ## 1. First\n\n```pvesh\nstatus {{vm}}\n# a comment\n\nsnapshot s {{vm}}\n```\n\n\
+                        1. Second, in a list\n\n   ```pvesh each=@tag:web batch={{n}}\n   reboot {{guests}}\n   ```\n";
+
+    #[test]
+    fn a_good_runbook_parses_with_titles_lines_and_options() {
+        let rb = Runbook::parse(GOOD, "t.md").unwrap();
+        assert_eq!(rb.name, "t");
+        assert_eq!(rb.params.len(), 2);
+        assert_eq!(rb.params[0].line, 5);
+        assert_eq!(rb.params[1].line, 7);
+        assert_eq!(rb.steps.len(), 2);
+        assert_eq!(rb.steps[0].title, "First");
+        assert_eq!(rb.steps[0].line, 18);
+        assert_eq!(
+            rb.steps[0].lines,
+            vec![
+                (19, "status {{vm}}".to_string()),
+                (22, "snapshot s {{vm}}".to_string())
+            ]
+        );
+        assert_eq!(rb.steps[1].title, "Second, in a list");
+        assert_eq!(rb.steps[1].each.as_deref(), Some("@tag:web"));
+        assert_eq!(rb.steps[1].batch.as_deref(), Some("{{n}}"));
+    }
+
+    /// (what the file holds, the error it gets: file and line first).
+    const BAD: &[(&str, &str)] = &[
+        (
+            "# no front matter\n",
+            "t.md:1: a runbook starts with YAML front matter",
+        ),
+        (
+            "---\nname: t\n",
+            "t.md:1: the front matter has no closing `---` line",
+        ),
+        (
+            "---\nname: t\ndescription: d\nsteps: 3\n---\n",
+            "t.md:4: front matter: unknown field `steps`",
+        ),
+        (
+            "---\nname: t\n---\n",
+            "t.md:2: front matter: missing field `description`",
+        ),
+        (
+            "---\nname: t\ndescription: d\nparams:\n  a:\n    type: float\n---\n",
+            "t.md:6: front matter: unknown variant `float`",
+        ),
+        (
+            "---\nname: t\ndescription: d\nparams:\n  a:\n    type: enum\n---\n",
+            "t.md:5: parameter `a`: `type: enum` needs `choices",
+        ),
+        (
+            "---\nname: t\ndescription: d\nparams:\n  a:\n    type: int\n    default: x\n---\n",
+            "t.md:5: parameter `a`: its default must be a whole number, got 'x'",
+        ),
+        (
+            "---\nname: t\ndescription: d\nparams:\n  a:\n    type: string\n    pattern: '('\n---\n",
+            "t.md:5: parameter `a`: `pattern` is no regex",
+        ),
+        (
+            "---\nname: t\ndescription: d\nparams:\n  a:\n    type: bool\n    min: 1\n---\n",
+            "t.md:5: parameter `a`: `min` and `max` are for",
+        ),
+        (
+            "---\nname: t\ndescription: d\nparams:\n  guest:\n    type: string\n---\n",
+            "t.md:5: parameter `guest`: `guest` cannot be a parameter name",
+        ),
+        (
+            "---\nname: t\ndescription: d\nparams:\n  a:\n    type: string\n    default: '{{b}}'\n---\n",
+            "t.md:5: the default of `a` uses `{{b}}`",
+        ),
+        (
+            "---\nname: 'a b'\ndescription: d\n---\n",
+            "t.md:2: `name: a b`",
+        ),
+        (
+            "---\nname: t\ndescription: d\n---\n\n# Nothing\n",
+            "t.md:5: no steps",
+        ),
+        (
+            "---\nname: t\ndescription: d\n---\n## A\n```pvesh\nstatus {{vm}}\n```\n",
+            "t.md:7: `{{vm}}` is not a parameter (declared: none)",
+        ),
+        (
+            "---\nname: t\ndescription: d\n---\n## A\n```pvesh\nreboot {{guest}}\n```\n",
+            "t.md:7: `{{guest}}` is bound only in a block with `each=SELECTOR`",
+        ),
+        (
+            "---\nname: t\ndescription: d\n---\n## A\n```pvesh each=@all batch=2\nreboot {{guest}}\n```\n",
+            "t.md:7: `{{guest}}` is bound only one guest at a time",
+        ),
+        (
+            "---\nname: t\ndescription: d\n---\n## A\n```pvesh when=x\nstatus\n```\n",
+            "t.md:6: unknown block option `when=x`",
+        ),
+        (
+            "---\nname: t\ndescription: d\n---\n## A\n```pvesh batch=2\nstatus\n```\n",
+            "t.md:6: `batch=` needs `each=SELECTOR` too",
+        ),
+        (
+            "---\nname: t\ndescription: d\n---\n## A\n```pvesh each=\"ls\nstatus\n```\n",
+            "t.md:6: block option `each`: the `\"` is not closed",
+        ),
+        (
+            "---\nname: t\ndescription: d\n---\n## A\n```pvesh\n# only a comment\n```\n",
+            "t.md:6: this ```pvesh block has no command line",
+        ),
+        (
+            "---\nname: t\ndescription: d\n---\n## A\n```pvesh\nstatus {{vm\n```\n",
+            "t.md:7: `{{` without a closing `}}`",
+        ),
+    ];
+
+    #[test]
+    fn bad_runbooks_are_refused_naming_file_and_line() {
+        for (text, expected) in BAD {
+            let err = Runbook::parse(text, "t.md").unwrap_err();
+            assert!(
+                err.message.starts_with(expected),
+                "for {text:?}\n  expected: {expected}\n  got:      {}",
+                err.message
+            );
+            assert_eq!(err.exit_code(), crate::error::exit::USAGE);
+        }
+    }
+
+    #[test]
+    fn values_are_checked_by_type_and_rule() {
+        let rb = Runbook::parse(
+            "---\nname: t\ndescription: d\nparams:\n  n: {type: int, min: 1, max: 5}\n  \
+             s: {type: size, min: 1G}\n  b: {type: bool}\n  e: {type: enum, choices: [a, b]}\n  \
+             p: {type: string, pattern: '^w'}\n---\n## A\n```pvesh\nstatus\n```\n",
+            "t.md",
+        )
+        .unwrap();
+        let check = |name: &str, v: &str| rb.param(name).unwrap().check(v);
+        assert_eq!(check("n", "3"), Ok("3".into()));
+        assert_eq!(
+            check("n", "9"),
+            Err("must be a whole number from 1 to 5, got '9'".into())
+        );
+        assert_eq!(check("s", "2G"), Ok("2G".into()));
+        assert!(check("s", "512M").unwrap_err().contains("of at least 1G"));
+        assert_eq!(check("b", "yes"), Ok("1".into()));
+        assert!(check("b", "maybe").is_err());
+        assert_eq!(check("e", "b"), Ok("b".into()));
+        assert!(check("e", "c").unwrap_err().contains("one of a, b"));
+        assert!(check("p", "db").unwrap_err().contains("matching /^w/"));
+    }
+
+    #[test]
+    fn placeholders_and_words() {
+        assert_eq!(
+            placeholders("a {{x}} b {{ y }}").unwrap(),
+            vec!["x".to_string(), "y".to_string()]
+        );
+        let v = |n: &str| (n == "x").then(|| "1".to_string());
+        assert_eq!(substitute("a={{x}}", &v).unwrap(), "a=1");
+        assert!(substitute("{{z}}", &v).unwrap_err().contains("{{z}}"));
+        assert_eq!(word("web01"), "web01");
+        assert_eq!(word("two words"), "'two words'");
+        assert_eq!(word("it's"), "\"it's\"");
+        assert_eq!(word(""), "''");
+        // Each quoted value reads back as one word of the language, unchanged.
+        for v in ["two words", "it's", "a|b;c", "back\\slash \"q\"", "x#y", ""] {
+            let line = format!("status {}", word(v));
+            let p = crate::lang::parse_pipeline(&line).unwrap();
+            let args = crate::lang::split_args(p.stages[0].args(), &[]).unwrap();
+            assert_eq!(args.positionals.len(), 1, "{line}");
+            assert_eq!(args.positionals[0].text, v, "{line}");
+        }
+    }
+
+    #[test]
+    fn shipped_runbooks_parse() {
+        for (name, text) in crate::runbook::EMBEDDED {
+            let rb = Runbook::parse(text, name).unwrap();
+            assert_eq!(&rb.name, name);
+        }
+    }
 }

@@ -37,7 +37,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "rolling-restart",
         include_str!("../../runbooks/rolling-restart.md"),
     ),
-    ("patch-window", include_str!("../../runbooks/patch-window.md")),
+    (
+        "patch-window",
+        include_str!("../../runbooks/patch-window.md"),
+    ),
 ];
 
 /// Where runbook files are looked for.
@@ -96,7 +99,10 @@ fn load(name: &str, text: &str, source: &str) -> Result<Runbook> {
                 rb.name
             ),
         )
-        .hinted(format!("rename the file to {}.md, or the runbook to {name}", rb.name)));
+        .hinted(format!(
+            "rename the file to {}.md, or the runbook to {name}",
+            rb.name
+        )));
     }
     Ok(rb)
 }

@@ -41,7 +41,10 @@ pub type Values = IndexMap<String, ParamValue>;
 fn bad_param(rb: &Runbook, name: &str, why: &str) -> Error {
     Error::usage(format!("runbook {}: parameter '{name}' {why}", rb.name))
         .with_param(name, why)
-        .hinted(format!("`runbook show {}` lists its parameters and their rules", rb.name))
+        .hinted(format!(
+            "`runbook show {}` lists its parameters and their rules",
+            rb.name
+        ))
 }
 
 /// Resolves every parameter: given `k=v` (checked), else its default, else asked through
@@ -54,16 +57,15 @@ pub fn resolve(
     for (i, (k, _)) in given.iter().enumerate() {
         if rb.param(k).is_none() {
             let names: Vec<&str> = rb.params.iter().map(|p| p.name.as_str()).collect();
-            return Err(Error::usage(format!(
-                "runbook {} has no parameter '{k}'",
-                rb.name
-            ))
-            .with_param(k, "unknown parameter")
-            .hinted(if names.is_empty() {
-                "it takes no parameters".to_string()
-            } else {
-                format!("its parameters: {}", names.join(", "))
-            }));
+            return Err(
+                Error::usage(format!("runbook {} has no parameter '{k}'", rb.name))
+                    .with_param(k, "unknown parameter")
+                    .hinted(if names.is_empty() {
+                        "it takes no parameters".to_string()
+                    } else {
+                        format!("its parameters: {}", names.join(", "))
+                    }),
+            );
         }
         if given[..i].iter().any(|(j, _)| j == k) {
             return Err(bad_param(rb, k, "is given twice"));
@@ -81,8 +83,16 @@ pub fn resolve(
         let mut err = Error::usage(format!(
             "runbook {} needs {} {} (no default): {}",
             rb.name,
-            if missing.len() == 1 { "a value for" } else { "values for" },
-            if missing.len() == 1 { "parameter" } else { "parameters" },
+            if missing.len() == 1 {
+                "a value for"
+            } else {
+                "values for"
+            },
+            if missing.len() == 1 {
+                "parameter"
+            } else {
+                "parameters"
+            },
             missing.join(", ")
         ))
         .hinted(format!(
@@ -98,7 +108,13 @@ pub fn resolve(
     for p in &rb.params {
         if let Some((_, v)) = given.iter().find(|(k, _)| *k == p.name) {
             let v = p.check(v).map_err(|why| bad_param(rb, &p.name, &why))?;
-            values.insert(p.name.clone(), ParamValue { value: v, given: true });
+            values.insert(
+                p.name.clone(),
+                ParamValue {
+                    value: v,
+                    given: true,
+                },
+            );
             continue;
         }
         if let Some(d) = &p.default {
@@ -107,7 +123,13 @@ pub fn resolve(
             let v = p
                 .check(&d)
                 .map_err(|why| bad_param(rb, &p.name, &format!("(its default) {why}")))?;
-            values.insert(p.name.clone(), ParamValue { value: v, given: false });
+            values.insert(
+                p.name.clone(),
+                ParamValue {
+                    value: v,
+                    given: false,
+                },
+            );
             continue;
         }
         let Some(ask) = prompter.as_deref_mut() else {
@@ -120,8 +142,7 @@ pub fn resolve(
         };
         let v = match p.ty {
             ParamType::Enum => {
-                let choices: Vec<Choice> =
-                    p.choices.iter().map(|c| Choice::new(c, c)).collect();
+                let choices: Vec<Choice> = p.choices.iter().map(|c| Choice::new(c, c)).collect();
                 p.choices[ask.select(&prompt, &choices, None)?].clone()
             }
             ParamType::Bool => {
@@ -137,7 +158,13 @@ pub fn resolve(
                 p.check(&text).map_err(|why| bad_param(rb, &p.name, &why))?
             }
         };
-        values.insert(p.name.clone(), ParamValue { value: v, given: true });
+        values.insert(
+            p.name.clone(),
+            ParamValue {
+                value: v,
+                given: true,
+            },
+        );
     }
     Ok(values)
 }
@@ -252,7 +279,12 @@ pub fn plan(rb: &Runbook, values: &Values) -> Result<Vec<Planned>> {
 
 /// The plan as text: one numbered step per line, its command lines indented below.
 pub fn plan_text(rb: &Runbook, values: &Values, steps: &[Planned], from: Start) -> String {
-    let mut out = format!("runbook {}: {} ({} steps)\n", rb.name, rb.description, steps.len());
+    let mut out = format!(
+        "runbook {}: {} ({} steps)\n",
+        rb.name,
+        rb.description,
+        steps.len()
+    );
     if !values.is_empty() {
         let shown: Vec<String> = values
             .iter()
@@ -290,10 +322,7 @@ pub fn plan_rows(steps: &[Planned]) -> Value {
             let mut r = Record::new();
             r.insert("step", Value::Int(s.number as i64));
             r.insert("title", Value::String(s.title.clone()));
-            r.insert(
-                "each",
-                s.each.clone().map_or(Value::Null, Value::String),
-            );
+            r.insert("each", s.each.clone().map_or(Value::Null, Value::String));
             r.insert("line", Value::String(l.clone()));
             rows.push(Value::Record(r));
         }
@@ -362,7 +391,15 @@ pub async fn run(
             Some(sel) => match selection(ctx, sel, lines).await {
                 Ok(vmids) => vmids.chunks(s.batch).map(|c| Some(c.to_vec())).collect(),
                 Err(e) => {
-                    failure = Some(stopped(rb, s, total, &format!("each={sel}"), e, from_here(s, 1), resume));
+                    failure = Some(stopped(
+                        rb,
+                        s,
+                        total,
+                        &format!("each={sel}"),
+                        e,
+                        from_here(s, 1),
+                        resume,
+                    ));
                     rows.push(row(s, "failed", format!("selection {sel}")));
                     continue;
                 }
@@ -388,7 +425,7 @@ pub async fn run(
             }
             if let Some(b) = batch {
                 let ids: Vec<String> = b.iter().map(u32::to_string).collect();
-                let what = if b.len() == 1 { "guest" } else { "batch" };
+                let what = if s.batch == 1 { "guest" } else { "batch" };
                 ctx.note(&format!(
                     "step {}/{total} {what} {}/{count}: {}",
                     s.number,
