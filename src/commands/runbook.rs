@@ -56,8 +56,8 @@ pub static RUNBOOK: Command = Command {
                 "the plan, with the values in; nothing runs",
             ),
             ex(
-                "runbook run patch-window tag=ci batch=4",
-                "a parameter without a default is missing",
+                "runbook run patch-window batch=4",
+                "in a script, a parameter without a default must be given",
             ),
         ],
     },
@@ -213,7 +213,7 @@ fn list(ctx: &mut Ctx, dirs: &Dirs) -> Output {
         rows.push(Value::Record(r));
     }
     Output::value(Value::List(rows))
-        .with_columns(&["name", "description", "params", "source"])
+        .with_columns(&["name", "description", "source"])
         .with_empty("no runbooks")
 }
 
@@ -414,9 +414,7 @@ async fn run(ctx: &mut Ctx, dirs: &Dirs, name: &str, call: &Call) -> Result<Outp
             ctx.note(l);
         }
         ctx.note("dry run: nothing ran");
-        return Ok(
-            Output::value(runner::plan_rows(&steps)).with_columns(&["step", "title", "line"])
-        );
+        return Ok(Output::value(runner::plan_rows(&steps)).with_columns(&["step", "line"]));
     }
     if rb.commits_from(from.step) && !ctx.staging.buffer.is_empty() {
         return Err(Error::usage(format!(

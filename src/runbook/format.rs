@@ -873,5 +873,8 @@ mod tests {
             let rb = Runbook::parse(text, name).unwrap();
             assert_eq!(&rb.name, name);
         }
+        let template = include_str!("../../runbooks/_template.md");
+        let rb = Runbook::parse(template, "_template.md").unwrap();
+        assert_eq!(rb.steps.len(), 3);
     }
 }

@@ -279,18 +279,21 @@ pub fn plan(rb: &Runbook, values: &Values) -> Result<Vec<Planned>> {
 
 /// The plan as text: one numbered step per line, its command lines indented below.
 pub fn plan_text(rb: &Runbook, values: &Values, steps: &[Planned], from: Start) -> String {
-    let mut out = format!(
-        "runbook {}: {} ({} steps)\n",
-        rb.name,
-        rb.description,
-        steps.len()
-    );
+    let mut out = format!("runbook {}: {} steps\n", rb.name, steps.len());
+    // The values, wrapped at 80 columns.
+    let mut line = String::from("  with");
+    for (k, v) in values {
+        let pair = format!(" {k}={}", format::word(&v.value));
+        if line.len() > 6 && line.len() + pair.len() > 80 {
+            out.push_str(&line);
+            out.push('\n');
+            line = String::from("      ");
+        }
+        line.push_str(&pair);
+    }
     if !values.is_empty() {
-        let shown: Vec<String> = values
-            .iter()
-            .map(|(k, v)| format!("{k}={}", format::word(&v.value)))
-            .collect();
-        out.push_str(&format!("  with {}\n", shown.join(" ")));
+        out.push_str(&line);
+        out.push('\n');
     }
     for s in steps {
         let skipped = if s.number < from.step {
