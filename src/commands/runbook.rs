@@ -232,7 +232,17 @@ fn check_commands(rb: &Runbook) -> Result<()> {
         }
     }
     for s in &rb.steps {
-        for (n, l) in &s.lines {
+        // An `each="LINE"` is a line too (a selector or VMIDs is not).
+        let each = s
+            .each
+            .iter()
+            .filter(|e| {
+                !e.split_whitespace()
+                    .all(|w| w.starts_with('@') || w.starts_with("{{") || w.parse::<u32>().is_ok())
+            })
+            .map(|e| (s.line, e.clone()));
+        for (n, l) in s.lines.iter().cloned().chain(each) {
+            let (n, l) = (&n, &l);
             for span in crate::lang::statements(l) {
                 for stage in l[span.start..span.end].split('|') {
                     let Some(first) = stage.split_whitespace().next() else {

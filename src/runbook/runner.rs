@@ -14,7 +14,7 @@
 use indexmap::IndexMap;
 
 use super::format::{self, GUEST, GUESTS, ParamType, Runbook};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::lang::{Record, Value};
 use crate::session::{BoxFuture, Ctx};
 use crate::wizard::{Choice, Prompter};
@@ -452,8 +452,24 @@ pub async fn run(
                         break 'batches;
                     }
                 };
+                let at = Start {
+                    step: s.number,
+                    batch: if batch.is_some() { bi + 1 } else { 1 },
+                };
+                // A first Ctrl-C during a commit only stops new actions (`graceful`): the
+                // runbook stops too, before its next line.
+                if ctx.staging.cancel.is_cancelled() {
+                    let e = Error::new(ErrorKind::Interrupted, "interrupted");
+                    failure = Some(stopped(rb, s, total, &line, e, at, resume));
+                    break 'batches;
+                }
                 ctx.note(&format!("  > {line}"));
-                match lines.run(ctx, &line).await {
+                let result = lines.run(ctx, &line).await;
+                // The next line is not a commit being stopped gracefully (until it says so).
+                ctx.staging
+                    .graceful
+                    .store(false, std::sync::atomic::Ordering::Relaxed);
+                match result {
                     Ok(text) => {
                         for t in text.lines() {
                             ctx.note(&format!("    {t}"));
@@ -461,10 +477,6 @@ pub async fn run(
                         done_lines += 1;
                     }
                     Err(e) => {
-                        let at = Start {
-                            step: s.number,
-                            batch: if batch.is_some() { bi + 1 } else { 1 },
-                        };
                         failure = Some(stopped(rb, s, total, &line, e, at, resume));
                         break 'batches;
                     }

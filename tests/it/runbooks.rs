@@ -420,3 +420,36 @@ fn a_runbook_commit_refuses_to_apply_changes_staged_before_it() {
     );
     assert_eq!(sim.handle.mutating_count(), sent);
 }
+
+/// On a terminal a missing parameter is asked through the wizard's prompter, checked by its
+/// rule (a bad answer is asked again), and the run goes on with it.
+#[test]
+fn on_a_terminal_a_missing_parameter_is_asked() {
+    let sim = TestSim::demo();
+    let mut cmd = crate::common::std_cmd(sim.home.path());
+    cmd.args([
+        "--url",
+        &sim.handle.url(),
+        "--fingerprint",
+        &sim.handle.fingerprint(),
+        "-c",
+        "runbook run patch-window select=@tag:ci",
+    ])
+    .env("PROXMOX_USER", "root@pam")
+    .env("PROXMOX_PASSWORD", crate::common::PASSWORD)
+    .env("TERM", "xterm");
+    let mut p = crate::common::Pty::spawn(cmd, 20_000);
+    p.exp_string("batch (guests rebooted at once)").unwrap();
+    p.send_line("0").unwrap();
+    p.exp_string("must be a whole number from 1 to 64, got '0'")
+        .unwrap();
+    p.send_line("3").unwrap();
+    p.exp_string("step 2/2 batch 1/1: 110 111 112").unwrap();
+    p.exp_string("runbook patch-window: all 2 steps done")
+        .unwrap();
+    p.exp_eof().unwrap();
+    for vmid in [110, 111, 112] {
+        assert_eq!(snapshot_names(&sim, vmid), vec!["patch-window"], "{vmid}");
+    }
+    assert_eq!(reboots(&sim).len(), 3);
+}
