@@ -54,7 +54,8 @@
 //!     `wizard`, `inventory`): the simulator and the client are checked against the official
 //!     schema separately, so they cannot drift together;
 //!   - `session` imports no `commands`, `wizard`, `shell` or `cli`;
-//!   - `staging` and `wizard` import no `commands`, `cli` or `shell`; `shell` imports no `cli`;
+//!   - `staging`, `wizard` and `runbook` import no `commands`, `cli` or `shell`; `shell`
+//!     imports no `cli`;
 //!   - `console` imports only `api` and `secret` (it sits beside `api`, below the commands).
 //! - Only the staging executor calls mutating endpoints: outside `staging/`, `api/` (login) and
 //!   `sim/`, no file names a POST/PUT/DELETE builder of `api::endpoints` or builds such an
