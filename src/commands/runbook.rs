@@ -241,6 +241,25 @@ fn check_commands(rb: &Runbook) -> Result<()> {
                     .all(|w| w.starts_with('@') || w.starts_with("{{") || w.parse::<u32>().is_ok())
             })
             .map(|e| (s.line, e.clone()));
+        let reads_only = each.clone().map(|(_, l)| l);
+        for l in reads_only {
+            let writes = l.split('|').find_map(|stage| {
+                let first = stage.split_whitespace().next()?;
+                let cmd = super::find(first)?;
+                let reads = matches!(cmd.sig.category, Category::Read | Category::Records)
+                    && cmd.sig.action.is_none();
+                (!reads).then_some(first)
+            });
+            if let Some(w) = writes {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!(
+                        "{}:{}: `each=\"{l}\"` uses '{w}': the line that selects the guests may only read (ls, status, where ...)",
+                        rb.source, s.line
+                    ),
+                ));
+            }
+        }
         for (n, l) in s.lines.iter().cloned().chain(each) {
             let (n, l) = (&n, &l);
             for span in crate::lang::statements(l) {
@@ -418,7 +437,8 @@ async fn run(ctx: &mut Ctx, dirs: &Dirs, name: &str, call: &Call) -> Result<Outp
     let values = runner::resolve(&rb, &given, prompter)?;
     let steps = runner::plan(&rb, &values)?;
     check_content(ctx, &rb).await?;
-    let text = runner::plan_text(&rb, &values, &steps, from);
+    let now = runner::selections_now(ctx, &steps, &Engine).await;
+    let text = runner::plan_text(&rb, &values, &steps, from, &now);
     if call.args.has_flag("dry-run") {
         for l in text.lines() {
             ctx.note(l);

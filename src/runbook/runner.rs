@@ -277,8 +277,15 @@ pub fn plan(rb: &Runbook, values: &Values) -> Result<Vec<Planned>> {
     Ok(out)
 }
 
-/// The plan as text: one numbered step per line, its command lines indented below.
-pub fn plan_text(rb: &Runbook, values: &Values, steps: &[Planned], from: Start) -> String {
+/// The plan as text: one numbered step per line, its command lines indented below; `now` is
+/// what [`selections_now`] found.
+pub fn plan_text(
+    rb: &Runbook,
+    values: &Values,
+    steps: &[Planned],
+    from: Start,
+    now: &[Option<Vec<String>>],
+) -> String {
     let mut out = format!("runbook {}: {} steps\n", rb.name, steps.len());
     // The values, wrapped at 80 columns.
     let mut line = String::from("  with");
@@ -308,7 +315,12 @@ pub fn plan_text(rb: &Runbook, values: &Values, steps: &[Planned], from: Start) 
             } else {
                 format!("{} guests at a time", s.batch)
             };
-            out.push_str(&format!("   for each guest of {e}, {how}:\n"));
+            let now = match now.get(s.number - 1) {
+                Some(Some(ids)) if ids.is_empty() => "; none now".to_string(),
+                Some(Some(ids)) => format!("; now {}", ids.join(" ")),
+                _ => String::new(),
+            };
+            out.push_str(&format!("   for each guest of: {e}\n   {how}{now}:\n"));
         }
         for l in &s.lines {
             out.push_str(&format!("     {l}\n"));
@@ -346,6 +358,27 @@ fn row(s: &Planned, status: &str, detail: String) -> Value {
     r.insert("status", Value::String(status.into()));
     r.insert("detail", Value::String(detail));
     Value::Record(r)
+}
+
+/// The guests each repeated step would run for now (reads only), for the plan: `None` for a
+/// step without `each=`, or whose selection cannot be resolved yet (an earlier step makes it).
+pub async fn selections_now(
+    ctx: &mut Ctx,
+    steps: &[Planned],
+    lines: &dyn LineRunner,
+) -> Vec<Option<Vec<String>>> {
+    let mut out = Vec::new();
+    for s in steps {
+        let ids = match &s.each {
+            None => None,
+            Some(e) => selection(ctx, e, lines)
+                .await
+                .ok()
+                .map(|v| v.iter().map(u32::to_string).collect()),
+        };
+        out.push(ids);
+    }
+    out
 }
 
 /// The guests of `each=`, in VMID order: of a selector or VMIDs (`@tag:web`, `101 102`), or

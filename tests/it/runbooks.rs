@@ -302,7 +302,7 @@ fn dry_run_shows_the_plan_and_changes_nothing() {
     assert!(out.contains("snapshot pre-restart @tag:ci"), "{out}");
     assert!(
         err.contains(
-            "   for each guest of ls | where tags has ci and status=running, one guest at a time:"
+            "   for each guest of: ls | where tags has ci and status=running\n   one guest at a time; now 110 111 112:\n"
         ),
         "{err}"
     );
