@@ -22,6 +22,9 @@
 //! render/        tables and styles; the dashboard's numbers and its ratatui frame
 //! shell/         the interactive line editor: completion, highlighting, prompt, history
 //! wizard/        guided creation: prompts/*.yaml wizards over a Prompter, plans, provisioning
+//! runbook/       runbooks/*.md: the format (front matter, steps), where they are found, and
+//!                the runner (parameters, plan, steps), which runs lines through a LineRunner
+//!                the commands give it (so it sits below `commands`)
 //! console.rs     a console session on the terminal (raw mode, Ctrl-] to leave) over a termproxy
 //!                websocket (`api::termproxy`, `api::Client::websocket`)
 //! ```
@@ -42,8 +45,8 @@
 //!
 //! # Invariants
 //!
-//! - Layers, bottom up: `lang`, `api`, `inventory`, `staging`, `session`, then `wizard`, then
-//!   `commands`, then `output`, `shell`, `cli`; no module cycles. `tests/it/architecture.rs`
+//! - Layers, bottom up: `lang`, `api`, `inventory`, `staging`, `session`, then `wizard` and
+//!   `runbook`, then `commands`, then `output`, `shell`, `cli`; no module cycles. `tests/it/architecture.rs`
 //!   reads every `crate::` path in `src/` and enforces, as a table of rules:
 //!   - `lang` depends on nothing else in the crate;
 //!   - `api` imports no `shell`, `render`, `commands`, `cli`, `staging`, `wizard` or `sim`;
@@ -51,7 +54,8 @@
 //!     `wizard`, `inventory`): the simulator and the client are checked against the official
 //!     schema separately, so they cannot drift together;
 //!   - `session` imports no `commands`, `wizard`, `shell` or `cli`;
-//!   - `staging` and `wizard` import no `commands`, `cli` or `shell`; `shell` imports no `cli`;
+//!   - `staging`, `wizard` and `runbook` import no `commands`, `cli` or `shell`; `shell`
+//!     imports no `cli`;
 //!   - `console` imports only `api` and `secret` (it sits beside `api`, below the commands).
 //! - Only the staging executor calls mutating endpoints: outside `staging/`, `api/` (login) and
 //!   `sim/`, no file names a POST/PUT/DELETE builder of `api::endpoints` or builds such an
@@ -90,6 +94,7 @@ pub mod lang;
 pub mod mcp;
 pub mod output;
 pub mod render;
+pub mod runbook;
 pub mod secret;
 pub mod session;
 pub mod shell;

@@ -180,6 +180,7 @@ pub fn overview() -> String {
         (Category::Records, "Working on records"),
         (Category::Session, "The session"),
         (Category::Create, "Creating guests"),
+        (Category::Runbook, "Runbooks"),
     ] {
         let cmds: Vec<&Command> = COMMANDS
             .iter()

@@ -13,7 +13,8 @@
 //! select, sort-by, ..., sum, avg, min, max), `actions.rs` (start, stop, snapshot, set, ...: plan, stage or run),
 //! `changes.rs` (set and tag values), `console.rs` (console: termproxy via the executor), `dashboard.rs` (dashboard: the numbers and frame are
 //! `crate::render::dashboard`), `rawapi.rs` (set/create/delete on API paths), `pending.rs` (pending, diff, discard, commit, confirm), `new.rs`
-//! (new, new-template: over `crate::wizard`), `session.rs` (use, cd, ...), `transfer.rs` (upload, download-url), `help.rs`.
+//! (new, new-template: over `crate::wizard`), `session.rs` (use, cd, ...), `transfer.rs` (upload, download-url), `runbook.rs`
+//! (runbook ls/show/run: over `crate::runbook`, its lines through this engine), `help.rs`.
 
 mod actions;
 mod apischema;
@@ -39,6 +40,7 @@ mod read;
 mod reads;
 mod records;
 mod remote;
+mod runbook;
 mod session;
 mod transfer;
 
@@ -182,6 +184,8 @@ pub enum Category {
     Plan,
     /// Creates guests (`new`).
     Create,
+    /// Runs runbooks: files of steps of lines (`runbook`).
+    Runbook,
 }
 
 /// The declarative description of a command.
@@ -350,6 +354,8 @@ pub static COMMANDS: &[&Command] = &[
     // Guided creation (wizard): new.rs, over crate::wizard.
     &new::NEW,
     &new::NEW_TEMPLATE,
+    // Runbooks: steps of lines from runbooks/*.md, run through this engine (runbook.rs).
+    &runbook::RUNBOOK,
     &help::HELP,
 ];
 

@@ -85,6 +85,11 @@ const RULES: &[Rule] = &[
         forbidden: &["commands", "cli", "shell"],
         why: "the wizard sits below the commands and the front ends",
     },
+    Rule {
+        from: "runbook",
+        forbidden: &["commands", "cli", "shell", "output"],
+        why: "runbooks sit below the commands: the runner runs lines through the LineRunner it is given",
+    },
 ];
 
 /// Where mutating endpoints may be called from: the staging executor, the client itself (login)

@@ -28,6 +28,7 @@ mod pty;
 mod rawapi;
 mod reads;
 mod render;
+mod runbooks;
 mod sim_clock;
 mod sim_conformance;
 mod sim_roundtrip;
