@@ -90,6 +90,7 @@ pub mod lang;
 pub mod mcp;
 pub mod output;
 pub mod render;
+pub mod runbook;
 pub mod secret;
 pub mod session;
 pub mod shell;

@@ -23,6 +23,7 @@ mod changes;
 mod cluster_ops;
 mod console;
 mod dashboard;
+mod definitions;
 mod engine;
 mod guest_ip;
 mod guest_ops;
@@ -318,6 +319,10 @@ pub static COMMANDS: &[&Command] = &[
     &approvals::APPROVALS,
     &approvals::APPROVE,
     &approvals::REJECT,
+    // Declared guests: definitions files and cluster profiles (definitions.rs).
+    &definitions::PLAN,
+    &definitions::APPLY,
+    &definitions::PROFILE,
     // Raw API writes, pvesh-compatible (rawapi.rs; raw `set PATH` dispatches from actions::SET).
     &rawapi::CREATE,
     &rawapi::DELETE,

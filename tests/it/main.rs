@@ -14,6 +14,7 @@ mod cluster_ops;
 mod common;
 mod console;
 mod dashboard;
+mod definitions;
 mod examples;
 mod executor;
 mod guest_ops;

@@ -1,0 +1,4 @@
+//! Runbooks and declarative guests. `definitions`: a guests file (`guests.yaml`) with its
+//! plan against the live cluster, and cluster profiles (named groups of its guests).
+
+pub mod definitions;
