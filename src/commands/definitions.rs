@@ -359,12 +359,10 @@ async fn profile_up(
         if profile.hooks.is_empty() {
             break;
         }
-        let wait = format!("wait-ssh {} --port {port} --timeout 120", c.vmid);
-        let mut out = super::run_line(ctx, &wait).await?;
-        let ip = match out.take_value() {
-            Value::Record(r) => r.get("address").map(|v| v.to_string()).unwrap_or_default(),
-            _ => String::new(),
+        let Some(g) = inv.guest(c.vmid).cloned() else {
+            continue;
         };
+        let ip = answers_ssh(ctx, &g, c.user.as_deref(), port).await?;
         for hook in &profile.hooks {
             let line = hook
                 .0
@@ -453,6 +451,60 @@ fn records_of_machines(rows: &[MachineRow]) -> Value {
             })
             .collect(),
     )
+}
+
+/// How many times a hook's guest is tried over SSH, 2 s apart (about four minutes).
+const SSH_ATTEMPTS: usize = 120;
+
+/// Waits until `g` has an address and `ssh USER@IP true` logs in without a prompt (the
+/// system's ssh, batch mode); returns the address.
+async fn answers_ssh(
+    ctx: &mut Ctx,
+    g: &crate::inventory::Guest,
+    user: Option<&str>,
+    port: u16,
+) -> Result<String> {
+    let mut why = String::new();
+    for attempt in 0..SSH_ATTEMPTS {
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        }
+        let ip = match super::guest_ip::reach_address(ctx, g).await {
+            Ok(ip) => ip,
+            Err(e) => {
+                why = e;
+                continue;
+            }
+        };
+        let mut cmd = tokio::process::Command::new("ssh");
+        cmd.args(["-o", "BatchMode=yes", "-o", "ConnectTimeout=5"])
+            .args(["-o", "StrictHostKeyChecking=accept-new", "-p"])
+            .arg(port.to_string());
+        if let Some(u) = user {
+            cmd.args(["-l", u]);
+        }
+        let out = cmd
+            .args([ip.as_str(), "true"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await
+            .map_err(|e| Error::internal(format!("cannot run ssh: {e}")))?;
+        if out.status.success() {
+            return Ok(ip);
+        }
+        why = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        if attempt == 0 {
+            ctx.note(&format!("waiting for {} to answer SSH at {ip}…", g.label()));
+        }
+    }
+    Err(Error::new(
+        ErrorKind::Connection,
+        format!(
+            "{} never answered SSH: {why}; its hooks did not run",
+            g.label()
+        ),
+    )
+    .hinted("the guests stay; run the hooks by hand once it answers"))
 }
 
 /// Destroys the guests a failed `profile up` created (those that exist).

@@ -225,3 +225,34 @@ fn a_cluster_profile_goes_up_and_down() {
     run_audited(&sim, &format!("profile up kube --file {f}"), 0);
     assert!(state(&sim, |s| s.guests.contains_key(&311)));
 }
+
+#[test]
+fn hooks_run_once_each_new_guest_answers_ssh() {
+    let sim = TestSim::demo();
+    let log = sim.home.path().join("calls.log");
+    let log = log.display();
+    let path = crate::common::path_with_fake(&sim, "ssh", &format!("echo \"ssh $*\" >> {log}"));
+    let text = format!(
+        "guests:\n  - name: kh\n    vmid: 320\n    template: debian-12-cloud\n    cloudinit: {{user: ops}}\nprofiles:\n  h:\n    guests: [kh]\n    ssh_port: 2222\n    hooks:\n      - \"echo hook {{{{name}}}} {{{{vmid}}}} {{{{ip}}}} >> {log}\"\n"
+    );
+    let f = file(&sim, "g.yaml", &text);
+    let out = sim
+        .cmd()
+        .env("PATH", &path)
+        .args(["-c", &format!("profile up h --file {f}")])
+        .output()
+        .unwrap();
+    let (code, _, err) = crate::common::split(out);
+    assert_eq!(code, 0, "{err}");
+    let calls = std::fs::read_to_string(sim.home.path().join("calls.log")).unwrap();
+    let lines: Vec<&str> = calls.lines().collect();
+    assert_eq!(lines.len(), 2, "{calls}");
+    assert!(
+        lines[0].starts_with("ssh -o BatchMode=yes")
+            && lines[0].contains("-p 2222 -l ops 10.0.")
+            && lines[0].ends_with(" true"),
+        "{calls}"
+    );
+    let ip = lines[0].split_whitespace().rev().nth(1).unwrap();
+    assert_eq!(lines[1], format!("hook kh 320 {ip}"), "{calls}");
+}

@@ -102,6 +102,8 @@ pub struct Created {
     pub name: String,
     pub vmid: u32,
     pub node: String,
+    /// The cloud-init user, for the hooks' SSH.
+    pub user: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -778,6 +780,7 @@ fn create(
         name: d.name.clone(),
         vmid,
         node: node.clone(),
+        user: d.cloudinit.as_ref().and_then(|c| c.user.clone()),
     });
     match template {
         Some(t) => {
