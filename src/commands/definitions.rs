@@ -191,8 +191,8 @@ pub static PLAN: Command = Command {
                 "what apply would stage",
             ),
             ex(
-                "plan runbooks/guests.example.yaml | where change = set",
-                "only the key changes",
+                "plan runbooks/guests.example.yaml | where change = create",
+                "only the guests to create",
             ),
         ],
     },
@@ -285,6 +285,11 @@ async fn profile_run(ctx: &mut Ctx, call: Call) -> Result<Output> {
         "up" => {
             let plan = dplan::diff(&file, &live, &nodes, &ctx.config, &opts);
             refuse(&plan, &path.display().to_string())?;
+            if call.args.has_flag("dry-run") {
+                return Ok(Output::value(records(&plan))
+                    .with_columns(PLAN_COLUMNS)
+                    .with_empty("all of the profile's guests exist: nothing to create"));
+            }
             profile_up(ctx, &path, &name, &profile, plan).await
         }
         "down" => {
@@ -558,17 +563,18 @@ pub static PROFILE: Command = Command {
                 ArgKind::Text,
                 "down, rebuild: the profile's name, typed back",
             ),
+            Arg::switch("--dry-run", "up: show what it would create; change nothing"),
         ],
         action: None,
         fields: PLAN_COLUMNS,
         examples: &[
             ex(
-                "profile up lab-k8s --file runbooks/guests.example.yaml",
-                "create and start the profile's guests",
+                "profile up k8s --file runbooks/guests.example.yaml --dry-run",
+                "what up would create",
             ),
             ex(
-                "profile down lab-k8s --file runbooks/guests.example.yaml --yes lab-k8s",
-                "stage destroying them",
+                "profile down k8s --file runbooks/guests.example.yaml",
+                "refused: down needs --yes k8s",
             ),
         ],
     },
