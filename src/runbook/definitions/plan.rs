@@ -597,8 +597,10 @@ fn existing(d: &GuestDef, g: &LiveGuest, config: &Config, plan: &mut Plan) {
         .collect();
     let running = g.status == "running";
     if !changes.is_empty() {
-        let mut change = ConfigChange::default();
-        change.risk = policy::set_risk(&changes, &g.config);
+        let mut change = ConfigChange {
+            risk: policy::set_risk(&changes, &g.config),
+            ..ConfigChange::default()
+        };
         for (k, v) in &changes {
             let before = policy::config_text(&g.config, k).unwrap_or_default();
             let when = policy::effect(k, v, running, true, &g.config);
