@@ -314,6 +314,7 @@ async fn profile_run(ctx: &mut Ctx, call: Call) -> Result<Output> {
             refuse(&up, &path.display().to_string())?;
             let mut actions = down.actions;
             actions.extend(up.actions);
+            actions.extend(up.created.iter().map(start_action));
             super::actions::stage(ctx, actions)
         }
         other => Err(
@@ -321,6 +322,20 @@ async fn profile_run(ctx: &mut Ctx, call: Call) -> Result<Output> {
                 .hinted(format!("usage: {usage}")),
         ),
     }
+}
+
+/// Starting a guest the plan creates (after its creation: actions on one VMID run in order).
+fn start_action(c: &dplan::Created) -> Action {
+    Action::on(
+        Op::Start,
+        crate::staging::Target {
+            vmid: c.vmid,
+            node: c.node.clone(),
+            guest_kind: crate::api::GuestKind::Qemu,
+            name: c.name.clone(),
+        },
+        "stopped",
+    )
 }
 
 /// Creates the profile's missing guests at once (and starts them), rolls back what it created
@@ -333,18 +348,7 @@ async fn profile_up(
     plan: Plan,
 ) -> Result<Output> {
     let mut actions = plan.actions;
-    for c in &plan.created {
-        actions.push(Action::on(
-            Op::Start,
-            crate::staging::Target {
-                vmid: c.vmid,
-                node: c.node.clone(),
-                guest_kind: crate::api::GuestKind::Qemu,
-                name: c.name.clone(),
-            },
-            "stopped",
-        ));
-    }
+    actions.extend(plan.created.iter().map(start_action));
     if !actions.is_empty() {
         let ran = super::actions::run_now(ctx, actions).await;
         if let Some(failure) = ran.failure.clone() {

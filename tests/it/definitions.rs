@@ -224,6 +224,23 @@ fn a_cluster_profile_goes_up_and_down() {
     // Up again: the same VMIDs come back.
     run_audited(&sim, &format!("profile up kube --file {f}"), 0);
     assert!(state(&sim, |s| s.guests.contains_key(&311)));
+    // Rebuild: down then up in one plan; each clone waits for the destroy of its VMID.
+    run_audited(&sim, "set memory=3G kcp", 0);
+    let (out, _) = run_audited(
+        &sim,
+        &format!("profile rebuild kube --file {f} --yes kube"),
+        0,
+    );
+    assert!(out.contains("clone to kcp (310)"), "{out}");
+    run_audited(&sim, "commit", 0);
+    let (mem, running) = state(&sim, |s| {
+        (
+            s.guests[&310].config.get("memory").cloned(),
+            [310u32, 311].map(|v| s.guests[&v].is_running()),
+        )
+    });
+    assert_eq!(mem.as_deref(), Some("2048"), "rebuilt from the file");
+    assert_eq!(running, [true, true]);
 }
 
 #[test]
