@@ -36,14 +36,15 @@ fn file_arg(call: &Call, n: usize) -> PathBuf {
 }
 
 fn load(path: &Path) -> Result<DefinitionsFile> {
-    definitions::load(path).map_err(|e| {
-        let missing = matches!(e, crate::config::ConfigError::Read { .. });
-        let err = Error::from(e);
-        if missing {
-            err.hinted("runbooks/guests.example.yaml is a sample; runbooks/definitions.md describes the format")
-        } else {
-            err
-        }
+    definitions::load(path).map_err(|e| match e {
+        crate::config::ConfigError::Read { path, reason } => Error::not_found(format!(
+            "cannot read definitions file {}: {reason}",
+            path.display()
+        ))
+        .hinted(
+            "runbooks/guests.example.yaml is a sample; runbooks/definitions.md describes the format",
+        ),
+        other => Error::from(other),
     })
 }
 

@@ -273,3 +273,34 @@ fn hooks_run_once_each_new_guest_answers_ssh() {
     let ip = lines[0].split_whitespace().rev().nth(1).unwrap();
     assert_eq!(lines[1], format!("hook kh 320 {ip}"), "{calls}");
 }
+
+#[test]
+fn an_empty_vm_is_created_at_commit_and_a_missing_file_is_named() {
+    let sim = TestSim::demo();
+    let f = file(
+        &sim,
+        "g.yaml",
+        "scope: {vmids: 330}\nguests:\n  - name: blank\n    vmid: 330\n    node: pve2\n    resources: {cores: 1, memory: 1G}\n    disks: {scsi0: 8G}\n    network: {net0: {bridge: vmbr0}}\n",
+    );
+    run_audited(&sim, &format!("apply {f}; commit"), 0);
+    let cfg = state(&sim, |s| {
+        s.guests
+            .get(&330)
+            .map(|g| (g.node.clone(), g.config.clone()))
+    });
+    let (node, cfg) = cfg.expect("the empty VM exists after commit");
+    assert_eq!(node, "pve2");
+    assert_eq!(cfg.get("memory").map(String::as_str), Some("1024"));
+    assert!(
+        cfg.get("scsi0").is_some_and(|d| d.contains("size=8G")),
+        "{cfg:?}"
+    );
+    let (out, _) = run_audited(&sim, &format!("plan {f}"), 0);
+    assert!(out.contains("no changes"), "{out}");
+    let (code, _, err) = sim.run("plan nowhere.yaml");
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("cannot read definitions file nowhere.yaml"),
+        "{err}"
+    );
+}
