@@ -25,6 +25,7 @@ mod cluster_ops;
 mod console;
 pub(crate) mod contexts;
 mod dashboard;
+mod definitions;
 mod engine;
 mod export;
 mod guest_ip;
@@ -328,6 +329,10 @@ pub static COMMANDS: &[&Command] = &[
     &approvals::APPROVALS,
     &approvals::APPROVE,
     &approvals::REJECT,
+    // Declared guests: definitions files and cluster profiles (definitions.rs).
+    &definitions::PLAN,
+    &definitions::APPLY,
+    &definitions::PROFILE,
     // Raw API writes, pvesh-compatible (rawapi.rs; raw `set PATH` dispatches from actions::SET).
     &rawapi::CREATE,
     &rawapi::DELETE,

@@ -1,6 +1,8 @@
 //! Runbooks: `runbooks/*.md` files of parameters and steps of pvesh+ lines (the format is
 //! [`format`], documented in `runbooks/README.md`), found here, and run step by step by
-//! [`runner`] through the same language and executor as typed lines.
+//! [`runner`] through the same language and executor as typed lines. [`definitions`]: a guests
+//! file (`guests.yaml`) with its plan against the live cluster, and cluster profiles (named
+//! groups of its guests).
 //!
 //! Where they come from, later ones replacing earlier ones of the same name: the runbooks
 //! shipped in the binary, `runbooks/` of the current directory, then
@@ -10,6 +12,7 @@
 //! Must not: run commands itself (the runner is handed a [`runner::LineRunner`]), or touch the
 //! terminal.
 
+pub mod definitions;
 pub mod format;
 pub mod runner;
 

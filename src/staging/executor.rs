@@ -174,6 +174,10 @@ fn precheck_live(action: &Action, live: Option<&LiveGuest>) -> Option<String> {
     if !action.target.is_guest() {
         return None;
     }
+    // A creation's guest does not exist yet.
+    if matches!(action.op, Op::Create { .. }) {
+        return None;
+    }
     let Some(live) = live else {
         return Some("the guest no longer exists".into());
     };
@@ -447,11 +451,17 @@ impl Executor {
             .iter()
             .enumerate()
             .map(|(i, a)| {
-                if a.target.is_guest() {
+                let before = if a.target.is_guest() {
                     last_on.insert(a.target.vmid, i)
                 } else {
                     None
+                };
+                // The guest a clone makes: later actions on it wait for the clone.
+                // (after any earlier action on that VMID, such as the destroy of a rebuild).
+                if let Op::Clone { newid, .. } = &a.op {
+                    return before.max(last_on.insert(*newid, i));
                 }
+                before
             })
             .collect();
         let mut set = tokio::task::JoinSet::new();

@@ -15,6 +15,7 @@ mod common;
 mod console;
 mod contexts;
 mod dashboard;
+mod definitions;
 mod examples;
 mod executor;
 mod export;
