@@ -407,12 +407,15 @@ async fn profile_up(
             .map(|a| vec![a])
             .unwrap_or_default();
         rows.push(MachineRow {
+            cluster: None,
             name: g.name.clone(),
             vmid: g.vmid,
             node: g.node.clone(),
+            kind: g.kind.as_str().to_string(),
             status: g.status.clone(),
             cores: g.maxcpu,
             memory: g.maxmem,
+            disk: g.maxdisk,
             addresses,
             tags: g.tags.clone(),
         });
@@ -422,7 +425,11 @@ async fn profile_up(
         .unwrap_or(Path::new("."))
         .join(profile.machines.as_deref().unwrap_or("machines.md"));
     let title = format!("Cluster profile {name}");
-    std::fs::write(&out_path, definitions::machines_md(&title, &rows)).map_err(|e| {
+    let intro = format!(
+        "Written by pvesh+ after `profile up {name}`, from the live state of cluster {}.",
+        ctx.cluster
+    );
+    std::fs::write(&out_path, definitions::machines_md(&title, &intro, &rows)).map_err(|e| {
         Error::new(
             ErrorKind::Config,
             format!("cannot write {}: {e}", out_path.display()),

@@ -293,54 +293,30 @@ fn ansible(entries: &[Entry]) -> Json {
     Json::Object(doc)
 }
 
-/// A Markdown table cell: `|` escaped, no line breaks.
-fn md_cell(text: &str) -> String {
-    text.replace('|', "\\|").replace(['\n', '\r'], " ")
-}
-
-/// The machines.md document: a table of the guests, as they are now.
+/// The machines.md document of the guests, as they are now (one renderer with `profile up`'s).
 fn machines_md(cluster: &str, entries: &[Entry]) -> String {
-    let several = entries.iter().any(|e| e.cluster.is_some());
-    let mut out = String::from("# Machines\n\n");
-    if several {
-        out.push_str("Written by pvesh+ from the live state of several clusters.\n\n");
-        out.push_str("| cluster ");
+    let rows: Vec<crate::runbook::definitions::MachineRow> = entries
+        .iter()
+        .map(|e| crate::runbook::definitions::MachineRow {
+            cluster: e.cluster.clone(),
+            name: e.guest.name.clone(),
+            vmid: e.guest.vmid,
+            node: e.guest.node.clone(),
+            kind: e.guest.kind.as_str().to_string(),
+            status: e.guest.status.clone(),
+            cores: e.guest.maxcpu,
+            memory: e.guest.maxmem,
+            disk: e.guest.maxdisk,
+            addresses: e.address.iter().cloned().collect(),
+            tags: e.guest.tags.clone(),
+        })
+        .collect();
+    let intro = if rows.iter().any(|r| r.cluster.is_some()) {
+        "Written by pvesh+ from the live state of several clusters.".to_string()
     } else {
-        out.push_str(&format!(
-            "Written by pvesh+ from the live state of cluster {}.\n\n",
-            md_cell(cluster)
-        ));
-    }
-    out.push_str(
-        "| name | vmid | node | type | status | cores | memory | disk | address | tags |\n",
-    );
-    if several {
-        out.push_str("|---");
-    }
-    out.push_str("|---|---:|---|---|---|---:|---:|---:|---|---|\n");
-    for e in entries {
-        let g = &e.guest;
-        if let Some(c) = &e.cluster {
-            out.push_str(&format!("| {} ", md_cell(c)));
-        }
-        out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
-            md_cell(&g.name),
-            g.vmid,
-            md_cell(&g.node),
-            g.kind.as_str(),
-            md_cell(&g.status),
-            g.maxcpu,
-            Value::Size(g.maxmem).display(),
-            Value::Size(g.maxdisk).display(),
-            md_cell(e.address.as_deref().unwrap_or("")),
-            md_cell(&g.tags.join(", ")),
-        ));
-    }
-    if entries.is_empty() {
-        out.push_str("\n(no guests)\n");
-    }
-    out
+        format!("Written by pvesh+ from the live state of cluster {cluster}.")
+    };
+    crate::runbook::definitions::machines_md("Machines", &intro, &rows)
 }
 
 /// A string in HCL: quotes, backslashes and template sequences escaped.
@@ -498,10 +474,5 @@ mod tests {
     fn group_names_are_identifiers() {
         assert_eq!(group_name("tag", "k8s-prod.eu"), "tag_k8s_prod_eu");
         assert_eq!(group_name("node", "pve1"), "node_pve1");
-    }
-
-    #[test]
-    fn markdown_cells_cannot_break_the_table() {
-        assert_eq!(md_cell("a|b\nc"), "a\\|b c");
     }
 }

@@ -445,21 +445,20 @@ impl Executor {
         let mut outcomes: Vec<Option<ItemOutcome>> = vec![None; total];
         let mut started = vec![false; total];
         let mut node_load: HashMap<String, usize> = HashMap::new();
-        // For each action, the one before it on the same guest: they run in plan order.
+        // For each action, the ones it waits for: the one before it on the same guest (they
+        // run in plan order) and, for a clone, the one before it on the VMID it makes (the
+        // destroy of a rebuild). Later actions on that VMID wait for the clone.
         let mut last_on: HashMap<u32, usize> = HashMap::new();
-        let previous: Vec<Option<usize>> = actions
+        let previous: Vec<Vec<usize>> = actions
             .iter()
             .enumerate()
             .map(|(i, a)| {
-                let before = if a.target.is_guest() {
-                    last_on.insert(a.target.vmid, i)
-                } else {
-                    None
-                };
-                // The guest a clone makes: later actions on it wait for the clone.
-                // (after any earlier action on that VMID, such as the destroy of a rebuild).
+                let mut before: Vec<usize> = Vec::new();
+                if a.target.is_guest() {
+                    before.extend(last_on.insert(a.target.vmid, i));
+                }
                 if let Op::Clone { newid, .. } = &a.op {
-                    return before.max(last_on.insert(*newid, i));
+                    before.extend(last_on.insert(*newid, i));
                 }
                 before
             })
@@ -485,29 +484,24 @@ impl Executor {
                         continue;
                     }
                     let a = &actions[i];
-                    // The previous action on the same guest must have finished, and well.
-                    if let Some(j) = previous[i] {
-                        match &outcomes[j] {
-                            None => {
-                                i += 1;
-                                continue;
-                            }
-                            Some(o) if !o.outcome.is_done() => {
-                                started[i] = true;
-                                outcomes[i] = Some(ItemOutcome {
-                                    action: a.clone(),
-                                    outcome: Outcome::Skipped {
-                                        reason: "an earlier change to this guest did not happen"
-                                            .into(),
-                                    },
-                                    upid: None,
-                                    seconds: 0.0,
-                                });
-                                i += 1;
-                                continue;
-                            }
-                            Some(_) => {}
-                        }
+                    // The actions it waits for must have finished, and well.
+                    let waits = previous[i].iter().map(|&j| &outcomes[j]);
+                    if waits.clone().any(Option::is_none) {
+                        i += 1;
+                        continue;
+                    }
+                    if waits.flatten().any(|o| !o.outcome.is_done()) {
+                        started[i] = true;
+                        outcomes[i] = Some(ItemOutcome {
+                            action: a.clone(),
+                            outcome: Outcome::Skipped {
+                                reason: "an earlier change to this guest did not happen".into(),
+                            },
+                            upid: None,
+                            seconds: 0.0,
+                        });
+                        i += 1;
+                        continue;
                     }
                     let load = node_load.entry(a.target.node.clone()).or_default();
                     if *load >= per_node {
@@ -519,7 +513,7 @@ impl Executor {
                     // After an earlier action of this plan on the same guest, the snapshot of
                     // the cluster taken at the start (status, digest) is outdated by our own
                     // change: the check was made for the first action of the chain.
-                    let chained = previous[i].is_some();
+                    let chained = !previous[i].is_empty();
                     let mut action = a.clone();
                     if chained {
                         action.precondition.digest = None;

@@ -201,3 +201,72 @@ async fn the_background_timer_rolls_back_an_expired_window() {
         "restarted"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clone_onto_a_vmid_waits_for_the_destroy_of_that_vmid() {
+    let (handle, client) = connect().await;
+    // A stopped VM on pve1 to rebuild from the template in its place, as `profile rebuild` does.
+    let (victim, victim_node) = handle.with_state(|s| {
+        s.guests
+            .values()
+            .find(|g| !g.is_running() && !g.is_template() && g.vmid < 200)
+            .map(|g| (g.vmid, g.node.clone()))
+            .unwrap()
+    });
+    let template = |newid: u32| {
+        Action::new(
+            Op::Clone {
+                newid,
+                name: format!("rebuilt-{newid}"),
+                full: false,
+                target_node: None,
+                storage: None,
+                pool: None,
+            },
+            Target {
+                vmid: 9000,
+                node: "pve1".into(),
+                guest_kind: GuestKind::Qemu,
+                name: "debian-12-cloud".into(),
+            },
+            Precondition {
+                digest: None,
+                node: "pve1".into(),
+                status: "stopped".into(),
+            },
+        )
+    };
+    let destroy = Action::new(
+        Op::Destroy {
+            purge: true,
+            unreferenced_disks: false,
+        },
+        Target {
+            vmid: victim,
+            node: victim_node.clone(),
+            guest_kind: GuestKind::Qemu,
+            name: victim.to_string(),
+        },
+        Precondition {
+            digest: None,
+            node: victim_node,
+            status: "stopped".into(),
+        },
+    );
+    // The clone onto the victim's VMID comes after another clone of the same template: it
+    // must wait for both that clone (the template's chain) and the destroy (the VMID's).
+    let plan = vec![destroy, template(600), template(victim)];
+    let outcomes = run(&client, plan, opts(4, false)).await;
+    for o in &outcomes {
+        assert!(
+            o.outcome.is_done(),
+            "{}: {:?}",
+            o.action.summary(),
+            o.outcome
+        );
+    }
+    // Had the clone run before the destroy ended, PVE would have refused it ("config file
+    // already exists"), and the guest would not carry the clone's name.
+    let name = handle.with_state(|s| s.guests[&victim].name().to_string());
+    assert_eq!(name, format!("rebuilt-{victim}"));
+}

@@ -197,7 +197,7 @@ fn a_cluster_profile_goes_up_and_down() {
     );
     let md = std::fs::read_to_string(sim.home.path().join("machines.md")).unwrap();
     assert!(
-        md.contains("| kcp | 310 | pve1 | running | 2 | 2.0 GiB |"),
+        md.contains("| kcp | 310 | pve1 | qemu | running | 2 | 2.0 GiB |"),
         "{md}"
     );
     let (out, _) = run_audited(&sim, &format!("plan {f}"), 0);
