@@ -127,8 +127,9 @@ fn refuse(plan: &Plan, file: &str) -> Result<()> {
     Ok(())
 }
 
-async fn plan_run(ctx: &mut Ctx, call: Call) -> Result<Output> {
-    let path = file_arg(&call, 0);
+/// The file named first on the line, and its plan against the live cluster (`--prune` read).
+async fn file_plan(ctx: &mut Ctx, call: &Call) -> Result<(PathBuf, dplan::Plan)> {
+    let path = file_arg(call, 0);
     let file = load(&path)?;
     let (live, nodes) = live(ctx, &file).await?;
     let opts = Options {
@@ -136,6 +137,11 @@ async fn plan_run(ctx: &mut Ctx, call: Call) -> Result<Output> {
         only: None,
     };
     let plan = dplan::diff(&file, &live, &nodes, &ctx.config, &opts);
+    Ok((path, plan))
+}
+
+async fn plan_run(ctx: &mut Ctx, call: Call) -> Result<Output> {
+    let (_, plan) = file_plan(ctx, &call).await?;
     if !plan.conflicts().is_empty() || !plan.refusals().is_empty() {
         ctx.note(&format!(
             "{} conflict(s), {} refused: `apply` refuses this file until they are fixed",
@@ -149,14 +155,7 @@ async fn plan_run(ctx: &mut Ctx, call: Call) -> Result<Output> {
 }
 
 async fn apply_run(ctx: &mut Ctx, call: Call) -> Result<Output> {
-    let path = file_arg(&call, 0);
-    let file = load(&path)?;
-    let (live, nodes) = live(ctx, &file).await?;
-    let opts = Options {
-        prune: call.args.has_flag("prune"),
-        only: None,
-    };
-    let plan = dplan::diff(&file, &live, &nodes, &ctx.config, &opts);
+    let (path, plan) = file_plan(ctx, &call).await?;
     refuse(&plan, &path.display().to_string())?;
     if plan.actions.is_empty() {
         return Ok(Output::value(Value::List(Vec::new()))
