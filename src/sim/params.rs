@@ -418,6 +418,16 @@ fn check_named_format(fmt: &str, v: &str) -> Result<(), String> {
         "pve-userid" if !ok(r"^[^\s:/]+@[A-Za-z][A-Za-z0-9.\-_]+$") => {
             Err(format!("value '{v}' does not look like a valid user name"))
         }
+        "pve-roleid" if !ok(r"^[A-Za-z0-9.\-_]+$") => {
+            Err(format!("role name '{v}' contains invalid characters"))
+        }
+        "pve-priv-list" => match v
+            .split([',', ';', ' '])
+            .find(|p| !p.is_empty() && !super::perms::is_privilege(p))
+        {
+            Some(bad) => Err(format!("invalid privilege '{bad}'")),
+            None => Ok(()),
+        },
         "dns-name"
             if !ok(
                 r"^(?i:[a-z0-9]([a-z0-9\-]*[a-z0-9])?)(\.(?i:[a-z0-9]([a-z0-9\-]*[a-z0-9])?))*$",

@@ -4,7 +4,7 @@
 //! The privilege lists follow PVE 9's built-in roles; `root@pam` always has every privilege.
 //! This module decides "may user U do P on path X"; it does not know about HTTP.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Every privilege PVE 9 knows (used for Administrator and `root@pam`).
 pub const ALL_PRIVS: &[&str] = &[
@@ -175,8 +175,27 @@ pub const ROLES: &[(&str, &[&str])] = &[
     ),
 ];
 
-pub fn role_privs(role: &str) -> Option<&'static [&'static str]> {
-    ROLES.iter().find(|(n, _)| *n == role).map(|(_, p)| *p)
+/// The roles made with `POST /access/roles`: name and privileges.
+pub type Roles = BTreeMap<String, BTreeSet<String>>;
+
+/// Whether `name` is one of PVE 9's privileges.
+pub fn is_privilege(name: &str) -> bool {
+    ALL_PRIVS.contains(&name)
+}
+
+/// Whether `role` is a built-in role (PVE: "special", it cannot be changed or deleted).
+pub fn is_builtin(role: &str) -> bool {
+    ROLES.iter().any(|(n, _)| *n == role)
+}
+
+/// The privileges of `role`: a built-in one, or one of `custom`.
+pub fn role_privs<'a>(custom: &'a Roles, role: &str) -> Option<Vec<&'a str>> {
+    if let Some((_, privs)) = ROLES.iter().find(|(n, _)| *n == role) {
+        return Some(privs.to_vec());
+    }
+    custom
+        .get(role)
+        .map(|privs| privs.iter().map(String::as_str).collect())
 }
 
 /// One ACL entry: `ugid` is a userid or a token id (`user@realm!name`).
@@ -189,11 +208,17 @@ pub struct AclEntry {
     pub is_token: bool,
 }
 
-/// The privileges `ugid` has on `path`: the most specific ACL level that names the user wins,
-/// and entries on a parent path count only when they propagate.
-pub fn privileges(acl: &[AclEntry], ugid: &str, path: &str) -> BTreeSet<&'static str> {
+/// The privileges `ugid` has on `path`, each with whether it propagates below `path`: the most
+/// specific ACL level that names the user wins, and entries on a parent path count only when
+/// they propagate.
+pub fn privileges<'a>(
+    acl: &[AclEntry],
+    roles: &'a Roles,
+    ugid: &str,
+    path: &str,
+) -> BTreeMap<&'a str, bool> {
     if ugid == "root@pam" {
-        return ALL_PRIVS.iter().copied().collect();
+        return ALL_PRIVS.iter().map(|p| (*p, true)).collect();
     }
     let mut levels = vec!["/".to_string()];
     let mut acc = String::new();
@@ -202,7 +227,7 @@ pub fn privileges(acl: &[AclEntry], ugid: &str, path: &str) -> BTreeSet<&'static
         acc.push_str(seg);
         levels.push(acc.clone());
     }
-    let mut result = BTreeSet::new();
+    let mut result = BTreeMap::new();
     for (i, level) in levels.iter().enumerate() {
         let exact = i + 1 == levels.len();
         let here: Vec<&AclEntry> = acl
@@ -210,37 +235,56 @@ pub fn privileges(acl: &[AclEntry], ugid: &str, path: &str) -> BTreeSet<&'static
             .filter(|e| e.ugid == ugid && &e.path == level && (exact || e.propagate))
             .collect();
         if !here.is_empty() {
-            result = here
-                .iter()
-                .filter_map(|e| role_privs(&e.role))
-                .flat_map(|p| p.iter().copied())
-                .collect();
+            result = BTreeMap::new();
+            for e in here {
+                for p in role_privs(roles, &e.role).unwrap_or_default() {
+                    let propagates = result.get(p).copied().unwrap_or(false) || e.propagate;
+                    result.insert(p, propagates);
+                }
+            }
         }
     }
     result
 }
 
+/// What `ugid` (a userid, or a privilege-separated token id) holds on `path`: for a token, what
+/// both it and its user hold.
+pub fn effective<'a>(
+    acl: &[AclEntry],
+    roles: &'a Roles,
+    ugid: &str,
+    path: &str,
+) -> BTreeMap<&'a str, bool> {
+    match ugid.split_once('!') {
+        Some((user, _)) => {
+            let of_user = privileges(acl, roles, user, path);
+            privileges(acl, roles, ugid, path)
+                .into_iter()
+                .filter(|(p, _)| of_user.contains_key(p))
+                .collect()
+        }
+        None => privileges(acl, roles, ugid, path),
+    }
+}
+
 /// Whether `ugid` (a userid, or a privilege-separated token id) holds `privs` on `path` (all of
 /// them, or any one when `any`).
-pub fn has(acl: &[AclEntry], ugid: &str, path: &str, privs: &[&str], any: bool) -> bool {
+pub fn has(
+    acl: &[AclEntry],
+    roles: &Roles,
+    ugid: &str,
+    path: &str,
+    privs: &[&str],
+    any: bool,
+) -> bool {
     if ugid == "root@pam" {
         return true;
     }
-    // A token with privilege separation holds what both it and its user hold.
-    let held = match ugid.split_once('!') {
-        Some((user, _)) => {
-            let of_user = privileges(acl, user, path);
-            privileges(acl, ugid, path)
-                .intersection(&of_user)
-                .copied()
-                .collect()
-        }
-        None => privileges(acl, ugid, path),
-    };
+    let held = effective(acl, roles, ugid, path);
     if any {
-        privs.iter().any(|p| held.contains(p))
+        privs.iter().any(|p| held.contains_key(p))
     } else {
-        privs.iter().all(|p| held.contains(p))
+        privs.iter().all(|p| held.contains_key(p))
     }
 }
 
@@ -283,7 +327,7 @@ mod tests {
         ];
         for (user, path, privilege, want) in cases {
             assert_eq!(
-                has(&acl, user, path, &[privilege], false),
+                has(&acl, &Roles::new(), user, path, &[privilege], false),
                 want,
                 "{user} {path} {privilege}"
             );

@@ -323,7 +323,14 @@ impl Server {
         }
         if let Perm::Privs { path, privs, any } = route.perm {
             let path = substitute(path, &params);
-            if !super::perms::has(&shared.state.acl, &auth.perm_id, &path, privs, any) {
+            if !super::perms::has(
+                &shared.state.acl,
+                &shared.state.roles,
+                &auth.perm_id,
+                &path,
+                privs,
+                any,
+            ) {
                 let detail = format!("{path}, {}", privs.join(if any { "|" } else { ", " }));
                 return (template, Outcome::Err(ApiError::perm(Some(detail)), false));
             }

@@ -417,6 +417,8 @@ pub struct State {
     pub pools: BTreeMap<String, Pool>,
     pub users: BTreeMap<String, User>,
     pub acl: Vec<AclEntry>,
+    /// The roles made through the API (the built-in ones are [`super::perms::ROLES`]).
+    pub roles: super::perms::Roles,
     pub groups: Vec<Group>,
     pub networks: Vec<NetIface>,
     pub ha_resources: Vec<HaResource>,

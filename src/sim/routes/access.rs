@@ -1,6 +1,8 @@
 //! `/access` routes: tickets (password, renewal, TOTP second factor), realms, users, API tokens,
 //! roles, ACLs, and `/version` (FACTS §3).
 
+use std::collections::BTreeSet;
+
 use serde_json::{Map, Value, json};
 
 use super::{ApiError, Ctx, Perm, Reply, Route, TOKENID, USERID, index, route};
@@ -11,6 +13,14 @@ use crate::sim::state::ApiToken;
 
 const SELF_OR_MODIFY: Perm =
     Perm::Custom(r#"["or",["userid-param","self"],["userid-group",["User.Modify"]]]"#);
+
+const SYS_MODIFY_ACCESS: Perm = Perm::Privs {
+    path: "/access",
+    privs: &["Sys.Modify"],
+    any: false,
+};
+const ROLEID: &str = "roleid:string fmt=pve-roleid";
+const PRIVS: &str = "privs?:string fmt=pve-priv-list";
 
 pub fn routes() -> Vec<Route> {
     vec![
@@ -23,6 +33,15 @@ pub fn routes() -> Vec<Route> {
         ], create_ticket).protected().no_token().desc("Create or verify authentication ticket."),
         route("GET", "/access/domains", "index", "array", Perm::World, &[], domains).desc("Authentication domain index."),
         route("GET", "/access/users", "index", "array", Perm::All, &["enabled?:boolean", "full?:boolean"], users).protected().desc("User index."),
+        route("POST", "/access/users", "create_user", "null",
+            Perm::Custom(r#"["and",["userid-param","Realm.AllocateUser"],["userid-group",["User.Modify"],"groups_param","create"]]"#),
+            &[USERID, "comment?:string maxlen=2048", "email?:string maxlen=254", "enable?:boolean",
+              "expire?:integer min=0", "firstname?:string maxlen=1024", "lastname?:string maxlen=1024",
+              "groups?:string", "keys?:string", "password?:string minlen=8 maxlen=64"],
+            create_user).protected().desc("Create new user."),
+        route("DELETE", "/access/users/{userid}", "delete_user", "null",
+            Perm::Custom(r#"["and",["userid-param","Realm.AllocateUser"],["userid-group",["User.Modify"]]]"#),
+            &[USERID], delete_user).protected().desc("Delete user."),
         route("GET", "/access/users/{userid}", "read_user", "object", Perm::Custom(r#"["userid-group",["User.Modify","Sys.Audit"]]"#), &[USERID], read_user).desc("Get user configuration."),
         route("GET", "/access/users/{userid}/token", "token_index", "array", SELF_OR_MODIFY, &[USERID], token_index).desc("Get user API tokens."),
         route("GET", "/access/users/{userid}/token/{tokenid}", "read_token", "object", SELF_OR_MODIFY, &[USERID, TOKENID], read_token).desc("Get specific API token information."),
@@ -36,6 +55,13 @@ pub fn routes() -> Vec<Route> {
             change_password).protected().no_token().desc("Change user password."),
         route("GET", "/access/groups", "index", "array", Perm::All, &[], groups).desc("Group index."),
         route("GET", "/access/roles", "index", "array", Perm::All, &[], roles).desc("Role index."),
+        route("POST", "/access/roles", "create_role", "null", SYS_MODIFY_ACCESS, &[ROLEID, PRIVS], create_role).protected().desc("Create new role."),
+        route("GET", "/access/roles/{roleid}", "read_role", "object", Perm::All, &[ROLEID], read_role).desc("Get role configuration."),
+        route("PUT", "/access/roles/{roleid}", "update_role", "null", SYS_MODIFY_ACCESS, &[ROLEID, PRIVS, "append?:boolean"], update_role).protected().desc("Update an existing role."),
+        route("DELETE", "/access/roles/{roleid}", "delete_role", "null", SYS_MODIFY_ACCESS, &[ROLEID], delete_role).protected().desc("Delete role."),
+        route("GET", "/access/permissions", "permissions", "object", Perm::All, &[
+            "path?:string", r"userid?:string pattern=^[^\s:/]+@[A-Za-z][A-Za-z0-9.\-_]+(![A-Za-z][A-Za-z0-9.\-_]+)?$",
+        ], permissions).desc("Retrieve effective permissions of given user/token."),
         route("GET", "/access/acl", "read_acl", "array", Perm::All, &[], read_acl).desc("Get Access Control List (ACLs)."),
         route("PUT", "/access/acl", "update_acl", "null", Perm::Custom(r#"["perm-modify","{path}"]"#), &[
             "path:string", "roles:string fmt=pve-roleid-list", "users?:string fmt=pve-userid-list",
@@ -124,11 +150,11 @@ fn full_ticket(c: &Ctx, username: &str) -> Value {
         ("sdn", "/sdn", "SDN."),
     ];
     for (name, path, prefix) in groups {
-        let held = perms::privileges(&c.state.acl, username, path);
+        let held = perms::privileges(&c.state.acl, &c.state.roles, username, path);
         let m: Map<String, Value> = held
             .into_iter()
-            .filter(|p| p.starts_with(prefix))
-            .map(|p| (p.to_string(), json!(1)))
+            .filter(|(p, _)| p.starts_with(prefix))
+            .map(|(p, _)| (p.to_string(), json!(1)))
             .collect();
         cap.insert(name.to_string(), Value::Object(m));
     }
@@ -254,9 +280,7 @@ fn generate_token(c: &mut Ctx) -> Result<Reply, ApiError> {
         .get_mut(&userid)
         .ok_or_else(|| ApiError::fail(format!("no such user ('{userid}')")))?;
     if user.tokens.iter().any(|t| t.id == tokenid) {
-        return Err(ApiError::fail(format!(
-            "Token '{tokenid}' for user '{userid}' already exists."
-        )));
+        return Err(ApiError::param("tokenid", "Token already exists."));
     }
     // Secrets are real random values (not from the seed): they are credentials.
     let value = crate::sim::tasks::uuid_like(rand::random(), rand::random());
@@ -315,12 +339,208 @@ fn groups(c: &mut Ctx) -> Result<Reply, ApiError> {
     Ok(Reply::data(Value::Array(rows)))
 }
 
-fn roles(_c: &mut Ctx) -> Result<Reply, ApiError> {
-    let rows: Vec<Value> = ROLES
+fn roles(c: &mut Ctx) -> Result<Reply, ApiError> {
+    let mut rows: Vec<Value> = ROLES
         .iter()
         .map(|(name, privs)| json!({ "roleid": name, "privs": privs.join(","), "special": 1 }))
         .collect();
+    rows.extend(c.state.roles.iter().map(|(name, privs)| {
+        let privs: Vec<&str> = privs.iter().map(String::as_str).collect();
+        json!({ "roleid": name, "privs": privs.join(","), "special": 0 })
+    }));
     Ok(Reply::data(Value::Array(rows)))
+}
+
+/// The privileges of a `privs` parameter (checked against PVE's list by its format).
+fn privs_param(c: &Ctx) -> BTreeSet<String> {
+    c.str("privs")
+        .unwrap_or("")
+        .split([',', ';', ' '])
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// `POST /access/roles` (pve-access-control `API2/Role.pm`): not in the PVE namespace, not
+/// taken.
+fn create_role(c: &mut Ctx) -> Result<Reply, ApiError> {
+    let role = c.req("roleid")?.to_string();
+    if role.to_ascii_lowercase().starts_with("pve") {
+        return Err(ApiError::param(
+            "roleid",
+            "cannot use role ID starting with the (case-insensitive) 'PVE' namespace",
+        ));
+    }
+    if perms::role_privs(&c.state.roles, &role).is_some() {
+        return Err(ApiError::fail(format!(
+            "create role failed: role '{role}' already exists"
+        )));
+    }
+    let privs = privs_param(c);
+    c.state.roles.insert(role, privs);
+    Ok(Reply::null())
+}
+
+fn read_role(c: &mut Ctx) -> Result<Reply, ApiError> {
+    let role = c.req("roleid")?;
+    let privs = perms::role_privs(&c.state.roles, role)
+        .ok_or_else(|| ApiError::fail(format!("role '{role}' does not exist")))?;
+    let m: Map<String, Value> = privs.iter().map(|p| (p.to_string(), json!(1))).collect();
+    Ok(Reply::data(Value::Object(m)))
+}
+
+fn update_role(c: &mut Ctx) -> Result<Reply, ApiError> {
+    let role = c.req("roleid")?.to_string();
+    if perms::is_builtin(&role) {
+        return Err(ApiError::fail(format!(
+            "auto-generated role '{role}' cannot be modified"
+        )));
+    }
+    let append = c.flag("append");
+    let privs = privs_param(c);
+    let Some(held) = c.state.roles.get_mut(&role) else {
+        return Err(ApiError::fail(format!(
+            "update role failed: role '{role}' does not exist"
+        )));
+    };
+    if !append {
+        held.clear();
+    }
+    held.extend(privs);
+    Ok(Reply::null())
+}
+
+fn delete_role(c: &mut Ctx) -> Result<Reply, ApiError> {
+    let role = c.req("roleid")?.to_string();
+    if perms::is_builtin(&role) {
+        return Err(ApiError::fail(format!(
+            "auto-generated role '{role}' cannot be deleted"
+        )));
+    }
+    if c.state.roles.remove(&role).is_none() {
+        return Err(ApiError::fail(format!(
+            "delete role failed: role '{role}' does not exist"
+        )));
+    }
+    Ok(Reply::null())
+}
+
+/// `Realm.AllocateUser` on the user's realm and `User.Modify` on `/access/groups`.
+fn may_allocate_user(c: &Ctx, userid: &str) -> Result<(), ApiError> {
+    let realm = userid.rsplit('@').next().unwrap_or("");
+    c.check(
+        &format!("/access/realm/{realm}"),
+        &["Realm.AllocateUser"],
+        false,
+    )?;
+    c.check("/access/groups", &["User.Modify"], false)
+}
+
+/// `POST /access/users` (`API2/User.pm`): a new user of a known realm.
+fn create_user(c: &mut Ctx) -> Result<Reply, ApiError> {
+    let userid = c.req("userid")?.to_string();
+    may_allocate_user(c, &userid)?;
+    let realm = userid.rsplit('@').next().unwrap_or("");
+    if !matches!(realm, "pam" | "pve") {
+        return Err(ApiError::fail(format!(
+            "create user failed: domain '{realm}' does not exist"
+        )));
+    }
+    if c.state.users.contains_key(&userid) {
+        return Err(ApiError::fail(format!(
+            "create user failed: user '{userid}' already exists"
+        )));
+    }
+    if let Some(groups) = c.str("groups").filter(|g| !g.is_empty()) {
+        for g in groups.split([',', ';', ' ']).filter(|g| !g.is_empty()) {
+            if !c.state.groups.iter().any(|x| x.groupid == g) {
+                return Err(ApiError::fail(format!(
+                    "create user failed: no such group '{g}'"
+                )));
+            }
+        }
+    }
+    let user = crate::sim::state::User {
+        userid: userid.clone(),
+        password: c.str("password").map(Secret::new),
+        totp: None,
+        enable: c.str("enable").is_none_or(|v| v == "1"),
+        comment: c.str("comment").unwrap_or("").to_string(),
+        email: c.str("email").unwrap_or("").to_string(),
+        tokens: Vec::new(),
+    };
+    c.state.users.insert(userid, user);
+    Ok(Reply::null())
+}
+
+fn delete_user(c: &mut Ctx) -> Result<Reply, ApiError> {
+    let userid = c.req("userid")?.to_string();
+    may_allocate_user(c, &userid)?;
+    if c.state.users.remove(&userid).is_none() {
+        return Err(ApiError::fail(format!(
+            "delete user failed: no such user ('{userid}')"
+        )));
+    }
+    let token_prefix = format!("{userid}!");
+    c.state
+        .acl
+        .retain(|e| e.ugid != userid && !e.ugid.starts_with(&token_prefix));
+    Ok(Reply::null())
+}
+
+/// `GET /access/permissions`: `{path: {privilege: propagate}}` for the caller (or a user or
+/// token it may see: its own tokens, anyone's with `Sys.Audit` on `/access`), over the paths
+/// PVE lists (the top levels and every ACL path), or only `path`.
+fn permissions(c: &mut Ctx) -> Result<Reply, ApiError> {
+    let me = c.auth_id.clone();
+    let who = c.str("userid").unwrap_or(&me).to_string();
+    let own = who == me || who.split_once('!').is_some_and(|(u, _)| u == c.user);
+    if !own && !c.can("/access", &["Sys.Audit"]) {
+        return Err(ApiError::perm(Some("/access, Sys.Audit".into())));
+    }
+    // A token without privilege separation holds what its user holds.
+    let subject = match who.split_once('!') {
+        Some((user, name))
+            if c.state
+                .users
+                .get(user)
+                .and_then(|u| u.tokens.iter().find(|t| t.id == name))
+                .is_some_and(|t| !t.privsep) =>
+        {
+            user.to_string()
+        }
+        _ => who.clone(),
+    };
+    let paths: BTreeSet<String> = match c.str("path") {
+        Some(p) => [p.to_string()].into(),
+        None => [
+            "/",
+            "/access",
+            "/access/groups",
+            "/nodes",
+            "/pool",
+            "/sdn",
+            "/storage",
+            "/vms",
+        ]
+        .iter()
+        .map(|p| p.to_string())
+        .chain(c.state.acl.iter().map(|e| e.path.clone()))
+        .collect(),
+    };
+    let mut out = Map::new();
+    for path in paths {
+        let held = perms::effective(&c.state.acl, &c.state.roles, &subject, &path);
+        if held.is_empty() {
+            continue;
+        }
+        let m: Map<String, Value> = held
+            .into_iter()
+            .map(|(p, propagate)| (p.to_string(), json!(u8::from(propagate))))
+            .collect();
+        out.insert(path, Value::Object(m));
+    }
+    Ok(Reply::data(Value::Object(out)))
 }
 
 fn read_acl(c: &mut Ctx) -> Result<Reply, ApiError> {
@@ -344,7 +564,7 @@ fn update_acl(c: &mut Ctx) -> Result<Reply, ApiError> {
         .map(str::to_string)
         .collect();
     for r in &roles {
-        if perms::role_privs(r).is_none() {
+        if perms::role_privs(&c.state.roles, r).is_none() {
             return Err(ApiError::fail(format!("role '{r}' does not exist")));
         }
     }

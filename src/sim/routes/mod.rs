@@ -370,7 +370,14 @@ impl Ctx<'_> {
 
     /// Checks `privs` on `path` for the caller; 403 with PVE's detail otherwise.
     pub fn check(&self, path: &str, privs: &[&str], any: bool) -> Result<(), ApiError> {
-        if super::perms::has(&self.state.acl, &self.perm_id, path, privs, any) {
+        if super::perms::has(
+            &self.state.acl,
+            &self.state.roles,
+            &self.perm_id,
+            path,
+            privs,
+            any,
+        ) {
             Ok(())
         } else {
             Err(ApiError::perm(Some(format!(
@@ -381,7 +388,14 @@ impl Ctx<'_> {
     }
 
     pub fn can(&self, path: &str, privs: &[&str]) -> bool {
-        super::perms::has(&self.state.acl, &self.perm_id, path, privs, true)
+        super::perms::has(
+            &self.state.acl,
+            &self.state.roles,
+            &self.perm_id,
+            path,
+            privs,
+            true,
+        )
     }
 
     /// Starts a task on the request's node and returns its UPID as the reply.
