@@ -37,6 +37,7 @@ mod new;
 mod pending;
 mod propstring;
 mod rawapi;
+mod rbac;
 mod read;
 mod reads;
 mod records;
@@ -51,6 +52,7 @@ pub use approvals::plan_text as approval_plan_text;
 pub use dashboard::{Live, numbers as dashboard_numbers};
 pub use engine::{Output, run_line};
 pub use pending::{check_confirm_window, finish_run, restore_notice};
+pub use rbac::{FEATURES as RBAC_FEATURES, Feature};
 pub use read::{GUEST_FIELDS, guest_record};
 
 use crate::error::Result;
@@ -353,6 +355,7 @@ pub static COMMANDS: &[&Command] = &[
     &session::USE,
     &session::CONTEXT,
     &session::WHOAMI,
+    &rbac::RBAC,
     &session::REFRESH,
     &session::CD,
     &session::PWD,

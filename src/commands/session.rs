@@ -115,16 +115,32 @@ pub static WHOAMI: Command = Command {
     sig: Signature {
         name: "whoami",
         category: Category::Session,
-        about: "The same as `context`.",
-        args: &[],
+        about: "The same as `context`; `whoami --privs` lists the session's effective privileges (GET /access/permissions) and which pvesh+ features they allow.",
+        args: &[Arg::switch(
+            "--privs",
+            "the privileges held, and the features they allow",
+        )],
         action: None,
         fields: CONTEXT_FIELDS,
-        examples: &[Example {
-            line: "whoami",
-            about: "the session's user and context",
-        }],
+        examples: &[
+            Example {
+                line: "whoami",
+                about: "the session's user and context",
+            },
+            Example {
+                line: "whoami --privs",
+                about: "what this user or token may do",
+            },
+        ],
     },
-    run: |ctx, _call| Box::pin(async move { Ok(Output::value(context_record(ctx))) }),
+    run: |ctx, call| {
+        Box::pin(async move {
+            if call.args.has_flag("privs") {
+                return super::rbac::privileges(ctx).await;
+            }
+            Ok(Output::value(context_record(ctx)))
+        })
+    },
 };
 
 const CONTEXT_FIELDS: &[&str] = &[

@@ -23,7 +23,7 @@ pub enum SecretSource {
     Env(String),
     /// A file; a trailing newline is dropped.
     File(PathBuf),
-    /// A shell command (`sh -c`); its stdout, trimmed, is the secret.
+    /// A shell command (`sh -c`); the first line of its stdout, trimmed, is the secret.
     Command(String),
     /// The value itself, written in the config file.
     Literal(Secret),
@@ -136,7 +136,13 @@ fn run(command: &str) -> Result<Secret, String> {
     }
     let text = String::from_utf8(output.stdout)
         .map_err(|_| format!("{what} printed something that is not UTF-8"))?;
-    Ok(Secret::new(text.trim()))
+    // The first line, as `pass show` keeps it: more lines (`login: ...`) may follow.
+    let first = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    Ok(Secret::new(first))
 }
 
 #[cfg(unix)]
@@ -252,6 +258,10 @@ mod tests {
             (SecretSource::Env("TOKEN".into()), "from-env"),
             (SecretSource::File(file.clone()), "from-file"),
             (SecretSource::Command("echo s3cret".into()), "s3cret"),
+            (
+                SecretSource::Command("printf '\\n s3cret \\ntoken_id: a@pve!x\\n'".into()),
+                "s3cret",
+            ),
             (SecretSource::Literal(Secret::new("lit")), "lit"),
         ];
         for (source, want) in cases {

@@ -71,8 +71,10 @@ impl Tool {
 }
 
 /// Commands that are neither tools nor allowed in `run`: live screens and terminals, a wait on
-/// the network, ssh to a node, and a file of the machine the server runs on.
+/// the network, ssh to a node, a file of the machine the server runs on, and the making of
+/// credentials (`rbac bootstrap`).
 const NEVER: &[&str] = &[
+    "rbac",
     "dashboard",
     "wait-ssh",
     "console",

@@ -27,6 +27,7 @@ mod mcp;
 mod policy;
 mod pty;
 mod rawapi;
+mod rbac;
 mod reads;
 mod render;
 mod runbooks;

@@ -426,3 +426,33 @@ async fn responses_match_the_schema_returns() {
         problems.join("\n")
     );
 }
+
+/// The privileges `rbac bootstrap` puts in its role are PVE 9's (the properties of a role in
+/// the schema), and so are the simulator's.
+#[test]
+fn rbac_privileges_are_pve_9s() {
+    let Some(schema) = schema() else { return };
+    let mut idx = HashMap::new();
+    index(&schema, &mut idx);
+    let role = &idx[&("/access/roles/{roleid}".to_string(), "GET".to_string())];
+    let known: Vec<&String> = role["returns"]["properties"]
+        .as_object()
+        .expect("a role's privileges")
+        .keys()
+        .collect();
+    assert!(known.len() > 40, "{known:?}");
+    for f in pvesh_plus::commands::RBAC_FEATURES {
+        for p in f.privs {
+            assert!(
+                known.iter().any(|k| k == p),
+                "{}: {p} is not a PVE 9 privilege",
+                f.name
+            );
+        }
+    }
+    let ours = pvesh_plus::sim::ROLES[0].1;
+    for k in &known {
+        assert!(ours.contains(&k.as_str()), "the simulator lacks {k}");
+    }
+    assert_eq!(ours.len(), known.len());
+}
