@@ -311,6 +311,8 @@ fn interop_requests_pass_the_schema_proxy() {
         "ls | where tags has ci | stop",
         "commit",
         "new proxy-vm-TOKEN --template debian-12-cloud --cores 1 --memory 1G --disk 8G",
+        "rbac bootstrap --token proxy-TOKEN --show-secret",
+        "whoami --privs",
     ];
     let home = tempfile::tempdir().unwrap();
     for token in [false, true] {
