@@ -618,27 +618,24 @@ fn render(out: Outcome) -> Response<Full<Bytes>> {
             r
         }
         Outcome::Ok(reply) => {
-            let text = match reply.raw {
-                Some(raw) => {
-                    // Sized once: this answer can be megabytes.
-                    let mut text = String::with_capacity(raw.len() + 40);
-                    text.push_str("{\"data\":");
-                    text.push_str(&raw);
+            let body: Bytes = match reply.raw {
+                Some(mut raw) => {
+                    // Closed in place: this answer can be megabytes.
                     if let Some(t) = reply.total {
-                        text.push_str(&format!(",\"total\":{t}"));
+                        raw.extend_from_slice(format!(",\"total\":{t}").as_bytes());
                     }
-                    text.push('}');
-                    text
+                    raw.push(b'}');
+                    Bytes::from(raw)
                 }
                 None => {
                     let mut body = json!({ "data": reply.data });
                     if let (Some(total), Some(o)) = (reply.total, body.as_object_mut()) {
                         o.insert("total".into(), json!(total));
                     }
-                    body.to_string()
+                    Bytes::from(body.to_string())
                 }
             };
-            let mut r = Response::new(Full::new(Bytes::from(text)));
+            let mut r = Response::new(Full::new(body));
             r.headers_mut().insert("content-type", json_type);
             r
         }

@@ -547,25 +547,17 @@ impl State {
     /// key at a time), for a big cluster's answer.
     pub fn guest_row<'a>(&self, g: &'a Guest, now: i64) -> GuestRow<'a> {
         let running = g.is_running();
-        let (mut name, mut hostname, mut template, mut tags, mut lock) =
-            (None, None, false, None, None);
-        let (mut cores, mut sockets, mut memory, mut maxdisk) = (None, None, None, None);
-        for (k, v) in &g.config {
-            match k.as_str() {
-                "name" => name = Some(v.as_str()),
-                "hostname" => hostname = Some(v.as_str()),
-                "template" => template = v == "1",
-                "tags" => tags = Some(v.as_str()),
-                "lock" => lock = Some(v.as_str()),
-                "cores" => cores = Some(v.as_str()),
-                "sockets" => sockets = Some(v.as_str()),
-                "memory" => memory = Some(v.as_str()),
-                key if maxdisk.is_none() && is_disk_key(key) && !v.contains("media=cdrom") => {
-                    maxdisk = disk_size(v);
-                }
-                _ => {}
-            }
-        }
+        // Looked up by key (a config has a few dozen): this runs for every guest of every
+        // `/cluster/resources` answer.
+        let get = |k: &str| g.config.get(k).map(String::as_str);
+        let (name, hostname, tags, lock) = (get("name"), get("hostname"), get("tags"), get("lock"));
+        let template = get("template") == Some("1");
+        let (cores, sockets, memory) = (get("cores"), get("sockets"), get("memory"));
+        let maxdisk = g
+            .config
+            .iter()
+            .find(|(k, v)| is_disk_key(k) && !v.contains("media=cdrom"))
+            .and_then(|(_, v)| disk_size(v));
         let count = |v: Option<&str>| v.and_then(|v| v.parse::<u64>().ok()).unwrap_or(1);
         let mib: u64 = memory
             .and_then(|v| v.trim_start_matches("current=").parse().ok())

@@ -237,9 +237,10 @@ pub fn children_of(template: &str) -> Vec<&'static str> {
 pub struct Reply {
     pub data: Value,
     pub total: Option<usize>,
-    /// `data` already serialized (for large answers such as `/cluster/resources`); when set it
-    /// is sent instead of `data`.
-    pub raw: Option<String>,
+    /// The body already serialized up to and including `data` (for large answers such as
+    /// `/cluster/resources`): it starts with [`RAW_PREFIX`], and the server closes it in place.
+    /// When set it is sent instead of `data`.
+    pub raw: Option<Vec<u8>>,
 }
 
 impl Reply {
@@ -261,15 +262,26 @@ impl Reply {
             raw: None,
         }
     }
-    /// `data` given as JSON text.
-    pub fn raw_json(text: String) -> Self {
+    /// A buffer for [`Reply::raw_json`] of about `capacity` bytes, [`RAW_PREFIX`] written.
+    pub fn raw_buffer(capacity: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(capacity + RAW_PREFIX.len() + 32);
+        out.extend_from_slice(RAW_PREFIX);
+        out
+    }
+    /// `data` given as JSON, written after [`RAW_PREFIX`] in a [`Reply::raw_buffer`] (so
+    /// the megabytes of a big answer are never copied again).
+    pub fn raw_json(body: Vec<u8>) -> Self {
+        debug_assert!(body.starts_with(RAW_PREFIX));
         Reply {
             data: Value::Null,
             total: None,
-            raw: Some(text),
+            raw: Some(body),
         }
     }
 }
+
+/// How a [`Reply::raw_json`] body starts.
+pub const RAW_PREFIX: &[u8] = b"{\"data\":";
 
 /// A PVE error: status, message (the reason phrase) and the optional `errors` map.
 #[derive(Debug, Clone, PartialEq, Eq)]
