@@ -351,7 +351,7 @@ async fn commit(ctx: &mut Ctx, call: super::Call) -> Result<Output> {
         staging.commit(&client, &live, &opts, &mut note).await?
     };
     let _ = ctx.refresh().await;
-    Ok(Output::value(outcome_records(&report.outcomes))
+    Ok(Output::value(outcome_records(&report.table()))
         .with_columns(OUTCOME_COLUMNS)
         .with_failure(report.failure()))
 }
