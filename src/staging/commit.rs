@@ -378,7 +378,7 @@ impl StagingState {
                 guests,
             });
         }
-        let outcomes = exec
+        let mut outcomes = exec
             .run(actions, live, &opts.exec, &mut |l: &str| progress(l))
             .await;
         let units = incomplete_units(&outcomes, live);
@@ -392,6 +392,13 @@ impl StagingState {
             .filter(|o| o.outcome.stays_pending())
             .map(|o| o.action.clone())
             .partition(|a| in_rolled_back(a));
+        for o in outcomes.iter_mut() {
+            if let Outcome::NotStarted { reason } = &mut o.outcome
+                && in_rolled_back(&o.action)
+            {
+                *reason = "not started; it left the plan with its rolled-back unit".into();
+            }
+        }
         let kept = left.len();
         self.buffer.settle(left)?;
         if kept > 0 {

@@ -275,6 +275,14 @@ async fn a_failed_commit_destroys_the_guests_its_unit_created() {
         .collect();
     assert_eq!(kinds, ["300 done"]);
     assert_eq!(report.kept, 0);
+    assert!(
+        report.outcomes[3]
+            .outcome
+            .detail()
+            .contains("left the plan"),
+        "{:?}",
+        report.outcomes[3].outcome
+    );
     assert!(staging.buffer.is_empty(), "{:?}", staging.buffer.actions());
     let e = report.failure().unwrap();
     assert_eq!(e.kind, ErrorKind::Partial);
@@ -300,4 +308,16 @@ async fn a_failed_commit_without_a_unit_keeps_what_it_created() {
     assert!(report.rollback_outcomes.is_empty());
     let e = report.failure().unwrap();
     assert!(!e.message.contains("rolled back"), "{}", e.message);
+}
+
+#[test]
+fn a_buffer_saved_before_units_still_loads() {
+    let plain = set_on(101, "web01");
+    let text = serde_json::to_string(&plain).unwrap();
+    assert!(!text.contains("unit"), "no unit, no field: {text}");
+    let old: Action = serde_json::from_str(&text).unwrap();
+    assert_eq!(old.unit, None);
+    let tagged = serde_json::to_string(&plain.in_unit(UNIT)).unwrap();
+    let back: Action = serde_json::from_str(&tagged).unwrap();
+    assert_eq!(back.unit.as_deref(), Some(UNIT));
 }
