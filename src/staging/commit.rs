@@ -131,7 +131,7 @@ pub(super) fn incomplete_units(
 }
 
 /// The unit's guests as the cluster has them now: the ones to stop (if running) and destroy,
-/// and the ones left alone with why. A VMID that does not exist is left out (a creation that
+/// and the VMIDs left alone because another guest holds them now, with why. A VMID that does not exist is left out (a creation that
 /// failed before making anything).
 fn destroy_actions(unit: &UnitRollback, now: &[Json]) -> (Vec<Action>, Vec<(u32, String)>) {
     let mut actions = Vec::new();
@@ -487,11 +487,11 @@ impl StagingState {
                     return (report, sent);
                 }
             };
-            let (actions, left) = destroy_actions(unit, &now);
-            for (vmid, why) in &left {
+            // Another's guest on a VMID whose creation failed: not ours, not reported as ours.
+            let (actions, strangers) = destroy_actions(unit, &now);
+            for (vmid, why) in &strangers {
                 progress(&format!("{}: left {vmid} alone: {why}", unit.unit));
             }
-            report.left = left;
             if !actions.is_empty() {
                 let names: Vec<String> = actions
                     .iter()

@@ -2,14 +2,12 @@
 //! commit against the embedded simulator that rolls a unit's clone back.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use serde_json::json;
 
 use super::*;
-use crate::api::{Auth, ConnectOptions, TlsMode};
-use crate::secret::Secret;
-use crate::sim::{self, SimHandle, SimOptions};
+use crate::sim::SimHandle;
+use crate::staging::executor::tests::connect;
 use crate::staging::{ConfigChange, StagingState};
 
 const UNIT: &str = "apply g.yaml";
@@ -168,30 +166,6 @@ fn the_rollback_reads_the_cluster_stops_running_guests_and_spares_strangers() {
         ]
     );
     assert_eq!(left, [(302, "it is now 'other', not c".to_string())]);
-}
-
-async fn connect() -> (SimHandle, Client) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let handle = sim::start(SimOptions {
-        users: vec![("root@pam".into(), Secret::new("pw"))],
-        ..SimOptions::logical()
-    })
-    .await
-    .unwrap();
-    let client = Client::connect(ConnectOptions {
-        url: handle.url(),
-        auth: Auth::Password {
-            username: "root@pam".into(),
-            password: Secret::new("pw"),
-            otp: None,
-        },
-        tls: TlsMode::Fingerprint(handle.fingerprint()),
-        timeout: Duration::from_secs(30),
-        tfa: None,
-    })
-    .await
-    .unwrap();
-    (handle, client)
 }
 
 fn live_of(handle: &SimHandle) -> HashMap<u32, LiveGuest> {
