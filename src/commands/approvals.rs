@@ -213,7 +213,7 @@ async fn approve(ctx: &mut Ctx, call: super::Call) -> Result<Output> {
         req.id, req.requested_by
     ));
     let _ = ctx.refresh().await;
-    Ok(Output::value(outcome_records(&report.outcomes))
+    Ok(Output::value(outcome_records(&report.table()))
         .with_columns(OUTCOME_COLUMNS)
         .with_failure(report.failure()))
 }

@@ -164,7 +164,10 @@ async fn apply_run(ctx: &mut Ctx, call: Call) -> Result<Output> {
     if call.args.has_flag("dry-run") {
         return Ok(super::actions::dry_run(ctx, &plan.actions));
     }
-    super::actions::stage(ctx, plan.actions)
+    // One unit: a commit that leaves any of it undone destroys the guests it created.
+    let unit = format!("apply {}", path.display());
+    let actions = plan.actions.into_iter().map(|a| a.in_unit(&unit)).collect();
+    super::actions::stage(ctx, actions)
 }
 
 pub static PLAN: Command = Command {

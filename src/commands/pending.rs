@@ -49,6 +49,10 @@ Approvals (`help agents`): `commit --request-approval` applies nothing and asks
   1h); they run `pvesh-plus approve ID` in a terminal. With
   agent.require_approval: destructive (or all), a commit from -c, -f or
   standard input that needs one is refused with exit 6.
+Units: what one `apply FILE` staged is all or nothing. When a commit leaves
+  any of it undone, the guests it created are stopped and destroyed again (never
+  a guest that existed before; its changes to those stay) and its actions that
+  did not start leave the plan: `apply` again. Not after Ctrl-C.
 Exit codes: 3 when any action failed or was skipped; 130 after Ctrl-C (the
 first Ctrl-C stops launching new actions and waits for the running ones; the
 table says what ran and what not).
@@ -78,6 +82,7 @@ pub fn pending_records(actions: &[Action], first: usize) -> Value {
                     .unwrap_or_default();
                 r.insert("effect", Value::String(effect.join(", ")));
                 r.insert("status", Value::String(a.precondition.status.clone()));
+                r.insert("unit", a.unit.clone().map_or(Value::Null, Value::String));
                 r.insert(
                     "digest",
                     a.precondition
@@ -142,6 +147,7 @@ pub static PENDING: Command = Command {
         action: None,
         fields: &[
             "n", "action", "vmid", "name", "node", "type", "why", "effect", "status", "digest",
+            "unit",
         ],
         examples: &[Example {
             line: "pending",
@@ -351,7 +357,7 @@ async fn commit(ctx: &mut Ctx, call: super::Call) -> Result<Output> {
         staging.commit(&client, &live, &opts, &mut note).await?
     };
     let _ = ctx.refresh().await;
-    Ok(Output::value(outcome_records(&report.outcomes))
+    Ok(Output::value(outcome_records(&report.table()))
         .with_columns(OUTCOME_COLUMNS)
         .with_failure(report.failure()))
 }

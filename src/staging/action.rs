@@ -692,6 +692,12 @@ pub struct Action {
     pub op: Op,
     pub target: Target,
     pub precondition: Precondition,
+    /// The all-or-nothing unit it was planned in (`apply guests.yaml`): when a commit leaves
+    /// any action of a unit undone, the guests the unit created are destroyed again (see
+    /// `commit.rs`). `None` for a change staged on its own. Buffers saved before the field
+    /// existed load as `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
 }
 
 impl Action {
@@ -701,6 +707,35 @@ impl Action {
             op,
             target,
             precondition,
+            unit: None,
+        }
+    }
+
+    /// The same action, planned in `unit` (see [`Action::unit`]).
+    pub fn in_unit(mut self, unit: &str) -> Action {
+        self.unit = Some(unit.to_string());
+        self
+    }
+
+    /// The guest this action creates, when it creates one: a clone's new VMID (on the node it
+    /// is cloned to, of the template's kind, with its new name), or a creation's target.
+    pub fn creates(&self) -> Option<Target> {
+        match &self.op {
+            Op::Clone {
+                newid,
+                name,
+                target_node,
+                ..
+            } => Some(Target {
+                vmid: *newid,
+                node: target_node
+                    .clone()
+                    .unwrap_or_else(|| self.target.node.clone()),
+                guest_kind: self.target.guest_kind,
+                name: name.clone(),
+            }),
+            Op::Create { .. } => Some(self.target.clone()),
+            _ => None,
         }
     }
 

@@ -817,4 +817,4 @@ impl Job {
 
 #[cfg(test)]
 #[path = "executor_tests.rs"]
-mod tests;
+pub(super) mod tests;

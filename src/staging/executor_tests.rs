@@ -11,7 +11,8 @@ use crate::secret::Secret;
 use crate::sim::{self, SimHandle, SimOptions};
 use crate::staging::{ActionKind, Op, Precondition, Target};
 
-async fn connect() -> (SimHandle, Client) {
+/// The demo on the logical clock, and a root client of it (also for `commit_tests.rs`).
+pub(in crate::staging) async fn connect() -> (SimHandle, Client) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let handle = sim::start(SimOptions {
         users: vec![("root@pam".into(), Secret::new("pw"))],

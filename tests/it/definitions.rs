@@ -304,3 +304,118 @@ fn an_empty_vm_is_created_at_commit_and_a_missing_file_is_named() {
         "{err}"
     );
 }
+
+/// Another client (its own home) clones the template to `vmid` at once: the VMID is taken.
+fn squat(sim: &TestSim, vmid: u32) {
+    let other = tempfile::tempdir().unwrap();
+    let line = format!("clone debian-12-cloud squatter --vmid {vmid}");
+    let (code, _, err) = crate::common::split(
+        sim.cmd_in(other.path())
+            .args(["-c", &line])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(code, 0, "{err}");
+}
+
+/// The audit log's `call` lines: (action, vmid, outcome).
+fn audited_calls(sim: &TestSim) -> Vec<(String, u64, String)> {
+    let path = sim.home.path().join("state/pvesh-plus/audit.jsonl");
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"] == "call")
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap_or_default().to_string(),
+                e["vmid"].as_u64().unwrap_or_default(),
+                e["outcome"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_commit_that_fails_partway_destroys_what_the_apply_created() {
+    let sim = TestSim::demo();
+    let two = "  - name: app-a\n    vmid: 300\n    template: debian-12-cloud\n    resources: {cores: 3}\n  - name: app-b\n    vmid: 301\n    template: debian-12-cloud\n    resources: {cores: 3}\n";
+    let text = format!("{WEB01}{}{two}", declared_rest()).replace("memory: 4G}", "memory: 6G}");
+    let f = file(&sim, "g.yaml", &text);
+    run_audited(&sim, &format!("apply {f}"), 0);
+    let (out, _) = run_audited(&sim, "pending | to json", 0);
+    let unit = format!("apply {f}");
+    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let units: Vec<&serde_json::Value> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["unit"])
+        .collect();
+    assert_eq!(units.len(), 5, "web01's set, two clones, two sets: {out}");
+    assert!(units.iter().all(|u| **u == *unit), "{out}");
+    // Between apply and commit, 301 is taken: PVE refuses the second clone.
+    squat(&sim, 301);
+    let (out, err) = run_audited(&sim, "commit", 3);
+    assert!(
+        err.contains("unable to create VM 301: config file already exists"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{unit} was rolled back: destroyed the guest(s) it created: 300"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("1 change(s) it made to guests that existed before are not undone"),
+        "{err}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.contains("destroy --purge --unreferenced-disks") && l.contains("done")),
+        "the table shows the rollback: {out}"
+    );
+    let (has300, at301, web_mem) = state(&sim, |s| {
+        (
+            s.guests.contains_key(&300),
+            s.guests.get(&301).map(|g| g.name().to_string()),
+            s.guests[&101].pending.get("memory").cloned().flatten(),
+        )
+    });
+    assert!(!has300, "the guest the apply created is gone");
+    assert_eq!(
+        at301.as_deref(),
+        Some("squatter"),
+        "never the other's guest"
+    );
+    assert_eq!(web_mem.as_deref(), Some("6144"), "web01's change stays");
+    let calls = audited_calls(&sim);
+    assert!(
+        calls.contains(&("destroy".to_string(), 300, "submitted".to_string())),
+        "{calls:?}"
+    );
+    assert!(!calls.iter().any(|(a, v, _)| a == "destroy" && *v != 300));
+    let (pending, _) = run_audited(&sim, "pending", 0);
+    assert!(pending.contains("nothing pending"), "{pending}");
+}
+
+#[test]
+fn a_failed_commit_of_changes_staged_one_by_one_rolls_nothing_back() {
+    let sim = TestSim::demo();
+    let dir = sim.home.path().join("config/pvesh-plus");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("cluster-config.yaml"), "staging:\n  policy: all\n").unwrap();
+    run_audited(
+        &sim,
+        "clone debian-12-cloud one --vmid 300; clone debian-12-cloud two --vmid 301",
+        0,
+    );
+    squat(&sim, 301);
+    let (_, err) = run_audited(&sim, "commit", 3);
+    assert!(err.contains("config file already exists"), "{err}");
+    assert!(!err.contains("rolled back"), "{err}");
+    let kept = state(&sim, |s| s.guests.get(&300).map(|g| g.name().to_string()));
+    assert_eq!(kept.as_deref(), Some("one"), "no unit: the clone stays");
+    assert!(!audited_calls(&sim).iter().any(|(a, _, _)| a == "destroy"));
+}
