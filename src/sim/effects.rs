@@ -11,7 +11,7 @@ impl State {
             Effect::None => {}
             Effect::Start { vmid } => {
                 if let Some(g) = self.guests.get_mut(&vmid) {
-                    g.status = "running".into();
+                    g.status = "running";
                     g.paused = false;
                     g.started_at = Some(now);
                     // Pending changes apply at start.
@@ -32,7 +32,7 @@ impl State {
             }
             Effect::Stop { vmid } => {
                 if let Some(g) = self.guests.get_mut(&vmid) {
-                    g.status = "stopped".into();
+                    g.status = "stopped";
                     g.paused = false;
                     g.started_at = None;
                 }
@@ -70,7 +70,7 @@ impl State {
                 vmstate,
             } => {
                 if let Some(g) = self.guests.get_mut(&vmid) {
-                    let mut config = g.config.clone();
+                    let mut config = g.config.to_map();
                     config.shift_remove("lock");
                     g.snapshots.push(super::state::Snapshot {
                         name: name.clone(),
@@ -105,14 +105,14 @@ impl State {
                 if let Some(g) = self.guests.get_mut(&vmid)
                     && let Some(s) = g.snapshots.iter().find(|s| s.name == name).cloned()
                 {
-                    g.config = s.config;
+                    g.config = s.config.into();
                     g.pending.clear();
                     g.parent = Some(name);
                     if s.vmstate || start {
-                        g.status = "running".into();
+                        g.status = "running";
                         g.started_at = Some(now);
                     } else {
-                        g.status = "stopped".into();
+                        g.status = "stopped";
                         g.started_at = None;
                     }
                 }
@@ -219,7 +219,7 @@ impl State {
                     });
                     let size = g.maxdisk() / 4 + 1024;
                     let volid = format!("{storage}:backup/vzdump-{kind}-{vmid}-{stamp}.{ext}");
-                    self.backup_configs.insert(volid.clone(), g.config.clone());
+                    self.backup_configs.insert(volid.clone(), g.config.to_map());
                     self.volumes.push(Volume {
                         storage: storage.clone(),
                         node: if shared { None } else { Some(node.clone()) },
@@ -417,12 +417,12 @@ impl State {
         if let Some(snap) =
             snapshot.and_then(|n| src.snapshots.iter().find(|s| s.name == n).cloned())
         {
-            src.config = snap.config;
+            src.config = snap.config.into();
         }
         let mut g = src.clone();
         g.vmid = newid;
         g.node = target.clone();
-        g.status = "stopped".into();
+        g.status = "stopped";
         g.paused = false;
         g.started_at = None;
         g.snapshots.clear();

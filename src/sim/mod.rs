@@ -50,6 +50,7 @@ mod clock;
 pub mod console;
 mod crypto;
 mod effects;
+mod guest_config;
 mod ha_maintenance;
 mod params;
 mod perms;

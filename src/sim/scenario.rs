@@ -215,7 +215,7 @@ fn demo(s: &mut State) {
     if let Some(g) = s.guests.get_mut(&101) {
         // A serial port, for `console web01`.
         g.config.insert("serial0".into(), "socket".into());
-        let base = g.config.clone();
+        let base = g.config.to_map();
         g.snapshots.push(Snapshot {
             name: "pre-upgrade".into(),
             parent: None,

@@ -54,6 +54,9 @@ pub async fn serve(
             () = shutdown.notified() => break,
         };
         let Ok((tcp, _peer)) = accepted else { continue };
+        // Answers go out whole as soon as they are written: with Nagle's algorithm on, the last
+        // short segment of an answer can wait on the client's delayed ACK.
+        let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let server = server.clone();
         tokio::spawn(async move {

@@ -10,6 +10,7 @@ use indexmap::IndexMap;
 use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
 
+pub use super::guest_config::GuestConfig;
 use super::perms::AclEntry;
 use super::tasks::Task as TaskRecord;
 use crate::secret::Secret;
@@ -74,10 +75,10 @@ pub struct Guest {
     pub kind: GuestKind,
     pub node: String,
     /// `running`, `stopped` (a suspended VM is `running` with qmpstatus `paused`).
-    pub status: String,
+    pub status: &'static str,
     pub paused: bool,
     /// The live config, in file order (`name`, `tags`, `lock`, `template`, `protection` included).
-    pub config: IndexMap<String, String>,
+    pub config: GuestConfig,
     /// Pending changes: `Some(value)` to set, `None` to delete at the next start.
     pub pending: IndexMap<String, Option<String>>,
     pub snapshots: Vec<Snapshot>,
@@ -107,9 +108,9 @@ impl Guest {
             vmid,
             kind,
             node,
-            status: "stopped".into(),
+            status: "stopped",
             paused: false,
-            config,
+            config: config.into(),
             pending: IndexMap::new(),
             snapshots: Vec::new(),
             parent: None,
@@ -128,17 +129,15 @@ impl Guest {
     }
 
     pub fn name(&self) -> &str {
-        self.cfg("name")
-            .or_else(|| self.cfg("hostname"))
-            .unwrap_or("")
+        &self.config.summary().name
     }
 
     pub fn is_template(&self) -> bool {
-        self.cfg("template") == Some("1")
+        self.config.summary().template
     }
 
     pub fn lock(&self) -> Option<&str> {
-        self.cfg("lock")
+        self.config.summary().lock.as_deref()
     }
 
     pub fn is_running(&self) -> bool {
@@ -146,30 +145,16 @@ impl Guest {
     }
 
     pub fn maxcpu(&self) -> u64 {
-        let cores: u64 = self.cfg("cores").and_then(|v| v.parse().ok()).unwrap_or(1);
-        let sockets: u64 = self
-            .cfg("sockets")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1);
-        cores * sockets
+        self.config.summary().maxcpu
     }
 
     pub fn maxmem(&self) -> u64 {
-        let mib: u64 = self
-            .cfg("memory")
-            .and_then(|v| v.trim_start_matches("current=").parse().ok())
-            .unwrap_or(512);
-        mib * 1024 * 1024
+        self.config.summary().maxmem
     }
 
     /// The size of the boot disk (first disk key with `size=`), in bytes.
     pub fn maxdisk(&self) -> u64 {
-        self.config
-            .iter()
-            .filter(|(k, _)| is_disk_key(k) || k.as_str() == "rootfs")
-            .filter(|(_, v)| !v.contains("media=cdrom"))
-            .find_map(|(_, v)| disk_size(v))
-            .unwrap_or(0)
+        self.config.summary().maxdisk
     }
 
     /// The config file text as PVE writes it (keys sorted, `digest` excluded), pending last.
@@ -542,48 +527,33 @@ impl State {
     }
 
     /// A guest's `/cluster/resources` row as a borrowed, directly serializable struct: 10 000 of
-    /// them serialize without building a JSON tree first. The config is read in one pass (what
-    /// [`Guest::name`], [`Guest::maxcpu`], [`Guest::maxmem`] and [`Guest::maxdisk`] read one
-    /// key at a time), for a big cluster's answer.
+    /// them serialize without building a JSON tree first. What the row takes from the config
+    /// comes from its [`GuestConfig::summary`], worked out once per config change.
     pub fn guest_row<'a>(&self, g: &'a Guest, now: i64) -> GuestRow<'a> {
         let running = g.is_running();
-        // Looked up by key (a config has a few dozen): this runs for every guest of every
-        // `/cluster/resources` answer.
-        let get = |k: &str| g.config.get(k).map(String::as_str);
-        let (name, hostname, tags, lock) = (get("name"), get("hostname"), get("tags"), get("lock"));
-        let template = get("template") == Some("1");
-        let (cores, sockets, memory) = (get("cores"), get("sockets"), get("memory"));
-        let maxdisk = g
-            .config
-            .iter()
-            .find(|(k, v)| is_disk_key(k) && !v.contains("media=cdrom"))
-            .and_then(|(_, v)| disk_size(v));
-        let count = |v: Option<&str>| v.and_then(|v| v.parse::<u64>().ok()).unwrap_or(1);
-        let mib: u64 = memory
-            .and_then(|v| v.trim_start_matches("current=").parse().ok())
-            .unwrap_or(512);
+        let c = g.config.summary();
         GuestRow {
             id: GuestId(g.kind.as_str(), g.vmid),
             kind: g.kind.as_str(),
             vmid: g.vmid,
             node: &g.node,
-            name: name.or(hostname).unwrap_or(""),
-            status: &g.status,
-            template: u8::from(template),
-            maxcpu: count(cores) * count(sockets),
+            name: &c.name,
+            status: g.status,
+            template: u8::from(c.template),
+            maxcpu: c.maxcpu,
             cpu: if running { g.cpu } else { 0.0 },
-            maxmem: mib * 1024 * 1024,
+            maxmem: c.maxmem,
             mem: if running { g.mem } else { 0 },
-            maxdisk: maxdisk.unwrap_or(0),
+            maxdisk: c.maxdisk,
             disk: 0,
             netin: if running { g.netin } else { 0 },
             netout: if running { g.netout } else { 0 },
             diskread: 0,
             diskwrite: 0,
             uptime: g.uptime(now),
-            tags,
+            tags: c.tags.as_deref(),
             pool: g.pool.as_deref(),
-            lock,
+            lock: c.lock.as_deref(),
         }
     }
 
@@ -601,18 +571,9 @@ impl State {
     /// Memory in use on every node ([`State::node_mem`] for all at once: one pass over the
     /// guests, for `/cluster/resources` of a big cluster).
     pub fn nodes_mem(&self) -> std::collections::HashMap<&str, u64> {
-        // A handful of nodes: a scan beats hashing every guest's node name.
-        let mut used: Vec<(&str, u64)> = self.nodes.iter().map(|n| (n.name.as_str(), 0)).collect();
-        for g in self.guests.values().filter(|g| g.is_running()) {
-            if let Some(slot) = used.iter_mut().find(|(n, _)| *n == g.node) {
-                slot.1 += g.mem;
-            }
-        }
-        self.nodes
-            .iter()
-            .zip(used)
-            .map(|(n, (name, guests))| (name, (n.mem + guests).min(n.maxmem)))
-            .collect()
+        let mut tally = NodeMemTally::new(self);
+        self.guests.values().for_each(|g| tally.add(g));
+        tally.finish()
     }
 
     /// Bytes used on every storage, per node it is seen from ([`State::storage_used`] for all
@@ -701,7 +662,7 @@ mod tests {
             vmid: 100,
             kind: GuestKind::Qemu,
             node: "pve1".into(),
-            status: "stopped".into(),
+            status: "stopped",
             paused: false,
             config: [
                 ("cores", "2"),
@@ -802,6 +763,43 @@ pub struct GuestId(pub &'static str, pub u32);
 impl serde::Serialize for GuestId {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(&format_args!("{}/{}", self.0, self.1))
+    }
+}
+
+/// Memory in use per node, added up one guest at a time (so that a pass over the guests made
+/// for something else, such as writing their rows, can count it too).
+pub struct NodeMemTally<'a> {
+    state: &'a State,
+    /// Running guests' memory, per node in `state.nodes` order.
+    used: Vec<u64>,
+}
+
+impl<'a> NodeMemTally<'a> {
+    pub fn new(state: &'a State) -> Self {
+        NodeMemTally {
+            state,
+            used: vec![0; state.nodes.len()],
+        }
+    }
+
+    pub fn add(&mut self, g: &Guest) {
+        if !g.is_running() {
+            return;
+        }
+        // A handful of nodes: a scan beats hashing every guest's node name.
+        if let Some(i) = self.state.nodes.iter().position(|n| n.name == g.node) {
+            self.used[i] += g.mem;
+        }
+    }
+
+    /// The host's own memory plus its running guests', at most all of it, by node name.
+    pub fn finish(self) -> std::collections::HashMap<&'a str, u64> {
+        self.state
+            .nodes
+            .iter()
+            .zip(self.used)
+            .map(|(n, guests)| (n.name.as_str(), (n.mem + guests).min(n.maxmem)))
+            .collect()
     }
 }
 

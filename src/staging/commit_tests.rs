@@ -175,7 +175,7 @@ fn live_of(handle: &SimHandle) -> HashMap<u32, LiveGuest> {
             .map(|g| {
                 let l = LiveGuest {
                     node: g.node.clone(),
-                    status: g.status.clone(),
+                    status: g.status.to_string(),
                 };
                 (g.vmid, l)
             })

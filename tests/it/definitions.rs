@@ -286,7 +286,7 @@ fn an_empty_vm_is_created_at_commit_and_a_missing_file_is_named() {
     let cfg = state(&sim, |s| {
         s.guests
             .get(&330)
-            .map(|g| (g.node.clone(), g.config.clone()))
+            .map(|g| (g.node.clone(), g.config.to_map()))
     });
     let (node, cfg) = cfg.expect("the empty VM exists after commit");
     assert_eq!(node, "pve2");

@@ -84,7 +84,7 @@ fn config_of(
         s.guests
             .values()
             .find(|g| g.cfg("name") == Some(name))
-            .map(|g| (g.vmid, g.config.clone(), g.status.clone()))
+            .map(|g| (g.vmid, g.config.to_map(), g.status.to_string()))
     })
 }
 

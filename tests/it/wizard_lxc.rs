@@ -22,7 +22,7 @@ fn container(
         s.guests
             .values()
             .find(|g| g.cfg("hostname") == Some(name))
-            .map(|g| (g.vmid, g.config.clone(), g.status.clone()))
+            .map(|g| (g.vmid, g.config.to_map(), g.status.to_string()))
     })
 }
 

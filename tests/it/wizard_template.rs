@@ -17,7 +17,7 @@ fn config_of(sim: &TestSim, name: &str) -> Option<(u32, indexmap::IndexMap<Strin
         s.guests
             .values()
             .find(|g| g.cfg("name") == Some(name))
-            .map(|g| (g.vmid, g.config.clone()))
+            .map(|g| (g.vmid, g.config.to_map()))
     })
 }
 

@@ -589,7 +589,7 @@ pub(super) fn restore(c: &mut Ctx, archive: &str, kind: GuestKind) -> Result<Rep
         .or_else(|| {
             source_vmid
                 .and_then(|id| c.state.guests.get(&id))
-                .map(|g| g.config.clone())
+                .map(|g| g.config.to_map())
         })
         .unwrap_or_else(|| {
             let name_key = match kind {
