@@ -2,7 +2,8 @@
 //! `key: value` lines.
 //!
 //! Column order is the order fields first appear (stable: the same records always give the same
-//! columns). A table wider than [`Style::width`] is fitted ([`fit`]): on a terminal, free-text
+//! columns). A table wider than [`Style::width`] is fitted ([`fit`]): columns with no value in
+//! any row go first (only their header would show); then, on a terminal, free-text
 //! columns (`description`, `notes`, `tags`, ...) are shortened with `…` to a floor; then the
 //! low-priority columns are dropped (`uptime` first); on a terminal, long values (an
 //! action, a volume id) are shortened to a floor; then the important columns are dropped too
@@ -216,7 +217,7 @@ pub fn render_grid(columns: &[String], grid: &Grid, style: Style) -> String {
     for i in 0..ncols {
         right_col[i] &= seen[i];
     }
-    let (widths, shown) = fit(&natural, columns, style);
+    let (widths, shown) = fit(&natural, &seen, columns, style);
 
     let line_width: usize = shown.iter().map(|&i| widths[i] + GAP).sum();
     let mut out = String::with_capacity((nrows + 1) * (line_width + 1));
@@ -336,13 +337,23 @@ fn dropped_note(hidden: &[&str], width: usize) -> String {
 
 /// Column widths that fit `style.width`, and the columns shown (indices, in order). See the
 /// module docs for the order of the steps.
-fn fit(natural: &[usize], columns: &[String], style: Style) -> (Vec<usize>, Vec<usize>) {
+/// `seen[i]`: column `i` has a value in some row.
+fn fit(
+    natural: &[usize],
+    seen: &[bool],
+    columns: &[String],
+    style: Style,
+) -> (Vec<usize>, Vec<usize>) {
     let width = style.width;
     let mut widths = natural.to_vec();
     let mut shown: Vec<usize> = (0..widths.len()).collect();
     let total = |w: &[usize], shown: &[usize]| {
         shown.iter().map(|&i| w[i]).sum::<usize>() + GAP * shown.len().saturating_sub(1)
     };
+    // A column without a value anywhere is only its header: the first to give its room.
+    if total(&widths, &shown) > width {
+        shown.retain(|&i| i == 0 || seen[i]);
+    }
     // Shortens the widest column among `pick` by one while above its floor; false when none is.
     let shorten = |widths: &mut Vec<usize>, shown: &[usize], pick: &dyn Fn(usize) -> usize| {
         let candidate = shown
@@ -497,6 +508,38 @@ mod tests {
             assert!(line.width() <= 30, "{line:?} is wider than 30");
         }
         assert!(out.contains('…') || out.contains("not shown"), "{out}");
+    }
+
+    #[test]
+    fn a_column_without_values_gives_its_room_first() {
+        let rows: Vec<Value> = (0..2)
+            .map(|i| {
+                rec(&[
+                    ("n", Value::Int(i)),
+                    ("why", "destroys the guest and its disks, for good".into()),
+                    ("effect", "".into()),
+                ])
+            })
+            .collect();
+        let style = Style {
+            width: 50,
+            color: false,
+            shorten: true,
+            pager: false,
+        };
+        let out = render_records(&rows, style);
+        assert_eq!(
+            out,
+            "n  why\n0  destroys the guest and its disks, for good\n\
+             1  destroys the guest and its disks, for good\n\
+             (not shown: effect; `select` picks columns)\n"
+        );
+        // With room for all, the empty column stays (its header says what it is).
+        let wide = render_records(&rows, Style { width: 80, ..style });
+        assert!(
+            wide.starts_with("n  why                                         effect\n"),
+            "{wide}"
+        );
     }
 
     #[test]
