@@ -110,12 +110,6 @@ impl<'a> IntoIterator for &'a GuestConfig {
     }
 }
 
-impl PartialEq for GuestConfig {
-    fn eq(&self, other: &Self) -> bool {
-        self.map == other.map
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
